@@ -1,0 +1,40 @@
+# Magpie: `make serve` runs it on its embedded default, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+SOURCES := pyproject.toml
+
+.PHONY: serve test test-slow bench lint typecheck clean install
+
+$(STAMP): $(SOURCES)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/magpie serve
+
+test: $(TEST_STAMP)
+	$(BIN)/pytest -q
+
+test-slow: $(TEST_STAMP)
+	$(BIN)/pytest -q -m slow
+
+bench: $(TEST_STAMP)
+	$(BIN)/python bench/ingest.py
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check magpie tests bench
+	$(BIN)/mypy magpie
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

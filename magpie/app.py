@@ -1,0 +1,114 @@
+"""Wiring: one data folder's stores, queue and worker, and the HTTP app on top."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from magpie.capture.service import CaptureLimits, CaptureService
+from magpie.clock import Clock, SystemClock
+from magpie.http.api.common import ApiContext, api_endpoint, json_response
+from magpie.http.api.events import event_routes
+from magpie.http.capture import capture_routes
+from magpie.ingest.worker import IngestWorker
+from magpie.queue.local import LocalLog
+from magpie.settings import Settings
+from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.projects import ApiKeyStore, ProjectStore, TokenDirectory
+
+log = logging.getLogger(__name__)
+
+
+class Magpie:
+    """The running parts of one data folder."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(
+            settings.database_path,
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
+        )
+        self.projects = ProjectStore(self.db, self.clock)
+        self.api_keys = ApiKeyStore(self.db, self.clock)
+        self.tokens = TokenDirectory(self.projects)
+        self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
+        self.worker = IngestWorker(
+            self.db, self.queue, self.clock,
+            max_records=settings.worker_batch_events,
+            max_bytes=settings.worker_batch_bytes,
+        )
+        self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
+        self.capture = CaptureService(self.tokens, self.queue, self.clock, self.limits)
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self.worker.start()
+            self._started = True
+
+    def close(self) -> None:
+        """Stop taking events, ingest everything already acknowledged, close the store."""
+        self.queue.close()
+        if self._started:
+            self.worker.stop()
+        self.db.close()
+
+
+def create_app(magpie: Magpie) -> Starlette:
+    api = ApiContext(magpie.api_keys, magpie.projects)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        magpie.start()
+        try:
+            yield
+        finally:
+            magpie.close()
+
+    # Base64 bodies are a third larger than what they decode to.
+    def body_cap(path: str) -> int:
+        return magpie.limits.for_path(path) * 4 // 3 + 4096
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def ingestion_status(request: Request) -> Response:
+        worker = magpie.worker
+        return json_response({
+            "queue": {"end": magpie.queue.end, "committed": worker.position,
+                      "lag_bytes": worker.lag_bytes},
+            "worker": vars(worker.stats),
+        })
+
+    routes = [
+        *capture_routes(magpie.capture, body_cap, magpie.settings.trusted_proxies),
+        *event_routes(api, magpie.db),
+        Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),
+        Route("/", health), Route("/_health", health),
+        Route("/_readiness", health), Route("/_liveness", health),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def server_config(magpie: Magpie, *, log_level: str | None = None) -> uvicorn.Config:
+    """uvicorn settings for serving ``magpie``.
+
+    uvicorn's own proxy-header handling is off: Magpie decides which peers may
+    set the client address (MAGPIE_TRUSTED_PROXIES), not uvicorn.
+    """
+    settings = magpie.settings
+    return uvicorn.Config(
+        create_app(magpie), host=settings.host, port=settings.port,
+        log_level=log_level or settings.log_level, access_log=False, lifespan="on",
+        proxy_headers=False, server_header=False, timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,171 @@
+"""Wire decoding: request body or ``?data=`` → JSON bytes, whatever encoding the SDK chose.
+
+PostHog's rules (compat §1.5): gzip is sniffed from its magic bytes whatever the
+headers say; form bodies carry the payload in ``data``; the compression hint
+comes from the query, the form or ``Content-Encoding``; base64 is decoded
+optimistically. Every decompressor is capped at the endpoint's limit while it
+runs, so a gzip bomb costs at most ``limit`` bytes of memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from magpie.capture.lzstring import decompress_from_base64
+from magpie.errors import PayloadTooLarge, RequestDecodingError
+
+GZIP_MAGIC = b"\x1f\x8b"
+_BASE64 = re.compile(rb"^[A-Za-z0-9+/\-_\s]+={0,2}\s*$")
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """What capture needs from an HTTP request, independent of the web framework."""
+
+    path: str
+    method: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    client_ip: str | None = None
+
+
+def decode_payload(request: WireRequest, limit: int, *, legacy_path: bool) -> bytes:
+    """Return the decoded JSON bytes of a capture request, at most ``limit`` bytes long."""
+    payload, form_hint = _raw_payload(request)
+    if not payload.strip():
+        raise RequestDecodingError("empty payload")
+    hint = compression_hint(request, form_hint)
+    decoded = _DECODERS.get(hint, _plain)(payload, limit)
+    if legacy_path and looks_like_base64(decoded):
+        decoded = _after_base64(decoded, limit)
+    if len(decoded) > limit:
+        raise PayloadTooLarge(f"payload exceeds {limit} bytes")
+    return decoded
+
+
+def compression_hint(request: WireRequest, form_hint: str | None = None) -> str:
+    raw = (
+        request.query.get("compression")
+        or form_hint
+        or request.headers.get("content-encoding")
+        or ""
+    )
+    return _HINT_ALIASES.get(raw.strip().lower(), "")
+
+
+def _raw_payload(request: WireRequest) -> tuple[bytes, str | None]:
+    data = request.query.get("data")
+    if data:
+        # Query parsing turned an unescaped '+' of base64 into a space.
+        return _restore_plus(data.encode("utf-8", "replace")), None
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return _form_payload(request.body)
+    return request.body, None
+
+
+def _form_payload(body: bytes) -> tuple[bytes, str | None]:
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise RequestDecodingError("form body is not valid UTF-8") from None
+    if "data" not in form:
+        # Some clients label plain JSON as a form; let the JSON parser judge it.
+        return body, None
+    compression = form.get("compression", [None])[0]
+    return _restore_plus(form["data"][0].encode("utf-8")), compression
+
+
+def _restore_plus(data: bytes) -> bytes:
+    return data.replace(b" ", b"+") if looks_like_base64(data) else data
+
+
+def looks_like_base64(data: bytes) -> bool:
+    stripped = data.strip()
+    return bool(stripped) and stripped[:1] not in (b"{", b"[") and bool(_BASE64.match(stripped))
+
+
+def _plain(payload: bytes, limit: int) -> bytes:
+    """Sniff the encoding: gzip by magic bytes, base64 by alphabet, else JSON as is."""
+    if payload.startswith(GZIP_MAGIC):
+        return gunzip(payload, limit)
+    if looks_like_base64(payload):
+        return _after_base64(payload, limit)
+    return payload
+
+
+def _after_base64(payload: bytes, limit: int) -> bytes:
+    """Base64 is decoded optimistically: when the result is neither JSON nor gzip,
+    the payload was not base64 after all (``42`` looks like base64) and stays as it is."""
+    try:
+        decoded = _b64decode(payload)
+    except RequestDecodingError:
+        return payload
+    if decoded.startswith(GZIP_MAGIC):
+        return gunzip(decoded, limit)
+    return decoded if decoded.lstrip()[:1] in (b"{", b"[") else payload
+
+
+def _lz64(payload: bytes, limit: int) -> bytes:
+    if payload.startswith(GZIP_MAGIC):
+        return gunzip(payload, limit)
+    try:
+        text = payload.decode("ascii")
+    except UnicodeDecodeError:
+        raise RequestDecodingError("lz64 payload is not ASCII") from None
+    return decompress_from_base64(text, limit)
+
+
+def _deflate(payload: bytes, limit: int) -> bytes:
+    if payload.startswith(GZIP_MAGIC):
+        return gunzip(payload, limit)
+    return _inflate(zlib.decompressobj(), payload, limit, "deflate")
+
+
+def gunzip(payload: bytes, limit: int) -> bytes:
+    return _inflate(zlib.decompressobj(wbits=31), payload, limit, "gzip")
+
+
+def _inflate(inflater: zlib._Decompress, payload: bytes, limit: int, name: str) -> bytes:
+    try:
+        out = inflater.decompress(payload, limit + 1)
+    except zlib.error as exc:
+        raise RequestDecodingError(f"invalid {name} data: {exc}") from None
+    if len(out) > limit:
+        raise PayloadTooLarge(f"decompressed payload exceeds {limit} bytes")
+    if not inflater.eof:
+        raise RequestDecodingError(f"truncated {name} data")
+    return out
+
+
+def _b64decode(data: bytes) -> bytes:
+    compact = b"".join(data.split()).rstrip(b"=")
+    compact = compact.replace(b"-", b"+").replace(b"_", b"/")
+    try:
+        return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestDecodingError("invalid base64 payload") from None
+
+
+_HINT_ALIASES = {
+    "gzip": "gzip",
+    "gzip-js": "gzip",
+    "lz64": "lz64",
+    "lz-string": "lz64",
+    "base64": "base64",
+    "b64": "base64",
+    "deflate": "deflate",
+}
+
+# gzip and base64 need no entry: both are recognised from the bytes themselves.
+_DECODERS: dict[str, Callable[[bytes, int], bytes]] = {
+    "lz64": _lz64,
+    "deflate": _deflate,
+}

@@ -1,0 +1,108 @@
+"""Event timestamps and clock-skew correction (compat §1.8).
+
+The client's clock may be wrong; ``sent_at`` tells how wrong. The order is:
+an ``offset`` wins, then a parsed ``timestamp`` corrected by the skew between
+``sent_at`` and the server's ``now``, then ``now``. Anything more than 23 hours
+in the future is clamped to ``now``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+FUTURE_CUTOFF = timedelta(hours=23)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SHORT_OFFSET = re.compile(r"([+-]\d{2})$")
+_EXTRA_FRACTION = re.compile(r"(\.\d{6})\d+")
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+_CIVIL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d")
+_EARLIEST_MS_SENT_AT = datetime(2021, 1, 1, tzinfo=UTC)
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """Parse the date formats SDKs send; None when nothing fits."""
+    text = value.strip()
+    if not text:
+        return None
+    for parser in _PARSERS:
+        parsed = parser(text)
+        if parsed is not None:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _iso(text: str) -> datetime | None:
+    if "T" in text or " " in text:
+        text = _EXTRA_FRACTION.sub(r"\1", _SHORT_OFFSET.sub(r"\1:00", text))
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _civil(text: str) -> datetime | None:
+    for fmt in _CIVIL_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _rfc2822(text: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _epoch(text: str) -> datetime | None:
+    if not _NUMERIC.match(text):
+        return None
+    number = float(text)
+    # Thirteen digits or more are milliseconds; fewer are seconds.
+    seconds = number / 1000 if abs(number) >= 1e11 else number
+    try:
+        return EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
+_PARSERS = (_iso, _civil, _rfc2822, _epoch)
+
+
+def sent_at_from_millis(value: str | None) -> datetime | None:
+    """``?_=`` / ``?sent_at=`` in milliseconds; years up to 2020 mean the client sent seconds."""
+    if not value or not _NUMERIC.match(value.strip()):
+        return None
+    try:
+        at = EPOCH + timedelta(milliseconds=float(value))
+    except OverflowError:
+        return None
+    return at if at >= _EARLIEST_MS_SENT_AT else None
+
+
+def resolve_timestamp(
+    *,
+    now: datetime,
+    timestamp: str | None,
+    offset_ms: int | None,
+    sent_at: datetime | None,
+    ignore_sent_at: bool,
+) -> datetime:
+    """The event's time in UTC, after skew correction and clamping."""
+    resolved = now
+    parsed = parse_timestamp(timestamp) if timestamp else None
+    try:
+        if parsed is not None:
+            effective_sent_at = None if ignore_sent_at else sent_at
+            resolved = parsed - (effective_sent_at - now) if effective_sent_at else parsed
+        if offset_ms is not None:
+            resolved = now - timedelta(milliseconds=offset_ms)
+    except OverflowError:
+        return EPOCH
+    if resolved - now > FUTURE_CUTOFF:
+        return now
+    return resolved.astimezone(UTC)

@@ -1,0 +1,66 @@
+"""The default project and the credentials printed at first start.
+
+The personal API key is shown once and stored only as a digest in the
+database; ``credentials.json`` (readable by the owner only) keeps the
+first-start credentials so that ``magpie init`` and ``magpie serve`` can print
+them again without rotating anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from magpie.store.duckdb.projects import ApiKeyStore, ProjectStore
+
+DEFAULT_PROJECT_NAME = "Default project"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    project_id: int
+    project_token: str
+    personal_api_key: str
+    url: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def ensure_credentials(
+    path: Path, projects: ProjectStore, api_keys: ApiKeyStore, url: str
+) -> Credentials:
+    saved = _load(path)
+    if saved is not None:
+        project = projects.get(saved["project_id"])
+        if project is not None and api_keys.is_valid(saved["personal_api_key"]):
+            return Credentials(project.id, project.api_token, saved["personal_api_key"], url)
+    existing = projects.all()
+    project = existing[0] if existing else projects.create(DEFAULT_PROJECT_NAME)
+    key = api_keys.create("created at first start")
+    _save(path, {"project_id": project.id, "personal_api_key": key})
+    return Credentials(project.id, project.api_token, key, url)
+
+
+def _load(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("project_id"), int) and isinstance(
+        data.get("personal_api_key"), str
+    ):
+        return data
+    return None
+
+
+def _save(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

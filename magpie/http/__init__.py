@@ -1,0 +1,1 @@
+"""HTTP only: decode the request, call a service, encode the answer."""

@@ -1,0 +1,1 @@
+"""The private REST API (PostHog-shaped), authenticated with personal API keys."""

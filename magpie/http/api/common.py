@@ -1,0 +1,107 @@
+"""What every private API handler shares: authentication, errors, parameters, JSON."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from magpie.capture.timestamps import parse_timestamp
+from magpie.clock import utc_naive
+from magpie.errors import InvalidInput, MagpieError, NotAuthenticated, NotFound
+from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ApiContext:
+    """The services API handlers need, and the checks they all make."""
+
+    def __init__(self, api_keys: ApiKeyStore, projects: ProjectStore) -> None:
+        self._api_keys = api_keys
+        self._projects = projects
+        self._valid_keys: set[str] = set()
+
+    def authenticate(self, request: Request) -> None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise NotAuthenticated("send a personal API key as 'Authorization: Bearer phx_...'")
+        if key.startswith("phc_"):
+            raise NotAuthenticated(
+                "a project token can only send events; reading needs a personal API key (phx_)"
+            )
+        if key in self._valid_keys:
+            return
+        if not self._api_keys.is_valid(key):
+            raise NotAuthenticated("this personal API key is not valid")
+        self._valid_keys.add(key)
+
+    def project(self, request: Request) -> Project:
+        raw = request.path_params.get("project_id")
+        project = self._projects.get(int(raw)) if isinstance(raw, int) else None
+        if project is None:
+            raise NotFound(f"project {raw} does not exist")
+        return project
+
+
+def api_endpoint(context: ApiContext, handler: Handler) -> Handler:
+    """Authenticates, then renders errors in the API's one error shape."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            context.authenticate(request)
+            return await handler(request)
+        except MagpieError as exc:
+            return json_response(exc.api_body(), exc.status)
+        except Exception:
+            log.exception("API request failed: %s %s", request.method, request.url.path)
+            return json_response(
+                {"type": "server_error", "code": "internal_error",
+                 "detail": "internal error", "attr": None}, 500,
+            )
+
+    return endpoint
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status, media_type="application/json",
+    )
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer", attr=name) from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}", attr=name)
+    return value
+
+
+def time_param(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    parsed = parse_timestamp(raw)
+    if parsed is None:
+        raise InvalidInput(f"{name} is not a date or time: {raw!r}", attr=name)
+    return utc_naive(parsed)

@@ -1,0 +1,53 @@
+"""``/api/projects/{id}/events/``: recent events, filtered."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from magpie.errors import InvalidInput
+from magpie.http.api.common import ApiContext, api_endpoint, int_param, json_response, time_param
+from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.event_reader import EventFilter, list_events
+
+MAX_LIMIT = 1000
+
+
+def event_routes(context: ApiContext, db: Database) -> list[Route]:
+    async def events(request: Request) -> Response:
+        project = context.project(request)
+        where = EventFilter(
+            project_id=project.id,
+            distinct_id=request.query_params.get("distinct_id") or None,
+            person_id=_uuid_param(request, "person_id"),
+            event=request.query_params.get("event") or None,
+            after=time_param(request, "after"),
+            before=time_param(request, "before"),
+            limit=int_param(request, "limit", 100, low=1, high=MAX_LIMIT),
+        )
+        results = list_events(db.cursor(), where)
+        return json_response({"results": results, "next": _next_url(request, results, where)})
+
+    return [Route("/api/projects/{project_id:int}/events/", api_endpoint(context, events))]
+
+
+def _uuid_param(request: Request, name: str) -> uuid.UUID | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a UUID", attr=name) from None
+
+
+def _next_url(request: Request, results: list[dict[str, object]], where: EventFilter) -> str | None:
+    if len(results) < where.limit:
+        return None
+    params = dict(request.query_params)
+    params["before"] = str(results[-1]["timestamp"])
+    return f"{request.url.remove_query_params(list(params))}?{urlencode(params)}"

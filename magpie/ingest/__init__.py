@@ -1,0 +1,1 @@
+"""Ingestion: queue records → normalised events, persons and groups → the store."""

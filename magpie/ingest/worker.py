@@ -1,0 +1,166 @@
+"""The ingest worker: drains the durable queue into the store, batch by batch.
+
+Each batch is one DuckDB transaction holding the events, the person and group
+changes, the ingestion warnings and the new queue position. A crash therefore
+either keeps all of a batch or none of it, and a restart resumes exactly after
+the last committed batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import orjson
+
+from magpie.clock import Clock, utc_naive
+from magpie.ingest.persons import assign_persons
+from magpie.ingest.pipeline import normalize
+from magpie.ingest.rows import event_columns
+from magpie.queue import Entry
+from magpie.queue.local import LocalLog
+from magpie.store.duckdb.database import Database, transaction
+from magpie.store.duckdb.events import insert_events
+from magpie.store.duckdb.ingest_log import (
+    insert_dead_letter,
+    insert_warnings,
+    load_position,
+    save_position,
+)
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "ingest"
+_CONFLICT_RETRIES = 3
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    events_stored: int = 0
+    events_dropped: int = 0
+    duplicates_skipped: int = 0
+    dead_letters: int = 0
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        db: Database,
+        queue: LocalLog,
+        clock: Clock,
+        *,
+        max_records: int = 5_000,
+        max_bytes: int = 64 << 20,
+    ) -> None:
+        self._db = db
+        self._queue = queue
+        self._clock = clock
+        self._max_records = max_records
+        self._max_bytes = max_bytes
+        self._stopping = threading.Event()
+        self._progress = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="magpie-ingest", daemon=True)
+        self.stats = WorkerStats()
+        self.position = self._initial_position()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish everything already in the queue, then stop."""
+        self._stopping.set()
+        self._thread.join()
+
+    def wait_until_caught_up(self, timeout: float = 10.0) -> bool:
+        """Block until everything durable when called has been committed (tests, CLI)."""
+        target = self._queue.end
+        with self._progress:
+            return self._progress.wait_for(lambda: self.position >= target, timeout)
+
+    @property
+    def lag_bytes(self) -> int:
+        return max(0, self._queue.end - self.position)
+
+    def _initial_position(self) -> int:
+        position = load_position(self._db.cursor(), CONSUMER)
+        if position > self._queue.end:
+            log.error(
+                "queue ends at %d but the store has consumed up to %d; the queue folder was"
+                " replaced, continuing from its end", self._queue.end, position,
+            )
+            return self._queue.end
+        return max(position, self._queue.start)
+
+    def _run(self) -> None:
+        while True:
+            entries = self._queue.read(
+                self.position, max_records=self._max_records, max_bytes=self._max_bytes,
+                timeout=0.25,
+            )
+            if not entries:
+                if self._stopping.is_set() and self.position >= self._queue.end:
+                    return
+                continue
+            self._consume(entries)
+            self._queue.release(self.position)
+
+    def _consume(self, entries: Sequence[Entry]) -> None:
+        try:
+            self._ingest_with_retries(entries)
+        except Exception:
+            log.exception("ingest batch failed; retrying its %d records one by one", len(entries))
+            for entry in entries:
+                self._consume_one(entry)
+
+    def _consume_one(self, entry: Entry) -> None:
+        try:
+            self._ingest_with_retries([entry])
+        except Exception as exc:
+            log.exception("queue record at %d could not be ingested; kept as a dead letter",
+                          entry.position)
+            cursor = self._db.cursor()
+            with transaction(cursor):
+                insert_dead_letter(cursor, entry.position, entry.payload, repr(exc),
+                                   utc_naive(self._clock.now()))
+                save_position(cursor, CONSUMER, entry.next_position)
+            self.stats.dead_letters += 1
+            self._advance(entry.next_position)
+
+    def _ingest_with_retries(self, entries: Sequence[Entry]) -> None:
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                self._ingest(entries)
+                return
+            except duckdb.TransactionException:
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _ingest(self, entries: Sequence[Entry]) -> None:
+        records = [orjson.loads(entry.payload) for entry in entries]
+        batch = normalize(records)
+        next_position = entries[-1].next_position
+        cursor = self._db.cursor()
+        with transaction(cursor):
+            assign_persons(batch.events)
+            stored = 0
+            if batch.events:
+                columns = event_columns(batch.events, utc_naive(self._clock.now()))
+                stored = insert_events(cursor, columns)
+            insert_warnings(cursor, batch.warnings)
+            save_position(cursor, CONSUMER, next_position)
+        self.stats.batches += 1
+        self.stats.events_stored += stored
+        self.stats.events_dropped += batch.dropped
+        self.stats.duplicates_skipped += len(batch.events) - stored
+        self._advance(next_position)
+
+    def _advance(self, position: int) -> None:
+        with self._progress:
+            self.position = position
+            self._progress.notify_all()

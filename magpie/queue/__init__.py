@@ -1,0 +1,41 @@
+"""The durable queue between capture and the ingest worker.
+
+Capture appends a record and answers the SDK only once the record is on disk;
+the worker reads records from a position it commits together with what it
+wrote, so a crash at any moment neither loses nor repeats an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Entry:
+    payload: bytes
+    position: int  # where this record starts
+    next_position: int  # where the record after it starts
+
+
+class Queue(Protocol):
+    async def append(self, payload: bytes) -> int:
+        """Store one record durably; returns the position after it."""
+        ...
+
+    def read(
+        self, position: int, *, max_records: int, max_bytes: int, timeout: float
+    ) -> list[Entry]:
+        """Records from ``position`` on, waiting up to ``timeout`` seconds for the first."""
+        ...
+
+    def release(self, position: int) -> None:
+        """Everything before ``position`` has been consumed and may be discarded."""
+        ...
+
+    @property
+    def end(self) -> int:
+        """The position after the last durable record."""
+        ...
+
+    def close(self) -> None: ...

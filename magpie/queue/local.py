@@ -1,0 +1,245 @@
+"""A local write-ahead log in segment files, with group commit.
+
+Records are framed as ``[length u32][crc32 u32][payload]``. One writer thread
+takes every record that arrived while the previous fsync ran, writes them in
+one call and fsyncs once, so concurrent requests share the cost of a sync.
+Positions are byte offsets in the whole log; a segment file is named after the
+position of its first byte and deleted once the worker has consumed past it.
+
+After a crash the tail of the last segment may hold a torn record that was
+never acknowledged; recovery truncates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import concurrent.futures
+import logging
+import os
+import struct
+import threading
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from magpie.errors import ServiceUnavailable
+from magpie.queue import Entry
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<II")
+_SUFFIX = ".seg"
+
+
+class QueueClosed(ServiceUnavailable):
+    pass
+
+
+class LocalLog:
+    def __init__(self, directory: Path, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
+        self._dir = directory
+        self._segment_bytes = segment_bytes
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._starts = sorted(int(p.name[: -len(_SUFFIX)]) for p in self._dir.glob(f"*{_SUFFIX}"))
+        if not self._starts:
+            self._starts = [0]
+            self._create_segment(0)
+        self._active_start = self._starts[-1]
+        self._end = self._active_start + self._recover_tail(self._active_start)
+        self._fd = os.open(self._path(self._active_start), os.O_WRONLY | os.O_APPEND)
+        self._cond = threading.Condition()
+        self._pending: list[tuple[bytes, concurrent.futures.Future[int]]] = []
+        self._closing = False
+        self._writer = threading.Thread(target=self._write_loop, name="magpie-queue", daemon=True)
+        self._writer.start()
+
+    # -- writing -----------------------------------------------------------
+
+    async def append(self, payload: bytes) -> int:
+        return await asyncio.wrap_future(self.submit(payload))
+
+    def append_sync(self, payload: bytes) -> int:
+        return self.submit(payload).result()
+
+    def submit(self, payload: bytes) -> concurrent.futures.Future[int]:
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._cond:
+            if self._closing:
+                raise QueueClosed("the queue is shutting down")
+            self._pending.append((payload, future))
+            self._cond.notify_all()
+        return future
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending and self._closing:
+                    return
+                batch, self._pending = self._pending, []
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[tuple[bytes, concurrent.futures.Future[int]]]) -> None:
+        frames = [_HEADER.pack(len(p), zlib.crc32(p)) + p for p, _ in batch]
+        size = sum(len(f) for f in frames)
+        try:
+            if self._end > self._active_start and self._end - self._active_start + size > (
+                self._segment_bytes
+            ):
+                self._roll()
+            _write_all(self._fd, b"".join(frames))
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            log.error("queue write failed: %s", exc)
+            self._undo_partial_write()
+            for _, future in batch:
+                future.set_exception(ServiceUnavailable("events could not be stored durably"))
+            return
+        ends = []
+        position = self._end
+        for frame in frames:
+            position += len(frame)
+            ends.append(position)
+        with self._cond:
+            self._end = position
+            self._cond.notify_all()
+        for (_, future), end in zip(batch, ends, strict=True):
+            future.set_result(end)
+
+    def _undo_partial_write(self) -> None:
+        try:
+            os.ftruncate(self._fd, self._end - self._active_start)
+        except OSError as exc:  # the disk is failing; later appends will fail too
+            log.error("queue could not truncate a partial write: %s", exc)
+
+    def _roll(self) -> None:
+        os.close(self._fd)
+        self._create_segment(self._end)
+        self._fd = os.open(self._path(self._end), os.O_WRONLY | os.O_APPEND)
+        with self._cond:
+            self._starts.append(self._end)
+            self._active_start = self._end
+
+    def _create_segment(self, start: int) -> None:
+        fd = os.open(self._path(start), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fsync(fd)
+        os.close(fd)
+        _fsync_dir(self._dir)
+
+    # -- reading -----------------------------------------------------------
+
+    @property
+    def end(self) -> int:
+        return self._end
+
+    @property
+    def start(self) -> int:
+        return self._starts[0]
+
+    def read(
+        self, position: int, *, max_records: int = 1000, max_bytes: int = 16 << 20,
+        timeout: float = 0.0,
+    ) -> list[Entry]:
+        with self._cond:
+            if self._end <= position and timeout > 0:
+                self._cond.wait_for(lambda: self._end > position or self._closing, timeout)
+            end = self._end
+            starts = list(self._starts)
+        entries: list[Entry] = []
+        taken = 0
+        while position < end and len(entries) < max_records and taken < max_bytes:
+            index = bisect.bisect_right(starts, position) - 1
+            if index < 0:
+                raise ValueError(f"queue position {position} was already released")
+            seg_start = starts[index]
+            seg_end = min(starts[index + 1], end) if index + 1 < len(starts) else end
+            with open(self._path(seg_start), "rb") as segment:
+                segment.seek(position - seg_start)
+                while position < seg_end and len(entries) < max_records and taken < max_bytes:
+                    entry = _read_frame(segment, position)
+                    entries.append(entry)
+                    taken += entry.next_position - position
+                    position = entry.next_position
+        return entries
+
+    def release(self, position: int) -> None:
+        """Delete segments whose every record lies before ``position``."""
+        with self._cond:
+            removable = [
+                s for s, nxt in zip(self._starts, self._starts[1:], strict=False)
+                if nxt <= position
+            ]
+            self._starts = self._starts[len(removable):]
+        for start in removable:
+            try:
+                self._path(start).unlink()
+            except FileNotFoundError:
+                pass
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._writer.join()
+        os.close(self._fd)
+
+    # -- recovery ----------------------------------------------------------
+
+    def _recover_tail(self, start: int) -> int:
+        path = self._path(start)
+        data = path.read_bytes()
+        valid = _valid_prefix(data)
+        if valid < len(data):
+            log.warning("queue: dropping %d bytes of an unacknowledged torn write in %s",
+                        len(data) - valid, path.name)
+            with open(path, "r+b") as f:
+                f.truncate(valid)
+                os.fsync(f.fileno())
+        return valid
+
+    def _path(self, start: int) -> Path:
+        return self._dir / f"{start:020d}{_SUFFIX}"
+
+
+class QueueCorrupt(Exception):
+    """A record inside the durable part of the log fails its checksum (disk damage)."""
+
+
+def _valid_prefix(data: bytes) -> int:
+    """Length of the run of whole, checksummed records at the start of ``data``."""
+    offset = 0
+    while offset + _HEADER.size <= len(data):
+        length, crc = _HEADER.unpack_from(data, offset)
+        body_end = offset + _HEADER.size + length
+        if body_end > len(data) or zlib.crc32(data[offset + _HEADER.size: body_end]) != crc:
+            break
+        offset = body_end
+    return offset
+
+
+def _read_frame(segment: BinaryIO, position: int) -> Entry:
+    header = segment.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise QueueCorrupt(f"queue record header missing at position {position}")
+    length, crc = _HEADER.unpack(header)
+    payload = segment.read(length)
+    if len(payload) < length or zlib.crc32(payload) != crc:
+        raise QueueCorrupt(f"queue record damaged at position {position}")
+    return Entry(payload, position, position + _HEADER.size + length)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

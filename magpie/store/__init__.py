@@ -1,0 +1,1 @@
+"""Storage: the event store and the person/metadata store behind small interfaces."""

@@ -1,0 +1,91 @@
+"""Opening the DuckDB file and migrating its schema.
+
+Migrations are numbered SQL files applied in order, each in its own
+transaction, and recorded in ``schema_migrations``; a start-up applies the ones
+a data folder has not seen yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class Database:
+    """The process's one DuckDB connection; threads work through their own cursors."""
+
+    def __init__(self, path: Path, *, memory_limit: str = "1GB", threads: int = 2) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._connection = duckdb.connect(
+            str(path), config={"memory_limit": memory_limit, "threads": threads}
+        )
+        self._local = threading.local()
+        apply_migrations(self._connection)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread, reused across calls."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._connection.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def close(self) -> None:
+        self._connection.execute("CHECKPOINT")
+        self._connection.close()
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    folder = resources.files("magpie.store.duckdb") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def apply_migrations(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    row = connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    current = row[0] if row else 0
+    applied = []
+    for version, name, script in migration_files():
+        if version <= current:
+            continue
+        with transaction(connection):
+            connection.execute(script)
+            connection.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [version, name, datetime.now(UTC).replace(tzinfo=None)],
+            )
+        log.info("applied migration %s", name)
+        applied.append(name)
+    return applied
+
+
+@contextmanager
+def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        yield cursor
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+    cursor.execute("COMMIT")

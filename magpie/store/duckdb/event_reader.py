@@ -1,0 +1,72 @@
+"""Reading events back, with person_id resolved through merge overrides."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import orjson
+
+_LIST_EVENTS = """
+SELECT e.uuid, e.event, e.distinct_id, e.timestamp, e.properties, e.elements_chain,
+       coalesce(o.person_uuid, e.person_id) AS person_id, e.person_mode
+FROM events AS e
+LEFT JOIN person_overrides AS o
+       ON o.project_id = e.project_id AND o.distinct_id = e.distinct_id
+WHERE e.project_id = $project_id
+  AND ($distinct_id IS NULL OR e.distinct_id = $distinct_id)
+  AND ($event IS NULL OR e.event = $event)
+  AND ($after IS NULL OR e.timestamp > $after)
+  AND ($before IS NULL OR e.timestamp < $before)
+  AND ($person_id IS NULL OR coalesce(o.person_uuid, e.person_id) = $person_id)
+ORDER BY e.timestamp DESC, e.uuid DESC
+LIMIT $limit
+"""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    project_id: int
+    distinct_id: str | None = None
+    person_id: uuid.UUID | None = None
+    event: str | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    limit: int = 100
+
+
+def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[dict[str, Any]]:
+    rows = cursor.execute(
+        _LIST_EVENTS,
+        {
+            "project_id": where.project_id,
+            "distinct_id": where.distinct_id,
+            "event": where.event,
+            "after": where.after,
+            "before": where.before,
+            "person_id": where.person_id,
+            "limit": where.limit,
+        },
+    ).fetchall()
+    return [
+        {
+            "id": str(row[0]),
+            "uuid": str(row[0]),
+            "event": row[1],
+            "distinct_id": row[2],
+            "timestamp": row[3].isoformat() + "Z",
+            "properties": orjson.loads(row[4]) if row[4] else {},
+            "elements_chain": row[5] or "",
+            "person_id": str(row[6]),
+            "person_mode": row[7],
+        }
+        for row in rows
+    ]
+
+
+def count_events(cursor: duckdb.DuckDBPyConnection, project_id: int) -> int:
+    row = cursor.execute("SELECT count(*) FROM events WHERE project_id = ?", [project_id]).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,139 @@
+"""Shared fixtures: a Magpie on a temporary data folder, served over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from magpie.app import Magpie, server_config
+from magpie.credentials import Credentials, ensure_credentials
+from magpie.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A Magpie served by uvicorn on 127.0.0.1 inside the test process."""
+
+    magpie: Magpie
+    credentials: Credentials
+    url: str
+
+    @property
+    def token(self) -> str:
+        return self.credentials.project_token
+
+    @property
+    def project_id(self) -> int:
+        return self.credentials.project_id
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.credentials.personal_api_key}"},
+            timeout=10,
+        )
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every acknowledged event has been ingested."""
+        assert self.magpie.worker.wait_until_caught_up(timeout), "ingest worker did not catch up"
+
+    def events(self, **params: object) -> list[dict]:
+        self.settle()
+        with self.api() as client:
+            response = client.get(
+                f"/api/projects/{self.project_id}/events/", params={"limit": 1000, **params}
+            )
+        response.raise_for_status()
+        return list(reversed(response.json()["results"]))
+
+
+def start_live_server(data_dir: Path, **overrides: object) -> tuple[LiveServer, uvicorn.Server,
+                                                                     threading.Thread]:
+    port = free_port()
+    settings = Settings.load(env={}, data_dir=data_dir, port=port, **overrides)
+    magpie = Magpie(settings)
+    credentials = ensure_credentials(
+        settings.credentials_path, magpie.projects, magpie.api_keys, settings.url
+    )
+    server = uvicorn.Server(server_config(magpie, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    return LiveServer(magpie, credentials, settings.url), server, thread
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    live, server, thread = start_live_server(tmp_path / "data")
+    yield live
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+@dataclass
+class ServerProcess:
+    """``magpie serve`` as a separate process, for tests that kill it."""
+
+    process: subprocess.Popen[str]
+    credentials: dict[str, object]
+    url: str
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def spawn_server(data_dir: Path, port: int | None = None) -> ServerProcess:
+    port = port or free_port()
+    env = {**os.environ, "MAGPIE_LOG_LEVEL": "warning"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "magpie.cli", "serve", "--data-dir", str(data_dir),
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        raise RuntimeError(f"magpie serve failed: {process.stderr.read() if process.stderr else ''}")
+    credentials = json.loads(line)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(url + "/_health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("magpie serve did not come up")
+        time.sleep(0.05)
+    return ServerProcess(process, credentials, url)
