@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -63,6 +64,10 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     magpie = Magpie(settings)
     click.echo(_credentials(magpie).to_json())
     sys.stdout.flush()
+    # uvicorn re-raises the stop signal once it has shut down gracefully; a
+    # no-op handler underneath lets the process exit 0 after a clean drain.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
     uvicorn.Server(server_config(magpie)).run()
 
 
