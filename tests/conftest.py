@@ -137,3 +137,12 @@ def spawn_server(data_dir: Path, port: int | None = None) -> ServerProcess:
             raise RuntimeError("magpie serve did not come up")
         time.sleep(0.05)
     return ServerProcess(process, credentials, url)
+
+
+@pytest.fixture
+def ingest(tmp_path: Path) -> Iterator["Ingest"]:
+    from tests.harness import Ingest
+
+    harness = Ingest(tmp_path / "data")
+    yield harness
+    harness.close()

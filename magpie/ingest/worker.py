@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 import orjson
 
 from magpie.clock import Clock, utc_naive
-from magpie.ingest.persons import assign_persons
+from magpie.ingest.events import IncomingEvent, IngestionWarning
+from magpie.ingest.groups import GroupRules, identified_group_keys
+from magpie.ingest.persons import PersonRules, merge_pair
 from magpie.ingest.pipeline import normalize
 from magpie.ingest.rows import event_columns
 from magpie.queue import Entry
@@ -30,6 +33,12 @@ from magpie.store.duckdb.ingest_log import (
     insert_warnings,
     load_position,
     save_position,
+)
+from magpie.store.duckdb.persons import (
+    load_group_state,
+    load_person_state,
+    save_group_state,
+    save_person_state,
 )
 
 log = logging.getLogger(__name__)
@@ -145,13 +154,13 @@ class IngestWorker:
         records = [orjson.loads(entry.payload) for entry in entries]
         batch = normalize(records)
         next_position = entries[-1].next_position
+        now = utc_naive(self._clock.now())
         cursor = self._db.cursor()
         with transaction(cursor):
-            assign_persons(batch.events)
             stored = 0
             if batch.events:
-                columns = event_columns(batch.events, utc_naive(self._clock.now()))
-                stored = insert_events(cursor, columns)
+                apply_persons_and_groups(cursor, batch.events, batch.warnings, now)
+                stored = insert_events(cursor, event_columns(batch.events, now))
             insert_warnings(cursor, batch.warnings)
             save_position(cursor, CONSUMER, next_position)
         self.stats.batches += 1
@@ -164,3 +173,25 @@ class IngestWorker:
         with self._progress:
             self.position = position
             self._progress.notify_all()
+
+
+def apply_persons_and_groups(
+    cursor: duckdb.DuckDBPyConnection, events: list[IncomingEvent],
+    warnings: list[IngestionWarning], now: datetime,
+) -> None:
+    """Load the batch's persons and groups at once, apply every event in order, write back."""
+    keys = {(e.project_id, e.distinct_id) for e in events}
+    for event in events:
+        pair = merge_pair(event) if event.process_person else None
+        if pair:
+            keys.add((event.project_id, pair[0]))
+    persons = load_person_state(cursor, keys)
+    groups = load_group_state(cursor, {e.project_id for e in events},
+                              identified_group_keys(events))
+    person_rules = PersonRules(persons, warnings.append)
+    group_rules = GroupRules(groups, warnings.append)
+    for event in events:
+        person_rules.apply(event)
+        group_rules.apply(event)
+    save_person_state(cursor, persons, now)
+    save_group_state(cursor, groups)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
@@ -105,3 +106,11 @@ def time_param(request: Request, name: str) -> datetime | None:
     if parsed is None:
         raise InvalidInput(f"{name} is not a date or time: {raw!r}", attr=name)
     return utc_naive(parsed)
+
+
+def next_page(request: Request, count: int, limit: int, offset: int) -> str | None:
+    """The URL of the following page, or None on the last one."""
+    if count < limit:
+        return None
+    params = {**request.query_params, "limit": str(limit), "offset": str(offset + limit)}
+    return f"{request.url.remove_query_params(list(params))}?{urlencode(params)}"

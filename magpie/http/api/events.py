@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlencode
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from magpie.errors import InvalidInput
-from magpie.http.api.common import ApiContext, api_endpoint, int_param, json_response, time_param
+from magpie.http.api.common import (
+    ApiContext,
+    api_endpoint,
+    int_param,
+    json_response,
+    next_page,
+    time_param,
+)
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.event_reader import EventFilter, list_events
 
@@ -28,9 +33,11 @@ def event_routes(context: ApiContext, db: Database) -> list[Route]:
             after=time_param(request, "after"),
             before=time_param(request, "before"),
             limit=int_param(request, "limit", 100, low=1, high=MAX_LIMIT),
+            offset=int_param(request, "offset", 0, low=0, high=10**9),
         )
         results = list_events(db.cursor(), where)
-        return json_response({"results": results, "next": _next_url(request, results, where)})
+        return json_response({"results": results, "next": next_page(request, len(results),
+                                                                      where.limit, where.offset)})
 
     return [Route("/api/projects/{project_id:int}/events/", api_endpoint(context, events))]
 
@@ -43,11 +50,3 @@ def _uuid_param(request: Request, name: str) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be a UUID", attr=name) from None
-
-
-def _next_url(request: Request, results: list[dict[str, object]], where: EventFilter) -> str | None:
-    if len(results) < where.limit:
-        return None
-    params = dict(request.query_params)
-    params["before"] = str(results[-1]["timestamp"])
-    return f"{request.url.remove_query_params(list(params))}?{urlencode(params)}"

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +90,13 @@ def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyCo
         cursor.execute("ROLLBACK")
         raise
     cursor.execute("COMMIT")
+
+
+@contextmanager
+def registered(cursor: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """Expose an Arrow table to SQL as ``name`` for the duration of the block."""
+    cursor.register(name, table)
+    try:
+        yield
+    finally:
+        cursor.unregister(name)

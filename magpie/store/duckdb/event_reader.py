@@ -23,7 +23,7 @@ WHERE e.project_id = $project_id
   AND ($before IS NULL OR e.timestamp < $before)
   AND ($person_id IS NULL OR coalesce(o.person_uuid, e.person_id) = $person_id)
 ORDER BY e.timestamp DESC, e.uuid DESC
-LIMIT $limit
+LIMIT $limit OFFSET $offset
 """
 
 
@@ -36,6 +36,7 @@ class EventFilter:
     after: datetime | None = None
     before: datetime | None = None
     limit: int = 100
+    offset: int = 0
 
 
 def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[dict[str, Any]]:
@@ -49,6 +50,7 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[d
             "before": where.before,
             "person_id": where.person_id,
             "limit": where.limit,
+            "offset": where.offset,
         },
     ).fetchall()
     return [

@@ -94,9 +94,12 @@ CREATE TABLE person_overrides (
 );
 
 -- Audit trail of identity merges.
+-- kind: 'attach' (a new distinct id joined a person), 'create' (two unknown ids
+-- became one new person) or 'merge' (two persons became one).
 CREATE TABLE person_merges (
     project_id BIGINT NOT NULL,
-    merged_at TIMESTAMP NOT NULL,
+    event_timestamp TIMESTAMP NOT NULL,
+    recorded_at TIMESTAMP NOT NULL,
     event_uuid UUID,
     event VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,

@@ -1,0 +1,92 @@
+"""Drive the real ingest path (capture validation → durable queue → worker → DuckDB)
+without HTTP, with control over how events are split into worker batches."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from magpie.app import Magpie
+from magpie.capture.parsing import EventContext, build_event
+from magpie.ingest.persons import person_uuid_for
+from magpie.settings import Settings
+from magpie.store.duckdb.event_reader import EventFilter, list_events
+from magpie.store.duckdb.person_reader import get_person, list_persons, list_warnings
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Ingest:
+    def __init__(self, data_dir: Path) -> None:
+        self.magpie = Magpie(Settings.load(env={}, data_dir=data_dir))
+        self.magpie.start()
+        self.project_id = self.magpie.projects.create("test").id
+        self.clock = T0
+
+    def new_project(self) -> int:
+        self.project_id = self.magpie.projects.create("test").id
+        return self.project_id
+
+    def close(self) -> None:
+        self.magpie.close()
+
+    # -- sending ------------------------------------------------------------
+
+    def event(self, name: str, distinct_id: str, *, anonymous: bool = False,
+              after: timedelta = timedelta(seconds=1), **properties: Any) -> dict[str, Any]:
+        """An SDK-shaped event; ``anonymous`` sends it with $process_person_profile false."""
+        self.clock += after
+        props = dict(properties)
+        if anonymous:
+            props["$process_person_profile"] = False
+        return {"event": name, "distinct_id": distinct_id, "uuid": str(uuid.uuid4()),
+                "timestamp": self.clock.isoformat(), "properties": props}
+
+    def send(self, *events: dict[str, Any], wait: bool = True) -> list[str]:
+        """Append the events as one capture request; returns their uuids."""
+        context = EventContext(now=self.clock + timedelta(hours=1), sent_at=None)
+        built = [build_event(e, context) for e in events]
+        record = {"project_id": self.project_id, "ip": "127.0.0.1", "sent_at": None,
+                  "received_at": None, "historical_migration": False, "events": built}
+        self.magpie.queue.append_sync(orjson.dumps(record))
+        if wait:
+            self.settle()
+        return [e["uuid"] for e in built]
+
+    def settle(self) -> None:
+        assert self.magpie.worker.wait_until_caught_up(20)
+
+    # -- reading ------------------------------------------------------------
+
+    @property
+    def cursor(self) -> Any:
+        return self.magpie.db.cursor()
+
+    def person(self, distinct_id: str) -> dict[str, Any] | None:
+        found = list_persons(self.cursor, self.project_id, distinct_id=distinct_id)
+        if not found:
+            return None
+        return get_person(self.cursor, self.project_id, uuid.UUID(found[0]["uuid"]))
+
+    def persons(self) -> list[dict[str, Any]]:
+        return list_persons(self.cursor, self.project_id, limit=10_000)
+
+    def events(self, **where: Any) -> list[dict[str, Any]]:
+        rows = list_events(self.cursor, EventFilter(self.project_id, limit=10_000, **where))
+        return sorted(rows, key=lambda e: e["timestamp"])
+
+    def event_by_uuid(self, event_uuid: str) -> dict[str, Any]:
+        return next(e for e in self.events() if e["uuid"] == event_uuid)
+
+    def warnings(self) -> list[dict[str, Any]]:
+        return list_warnings(self.cursor, self.project_id, limit=10_000)
+
+    def warning_types(self) -> list[str]:
+        return sorted(w["type"] for w in self.warnings())
+
+    def uuid5(self, distinct_id: str) -> str:
+        return str(person_uuid_for(self.project_id, distinct_id))
