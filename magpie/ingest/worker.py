@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import duckdb
 import orjson
@@ -44,6 +45,7 @@ from magpie.store.duckdb.persons import (
 log = logging.getLogger(__name__)
 
 CONSUMER = "ingest"
+T = TypeVar("T")
 _CONFLICT_RETRIES = 3
 
 
@@ -141,14 +143,7 @@ class IngestWorker:
             self._advance(entry.next_position)
 
     def _ingest_with_retries(self, entries: Sequence[Entry]) -> None:
-        for attempt in range(_CONFLICT_RETRIES):
-            try:
-                self._ingest(entries)
-                return
-            except duckdb.TransactionException:
-                if attempt == _CONFLICT_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        retry_on_conflict(lambda: self._ingest(entries))
 
     def _ingest(self, entries: Sequence[Entry]) -> None:
         records = [orjson.loads(entry.payload) for entry in entries]
@@ -173,6 +168,22 @@ class IngestWorker:
         with self._progress:
             self.position = position
             self._progress.notify_all()
+
+
+def retry_on_conflict(attempt: Callable[[], T], retries: int = _CONFLICT_RETRIES) -> T:
+    """Run a transaction again from the start when DuckDB reports a write conflict.
+
+    Another transaction changed a row this one also changed (a person, a
+    group); the loser rolls back and re-reads, so no update is ever lost.
+    """
+    for attempt_number in range(retries):
+        try:
+            return attempt()
+        except duckdb.TransactionException:
+            if attempt_number == retries - 1:
+                raise
+            time.sleep(0.05 * (attempt_number + 1))
+    raise AssertionError("unreachable")
 
 
 def apply_persons_and_groups(
