@@ -44,7 +44,9 @@ class Magpie:
         self.tokens = TokenDirectory(self.projects)
         self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
         self.worker = IngestWorker(
-            self.db, self.queue, self.clock,
+            self.db,
+            self.queue,
+            self.clock,
             max_records=settings.worker_batch_events,
             max_bytes=settings.worker_batch_bytes,
         )
@@ -85,19 +87,26 @@ def create_app(magpie: Magpie) -> Starlette:
 
     async def ingestion_status(request: Request) -> Response:
         worker = magpie.worker
-        return json_response({
-            "queue": {"end": magpie.queue.end, "committed": worker.position,
-                      "lag_bytes": worker.lag_bytes},
-            "worker": vars(worker.stats),
-        })
+        return json_response(
+            {
+                "queue": {
+                    "end": magpie.queue.end,
+                    "committed": worker.position,
+                    "lag_bytes": worker.lag_bytes,
+                },
+                "worker": vars(worker.stats),
+            }
+        )
 
     routes = [
         *capture_routes(magpie.capture, body_cap, magpie.settings.trusted_proxies),
         *event_routes(api, magpie.db),
         *person_routes(api, magpie.db),
         Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),
-        Route("/", health), Route("/_health", health),
-        Route("/_readiness", health), Route("/_liveness", health),
+        Route("/", health),
+        Route("/_health", health),
+        Route("/_readiness", health),
+        Route("/_liveness", health),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -110,7 +119,13 @@ def server_config(magpie: Magpie, *, log_level: str | None = None) -> uvicorn.Co
     """
     settings = magpie.settings
     return uvicorn.Config(
-        create_app(magpie), host=settings.host, port=settings.port,
-        log_level=log_level or settings.log_level, access_log=False, lifespan="on",
-        proxy_headers=False, server_header=False, timeout_graceful_shutdown=10,
+        create_app(magpie),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level or settings.log_level,
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
     )

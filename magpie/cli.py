@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -15,7 +16,7 @@ from magpie.credentials import Credentials, ensure_credentials
 from magpie.settings import Settings, SettingsError
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
         return Settings.load(**overrides)
     except SettingsError as exc:
@@ -34,7 +35,9 @@ def main() -> None:
 
 
 _data_dir = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Data folder (default: $MAGPIE_DATA_DIR or ./data).",
 )
 
@@ -58,7 +61,8 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     """Serve a data folder: capture, ingestion and the API in one process."""
     settings = _settings(data_dir=data_dir, host=host, port=port)
     logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr,
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     magpie = Magpie(settings)

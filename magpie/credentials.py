@@ -34,9 +34,10 @@ def ensure_credentials(
 ) -> Credentials:
     saved = _load(path)
     if saved is not None:
-        project = projects.get(saved["project_id"])
-        if project is not None and api_keys.is_valid(saved["personal_api_key"]):
-            return Credentials(project.id, project.api_token, saved["personal_api_key"], url)
+        project_id, key = saved
+        project = projects.get(project_id)
+        if project is not None and api_keys.is_valid(key):
+            return Credentials(project.id, project.api_token, key, url)
     existing = projects.all()
     project = existing[0] if existing else projects.create(DEFAULT_PROJECT_NAME)
     key = api_keys.create("created at first start")
@@ -44,15 +45,17 @@ def ensure_credentials(
     return Credentials(project.id, project.api_token, key, url)
 
 
-def _load(path: Path) -> dict[str, object] | None:
+def _load(path: Path) -> tuple[int, str] | None:
+    """(project id, personal API key) saved at first start, if readable."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and isinstance(data.get("project_id"), int) and isinstance(
-        data.get("personal_api_key"), str
-    ):
-        return data
+    if not isinstance(data, dict):
+        return None
+    project_id, key = data.get("project_id"), data.get("personal_api_key")
+    if isinstance(project_id, int) and isinstance(key, str):
+        return project_id, key
     return None
 
 

@@ -21,6 +21,7 @@ import uvicorn
 from magpie.app import Magpie, server_config
 from magpie.credentials import Credentials, ensure_credentials
 from magpie.settings import Settings
+from tests.harness import Ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,8 +69,9 @@ class LiveServer:
         return list(reversed(response.json()["results"]))
 
 
-def start_live_server(data_dir: Path, **overrides: object) -> tuple[LiveServer, uvicorn.Server,
-                                                                     threading.Thread]:
+def start_live_server(
+    data_dir: Path, **overrides: object
+) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
     port = free_port()
     settings = Settings.load(env={}, data_dir=data_dir, port=port, **overrides)
     magpie = Magpie(settings)
@@ -116,14 +118,28 @@ def spawn_server(data_dir: Path, port: int | None = None) -> ServerProcess:
     port = port or free_port()
     env = {**os.environ, "MAGPIE_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "magpie.cli", "serve", "--data-dir", str(data_dir),
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "magpie.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line:
-        raise RuntimeError(f"magpie serve failed: {process.stderr.read() if process.stderr else ''}")
+        raise RuntimeError(
+            f"magpie serve failed: {process.stderr.read() if process.stderr else ''}"
+        )
     credentials = json.loads(line)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -140,9 +156,7 @@ def spawn_server(data_dir: Path, port: int | None = None) -> ServerProcess:
 
 
 @pytest.fixture
-def ingest(tmp_path: Path) -> Iterator["Ingest"]:
-    from tests.harness import Ingest
-
+def ingest(tmp_path: Path) -> Iterator[Ingest]:
     harness = Ingest(tmp_path / "data")
     yield harness
     harness.close()

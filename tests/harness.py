@@ -36,22 +36,41 @@ class Ingest:
 
     # -- sending ------------------------------------------------------------
 
-    def event(self, name: str, distinct_id: str, /, *, anonymous: bool = False,
-              after: timedelta = timedelta(seconds=1), **properties: Any) -> dict[str, Any]:
+    def event(
+        self,
+        name: str,
+        distinct_id: str,
+        /,
+        *,
+        anonymous: bool = False,
+        after: timedelta = timedelta(seconds=1),
+        **properties: Any,
+    ) -> dict[str, Any]:
         """An SDK-shaped event; ``anonymous`` sends it with $process_person_profile false."""
         self.clock += after
         props = dict(properties)
         if anonymous:
             props["$process_person_profile"] = False
-        return {"event": name, "distinct_id": distinct_id, "uuid": str(uuid.uuid4()),
-                "timestamp": self.clock.isoformat(), "properties": props}
+        return {
+            "event": name,
+            "distinct_id": distinct_id,
+            "uuid": str(uuid.uuid4()),
+            "timestamp": self.clock.isoformat(),
+            "properties": props,
+        }
 
     def record(self, *events: dict[str, Any]) -> dict[str, Any]:
         """The queue record capture would write for one request carrying ``events``."""
         context = EventContext(now=self.clock + timedelta(hours=1), sent_at=None)
         built = [build_event(e, context) for e in events]
-        return {"project_id": self.project_id, "ip": "127.0.0.1", "sent_at": None,
-                "received_at": None, "historical_migration": False, "events": built}
+        return {
+            "project_id": self.project_id,
+            "ip": "127.0.0.1",
+            "sent_at": None,
+            "received_at": None,
+            "historical_migration": False,
+            "events": built,
+        }
 
     def send(self, *events: dict[str, Any], wait: bool = True) -> list[str]:
         """Append the events as one capture request; returns their uuids."""

@@ -158,4 +158,6 @@ def _offset(value: object) -> int | None:
 
 def _check_cookieless(value: object) -> None:
     if value is not None and not isinstance(value, bool):
-        raise InvalidCookielessMode("$cookieless_mode must be true or false", attr="$cookieless_mode")
+        raise InvalidCookielessMode(
+            "$cookieless_mode must be true or false", attr="$cookieless_mode"
+        )

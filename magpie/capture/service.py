@@ -91,8 +91,9 @@ class CaptureService:
         body = load_json(decode_payload(request, self._limits.batch_body, legacy_path=False))
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
             raise RequestParsingError("the body must be an object with a batch array")
-        sent_at = parse_timestamp(body["created_at"]) if isinstance(
-            body.get("created_at"), str) else None
+        sent_at = (
+            parse_timestamp(body["created_at"]) if isinstance(body.get("created_at"), str) else None
+        )
         lib = _sdk_info(request.headers.get("posthog-sdk-info", ""))
         context = EventContext(self._clock.now(), sent_at)
         results: dict[str, dict[str, str]] = {}
@@ -118,8 +119,12 @@ class CaptureService:
         return project
 
     def _record(
-        self, project: Project, request: WireRequest, sent_at: datetime | None,
-        historical_migration: bool, events: Sequence[dict[str, Any]],
+        self,
+        project: Project,
+        request: WireRequest,
+        sent_at: datetime | None,
+        historical_migration: bool,
+        events: Sequence[dict[str, Any]],
     ) -> bytes:
         record = {
             "project_id": project.id,

@@ -47,7 +47,9 @@ def capture_routes(
     return routes
 
 
-def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+def _guarded(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[..., Awaitable[Response]]:
     """CORS preflight, and capture's error shape for every failure."""
 
     async def endpoint(request: Request) -> Response:
@@ -66,5 +68,6 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[...,
 
 
 def _json(body: bytes, status: int, request: Request) -> Response:
-    return Response(body, status_code=status, media_type="application/json",
-                    headers=cors_headers(request))
+    return Response(
+        body, status_code=status, media_type="application/json", headers=cors_headers(request)
+    )

@@ -11,9 +11,7 @@ def cors_headers(request: Request) -> dict[str, str]:
     headers = {
         "Access-Control-Allow-Origin": origin or "*",
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": request.headers.get(
-            "access-control-request-headers", "*"
-        ),
+        "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers", "*"),
         "Access-Control-Max-Age": "3600",
         "Vary": "Origin",
     }

@@ -50,7 +50,9 @@ def _is_trusted(address: str, networks: Sequence[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
-async def wire_request(request: Request, cap: int, trusted_proxies: Sequence[Network]) -> WireRequest:
+async def wire_request(
+    request: Request, cap: int, trusted_proxies: Sequence[Network]
+) -> WireRequest:
     return WireRequest(
         path=request.url.path,
         method=request.method,

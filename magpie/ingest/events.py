@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 
 @dataclass
@@ -32,7 +32,7 @@ class IncomingEvent:
     process_person: bool = True
     elements_chain: str = ""
     # Filled by person processing.
-    person_id: uuid.UUID | None = None
+    person_id: UUID | None = None
     person_mode: str = "full"
     person_properties: dict[str, Any] = field(default_factory=dict)
     person_created_at: datetime | None = None
@@ -40,8 +40,11 @@ class IncomingEvent:
 
     def warning(self, type_: str, **details: Any) -> IngestionWarning:
         return IngestionWarning(
-            self.project_id, type_, {"distinct_id": self.distinct_id, "event": self.event, **details},
-            self.uuid, self.timestamp,
+            self.project_id,
+            type_,
+            {"distinct_id": self.distinct_id, "event": self.event, **details},
+            self.uuid,
+            self.timestamp,
         )
 
 

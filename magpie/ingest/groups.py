@@ -83,18 +83,29 @@ class GroupRules:
     def _index(self, event: IncomingEvent, group_type: str) -> int | None:
         index = self._state.index_of(event.project_id, group_type, event.timestamp)
         if index is None:
-            self._warn(event.warning("group_type_limit_reached", group_type=group_type,
-                                     limit=MAX_GROUP_TYPES))
+            self._warn(
+                event.warning(
+                    "group_type_limit_reached", group_type=group_type, limit=MAX_GROUP_TYPES
+                )
+            )
         return index
 
     def _identify(self, event: IncomingEvent) -> None:
         group_type = event.properties.get("$group_type")
         raw_key = event.properties.get("$group_key")
         group_set = event.properties.get("$group_set") or {}
-        if not isinstance(group_type, str) or not group_type or raw_key is None or not isinstance(
-                group_set, dict):
-            self._warn(event.warning("invalid_group_identify",
-                                     reason="needs $group_type, $group_key and an object $group_set"))
+        if (
+            not isinstance(group_type, str)
+            or not group_type
+            or raw_key is None
+            or not isinstance(group_set, dict)
+        ):
+            self._warn(
+                event.warning(
+                    "invalid_group_identify",
+                    reason="needs $group_type, $group_key and an object $group_set",
+                )
+            )
             return
         index = self._index(event, group_type)
         if index is None:
@@ -102,8 +113,9 @@ class GroupRules:
         key = (event.project_id, index, group_key_text(raw_key))
         group = self._state.groups.get(key)
         if group is None:
-            self._state.groups[key] = Group(event.project_id, index, key[2], dict(group_set),
-                                            event.timestamp, 0)
+            self._state.groups[key] = Group(
+                event.project_id, index, key[2], dict(group_set), event.timestamp, 0
+            )
             self._state.dirty_groups.add(key)
             return
         changed = False

@@ -32,10 +32,20 @@ PERSONLESS_CREATED_AT = datetime(1970, 1, 1, 0, 0, 5)
 # person is older than this; the margin tolerates ingestion lag.
 FORCE_UPGRADE_AFTER = timedelta(minutes=1)
 
-_ILLEGAL_ANY_CASE = frozenset({
-    "anonymous", "guest", "distinctid", "distinct_id", "id", "not_authenticated", "email",
-    "undefined", "true", "false",
-})
+_ILLEGAL_ANY_CASE = frozenset(
+    {
+        "anonymous",
+        "guest",
+        "distinctid",
+        "distinct_id",
+        "id",
+        "not_authenticated",
+        "email",
+        "undefined",
+        "true",
+        "false",
+    }
+)
 _ILLEGAL_EXACT = frozenset({"[object Object]", "NaN", "None", "none", "null", "0", "undefined"})
 
 
@@ -127,8 +137,13 @@ class PersonRules:
         if other == into:
             return self._ordinary(event)
         if is_illegal_distinct_id(other) or is_illegal_distinct_id(into):
-            self._warn(event.warning("cannot_merge_with_illegal_distinct_id",
-                                     source_distinct_id=other, target_distinct_id=into))
+            self._warn(
+                event.warning(
+                    "cannot_merge_with_illegal_distinct_id",
+                    source_distinct_id=other,
+                    target_distinct_id=into,
+                )
+            )
             return self._ordinary(event)
         source = self._state.person_of(event.project_id, other)
         target = self._state.person_of(event.project_id, into)
@@ -145,16 +160,21 @@ class PersonRules:
             self._update(target, event, identified=True)
             return target
         if source.is_identified and event.event != "$merge_dangerously":
-            self._warn(event.warning("cannot_merge_already_identified",
-                                     source_person=str(source.uuid),
-                                     target_person=str(target.uuid)))
+            self._warn(
+                event.warning(
+                    "cannot_merge_already_identified",
+                    source_person=str(source.uuid),
+                    target_person=str(target.uuid),
+                )
+            )
             self._update(target, event, identified=True)
             return target
         target.properties = {**source.properties, **target.properties}
         target.created_at = min(source.created_at, target.created_at)
         target.version = max(source.version, target.version) + 1
-        if source.last_seen_at and (not target.last_seen_at
-                                    or source.last_seen_at > target.last_seen_at):
+        if source.last_seen_at and (
+            not target.last_seen_at or source.last_seen_at > target.last_seen_at
+        ):
             target.last_seen_at = source.last_seen_at
         moved = self._state.absorb(target, source)
         self._record(event, "merge", source.uuid, target, moved)
@@ -202,8 +222,9 @@ class PersonRules:
         )
         return self._state.create_person(person)
 
-    def _update(self, person: Person, event: IncomingEvent, *, identified: bool,
-                force: bool = False) -> None:
+    def _update(
+        self, person: Person, event: IncomingEvent, *, identified: bool, force: bool = False
+    ) -> None:
         changed = _apply_property_updates(person.properties, event)
         if identified and not person.is_identified:
             person.is_identified = True
@@ -220,12 +241,26 @@ class PersonRules:
             person.last_seen_at = hour
             self._state.touch(person)
 
-    def _record(self, event: IncomingEvent, kind: str, source: uuid.UUID | None,
-                target: Person, distinct_ids: list[str]) -> None:
-        self._state.record_merge(MergeRecord(
-            event.project_id, event.timestamp, event.uuid, event.event, kind, source,
-            target.uuid, tuple(distinct_ids),
-        ))
+    def _record(
+        self,
+        event: IncomingEvent,
+        kind: str,
+        source: uuid.UUID | None,
+        target: Person,
+        distinct_ids: list[str],
+    ) -> None:
+        self._state.record_merge(
+            MergeRecord(
+                event.project_id,
+                event.timestamp,
+                event.uuid,
+                event.event,
+                kind,
+                source,
+                target.uuid,
+                tuple(distinct_ids),
+            )
+        )
 
 
 def _apply_property_updates(properties: dict[str, Any], event: IncomingEvent) -> bool:
@@ -237,8 +272,11 @@ def _apply_property_updates(properties: dict[str, Any], event: IncomingEvent) ->
             if key not in properties:
                 properties[key] = value
                 changed = True
-    to_set = dict(event.properties.get("$set") or {}) if isinstance(
-        event.properties.get("$set"), dict) else {}
+    to_set = (
+        dict(event.properties.get("$set") or {})
+        if isinstance(event.properties.get("$set"), dict)
+        else {}
+    )
     if event.event == "survey shown":
         to_set["$survey_last_seen_date"] = event.timestamp.isoformat()
     for key, value in to_set.items():

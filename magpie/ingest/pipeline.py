@@ -56,9 +56,7 @@ def normalize(records: Sequence[dict[str, Any]], steps: Sequence[Step] = STEPS) 
     return batch
 
 
-def _run_steps(
-    event: IncomingEvent, steps: Sequence[Step], warn: Any
-) -> Drop | None:
+def _run_steps(event: IncomingEvent, steps: Sequence[Step], warn: Any) -> Drop | None:
     for step in steps:
         outcome = step(event, warn)
         if outcome is not None:

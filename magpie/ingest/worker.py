@@ -102,7 +102,9 @@ class IngestWorker:
         if position > self._queue.end:
             log.error(
                 "queue ends at %d but the store has consumed up to %d; the queue folder was"
-                " replaced, continuing from its end", self._queue.end, position,
+                " replaced, continuing from its end",
+                self._queue.end,
+                position,
             )
             return self._queue.end
         return max(position, self._queue.start)
@@ -110,7 +112,9 @@ class IngestWorker:
     def _run(self) -> None:
         while True:
             entries = self._queue.read(
-                self.position, max_records=self._max_records, max_bytes=self._max_bytes,
+                self.position,
+                max_records=self._max_records,
+                max_bytes=self._max_bytes,
                 timeout=0.25,
             )
             if not entries:
@@ -132,12 +136,14 @@ class IngestWorker:
         try:
             self._ingest_with_retries([entry])
         except Exception as exc:
-            log.exception("queue record at %d could not be ingested; kept as a dead letter",
-                          entry.position)
+            log.exception(
+                "queue record at %d could not be ingested; kept as a dead letter", entry.position
+            )
             cursor = self._db.cursor()
             with transaction(cursor):
-                insert_dead_letter(cursor, entry.position, entry.payload, repr(exc),
-                                   utc_naive(self._clock.now()))
+                insert_dead_letter(
+                    cursor, entry.position, entry.payload, repr(exc), utc_naive(self._clock.now())
+                )
                 save_position(cursor, CONSUMER, entry.next_position)
             self.stats.dead_letters += 1
             self._advance(entry.next_position)
@@ -187,8 +193,10 @@ def retry_on_conflict(attempt: Callable[[], T], retries: int = _CONFLICT_RETRIES
 
 
 def apply_persons_and_groups(
-    cursor: duckdb.DuckDBPyConnection, events: list[IncomingEvent],
-    warnings: list[IngestionWarning], now: datetime,
+    cursor: duckdb.DuckDBPyConnection,
+    events: list[IncomingEvent],
+    warnings: list[IngestionWarning],
+    now: datetime,
 ) -> None:
     """Load the batch's persons and groups at once, apply every event in order, write back."""
     keys = {(e.project_id, e.distinct_id) for e in events}
@@ -197,8 +205,7 @@ def apply_persons_and_groups(
         if pair:
             keys.add((event.project_id, pair[0]))
     persons = load_person_state(cursor, keys)
-    groups = load_group_state(cursor, {e.project_id for e in events},
-                              identified_group_keys(events))
+    groups = load_group_state(cursor, {e.project_id for e in events}, identified_group_keys(events))
     person_rules = PersonRules(persons, warnings.append)
     group_rules = GroupRules(groups, warnings.append)
     for event in events:

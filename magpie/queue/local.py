@@ -139,7 +139,11 @@ class LocalLog:
         return self._starts[0]
 
     def read(
-        self, position: int, *, max_records: int = 1000, max_bytes: int = 16 << 20,
+        self,
+        position: int,
+        *,
+        max_records: int = 1000,
+        max_bytes: int = 16 << 20,
         timeout: float = 0.0,
     ) -> list[Entry]:
         with self._cond:
@@ -168,15 +172,11 @@ class LocalLog:
         """Delete segments whose every record lies before ``position``."""
         with self._cond:
             removable = [
-                s for s, nxt in zip(self._starts, self._starts[1:], strict=False)
-                if nxt <= position
+                s for s, nxt in zip(self._starts, self._starts[1:], strict=False) if nxt <= position
             ]
-            self._starts = self._starts[len(removable):]
+            self._starts = self._starts[len(removable) :]
         for start in removable:
-            try:
-                self._path(start).unlink()
-            except FileNotFoundError:
-                pass
+            self._path(start).unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._cond:
@@ -192,8 +192,11 @@ class LocalLog:
         data = path.read_bytes()
         valid = _valid_prefix(data)
         if valid < len(data):
-            log.warning("queue: dropping %d bytes of an unacknowledged torn write in %s",
-                        len(data) - valid, path.name)
+            log.warning(
+                "queue: dropping %d bytes of an unacknowledged torn write in %s",
+                len(data) - valid,
+                path.name,
+            )
             with open(path, "r+b") as f:
                 f.truncate(valid)
                 os.fsync(f.fileno())
@@ -213,7 +216,7 @@ def _valid_prefix(data: bytes) -> int:
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
         body_end = offset + _HEADER.size + length
-        if body_end > len(data) or zlib.crc32(data[offset + _HEADER.size: body_end]) != crc:
+        if body_end > len(data) or zlib.crc32(data[offset + _HEADER.size : body_end]) != crc:
             break
         offset = body_end
     return offset

@@ -15,10 +15,18 @@ def send(url: str, token: str, out: str, lock: threading.Lock, batch_size: int) 
     with httpx.Client(base_url=url, timeout=5) as client, open(out, "a") as acked:
         while True:
             uuids = [str(uuid.uuid4()) for _ in range(batch_size)]
-            body = {"api_key": token, "batch": [
-                {"event": "load", "distinct_id": f"user-{u[:4]}", "uuid": u,
-                 "properties": {"$process_person_profile": False, "n": i}}
-                for i, u in enumerate(uuids)]}
+            body = {
+                "api_key": token,
+                "batch": [
+                    {
+                        "event": "load",
+                        "distinct_id": f"user-{u[:4]}",
+                        "uuid": u,
+                        "properties": {"$process_person_profile": False, "n": i},
+                    }
+                    for i, u in enumerate(uuids)
+                ],
+            }
             try:
                 response = client.post("/batch/", content=json.dumps(body))
             except httpx.HTTPError:

@@ -51,13 +51,24 @@ def test_get_with_data_query(live_server: LiveServer, path: str) -> None:
 
 
 def test_body_shapes(live_server: LiveServer) -> None:
-    array = [event("shape-array", token=live_server.token), event("shape-array", api_key=live_server.token)]
+    array = [
+        event("shape-array", token=live_server.token),
+        event("shape-array", api_key=live_server.token),
+    ]
     single = event("shape-single", api_key=live_server.token)
-    batch = {"token": live_server.token, "batch": [event("shape-batch")],
-             "sent_at": "2026-01-01T00:00:00Z", "historical_migration": True}
+    batch = {
+        "token": live_server.token,
+        "batch": [event("shape-batch")],
+        "sent_at": "2026-01-01T00:00:00Z",
+        "historical_migration": True,
+    }
     engage = {"$token": live_server.token, "$distinct_id": "engaged", "$set": {"plan": "pro"}}
-    for path, body in [("/e/", array), ("/capture/", single), ("/batch/", batch),
-                       ("/engage/", engage)]:
+    for path, body in [
+        ("/e/", array),
+        ("/capture/", single),
+        ("/batch/", batch),
+        ("/engage/", engage),
+    ]:
         response = post(live_server, path, json.dumps(body))
         assert response.status_code == 200, (path, response.text)
     names = sorted(e["event"] for e in live_server.events())
@@ -85,25 +96,32 @@ def lz64(text: str) -> str:
 
 ENCODINGS = {
     # posthog-js today: gzip bytes labelled text/plain, no header, no query.
-    "gzip-sniffed": lambda s, e: dict(content=gzip_text(s, e), headers={"Content-Type": "text/plain"}),
+    "gzip-sniffed": lambda s, e: dict(
+        content=gzip_text(s, e), headers={"Content-Type": "text/plain"}
+    ),
     "gzip-header": lambda s, e: dict(content=gzip_text(s, e), headers={"Content-Encoding": "gzip"}),
     "gzip-js-query": lambda s, e: dict(content=gzip_text(s, e), params={"compression": "gzip-js"}),
     "base64-form": lambda s, e: dict(
         content="data=" + quote(base64.b64encode(batch_body(s, e)).decode()),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-        params={"compression": "base64"}),
+        params={"compression": "base64"},
+    ),
     "base64-form-unquoted-plus": lambda s, e: dict(
         content="data=" + base64.b64encode(batch_body(s, e)).decode().replace("+", " "),
-        headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
     "lz64-query": lambda s, e: dict(
         content="data=" + quote(lz64(batch_body(s, e).decode())),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-        params={"compression": "lz64"}),
+        params={"compression": "lz64"},
+    ),
     "lz-string-form": lambda s, e: dict(
         content="data=" + quote(lz64(batch_body(s, e).decode())) + "&compression=lz-string",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}),
-    "plain-json": lambda s, e: dict(content=batch_body(s, e),
-                                    headers={"Content-Type": "application/json"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    "plain-json": lambda s, e: dict(
+        content=batch_body(s, e), headers={"Content-Type": "application/json"}
+    ),
     "raw-base64": lambda s, e: dict(content=base64.b64encode(batch_body(s, e))),
 }
 
@@ -127,14 +145,22 @@ def test_beacon_answers_204(live_server: LiveServer) -> None:
 
 def test_cors_is_permissive(live_server: LiveServer) -> None:
     origin = "https://shop.example"
-    preflight = httpx.options(live_server.url + "/e/", headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"}, timeout=10)
+    preflight = httpx.options(
+        live_server.url + "/e/",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=10,
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == origin
     assert preflight.headers["access-control-allow-credentials"] == "true"
     assert preflight.headers["access-control-allow-headers"] == "content-type"
-    response = post(live_server, "/e/", batch_body(live_server, event()), headers={"Origin": origin})
+    response = post(
+        live_server, "/e/", batch_body(live_server, event()), headers={"Origin": origin}
+    )
     assert response.headers["access-control-allow-origin"] == origin
     failed = post(live_server, "/e/", b"{", headers={"Origin": origin})
     assert failed.headers["access-control-allow-origin"] == origin
@@ -142,31 +168,45 @@ def test_cors_is_permissive(live_server: LiveServer) -> None:
 
 def test_distinct_id_rules(live_server: LiveServer) -> None:
     long_id = "x" * 300
-    events = [event("ids", distinct_id=23), event("ids", distinct_id=["a", "b"]),
-              event("ids", distinct_id=" padded "), event("ids", distinct_id=long_id),
-              event("ids", distinct_id="nul\0id"),
-              {"event": "ids", "uuid": str(uuid.uuid4()), "properties": {"distinct_id": "from-props"}},
-              {"event": "ids", "uuid": str(uuid.uuid4()), "distinct_id": "top",
-               "properties": {"distinct_id": "ignored"}}]
+    events = [
+        event("ids", distinct_id=23),
+        event("ids", distinct_id=["a", "b"]),
+        event("ids", distinct_id=" padded "),
+        event("ids", distinct_id=long_id),
+        event("ids", distinct_id="nul\0id"),
+        {"event": "ids", "uuid": str(uuid.uuid4()), "properties": {"distinct_id": "from-props"}},
+        {
+            "event": "ids",
+            "uuid": str(uuid.uuid4()),
+            "distinct_id": "top",
+            "properties": {"distinct_id": "ignored"},
+        },
+    ]
     assert post(live_server, "/batch/", batch_body(live_server, *events)).status_code == 200
     stored = sorted(e["distinct_id"] for e in live_server.events(event="ids"))
-    assert stored == sorted(["23", '["a","b"]', " padded ", "x" * 200, "nul\ufffdid",
-                             "from-props", "top"])
+    assert stored == sorted(
+        ["23", '["a","b"]', " padded ", "x" * 200, "nul\ufffdid", "from-props", "top"]
+    )
 
 
 @pytest.mark.parametrize("bad_id", ["", "   ", "\t\n", None])
 def test_empty_distinct_id_is_rejected(live_server: LiveServer, bad_id: object) -> None:
     response = post(live_server, "/batch/", batch_body(live_server, event(distinct_id=bad_id)))
     assert response.status_code == 400
-    assert response.json() == {"status": 400, "code": "missing_distinct_id",
-                               "error": response.json()["error"]}
+    assert response.json() == {
+        "status": 400,
+        "code": "missing_distinct_id",
+        "error": response.json()["error"],
+    }
 
 
 def test_uuid_kept_or_generated_as_v7(live_server: LiveServer) -> None:
     given = str(uuid.uuid4())
-    events = [{"event": "u", "distinct_id": "d", "uuid": given},
-              {"event": "u", "distinct_id": "d", "uuid": ""},
-              {"event": "u", "distinct_id": "d"}]
+    events = [
+        {"event": "u", "distinct_id": "d", "uuid": given},
+        {"event": "u", "distinct_id": "d", "uuid": ""},
+        {"event": "u", "distinct_id": "d"},
+    ]
     assert post(live_server, "/batch/", batch_body(live_server, *events)).status_code == 200
     uuids = [uuid.UUID(e["uuid"]) for e in live_server.events(event="u")]
     assert str(uuids[0]) == given or given in map(str, uuids)
@@ -193,15 +233,30 @@ def test_token_of_no_project_stores_nothing(live_server: LiveServer) -> None:
 TOKEN_CASES = [
     ({"batch": [{"event": "x", "distinct_id": "d"}]}, 401, "ingest_key_required"),
     ({"api_key": "", "batch": [{"event": "x", "distinct_id": "d"}]}, 403, "ingest_key_unknown"),
-    ({"api_key": "phx_personal", "batch": [{"event": "x", "distinct_id": "d"}]}, 403,
-     "ingest_key_unknown"),
-    ({"api_key": "t" * 65, "batch": [{"event": "x", "distinct_id": "d"}]}, 403,
-     "ingest_key_unknown"),
-    ({"api_key": "tökén", "batch": [{"event": "x", "distinct_id": "d"}]}, 403,
-     "ingest_key_unknown"),
+    (
+        {"api_key": "phx_personal", "batch": [{"event": "x", "distinct_id": "d"}]},
+        403,
+        "ingest_key_unknown",
+    ),
+    (
+        {"api_key": "t" * 65, "batch": [{"event": "x", "distinct_id": "d"}]},
+        403,
+        "ingest_key_unknown",
+    ),
+    (
+        {"api_key": "tökén", "batch": [{"event": "x", "distinct_id": "d"}]},
+        403,
+        "ingest_key_unknown",
+    ),
     ({"api_key": 42, "batch": [{"event": "x", "distinct_id": "d"}]}, 403, "ingest_key_unknown"),
-    ([{"event": "x", "distinct_id": "d", "token": "a"},
-      {"event": "x", "distinct_id": "d", "token": "b"}], 400, "unroutable_events"),
+    (
+        [
+            {"event": "x", "distinct_id": "d", "token": "a"},
+            {"event": "x", "distinct_id": "d", "token": "b"},
+        ],
+        400,
+        "unroutable_events",
+    ),
 ]
 
 
@@ -226,40 +281,100 @@ def bad_bodies(token: str) -> list[tuple[str, bytes, int, str]]:
         ("malformed json", b'{"api_key": ', 400, "request_parsing_error"),
         ("invalid utf-8", b'{"api_key": "\xff\xfe"}', 400, "request_decoding_error"),
         ("lone surrogate", b'{"api_key": "\\ud800"}', 400, "request_parsing_error"),
-        ("truncated gzip", gzip.compress(json.dumps({"api_key": token, "batch": [ok_event]})
-                                         .encode())[:-12], 400, "request_decoding_error"),
+        (
+            "truncated gzip",
+            gzip.compress(json.dumps({"api_key": token, "batch": [ok_event]}).encode())[:-12],
+            400,
+            "request_decoding_error",
+        ),
         ("bad gzip", b"\x1f\x8b\x08garbage", 400, "request_decoding_error"),
-        ("huge number", json.dumps({"api_key": token, "batch": [ok_event]}).encode()
-         .replace(b'"d"}', b'"d", "properties": {"n": 1e999}}'), 400, "request_parsing_error"),
+        (
+            "huge number",
+            json.dumps({"api_key": token, "batch": [ok_event]})
+            .encode()
+            .replace(b'"d"}', b'"d", "properties": {"n": 1e999}}'),
+            400,
+            "request_parsing_error",
+        ),
         ("number body", b"42", 400, "request_parsing_error"),
         ("string body", b'"hello"', 400, "request_parsing_error"),
         ("null body", b"null", 400, "request_parsing_error"),
         ("empty batch", json.dumps({"api_key": token, "batch": []}).encode(), 400, "empty_batch"),
-        ("batch not a list", json.dumps({"api_key": token, "batch": {}}).encode(), 400,
-         "request_parsing_error"),
-        ("event not object", json.dumps({"api_key": token, "batch": [1]}).encode(), 400,
-         "request_parsing_error"),
-        ("missing event", json.dumps({"api_key": token, "batch": [{"distinct_id": "d"}]})
-         .encode(), 400, "missing_event_name"),
-        ("event not string", json.dumps({"api_key": token, "batch": [{"event": 5, "distinct_id":
-                                                                       "d"}]}).encode(), 400,
-         "request_parsing_error"),
-        ("properties not object", json.dumps({"api_key": token, "batch": [
-            {**ok_event, "properties": [1]}]}).encode(), 400, "request_parsing_error"),
-        ("invalid uuid", json.dumps({"api_key": token, "batch": [{**ok_event, "uuid": "nope"}]})
-         .encode(), 400, "request_parsing_error"),
-        ("offset not int", json.dumps({"api_key": token, "batch": [{**ok_event, "offset": "5"}]})
-         .encode(), 400, "request_parsing_error"),
-        ("set not object", json.dumps({"api_key": token, "batch": [{**ok_event, "$set": "x"}]})
-         .encode(), 400, "request_parsing_error"),
-        ("cookieless not bool", json.dumps({"api_key": token, "batch": [
-            {**ok_event, "properties": {"$cookieless_mode": "yes"}}]}).encode(), 400,
-         "invalid_cookieless_mode"),
-        ("deeply nested", json.dumps({"api_key": token, "batch": [
-            {**ok_event, "properties": {"deep": nested}}]}).encode(), 400,
-         "request_parsing_error"),
-        ("only performance events", json.dumps({"api_key": token, "batch": [
-            {**ok_event, "event": "$performance_event"}]}).encode(), 400, "empty_batch"),
+        (
+            "batch not a list",
+            json.dumps({"api_key": token, "batch": {}}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "event not object",
+            json.dumps({"api_key": token, "batch": [1]}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "missing event",
+            json.dumps({"api_key": token, "batch": [{"distinct_id": "d"}]}).encode(),
+            400,
+            "missing_event_name",
+        ),
+        (
+            "event not string",
+            json.dumps({"api_key": token, "batch": [{"event": 5, "distinct_id": "d"}]}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "properties not object",
+            json.dumps({"api_key": token, "batch": [{**ok_event, "properties": [1]}]}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "invalid uuid",
+            json.dumps({"api_key": token, "batch": [{**ok_event, "uuid": "nope"}]}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "offset not int",
+            json.dumps({"api_key": token, "batch": [{**ok_event, "offset": "5"}]}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "set not object",
+            json.dumps({"api_key": token, "batch": [{**ok_event, "$set": "x"}]}).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "cookieless not bool",
+            json.dumps(
+                {
+                    "api_key": token,
+                    "batch": [{**ok_event, "properties": {"$cookieless_mode": "yes"}}],
+                }
+            ).encode(),
+            400,
+            "invalid_cookieless_mode",
+        ),
+        (
+            "deeply nested",
+            json.dumps(
+                {"api_key": token, "batch": [{**ok_event, "properties": {"deep": nested}}]}
+            ).encode(),
+            400,
+            "request_parsing_error",
+        ),
+        (
+            "only performance events",
+            json.dumps(
+                {"api_key": token, "batch": [{**ok_event, "event": "$performance_event"}]}
+            ).encode(),
+            400,
+            "empty_batch",
+        ),
         ("bad base64", b"data=!!!notbase64", 400, "request_parsing_error"),
     ]
 
@@ -300,8 +415,10 @@ def test_raw_body_over_the_cap_is_refused(live_server: LiveServer) -> None:
 
 
 def test_top_level_set_and_ip(live_server: LiveServer) -> None:
-    sent = event("setter", **{"$set": {"a": 1}, "$set_once": {"b": 2},
-                              "properties": {"$set": {"a": 0, "c": 3}}})
+    sent = event(
+        "setter",
+        **{"$set": {"a": 1}, "$set_once": {"b": 2}, "properties": {"$set": {"a": 0, "c": 3}}},
+    )
     assert post(live_server, "/batch/", batch_body(live_server, sent)).status_code == 200
     stored = live_server.events(event="setter")[0]
     assert stored["properties"]["$set"] == {"a": 1, "c": 3}
@@ -312,7 +429,10 @@ def test_top_level_set_and_ip(live_server: LiveServer) -> None:
 def test_forwarded_for_is_ignored_unless_trusted(live_server: LiveServer) -> None:
     sent = event("fwd")
     headers = {"X-Forwarded-For": "203.0.113.9"}
-    assert post(live_server, "/batch/", batch_body(live_server, sent), headers=headers).status_code == 200
+    assert (
+        post(live_server, "/batch/", batch_body(live_server, sent), headers=headers).status_code
+        == 200
+    )
     assert live_server.events(event="fwd")[0]["properties"]["$ip"] == "127.0.0.1"
 
 

@@ -58,11 +58,13 @@ def run_concurrently(ingest: Ingest, monkeypatch: pytest.MonkeyPatch, *, retry: 
     return outcomes
 
 
-def test_a_racing_update_is_refused_not_lost(ingest: Ingest,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_racing_update_is_refused_not_lost(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outcomes = run_concurrently(ingest, monkeypatch, retry=False)
-    assert sorted(map(type, outcomes), key=str) == sorted([str, duckdb.TransactionException],
-                                                          key=str)
+    assert sorted(map(type, outcomes), key=str) == sorted(
+        [str, duckdb.TransactionException], key=str
+    )
     person = ingest.person("shared-user")
     assert person is not None
     assert ("from_a" in person["properties"]) != ("from_b" in person["properties"])

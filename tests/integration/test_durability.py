@@ -16,7 +16,9 @@ from tests.conftest import ROOT, ServerProcess, spawn_server
 
 def stored_uuid_counts(data_dir: Path) -> dict[str, int]:
     with duckdb.connect(str(data_dir / "magpie.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT CAST(uuid AS VARCHAR), count(*) FROM events GROUP BY 1").fetchall()
+        rows = con.execute(
+            "SELECT CAST(uuid AS VARCHAR), count(*) FROM events GROUP BY 1"
+        ).fetchall()
     return {uuid: count for uuid, count in rows}
 
 
@@ -43,9 +45,17 @@ def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     for _round in range(2):
         server = spawn_server(data_dir)
         load = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.load_writer", server.url,
-             str(server.credentials["project_token"]), str(acked_file)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.load_writer",
+                server.url,
+                str(server.credentials["project_token"]),
+                str(acked_file),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert load.stdout is not None and load.stdout.readline().strip() == "started"
         # Let acknowledged events pile up in the queue and in the store, then kill.
@@ -77,9 +87,17 @@ def test_sigterm_drains_the_queue_before_exiting(tmp_path: Path) -> None:
     sent = []
     with httpx.Client(base_url=server.url) as client:
         for batch in range(20):
-            events = [{"event": "drain", "distinct_id": "d", "uuid": f"00000000-0000-4000-8000-{batch:06d}{i:06d}"}
-                      for i in range(200)]
-            assert client.post("/batch/", json={"api_key": token, "batch": events}).status_code == 200
+            events = [
+                {
+                    "event": "drain",
+                    "distinct_id": "d",
+                    "uuid": f"00000000-0000-4000-8000-{batch:06d}{i:06d}",
+                }
+                for i in range(200)
+            ]
+            assert (
+                client.post("/batch/", json={"api_key": token, "batch": events}).status_code == 200
+            )
             sent += [e["uuid"] for e in events]
     assert server.terminate() == 0
     counts = stored_uuid_counts(data_dir)

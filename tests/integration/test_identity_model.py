@@ -25,20 +25,30 @@ LOGINS = ["alice", "bob", "carol"]
 KEYS = ["k0", "k1", "k2"]
 MERGE_EVENTS = {"$identify", "$create_alias", "$merge_dangerously"}
 
-props_strategy = st.one_of(st.none(), st.dictionaries(st.sampled_from(KEYS),
-                                                      st.integers(0, 3), max_size=2))
+props_strategy = st.one_of(
+    st.none(), st.dictionaries(st.sampled_from(KEYS), st.integers(0, 3), max_size=2)
+)
 action = st.one_of(
     st.tuples(st.just("capture"), st.integers(0, USERS - 1), props_strategy),
-    st.tuples(st.just("identify"), st.integers(0, USERS - 1), st.sampled_from(LOGINS),
-              props_strategy),
+    st.tuples(
+        st.just("identify"), st.integers(0, USERS - 1), st.sampled_from(LOGINS), props_strategy
+    ),
     st.tuples(st.just("alias"), st.integers(0, USERS - 1), st.sampled_from(LOGINS)),
-    st.tuples(st.just("set"), st.integers(0, USERS - 1),
-              st.dictionaries(st.sampled_from(KEYS), st.integers(0, 3), min_size=1, max_size=2)),
-    st.tuples(st.just("group"), st.integers(0, USERS - 1), st.sampled_from(["company", "team"]),
-              st.sampled_from(["acme", "globex"])),
+    st.tuples(
+        st.just("set"),
+        st.integers(0, USERS - 1),
+        st.dictionaries(st.sampled_from(KEYS), st.integers(0, 3), min_size=1, max_size=2),
+    ),
+    st.tuples(
+        st.just("group"),
+        st.integers(0, USERS - 1),
+        st.sampled_from(["company", "team"]),
+        st.sampled_from(["acme", "globex"]),
+    ),
     st.tuples(st.just("reset"), st.integers(0, USERS - 1)),
-    st.tuples(st.just("mode"), st.integers(0, USERS - 1),
-              st.sampled_from(["identified_only", "always"])),
+    st.tuples(
+        st.just("mode"), st.integers(0, USERS - 1), st.sampled_from(["identified_only", "always"])
+    ),
     st.tuples(st.just("wait")),
     st.tuples(st.just("flush")),
 )
@@ -61,15 +71,23 @@ class Client:
         self.distinct_id = f"anon-{self.user}-0"
 
     def processing(self) -> bool:
-        return self.mode == "always" or self.identified or bool(self.groups) or self.aliased \
+        return (
+            self.mode == "always"
+            or self.identified
+            or bool(self.groups)
+            or self.aliased
             or self.epp
+        )
 
     def event(self, name: str, **properties: Any) -> dict[str, Any]:
         processing = self.processing()
         if processing:
             self.epp = True
-        return {"event": name, "distinct_id": self.distinct_id,
-                "properties": {**properties, "$process_person_profile": processing}}
+        return {
+            "event": name,
+            "distinct_id": self.distinct_id,
+            "properties": {**properties, "$process_person_profile": processing},
+        }
 
     def act(self, kind: str, *args: Any) -> list[dict[str, Any]]:
         return getattr(self, f"_{kind}")(*args)
@@ -85,8 +103,9 @@ class Client:
         if not self.identified:
             self.identified = True
             if login != previous:
-                return [self.event("$identify", **{"$anon_distinct_id": previous,
-                                                   "$set": props or {}})]
+                return [
+                    self.event("$identify", **{"$anon_distinct_id": previous, "$set": props or {}})
+                ]
             return [self.event("$set", **{"$set": props or {}})]
         return [self.event("$set", **{"$set": props})] if props else []
 
@@ -103,8 +122,11 @@ class Client:
 
     def _group(self, group_type: str, key: str) -> list[dict[str, Any]]:
         self.groups[group_type] = key
-        return [self.event("$groupidentify", **{"$group_type": group_type, "$group_key": key,
-                                                "$group_set": {}})]
+        return [
+            self.event(
+                "$groupidentify", **{"$group_type": group_type, "$group_key": key, "$group_set": {}}
+            )
+        ]
 
     def _reset(self) -> list[dict[str, Any]]:
         self.resets += 1
@@ -153,8 +175,13 @@ class Model:
         updates = props.get("$set") or {}
         if event["event"] == "$groupidentify":
             updates = {}
-        other = props.get("$anon_distinct_id") if event["event"] == "$identify" else \
-            props.get("alias") if event["event"] == "$create_alias" else None
+        other = (
+            props.get("$anon_distinct_id")
+            if event["event"] == "$identify"
+            else props.get("alias")
+            if event["event"] == "$create_alias"
+            else None
+        )
         if other is None or other == did:
             person = self.owner(did) or self._create({did}, at, False)
             person.properties.update(updates)
@@ -253,9 +280,12 @@ def test_model_check_catches_a_wrong_attribution(shared_ingest: Ingest) -> None:
     ingest = shared_ingest
     ingest.new_project()
     model = Model()
-    events = [ingest.event("e", "a", **{"$process_person_profile": False}),
-              ingest.event("$identify", "b", **{"$anon_distinct_id": "a",
-                                                "$process_person_profile": True})]
+    events = [
+        ingest.event("e", "a", **{"$process_person_profile": False}),
+        ingest.event(
+            "$identify", "b", **{"$anon_distinct_id": "a", "$process_person_profile": True}
+        ),
+    ]
     for event in events:
         model.apply(event, event["uuid"], ingest.clock.replace(tzinfo=None))
     ingest.send(*events)
@@ -264,6 +294,7 @@ def test_model_check_catches_a_wrong_attribution(shared_ingest: Ingest) -> None:
     ingest.cursor.execute(
         "INSERT INTO person_overrides VALUES (?, 'a', ?, 9)"
         " ON CONFLICT DO UPDATE SET person_uuid = excluded.person_uuid",
-        [ingest.project_id, uuid.uuid4()])
+        [ingest.project_id, uuid.uuid4()],
+    )
     with pytest.raises(AssertionError):
         check(ingest, model, modes)

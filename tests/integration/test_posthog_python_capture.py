@@ -23,10 +23,17 @@ def test_batch_capture(live_server: LiveServer, gzip: bool) -> None:
 
 def test_capture_mode_v1(live_server: LiveServer) -> None:
     errors: list[Exception] = []
-    client = Posthog(live_server.token, host=live_server.url, capture_mode="v1",
-                     on_error=lambda exc, batch: errors.append(exc))
-    client.capture("v1_event", distinct_id="v1-user",
-                   properties={"$process_person_profile": False, "$session_id": "s-1", "k": "v"})
+    client = Posthog(
+        live_server.token,
+        host=live_server.url,
+        capture_mode="v1",
+        on_error=lambda exc, batch: errors.append(exc),
+    )
+    client.capture(
+        "v1_event",
+        distinct_id="v1-user",
+        properties={"$process_person_profile": False, "$session_id": "s-1", "k": "v"},
+    )
     client.flush()
     client.shutdown()
     assert errors == []
@@ -41,14 +48,35 @@ def test_capture_mode_v1(live_server: LiveServer) -> None:
 def test_v1_reports_per_event_results(live_server: LiveServer) -> None:
     import httpx
 
-    body = {"created_at": "2026-01-01T00:00:00Z", "batch": [
-        {"event": "ok", "uuid": "0190f000-0000-7000-8000-000000000001", "distinct_id": "a",
-         "timestamp": "2026-01-01T00:00:00Z", "options": {}, "properties": {}},
-        {"event": "", "uuid": "0190f000-0000-7000-8000-000000000002", "distinct_id": "a",
-         "timestamp": "2026-01-01T00:00:00Z", "options": {}, "properties": {}},
-        {"event": "no-id", "uuid": "0190f000-0000-7000-8000-000000000003", "distinct_id": " ",
-         "timestamp": "2026-01-01T00:00:00Z", "options": {}, "properties": {}},
-    ]}
+    body = {
+        "created_at": "2026-01-01T00:00:00Z",
+        "batch": [
+            {
+                "event": "ok",
+                "uuid": "0190f000-0000-7000-8000-000000000001",
+                "distinct_id": "a",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "options": {},
+                "properties": {},
+            },
+            {
+                "event": "",
+                "uuid": "0190f000-0000-7000-8000-000000000002",
+                "distinct_id": "a",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "options": {},
+                "properties": {},
+            },
+            {
+                "event": "no-id",
+                "uuid": "0190f000-0000-7000-8000-000000000003",
+                "distinct_id": " ",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "options": {},
+                "properties": {},
+            },
+        ],
+    }
     url = live_server.url + "/i/v1/analytics/events"
     response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {live_server.token}"})
     assert response.status_code == 200
@@ -59,7 +87,12 @@ def test_v1_reports_per_event_results(live_server: LiveServer) -> None:
     assert [e["event"] for e in live_server.events()] == ["ok"]
     unauthenticated = httpx.post(url, json=body)
     assert (unauthenticated.status_code, unauthenticated.json()["code"]) == (
-        401, "ingest_key_required")
-    brotli = httpx.post(url, content=b"x", headers={
-        "Authorization": f"Bearer {live_server.token}", "Content-Encoding": "br"})
+        401,
+        "ingest_key_required",
+    )
+    brotli = httpx.post(
+        url,
+        content=b"x",
+        headers={"Authorization": f"Bearer {live_server.token}", "Content-Encoding": "br"},
+    )
     assert (brotli.status_code, brotli.json()["code"]) == (415, "unsupported_encoding")

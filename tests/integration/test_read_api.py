@@ -10,26 +10,42 @@ from tests.conftest import LiveServer
 
 
 def capture(server: LiveServer, *events: dict) -> None:
-    response = httpx.post(server.url + "/batch/",
-                          json={"api_key": server.token, "batch": list(events)})
+    response = httpx.post(
+        server.url + "/batch/", json={"api_key": server.token, "batch": list(events)}
+    )
     assert response.status_code == 200, response.text
     server.settle()
 
 
 def test_persons_events_and_history(live_server: LiveServer) -> None:
-    capture(live_server,
-            {"event": "$pageview", "distinct_id": "anon-1",
-             "properties": {"$process_person_profile": False}},
-            {"event": "$identify", "distinct_id": "ada@example.com",
-             "properties": {"$anon_distinct_id": "anon-1"}, "$set": {"email": "ada@example.com"}},
-            *[{"event": "e", "distinct_id": f"user-{i}"} for i in range(5)])
+    capture(
+        live_server,
+        {
+            "event": "$pageview",
+            "distinct_id": "anon-1",
+            "properties": {"$process_person_profile": False},
+        },
+        {
+            "event": "$identify",
+            "distinct_id": "ada@example.com",
+            "properties": {"$anon_distinct_id": "anon-1"},
+            "$set": {"email": "ada@example.com"},
+        },
+        *[{"event": "e", "distinct_id": f"user-{i}"} for i in range(5)],
+    )
     base = f"/api/projects/{live_server.project_id}"
     with live_server.api() as api:
         found = api.get(f"{base}/persons/", params={"distinct_id": "anon-1"}).json()
         assert found["next"] is None
         [ada] = found["results"]
-        assert set(ada) >= {"id", "uuid", "distinct_ids", "properties", "is_identified",
-                            "created_at"}
+        assert set(ada) >= {
+            "id",
+            "uuid",
+            "distinct_ids",
+            "properties",
+            "is_identified",
+            "created_at",
+        }
         assert sorted(ada["distinct_ids"]) == ["ada@example.com", "anon-1"]
         assert ada["is_identified"] is True
         assert ada["properties"]["email"] == "ada@example.com"
@@ -41,8 +57,10 @@ def test_persons_events_and_history(live_server: LiveServer) -> None:
         everyone = {p["uuid"] for p in page["results"] + rest["results"]}
         assert len(everyone) == 6
 
-        assert [p["uuid"] for p in api.get(f"{base}/persons/", params={"search": "ada@"})
-                .json()["results"]] == [ada["uuid"]]
+        assert [
+            p["uuid"]
+            for p in api.get(f"{base}/persons/", params={"search": "ada@"}).json()["results"]
+        ] == [ada["uuid"]]
 
         detail = api.get(f"{base}/persons/{ada['uuid']}/").json()
         [merge] = detail["merge_history"]
@@ -62,8 +80,10 @@ def test_persons_events_and_history(live_server: LiveServer) -> None:
 
 
 def test_ingestion_warnings_endpoint(live_server: LiveServer) -> None:
-    capture(live_server, {"event": "$identify", "distinct_id": "u",
-                          "properties": {"$anon_distinct_id": "null"}})
+    capture(
+        live_server,
+        {"event": "$identify", "distinct_id": "u", "properties": {"$anon_distinct_id": "null"}},
+    )
     with live_server.api() as api:
         body = api.get(f"/api/projects/{live_server.project_id}/ingestion_warnings/").json()
     [warning] = body["results"]
@@ -75,8 +95,12 @@ def test_ingestion_warnings_endpoint(live_server: LiveServer) -> None:
 @pytest.mark.parametrize("path", ["persons/", "events/", "ingestion_warnings/"])
 def test_reading_needs_a_personal_api_key(live_server: LiveServer, path: str) -> None:
     url = f"{live_server.url}/api/projects/{live_server.project_id}/{path}"
-    for headers in ({}, {"Authorization": f"Bearer {live_server.token}"},
-                    {"Authorization": "Bearer phx_not-a-real-key"}, {"Authorization": "Basic x"}):
+    for headers in (
+        {},
+        {"Authorization": f"Bearer {live_server.token}"},
+        {"Authorization": "Bearer phx_not-a-real-key"},
+        {"Authorization": "Basic x"},
+    ):
         response = httpx.get(url, headers=headers)
         assert response.status_code == 401, headers
         body = response.json()

@@ -22,8 +22,9 @@ def test_append_read_release_and_reopen(tmp_path: Path) -> None:
     log.close()
     reopened = LocalLog(tmp_path, segment_bytes=200)
     assert reopened.end == ends[-1]
-    assert [e.payload for e in reopened.read(entries[20].position, max_records=100,
-                                             max_bytes=1 << 20)] == [e.payload for e in rest]
+    assert [
+        e.payload for e in reopened.read(entries[20].position, max_records=100, max_bytes=1 << 20)
+    ] == [e.payload for e in rest]
     reopened.close()
 
 
@@ -49,7 +50,9 @@ def test_torn_tail_is_truncated_on_recovery(tmp_path: Path) -> None:
     recovered = LocalLog(tmp_path)
     assert recovered.end == good_end
     assert [e.payload for e in recovered.read(0, max_records=10, max_bytes=1 << 20)] == [
-        b"first", b"second"]
+        b"first",
+        b"second",
+    ]
     recovered.append_sync(b"third")
     assert [e.payload for e in recovered.read(0, max_records=10, max_bytes=1 << 20)][-1] == b"third"
     recovered.close()

@@ -17,8 +17,9 @@ def test_decodes_what_the_javascript_library_encodes(vector: dict) -> None:
 
 
 def test_round_trip_of_a_large_payload() -> None:
-    text = json.dumps([{"event": f"e{i}", "properties": {"i": i, "s": "ü🦜" * (i % 7)}}
-                       for i in range(2000)])
+    text = json.dumps(
+        [{"event": f"e{i}", "properties": {"i": i, "s": "ü🦜" * (i % 7)}} for i in range(2000)]
+    )
     encoded = lzstring.LZString().compressToBase64(text)
     assert decompress_from_base64(encoded, 1 << 22) == text.encode()
 

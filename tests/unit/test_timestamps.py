@@ -7,20 +7,23 @@ from magpie.capture.timestamps import parse_timestamp, resolve_timestamp, sent_a
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-06-01T10:00:00Z", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("2026-06-01T10:00:00.123456Z", datetime(2026, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)),
-    ("2026-06-01T10:00:00.123456789Z", datetime(2026, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)),
-    ("2026-06-01T12:00:00+02", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("2026-06-01T12:00:00+02:00", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("2026-06-01T10:00:00", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("2026-06-01 10:00:00", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("2026-06-01", datetime(2026, 6, 1, tzinfo=UTC)),
-    ("2026/06/01", datetime(2026, 6, 1, tzinfo=UTC)),
-    ("Mon, 01 Jun 2026 10:00:00 +0000", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("1780308000", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-    ("1780308000000", datetime(2026, 6, 1, 10, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-06-01T10:00:00Z", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("2026-06-01T10:00:00.123456Z", datetime(2026, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-06-01T10:00:00.123456789Z", datetime(2026, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-06-01T12:00:00+02", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("2026-06-01T12:00:00+02:00", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("2026-06-01T10:00:00", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("2026-06-01 10:00:00", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("2026-06-01", datetime(2026, 6, 1, tzinfo=UTC)),
+        ("2026/06/01", datetime(2026, 6, 1, tzinfo=UTC)),
+        ("Mon, 01 Jun 2026 10:00:00 +0000", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("1780308000", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+        ("1780308000000", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+    ],
+)
 def test_parses_the_formats_sdks_send(text: str, expected: datetime) -> None:
     parsed = parse_timestamp(text)
     assert parsed is not None and parsed.astimezone(UTC) == expected
@@ -32,8 +35,13 @@ def test_unparseable_is_none(text: str) -> None:
 
 
 def resolve(**kwargs: object) -> datetime:
-    base: dict[str, object] = {"now": NOW, "timestamp": None, "offset_ms": None,
-                               "sent_at": None, "ignore_sent_at": False}
+    base: dict[str, object] = {
+        "now": NOW,
+        "timestamp": None,
+        "offset_ms": None,
+        "sent_at": None,
+        "ignore_sent_at": False,
+    }
     return resolve_timestamp(**{**base, **kwargs})  # type: ignore[arg-type]
 
 

@@ -65,8 +65,13 @@ def api_endpoint(context: ApiContext, handler: Handler) -> Handler:
         except Exception:
             log.exception("API request failed: %s %s", request.method, request.url.path)
             return json_response(
-                {"type": "server_error", "code": "internal_error",
-                 "detail": "internal error", "attr": None}, 500,
+                {
+                    "type": "server_error",
+                    "code": "internal_error",
+                    "detail": "internal error",
+                    "attr": None,
+                },
+                500,
             )
 
     return endpoint
@@ -75,7 +80,8 @@ def api_endpoint(context: ApiContext, handler: Handler) -> Handler:
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(
         orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS),
-        status_code=status, media_type="application/json",
+        status_code=status,
+        media_type="application/json",
     )
 
 

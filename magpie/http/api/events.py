@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,8 +37,12 @@ def event_routes(context: ApiContext, db: Database) -> list[Route]:
             offset=int_param(request, "offset", 0, low=0, high=10**9),
         )
         results = list_events(db.cursor(), where)
-        return json_response({"results": results, "next": next_page(request, len(results),
-                                                                      where.limit, where.offset)})
+        return json_response(
+            {
+                "results": results,
+                "next": next_page(request, len(results), where.limit, where.offset),
+            }
+        )
 
     return [Route("/api/projects/{project_id:int}/events/", api_endpoint(context, events))]
 

@@ -22,13 +22,16 @@ def person_routes(context: ApiContext, db: Database) -> list[Route]:
         limit = int_param(request, "limit", 100, low=1, high=MAX_LIMIT)
         offset = int_param(request, "offset", 0, low=0, high=10**9)
         results = list_persons(
-            db.cursor(), project.id,
+            db.cursor(),
+            project.id,
             distinct_id=request.query_params.get("distinct_id") or None,
             search=request.query_params.get("search") or None,
-            limit=limit, offset=offset,
+            limit=limit,
+            offset=offset,
         )
-        return json_response({"results": results,
-                              "next": next_page(request, len(results), limit, offset)})
+        return json_response(
+            {"results": results, "next": next_page(request, len(results), limit, offset)}
+        )
 
     async def person(request: Request) -> Response:
         project = context.project(request)
@@ -46,11 +49,16 @@ def person_routes(context: ApiContext, db: Database) -> list[Route]:
         project = context.project(request)
         limit = int_param(request, "limit", 100, low=1, high=MAX_LIMIT)
         offset = int_param(request, "offset", 0, low=0, high=10**9)
-        results = list_warnings(db.cursor(), project.id,
-                                type_=request.query_params.get("type") or None,
-                                limit=limit, offset=offset)
-        return json_response({"results": results,
-                              "next": next_page(request, len(results), limit, offset)})
+        results = list_warnings(
+            db.cursor(),
+            project.id,
+            type_=request.query_params.get("type") or None,
+            limit=limit,
+            offset=offset,
+        )
+        return json_response(
+            {"results": results, "next": next_page(request, len(results), limit, offset)}
+        )
 
     base = "/api/projects/{project_id:int}"
     return [

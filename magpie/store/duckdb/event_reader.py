@@ -70,5 +70,7 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[d
 
 
 def count_events(cursor: duckdb.DuckDBPyConnection, project_id: int) -> int:
-    row = cursor.execute("SELECT count(*) FROM events WHERE project_id = ?", [project_id]).fetchone()
+    row = cursor.execute(
+        "SELECT count(*) FROM events WHERE project_id = ?", [project_id]
+    ).fetchone()
     return int(row[0]) if row else 0

@@ -65,13 +65,24 @@ def _person(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def list_persons(
-    cursor: duckdb.DuckDBPyConnection, project_id: int, *, distinct_id: str | None = None,
-    search: str | None = None, limit: int = 100, offset: int = 0,
+    cursor: duckdb.DuckDBPyConnection,
+    project_id: int,
+    *,
+    distinct_id: str | None = None,
+    search: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    rows = cursor.execute(_LIST_PERSONS, {
-        "project_id": project_id, "distinct_id": distinct_id, "search": search,
-        "limit": limit, "offset": offset,
-    }).fetchall()
+    rows = cursor.execute(
+        _LIST_PERSONS,
+        {
+            "project_id": project_id,
+            "distinct_id": distinct_id,
+            "search": search,
+            "limit": limit,
+            "offset": offset,
+        },
+    ).fetchall()
     return [_person(row) for row in rows]
 
 
@@ -82,9 +93,14 @@ def get_person(
     if row is None:
         return None
     person = _person(row)
-    history = cursor.execute(_MERGE_HISTORY, {
-        "project_id": project_id, "person": person_uuid, "distinct_ids": person["distinct_ids"],
-    }).fetchall()
+    history = cursor.execute(
+        _MERGE_HISTORY,
+        {
+            "project_id": project_id,
+            "person": person_uuid,
+            "distinct_ids": person["distinct_ids"],
+        },
+    ).fetchall()
     person["merge_history"] = [
         {
             "event_timestamp": _iso(h[0]),
@@ -102,15 +118,29 @@ def get_person(
 
 
 def list_warnings(
-    cursor: duckdb.DuckDBPyConnection, project_id: int, *, type_: str | None = None,
-    limit: int = 100, offset: int = 0,
+    cursor: duckdb.DuckDBPyConnection,
+    project_id: int,
+    *,
+    type_: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    rows = cursor.execute(_WARNINGS, {
-        "project_id": project_id, "type": type_, "limit": limit, "offset": offset,
-    }).fetchall()
+    rows = cursor.execute(
+        _WARNINGS,
+        {
+            "project_id": project_id,
+            "type": type_,
+            "limit": limit,
+            "offset": offset,
+        },
+    ).fetchall()
     return [
-        {"type": r[0], "details": orjson.loads(r[1]), "event_uuid": str(r[2]) if r[2] else None,
-         "timestamp": _iso(r[3])}
+        {
+            "type": r[0],
+            "details": orjson.loads(r[1]),
+            "event_uuid": str(r[2]) if r[2] else None,
+            "timestamp": _iso(r[3]),
+        }
         for r in rows
     ]
 

@@ -109,17 +109,26 @@ def load_person_state(cursor: duckdb.DuckDBPyConnection, keys: Iterable[Key]) ->
     unique = sorted(set(keys))
     if not unique:
         return state
-    batch_keys = pa.table({
-        "project_id": pa.array([k[0] for k in unique], pa.int64()),
-        "distinct_id": pa.array([k[1] for k in unique], pa.string()),
-    })
+    batch_keys = pa.table(
+        {
+            "project_id": pa.array([k[0] for k in unique], pa.int64()),
+            "distinct_id": pa.array([k[1] for k in unique], pa.string()),
+        }
+    )
     with registered(cursor, "batch_keys", batch_keys):
         for row in cursor.execute(_LOAD_PERSONS).fetchall():
-            state.load_person(Person(
-                project_id=row[0], uuid=row[1], properties=orjson.loads(row[2]),
-                created_at=row[3], is_identified=row[4], version=row[5], last_seen_at=row[6],
-                distinct_ids=dict(zip(row[7], row[8], strict=True)),
-            ))
+            state.load_person(
+                Person(
+                    project_id=row[0],
+                    uuid=row[1],
+                    properties=orjson.loads(row[2]),
+                    created_at=row[3],
+                    is_identified=row[4],
+                    version=row[5],
+                    last_seen_at=row[6],
+                    distinct_ids=dict(zip(row[7], row[8], strict=True)),
+                )
+            )
         for project_id, distinct_id, is_merged in cursor.execute(_LOAD_PERSONLESS).fetchall():
             state.personless[(project_id, distinct_id)] = is_merged
     return state
@@ -129,77 +138,119 @@ def save_person_state(
     cursor: duckdb.DuckDBPyConnection, state: PersonState, recorded_at: datetime
 ) -> None:
     persons = [state.persons[key] for key in sorted(state.dirty_persons, key=str)]
-    _write(cursor, "changed_persons", _UPSERT_PERSONS, {
-        "project_id": pa.array([p.project_id for p in persons], pa.int64()),
-        "uuid": [str(p.uuid) for p in persons],
-        "properties": [_json(p.properties) for p in persons],
-        "created_at": pa.array([p.created_at for p in persons], pa.timestamp("us")),
-        "is_identified": pa.array([p.is_identified for p in persons], pa.bool_()),
-        "version": pa.array([p.version for p in persons], pa.int64()),
-        "last_seen_at": pa.array([p.last_seen_at for p in persons], pa.timestamp("us")),
-    })
+    _write(
+        cursor,
+        "changed_persons",
+        _UPSERT_PERSONS,
+        {
+            "project_id": pa.array([p.project_id for p in persons], pa.int64()),
+            "uuid": [str(p.uuid) for p in persons],
+            "properties": [_json(p.properties) for p in persons],
+            "created_at": pa.array([p.created_at for p in persons], pa.timestamp("us")),
+            "is_identified": pa.array([p.is_identified for p in persons], pa.bool_()),
+            "version": pa.array([p.version for p in persons], pa.int64()),
+            "last_seen_at": pa.array([p.last_seen_at for p in persons], pa.timestamp("us")),
+        },
+    )
     deleted = sorted(state.deleted_persons, key=str)
-    _write(cursor, "deleted_persons", _DELETE_PERSONS, {
-        "project_id": pa.array([d[0] for d in deleted], pa.int64()),
-        "uuid": [str(d[1]) for d in deleted],
-    })
+    _write(
+        cursor,
+        "deleted_persons",
+        _DELETE_PERSONS,
+        {
+            "project_id": pa.array([d[0] for d in deleted], pa.int64()),
+            "uuid": [str(d[1]) for d in deleted],
+        },
+    )
     moved = sorted(state.dirty_distinct_ids)
     owners = [state.owner[key] for key in moved]
-    _write(cursor, "changed_distinct_ids", _UPSERT_DISTINCT_IDS, {
-        "project_id": pa.array([k[0] for k in moved], pa.int64()),
-        "distinct_id": pa.array([k[1] for k in moved], pa.string()),
-        "person_uuid": [str(o) for o in owners],
-        "version": pa.array([state.persons[(k[0], o)].distinct_ids[k[1]]
-                             for k, o in zip(moved, owners, strict=True)], pa.int64()),
-    })
+    _write(
+        cursor,
+        "changed_distinct_ids",
+        _UPSERT_DISTINCT_IDS,
+        {
+            "project_id": pa.array([k[0] for k in moved], pa.int64()),
+            "distinct_id": pa.array([k[1] for k in moved], pa.string()),
+            "person_uuid": [str(o) for o in owners],
+            "version": pa.array(
+                [
+                    state.persons[(k[0], o)].distinct_ids[k[1]]
+                    for k, o in zip(moved, owners, strict=True)
+                ],
+                pa.int64(),
+            ),
+        },
+    )
     overrides = sorted(state.overrides.items())
-    _write(cursor, "changed_overrides", _UPSERT_OVERRIDES, {
-        "project_id": pa.array([k[0] for k, _ in overrides], pa.int64()),
-        "distinct_id": pa.array([k[1] for k, _ in overrides], pa.string()),
-        "person_uuid": [str(v[0]) for _, v in overrides],
-        "version": pa.array([v[1] for _, v in overrides], pa.int64()),
-    })
+    _write(
+        cursor,
+        "changed_overrides",
+        _UPSERT_OVERRIDES,
+        {
+            "project_id": pa.array([k[0] for k, _ in overrides], pa.int64()),
+            "distinct_id": pa.array([k[1] for k, _ in overrides], pa.string()),
+            "person_uuid": [str(v[0]) for _, v in overrides],
+            "version": pa.array([v[1] for _, v in overrides], pa.int64()),
+        },
+    )
     personless = sorted(set(state.new_personless) | state.merged_personless)
-    _write(cursor, "changed_personless", _UPSERT_PERSONLESS, {
-        "project_id": pa.array([k[0] for k in personless], pa.int64()),
-        "distinct_id": pa.array([k[1] for k in personless], pa.string()),
-        "is_merged": pa.array([state.personless[k] for k in personless], pa.bool_()),
-        "created_at": pa.array([state.new_personless.get(k, recorded_at) for k in personless],
-                               pa.timestamp("us")),
-    })
+    _write(
+        cursor,
+        "changed_personless",
+        _UPSERT_PERSONLESS,
+        {
+            "project_id": pa.array([k[0] for k in personless], pa.int64()),
+            "distinct_id": pa.array([k[1] for k in personless], pa.string()),
+            "is_merged": pa.array([state.personless[k] for k in personless], pa.bool_()),
+            "created_at": pa.array(
+                [state.new_personless.get(k, recorded_at) for k in personless], pa.timestamp("us")
+            ),
+        },
+    )
     merges = state.merges
-    _write(cursor, "new_merges", _INSERT_MERGES, {
-        "project_id": pa.array([m.project_id for m in merges], pa.int64()),
-        "event_timestamp": pa.array([m.event_timestamp for m in merges], pa.timestamp("us")),
-        "recorded_at": pa.array([recorded_at] * len(merges), pa.timestamp("us")),
-        "event_uuid": pa.array([m.event_uuid for m in merges], pa.string()),
-        "event": pa.array([m.event for m in merges], pa.string()),
-        "kind": pa.array([m.kind for m in merges], pa.string()),
-        "source_person_uuid": pa.array([_opt(m.source_person_uuid) for m in merges], pa.string()),
-        "target_person_uuid": [str(m.target_person_uuid) for m in merges],
-        "distinct_ids": [_json(list(m.distinct_ids)) for m in merges],
-    })
+    _write(
+        cursor,
+        "new_merges",
+        _INSERT_MERGES,
+        {
+            "project_id": pa.array([m.project_id for m in merges], pa.int64()),
+            "event_timestamp": pa.array([m.event_timestamp for m in merges], pa.timestamp("us")),
+            "recorded_at": pa.array([recorded_at] * len(merges), pa.timestamp("us")),
+            "event_uuid": pa.array([m.event_uuid for m in merges], pa.string()),
+            "event": pa.array([m.event for m in merges], pa.string()),
+            "kind": pa.array([m.kind for m in merges], pa.string()),
+            "source_person_uuid": pa.array(
+                [_opt(m.source_person_uuid) for m in merges], pa.string()
+            ),
+            "target_person_uuid": [str(m.target_person_uuid) for m in merges],
+            "distinct_ids": [_json(list(m.distinct_ids)) for m in merges],
+        },
+    )
 
 
 def load_group_state(
-    cursor: duckdb.DuckDBPyConnection, project_ids: Iterable[int],
+    cursor: duckdb.DuckDBPyConnection,
+    project_ids: Iterable[int],
     group_keys: Iterable[tuple[int, str, str]],
 ) -> GroupState:
     state = GroupState()
     projects = sorted(set(project_ids))
     if not projects:
         return state
-    with registered(cursor, "batch_projects", pa.table({"project_id": pa.array(projects,
-                                                                                 pa.int64())})):
+    with registered(
+        cursor, "batch_projects", pa.table({"project_id": pa.array(projects, pa.int64())})
+    ):
         for project_id, group_type, index in cursor.execute(_LOAD_GROUP_TYPES).fetchall():
             state.type_index[(project_id, group_type)] = index
     keys = sorted(set(group_keys))
     if keys:
-        batch_groups = pa.table({
-            "project_id": pa.array([k[0] for k in keys], pa.int64()),
-            "group_type": pa.array([k[1] for k in keys], pa.string()),
-            "group_key": pa.array([k[2] for k in keys], pa.string()),
-        })
+        batch_groups = pa.table(
+            {
+                "project_id": pa.array([k[0] for k in keys], pa.int64()),
+                "group_type": pa.array([k[1] for k in keys], pa.string()),
+                "group_key": pa.array([k[2] for k in keys], pa.string()),
+            }
+        )
         with registered(cursor, "batch_groups", batch_groups):
             for row in cursor.execute(_LOAD_GROUPS).fetchall():
                 group = Group(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5])
@@ -209,25 +260,36 @@ def load_group_state(
 
 def save_group_state(cursor: duckdb.DuckDBPyConnection, state: GroupState) -> None:
     types = state.new_types
-    _write(cursor, "new_group_types", _INSERT_GROUP_TYPES, {
-        "project_id": pa.array([t[0] for t in types], pa.int64()),
-        "group_type": pa.array([t[1] for t in types], pa.string()),
-        "group_type_index": pa.array([t[2] for t in types], pa.int32()),
-        "created_at": pa.array([t[3] for t in types], pa.timestamp("us")),
-    })
+    _write(
+        cursor,
+        "new_group_types",
+        _INSERT_GROUP_TYPES,
+        {
+            "project_id": pa.array([t[0] for t in types], pa.int64()),
+            "group_type": pa.array([t[1] for t in types], pa.string()),
+            "group_type_index": pa.array([t[2] for t in types], pa.int32()),
+            "created_at": pa.array([t[3] for t in types], pa.timestamp("us")),
+        },
+    )
     groups = [state.groups[key] for key in sorted(state.dirty_groups)]
-    _write(cursor, "changed_groups", _UPSERT_GROUPS, {
-        "project_id": pa.array([g.project_id for g in groups], pa.int64()),
-        "group_type_index": pa.array([g.type_index for g in groups], pa.int32()),
-        "group_key": pa.array([g.key for g in groups], pa.string()),
-        "properties": pa.array([_json(g.properties) for g in groups], pa.string()),
-        "created_at": pa.array([g.created_at for g in groups], pa.timestamp("us")),
-        "version": pa.array([g.version for g in groups], pa.int64()),
-    })
+    _write(
+        cursor,
+        "changed_groups",
+        _UPSERT_GROUPS,
+        {
+            "project_id": pa.array([g.project_id for g in groups], pa.int64()),
+            "group_type_index": pa.array([g.type_index for g in groups], pa.int32()),
+            "group_key": pa.array([g.key for g in groups], pa.string()),
+            "properties": pa.array([_json(g.properties) for g in groups], pa.string()),
+            "created_at": pa.array([g.created_at for g in groups], pa.timestamp("us")),
+            "version": pa.array([g.version for g in groups], pa.int64()),
+        },
+    )
 
 
-def _write(cursor: duckdb.DuckDBPyConnection, name: str, sql: str,
-           columns: dict[str, object]) -> None:
+def _write(
+    cursor: duckdb.DuckDBPyConnection, name: str, sql: str, columns: dict[str, object]
+) -> None:
     table = pa.table(columns)
     if table.num_rows == 0:
         return

@@ -32,30 +32,40 @@ class ProjectStore:
 
     def create(self, name: str, timezone: str = "UTC") -> Project:
         token = "phc_" + secrets.token_urlsafe(32)
-        row = self._db.cursor().execute(
-            f"INSERT INTO projects (name, api_token, timezone, created_at) VALUES (?, ?, ?, ?)"
-            f" RETURNING {_PROJECT_COLUMNS}",
-            [name, token, timezone, utc_naive(self._clock.now())],
-        ).fetchone()
+        row = (
+            self._db.cursor()
+            .execute(
+                f"INSERT INTO projects (name, api_token, timezone, created_at) VALUES (?, ?, ?, ?)"
+                f" RETURNING {_PROJECT_COLUMNS}",
+                [name, token, timezone, utc_naive(self._clock.now())],
+            )
+            .fetchone()
+        )
         assert row is not None
         return Project(*row)
 
     def get(self, project_id: int) -> Project | None:
-        row = self._db.cursor().execute(
-            f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?", [project_id]
-        ).fetchone()
+        row = (
+            self._db.cursor()
+            .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?", [project_id])
+            .fetchone()
+        )
         return Project(*row) if row else None
 
     def by_token(self, token: str) -> Project | None:
-        row = self._db.cursor().execute(
-            f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE api_token = ?", [token]
-        ).fetchone()
+        row = (
+            self._db.cursor()
+            .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE api_token = ?", [token])
+            .fetchone()
+        )
         return Project(*row) if row else None
 
     def all(self) -> list[Project]:
-        rows = self._db.cursor().execute(
-            f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY id"
-        ).fetchall()
+        rows = (
+            self._db.cursor()
+            .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY id")
+            .fetchall()
+        )
         return [Project(*row) for row in rows]
 
 
@@ -104,14 +114,22 @@ class ApiKeyStore:
         key = "phx_" + secrets.token_urlsafe(32)
         self._db.cursor().execute(
             "INSERT INTO personal_api_keys VALUES (?, ?, ?, ?, ?)",
-            [uuid.uuid4(), label, _digest(key), key[:8] + "…" + key[-4:], utc_naive(self._clock.now())],
+            [
+                uuid.uuid4(),
+                label,
+                _digest(key),
+                key[:8] + "…" + key[-4:],
+                utc_naive(self._clock.now()),
+            ],
         )
         return key
 
     def is_valid(self, key: str) -> bool:
-        row = self._db.cursor().execute(
-            "SELECT 1 FROM personal_api_keys WHERE key_digest = ?", [_digest(key)]
-        ).fetchone()
+        row = (
+            self._db.cursor()
+            .execute("SELECT 1 FROM personal_api_keys WHERE key_digest = ?", [_digest(key)])
+            .fetchone()
+        )
         return row is not None
 
 
