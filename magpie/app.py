@@ -47,7 +47,7 @@ class Magpie:
             self.db,
             self.queue,
             self.clock,
-            max_records=settings.worker_batch_events,
+            max_records=settings.worker_batch_records,
             max_bytes=settings.worker_batch_bytes,
         )
         self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)

@@ -40,11 +40,9 @@ class Settings:
     event_body_limit: int = 2 * MiB
     # Queue segment files roll over at this size; consumed segments are deleted.
     queue_segment_bytes: int = 64 * MiB
-    # Upper bound on one ingest transaction.
-    worker_batch_events: int = 50_000
+    # Upper bounds on one ingest transaction (a record is one capture request).
+    worker_batch_records: int = 2_000
     worker_batch_bytes: int = 64 * MiB
-    # How long the worker waits to gather a fuller batch once data is available.
-    worker_linger_seconds: float = 0.05
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 2
 
@@ -88,8 +86,8 @@ class Settings:
     def _validated(self) -> Settings:
         if not 0 < self.port < 65536:
             raise SettingsError(f"MAGPIE_PORT must be between 1 and 65535, got {self.port}")
-        if self.worker_batch_events < 1:
-            raise SettingsError("MAGPIE_WORKER_BATCH_EVENTS must be at least 1")
+        if self.worker_batch_records < 1:
+            raise SettingsError("MAGPIE_WORKER_BATCH_RECORDS must be at least 1")
         return replace(self, data_dir=Path(self.data_dir))
 
 
@@ -100,9 +98,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "batch_body_limit": int,
     "event_body_limit": int,
     "queue_segment_bytes": int,
-    "worker_batch_events": int,
+    "worker_batch_records": int,
     "worker_batch_bytes": int,
-    "worker_linger_seconds": float,
     "duckdb_threads": int,
 }
 
