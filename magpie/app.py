@@ -18,6 +18,7 @@ from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.capture import capture_routes
+from magpie.http.flags import flags_routes
 from magpie.ingest.worker import IngestWorker
 from magpie.queue.local import LocalLog
 from magpie.settings import Settings
@@ -100,6 +101,7 @@ def create_app(magpie: Magpie) -> Starlette:
 
     routes = [
         *capture_routes(magpie.capture, body_cap, magpie.settings.trusted_proxies),
+        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
         *event_routes(api, magpie.db),
         *person_routes(api, magpie.db),
         Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),

@@ -1,0 +1,1 @@
+"""Feature flags: evaluation and the responses the SDKs expect."""

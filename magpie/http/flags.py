@@ -1,0 +1,114 @@
+"""What the SDKs fetch besides capture: ``/flags``, ``/decide`` and the remote config."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from magpie.capture.decoding import decode_payload
+from magpie.capture.parsing import load_json
+from magpie.capture.rules import clean_token
+from magpie.errors import IngestKeyRequired, IngestKeyUnknown, MagpieError, RequestParsingError
+from magpie.flags.responses import FlagResult, FlagsContext, remote_config, render
+from magpie.http.cors import cors_headers, cors_json, public_endpoint
+from magpie.http.requests import Network, wire_request
+from magpie.store.duckdb.projects import Project, TokenDirectory
+
+FLAGS_BODY_LIMIT = 1024 * 1024
+_CONFIG_JS = """(function() {
+    window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {};
+    window._POSTHOG_REMOTE_CONFIG[%s] = {config: %s, siteApps: []};
+})();
+"""
+
+
+def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> list[Route]:
+    def project_for(token: object) -> Project:
+        if token is None:
+            raise IngestKeyRequired("send the project token as token or api_key")
+        project = tokens.resolve(clean_token(token))
+        if project is None:
+            raise IngestKeyUnknown("no project has this token")
+        return project
+
+    async def evaluate(request: Request, endpoint: str) -> Response:
+        wire = await wire_request(request, FLAGS_BODY_LIMIT * 2, trusted_proxies)
+        body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False))
+        if not isinstance(body, dict):
+            raise RequestParsingError("the body must be a JSON object")
+        project = project_for(body.get("token") or body.get("api_key") or body.get("$token"))
+        # No flag definitions exist in Magpie yet, so every request evaluates none.
+        flags: list[FlagResult] = []
+        context = FlagsContext(str(uuid.uuid4()), int(time.time() * 1000))
+        answer = render(endpoint, _version(request), flags, context)
+        if endpoint == "decide" or request.query_params.get("config") == "true":
+            answer = {
+                **remote_config(project.api_token, has_feature_flags=bool(flags)),
+                "config": {"enable_collect_everything": True},
+                **answer,
+            }
+        return _json(answer, request)
+
+    async def config_json(request: Request) -> Response:
+        project = project_for(request.path_params["token"])
+        return _json(remote_config(project.api_token, has_feature_flags=False), request)
+
+    async def config_js(request: Request) -> Response:
+        project = project_for(request.path_params["token"])
+        config = remote_config(project.api_token, has_feature_flags=False)
+        script = _CONFIG_JS % (
+            orjson.dumps(project.api_token).decode(),
+            orjson.dumps(config).decode(),
+        )
+        return Response(
+            script,
+            media_type="application/javascript",
+            headers={**cors_headers(request), "Cache-Control": "max-age=60"},
+        )
+
+    async def flags(request: Request) -> Response:
+        return await evaluate(request, "flags")
+
+    async def decide(request: Request) -> Response:
+        return await evaluate(request, "decide")
+
+    routes = []
+    for path, handler in (("/flags", flags), ("/decide", decide)):
+        for variant in (path, path + "/"):
+            routes.append(
+                Route(
+                    variant,
+                    public_endpoint(handler, MagpieError.api_body),
+                    methods=["GET", "POST", "OPTIONS"],
+                )
+            )
+    routes.append(
+        Route(
+            "/array/{token}/config",
+            public_endpoint(config_json, MagpieError.api_body),
+            methods=["GET"],
+        )
+    )
+    routes.append(
+        Route(
+            "/array/{token}/config.js",
+            public_endpoint(config_js, MagpieError.api_body),
+            methods=["GET"],
+        )
+    )
+    return routes
+
+
+def _version(request: Request) -> int | None:
+    raw = request.query_params.get("v", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _json(body: object, request: Request) -> Response:
+    return cors_json(orjson.dumps(body), 200, request)
