@@ -17,9 +17,12 @@ from magpie.clock import Clock, SystemClock
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.persons import person_routes
+from magpie.http.api.projects import project_routes
+from magpie.http.api.query import query_routes
 from magpie.http.capture import capture_routes
 from magpie.http.flags import flags_routes
 from magpie.ingest.worker import IngestWorker
+from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog
 from magpie.settings import Settings
 from magpie.store.duckdb.database import Database
@@ -53,6 +56,7 @@ class Magpie:
         )
         self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
         self.capture = CaptureService(self.tokens, self.queue, self.clock, self.limits)
+        self.query_runner = QueryRunner(self.db, timeout_seconds=settings.query_timeout_seconds)
         self._started = False
 
     def start(self) -> None:
@@ -86,7 +90,7 @@ def create_app(magpie: Magpie) -> Starlette:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    async def ingestion_status(request: Request) -> Response:
+    def ingestion_status(request: Request, body: object) -> Response:
         worker = magpie.worker
         return json_response(
             {
@@ -104,6 +108,8 @@ def create_app(magpie: Magpie) -> Starlette:
         *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
         *event_routes(api, magpie.db),
         *person_routes(api, magpie.db),
+        *query_routes(api, magpie.query_runner, magpie.clock),
+        *project_routes(api, magpie.projects, magpie.tokens),
         Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),
         Route("/", health),
         Route("/_health", health),

@@ -43,6 +43,8 @@ class Settings:
     # Upper bounds on one ingest transaction (a record is one capture request).
     worker_batch_records: int = 2_000
     worker_batch_bytes: int = 64 * MiB
+    # Longest a query may run before it is interrupted.
+    query_timeout_seconds: float = 30.0
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 2
 
@@ -101,6 +103,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "worker_batch_records": int,
     "worker_batch_bytes": int,
     "duckdb_threads": int,
+    "query_timeout_seconds": float,
 }
 
 

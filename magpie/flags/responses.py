@@ -41,6 +41,10 @@ def remote_config(token: str, *, has_feature_flags: bool) -> dict[str, Any]:
 
     Magpie does not serve session recording, surveys' lazy bundles, heatmaps or
     web vitals yet, so they are off and the SDK never asks for their scripts.
+
+    ``surveys`` is left out rather than ``False``: posthog-js (1.449.2) loads
+    ``{api_host}/static/<version>/surveys.js`` whenever the key is present, even
+    when it is ``False`` or ``[]``, and only skips the bundle when it is absent.
     """
     return {
         "token": token,
@@ -55,7 +59,6 @@ def remote_config(token: str, *, has_feature_flags: bool) -> dict[str, Any]:
         "errorTracking": {"autocaptureExceptions": False, "suppressionRules": []},
         "sessionRecording": False,
         "heatmaps": False,
-        "surveys": False,
         "productTours": False,
         "conversations": False,
         "logs": {"captureConsoleLogs": False},

@@ -9,17 +9,23 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from magpie.capture.timestamps import parse_timestamp
 from magpie.clock import utc_naive
 from magpie.errors import InvalidInput, MagpieError, NotAuthenticated, NotFound
+from magpie.http.requests import read_body
 from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+# API handlers are plain functions of the request and its JSON body: they run in
+# a worker thread, so a slow query never blocks capture on the event loop.
+SyncHandler = Callable[[Request, Any], Response]
+MAX_API_BODY = 10 * 1024 * 1024
 
 
 class ApiContext:
@@ -53,13 +59,15 @@ class ApiContext:
         return project
 
 
-def api_endpoint(context: ApiContext, handler: Handler) -> Handler:
-    """Authenticates, then renders errors in the API's one error shape."""
+def api_endpoint(context: ApiContext, handler: SyncHandler) -> Handler:
+    """Authenticates, reads the JSON body, runs the handler in a thread, and renders
+    errors in the API's one error shape."""
 
     async def endpoint(request: Request) -> Response:
         try:
             context.authenticate(request)
-            return await handler(request)
+            body = await _json_body(request)
+            return await run_in_threadpool(handler, request, body)
         except MagpieError as exc:
             return json_response(exc.api_body(), exc.status)
         except Exception:
@@ -75,6 +83,18 @@ def api_endpoint(context: ApiContext, handler: Handler) -> Handler:
             )
 
     return endpoint
+
+
+async def _json_body(request: Request) -> Any:
+    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        return None
+    raw = await read_body(request, MAX_API_BODY)
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
 
 
 def json_response(body: Any, status: int = 200) -> Response:

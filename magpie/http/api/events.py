@@ -24,7 +24,7 @@ MAX_LIMIT = 1000
 
 
 def event_routes(context: ApiContext, db: Database) -> list[Route]:
-    async def events(request: Request) -> Response:
+    def events(request: Request, body: object) -> Response:
         project = context.project(request)
         where = EventFilter(
             project_id=project.id,

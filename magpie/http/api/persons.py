@@ -17,7 +17,7 @@ MAX_LIMIT = 1000
 
 
 def person_routes(context: ApiContext, db: Database) -> list[Route]:
-    async def persons(request: Request) -> Response:
+    def persons(request: Request, body: object) -> Response:
         project = context.project(request)
         limit = int_param(request, "limit", 100, low=1, high=MAX_LIMIT)
         offset = int_param(request, "offset", 0, low=0, high=10**9)
@@ -33,7 +33,7 @@ def person_routes(context: ApiContext, db: Database) -> list[Route]:
             {"results": results, "next": next_page(request, len(results), limit, offset)}
         )
 
-    async def person(request: Request) -> Response:
+    def person(request: Request, body: object) -> Response:
         project = context.project(request)
         raw = request.path_params["person_uuid"]
         try:
@@ -45,7 +45,7 @@ def person_routes(context: ApiContext, db: Database) -> list[Route]:
             raise NotFound(f"no person {raw}")
         return json_response(found)
 
-    async def warnings(request: Request) -> Response:
+    def warnings(request: Request, body: object) -> Response:
         project = context.project(request)
         limit = int_param(request, "limit", 100, low=1, high=MAX_LIMIT)
         offset = int_param(request, "offset", 0, low=0, high=10**9)

@@ -44,6 +44,10 @@ class Database:
             self._local.cursor = cursor
         return cursor
 
+    def new_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own, e.g. for a query that may be interrupted."""
+        return self._connection.cursor()
+
     def close(self) -> None:
         self._connection.execute("CHECKPOINT")
         self._connection.close()

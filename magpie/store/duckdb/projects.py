@@ -6,8 +6,11 @@ import hashlib
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from magpie.clock import Clock, utc_naive
 from magpie.store.duckdb.database import Database
@@ -20,9 +23,27 @@ class Project:
     api_token: str
     timezone: str
     created_at: datetime
+    test_account_filters: list[dict[str, Any]] = field(default_factory=list)
+    week_start_day: int = 0
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Project:
+        project_id, name, token, timezone, created_at, filters, week_start = row
+        return cls(
+            project_id,
+            name,
+            token,
+            timezone,
+            created_at,
+            orjson.loads(filters or "[]"),
+            week_start or 0,
+        )
 
 
-_PROJECT_COLUMNS = "id, name, api_token, timezone, created_at"
+_PROJECT_COLUMNS = "id, name, api_token, timezone, created_at, test_account_filters, week_start_day"
+
+
+_EDITABLE = ("name", "timezone", "test_account_filters", "week_start_day")
 
 
 class ProjectStore:
@@ -42,7 +63,7 @@ class ProjectStore:
             .fetchone()
         )
         assert row is not None
-        return Project(*row)
+        return Project.from_row(row)
 
     def get(self, project_id: int) -> Project | None:
         row = (
@@ -50,7 +71,7 @@ class ProjectStore:
             .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?", [project_id])
             .fetchone()
         )
-        return Project(*row) if row else None
+        return Project.from_row(row) if row else None
 
     def by_token(self, token: str) -> Project | None:
         row = (
@@ -58,7 +79,26 @@ class ProjectStore:
             .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE api_token = ?", [token])
             .fetchone()
         )
-        return Project(*row) if row else None
+        return Project.from_row(row) if row else None
+
+    def update(self, project_id: int, **changes: Any) -> Project | None:
+        """Change a project's name, timezone, test_account_filters or week_start_day."""
+        current = self.get(project_id)
+        if current is None:
+            return None
+        merged = {**{f: getattr(current, f) for f in _EDITABLE}, **changes}
+        self._db.cursor().execute(
+            "UPDATE projects SET name = ?, timezone = ?, test_account_filters = ?,"
+            " week_start_day = ? WHERE id = ?",
+            [
+                merged["name"],
+                merged["timezone"],
+                orjson.dumps(merged["test_account_filters"]).decode(),
+                merged["week_start_day"],
+                project_id,
+            ],
+        )
+        return self.get(project_id)
 
     def all(self) -> list[Project]:
         rows = (
@@ -66,7 +106,7 @@ class ProjectStore:
             .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY id")
             .fetchall()
         )
-        return [Project(*row) for row in rows]
+        return [Project.from_row(row) for row in rows]
 
 
 class TokenDirectory:

@@ -1,0 +1,45 @@
+"""What a query runs with: its project, the engine, the time, and its timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlglot import exp
+
+from magpie.query.filters import field as hogql_field
+from magpie.query.hogql.compiler import CompiledQuery, compile_hogql
+from magpie.query.models import PropertyFilter
+from magpie.query.runner import QueryRunner
+from magpie.store.duckdb.projects import Project
+
+
+@dataclass
+class QueryContext:
+    project: Project
+    runner: QueryRunner
+    now: datetime  # aware, UTC
+    timings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def now_naive(self) -> datetime:
+        return self.now.astimezone(UTC).replace(tzinfo=None)
+
+    @property
+    def test_account_filters(self) -> list[PropertyFilter]:
+        return [PropertyFilter.model_validate(f) for f in self.project.test_account_filters]
+
+    @property
+    def week_start(self) -> int:
+        return self.project.week_start_day
+
+    def run(self, compiled: CompiledQuery) -> list[list[Any]]:
+        result = self.runner.execute(compiled)
+        self.timings.extend(result.timings)
+        return result.results
+
+    def earliest_event(self) -> datetime | None:
+        query = exp.select(exp.Min(this=hogql_field("timestamp"))).from_("events")
+        rows = self.run(compile_hogql(query, self.project.id, default_limit=None))
+        return rows[0][0] if rows and rows[0][0] else None

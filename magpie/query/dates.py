@@ -1,0 +1,264 @@
+"""Date ranges, intervals and time buckets in the project's time zone.
+
+Events are stored in UTC. Buckets (days, weeks, months) follow the project's
+clock, daylight saving included. Converting every row with the engine's time
+zone functions is slow, so the UTC offsets in force during the range are
+worked out here, in Python, and the SQL adds the right offset per segment
+with plain interval arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlglot import exp
+
+from magpie.capture.timestamps import parse_timestamp
+from magpie.errors import InvalidInput
+
+_RELATIVE = re.compile(r"^-(\d+)([hdwmqy])(Start)?$")
+_START = re.compile(r"^(-\d+)?([dwmqy])Start$")
+INTERVALS = ("hour", "day", "week", "month")
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}", attr="timezone") from None
+
+
+def truncate(at: datetime, interval: str, week_start: int = 0) -> datetime:
+    """Start of the interval holding ``at`` (a local, naive time). Weeks start on
+    Sunday (``week_start=0``) or Monday (1)."""
+    if interval == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "day":
+        return day
+    if interval == "week":
+        back = (day.weekday() + 1) % 7 if week_start == 0 else day.weekday()
+        return day - timedelta(days=back)
+    if interval == "month":
+        return day.replace(day=1)
+    if interval == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def step(at: datetime, interval: str, count: int = 1) -> datetime:
+    if interval == "hour":
+        return at + timedelta(hours=count)
+    if interval == "day":
+        return at + timedelta(days=count)
+    if interval == "week":
+        return at + timedelta(weeks=count)
+    months = at.month - 1 + count * {"month": 1, "quarter": 3, "year": 12}[interval]
+    return at.replace(year=at.year + months // 12, month=months % 12 + 1)
+
+
+_UNIT = {"h": "hour", "d": "day", "w": "week", "m": "month", "q": "quarter", "y": "year"}
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A query's range in local (naive) project time, with its buckets."""
+
+    start: datetime
+    end: datetime  # exclusive
+    interval: str
+    tz: ZoneInfo
+
+    def buckets(self) -> list[datetime]:
+        out = []
+        at = truncate(self.start, self.interval)
+        while at < self.end:
+            out.append(at)
+            at = step(at, self.interval)
+        return out
+
+    @property
+    def utc_start(self) -> datetime:
+        return to_utc(self.start, self.tz)
+
+    @property
+    def utc_end(self) -> datetime:
+        return to_utc(self.end, self.tz)
+
+    def shifted_back(self) -> TimeWindow:
+        """The same length of time just before this one (for comparisons)."""
+        length = self.end - self.start
+        return TimeWindow(self.start - length, self.start, self.interval, self.tz)
+
+
+def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+def to_local(utc: datetime, tz: ZoneInfo) -> datetime:
+    return utc.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
+
+
+_HAS_ZONE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
+
+
+def parse_point(value: str, now_local: datetime, tz: ZoneInfo, *, is_end: bool) -> datetime:
+    """A date-range bound: ``-7d``, ``-1mStart``, ``mStart``, ``yStart``, a date or a time.
+
+    Dates and times without a zone are the project's local time; an end date
+    covers that whole day."""
+    raw = value.strip()
+    start_only = _START.match(raw)
+    if start_only:
+        count = int(start_only.group(1) or 0)
+        unit = _UNIT[start_only.group(2)]
+        at = step(truncate(now_local, unit), unit, count) if count else truncate(now_local, unit)
+        return at
+    relative = _RELATIVE.match(raw)
+    if relative:
+        count, unit = -int(relative.group(1)), _UNIT[relative.group(2)]
+        at = (
+            step(now_local, unit, count)
+            if unit not in ("hour", "day", "week")
+            else (
+                now_local
+                + {
+                    "hour": timedelta(hours=count),
+                    "day": timedelta(days=count),
+                    "week": timedelta(weeks=count),
+                }[unit]
+            )
+        )
+        return truncate(at, unit) if relative.group(3) else at
+    parsed = parse_timestamp(raw)
+    if parsed is None:
+        raise InvalidInput(
+            f"{raw!r} is not a date: use -7d, mStart, yStart, all or a date", attr="dateRange"
+        )
+    if "T" in raw and _HAS_ZONE.search(raw):
+        return parsed.astimezone(tz).replace(tzinfo=None)
+    local = parsed.replace(tzinfo=None)
+    if len(raw) <= 10 and is_end:
+        return local + timedelta(days=1)
+    return local
+
+
+def window(
+    date_from: str | None,
+    date_to: str | None,
+    interval: str,
+    tz: ZoneInfo,
+    now: datetime,
+    earliest: datetime | None = None,
+) -> TimeWindow:
+    """The range a query covers. Relative starts snap to the start of their bucket
+    (``-7d`` by day covers seven whole days and today so far), as insight tools do."""
+    if interval not in INTERVALS:
+        raise InvalidInput(f"interval must be one of {', '.join(INTERVALS)}", attr="interval")
+    now_local = to_local(
+        now.replace(tzinfo=None)
+        if now.tzinfo is None
+        else now.astimezone(UTC).replace(tzinfo=None),
+        tz,
+    )
+    if date_from in (None, "all"):
+        start = (
+            to_local(earliest, tz)
+            if earliest and date_from == "all"
+            else (now_local - timedelta(days=7))
+        )
+    else:
+        start = parse_point(date_from, now_local, tz, is_end=False)
+    start = truncate(start, interval)
+    end = (
+        parse_point(date_to, now_local, tz, is_end=True)
+        if date_to
+        else step(truncate(now_local, interval), interval)
+    )
+    if end <= start:
+        raise InvalidInput("date_to must come after date_from", attr="dateRange")
+    return TimeWindow(start, end, interval, tz)
+
+
+def offsets(tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> list[tuple[datetime, int]]:
+    """[(UTC instant from which it applies, offset in seconds)], covering the range."""
+
+    def offset_at(at: datetime) -> int:
+        delta = at.replace(tzinfo=UTC).astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta else 0
+
+    segments = [(utc_start, offset_at(utc_start))]
+    probe = utc_start
+    while probe < utc_end:
+        nxt = min(probe + timedelta(days=1), utc_end)
+        if offset_at(nxt) != segments[-1][1]:
+            low, high = probe, nxt  # find the changeover to the minute
+            while high - low > timedelta(minutes=1):
+                mid = low + (high - low) / 2
+                if offset_at(mid) == segments[-1][1]:
+                    low = mid
+                else:
+                    high = mid
+            segments.append((high.replace(second=0, microsecond=0), offset_at(high)))
+        probe = nxt
+    return segments
+
+
+def local_time(column: exp.Expr, tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> exp.Expr:
+    """``column`` (UTC) moved to the project's clock, offset by offset."""
+    segments = offsets(tz, utc_start, utc_end)
+
+    def shifted(seconds: int) -> exp.Expr:
+        if seconds == 0:
+            return column.copy()
+        return exp.Add(
+            this=column.copy(),
+            expression=exp.Interval(
+                this=exp.Literal.string(str(seconds)), unit=exp.Var(this="SECOND")
+            ),
+        )
+
+    if len(segments) == 1:
+        return shifted(segments[0][1])
+    case = exp.Case()
+    for (_, seconds), (until, _) in zip(segments, segments[1:], strict=False):
+        case = case.when(exp.LT(this=column.copy(), expression=_timestamp(until)), shifted(seconds))
+    return case.else_(shifted(segments[-1][1]))
+
+
+def bucket_expression(local: exp.Expr, interval: str, week_start: int = 0) -> exp.Expr:
+    """Start of each row's bucket; weeks start on Sunday unless ``week_start`` is 1."""
+    if interval == "week" and week_start == 0:
+        plus_day = exp.Add(
+            this=local,
+            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="DAY")),
+        )
+        monday = exp.DateTrunc(this=plus_day, unit=exp.Literal.string("WEEK"))
+        return exp.Sub(
+            this=monday,
+            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="DAY")),
+        )
+    return exp.DateTrunc(this=local, unit=exp.Literal.string(interval.upper()))
+
+
+def _timestamp(at: datetime) -> exp.Expr:
+    return exp.cast(exp.Literal.string(at.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
+
+
+def utc_bound(at: datetime) -> exp.Expr:
+    return _timestamp(at)
+
+
+def label(at: datetime, interval: str) -> str:
+    if interval == "hour":
+        return f"{at.day}-{at:%b-%Y %H:%M}"
+    return f"{at.day}-{at:%b-%Y}"
+
+
+def day_text(at: datetime | date, interval: str) -> str:
+    if interval == "hour" and isinstance(at, datetime):
+        return at.isoformat(sep=" ")
+    return at.strftime("%Y-%m-%d")

@@ -1,0 +1,47 @@
+"""Query errors: what was wrong, named, and where."""
+
+from __future__ import annotations
+
+from magpie.errors import MagpieError
+
+
+class QueryError(MagpieError):
+    status, code, type = 400, "query_error", "validation_error"
+
+
+class QuerySyntaxError(QueryError):
+    code = "query_syntax_error"
+
+
+class UnknownTable(QueryError):
+    code = "unknown_table"
+
+
+class UnknownColumn(QueryError):
+    code = "unknown_column"
+
+
+class UnknownFunction(QueryError):
+    code = "unknown_function"
+
+
+class ForbiddenStatement(QueryError):
+    code = "forbidden_statement"
+
+
+class MissingPlaceholder(QueryError):
+    code = "missing_placeholder"
+
+
+class QueryTimeout(MagpieError):
+    status, code, type = 408, "query_timeout", "server_error"
+
+
+def where(node: object) -> str:
+    """'at line L, column C' when the parser kept the position."""
+    meta = getattr(node, "meta", None) or {}
+    if "line" not in meta or "col" not in meta:
+        return ""
+    # The parser records where a token ends; report where it starts.
+    width = meta.get("end", 0) - meta.get("start", 0)
+    return f" at line {meta['line']}, column {meta['col'] - width}"

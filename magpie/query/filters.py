@@ -1,0 +1,114 @@
+"""Property filters → HogQL conditions, by filter type (event, person, group, hogql).
+
+The conditions are HogQL expressions over the virtual tables (``properties.x``,
+``person.properties.x``), so the compiler resolves them like any column a user
+writes: materialised columns are used where they exist and the project scope
+applies. A person-property filter only ever matches events that have a person:
+anonymous visitors have no person properties to match, not even negatively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from magpie.errors import InvalidInput
+from magpie.query.hogql.dialect import HogQL
+from magpie.query.models import Properties, PropertyFilter, PropertyGroup
+from magpie.query.operators import operator
+
+
+def field(*parts: str) -> exp.Expr:
+    """A HogQL column from its path, e.g. field("person", "properties", "email")."""
+    identifiers = [exp.to_identifier(p, quoted=True) for p in parts]
+    if len(identifiers) <= 4:
+        names = ["this", "table", "db", "catalog"]
+        return exp.Column(**dict(zip(names, reversed(identifiers), strict=False)))
+    return exp.Dot.build([exp.Column(this=identifiers[0]), *identifiers[1:]])
+
+
+def _event(f: PropertyFilter, now: datetime) -> exp.Expr:
+    return operator(f.operator).sql(field("properties", f.key), f.value, now)
+
+
+def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
+    has_person = exp.Not(this=exp.Is(this=field("person", "created_at"), expression=exp.Null()))
+    condition = operator(f.operator).sql(field("person", "properties", f.key), f.value, now)
+    return exp.and_(has_person, condition)
+
+
+def _group(f: PropertyFilter, now: datetime) -> exp.Expr:
+    if f.group_type_index is None or not 0 <= f.group_type_index <= 4:
+        raise InvalidInput("a group filter needs group_type_index 0-4", attr="group_type_index")
+    column = field(f"group_{f.group_type_index}", "properties", f.key)
+    return operator(f.operator).sql(column, f.value, now)
+
+
+def _hogql(f: PropertyFilter, now: datetime) -> exp.Expr:
+    return hogql_expression(f.key)
+
+
+def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
+    raise InvalidInput(
+        "cohort filters need cohorts, which this Magpie does not have yet", attr="type"
+    )
+
+
+FILTER_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {
+    "event": _event,
+    "person": _person,
+    "group": _group,
+    "hogql": _hogql,
+    "cohort": _cohort,
+}
+
+
+def hogql_expression(text: str) -> exp.Expr:
+    try:
+        return sqlglot.parse_one(text, read=HogQL, into=exp.Condition)
+    except (ParseError, TokenError) as exc:
+        raise InvalidInput(f"cannot parse the HogQL expression {text!r}: {exc}") from None
+
+
+def property_condition(f: PropertyFilter, now: datetime) -> exp.Expr:
+    build = FILTER_TYPES.get(f.type)
+    if build is None:
+        raise InvalidInput(
+            f"unknown filter type {f.type!r}; types are {', '.join(sorted(FILTER_TYPES))}",
+            attr="type",
+        )
+    return build(f, now)
+
+
+def properties_condition(properties: Properties, now: datetime) -> exp.Expr | None:
+    """AND of a list, or a nested AND/OR group; None when there is nothing to filter."""
+    if properties is None:
+        return None
+    if isinstance(properties, PropertyGroup):
+        return _group_condition(properties, now)
+    return _combine("AND", properties, now)
+
+
+def _group_condition(group: PropertyGroup, now: datetime) -> exp.Expr | None:
+    return _combine(group.type, group.values, now)
+
+
+def _combine(
+    kind: str, items: Sequence[PropertyFilter | PropertyGroup], now: datetime
+) -> exp.Expr | None:
+    parts = []
+    for item in items:
+        condition = (
+            _group_condition(item, now)
+            if isinstance(item, PropertyGroup)
+            else property_condition(item, now)
+        )
+        if condition is not None:
+            parts.append(exp.paren(condition))
+    if not parts:
+        return None
+    return exp.and_(*parts) if kind == "AND" else exp.or_(*parts)

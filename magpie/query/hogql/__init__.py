@@ -1,0 +1,1 @@
+"""HogQL: the SQL users write against Magpie's virtual tables."""

@@ -1,0 +1,359 @@
+"""HogQL → the store's SQL.
+
+The pipeline: parse (HogQL dialect) → refuse anything but one SELECT →
+check and rewrite functions → resolve every column against the virtual tables
+(properties become JSON lookups or materialised columns, ``person.*`` a join)
+→ replace every table with its project-scoped subquery → bind placeholders →
+apply the LIMIT rules → print for the target dialect. The output is SQL text
+plus named parameters; no user value is ever spliced into the text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from magpie.query.errors import (
+    ForbiddenStatement,
+    MissingPlaceholder,
+    QueryError,
+    QuerySyntaxError,
+    UnknownColumn,
+    UnknownFunction,
+    UnknownTable,
+    where,
+)
+from magpie.query.hogql import functions
+from magpie.query.hogql.dialect import HogQL
+from magpie.query.hogql.printing import property_access
+from magpie.query.hogql.schema import PROJECT_PARAMETER, TABLES, Json, Nested, Scalar, VirtualTable
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    sql: str
+    parameters: dict[str, Any]
+    hogql: str
+
+
+@dataclass
+class _Needs:
+    """What each virtual table reference must provide (joins to add)."""
+
+    by_table: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Aliases the compiler added to name result columns; the query cannot refer to them.
+    generated_aliases: set[int] = field(default_factory=set)
+
+
+def parse(query: str) -> exp.Query:
+    try:
+        statements = sqlglot.parse(query, read=HogQL)
+    except (ParseError, TokenError) as exc:
+        raise QuerySyntaxError(f"syntax error: {_first_line(exc)}") from None
+    statements = [s for s in statements if s is not None]
+    if len(statements) != 1:
+        raise ForbiddenStatement("send exactly one SELECT statement")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        kind = statement.key.upper() if statement is not None else "an empty statement"
+        raise ForbiddenStatement(f"only SELECT queries are allowed, not {kind}")
+    for node in statement.walk():
+        if isinstance(node, exp.DML | exp.DDL | exp.Command | exp.Into | exp.Pragma):
+            raise ForbiddenStatement(f"only SELECT queries are allowed{where(node)}")
+    return statement
+
+
+def compile_hogql(
+    query: str | exp.Query,
+    project_id: int,
+    values: dict[str, Any] | None = None,
+    *,
+    dialect: str = "duckdb",
+    default_limit: int | None = DEFAULT_LIMIT,
+) -> CompiledQuery:
+    tree = parse(query) if isinstance(query, str) else query.copy()
+    hogql = tree.sql(dialect=HogQL)
+    _brackets_to_columns(tree)
+    needs = _Needs(generated_aliases=_name_projections(tree))
+    _check_functions(tree)
+    _resolve_columns(tree, needs)
+    parameters = _bind_placeholders(tree, values or {})
+    _scope_tables(tree, needs)
+    parameters[PROJECT_PARAMETER] = project_id
+    if default_limit is not None:
+        _apply_limit(tree, default_limit)
+    return CompiledQuery(tree.sql(dialect=dialect), parameters, hogql)
+
+
+def _name_projections(tree: exp.Query) -> set[int]:
+    """Result columns keep the names the user wrote, not the compiled expressions'.
+
+    ``properties.$browser`` is named ``$browser``; ``count()`` is named ``count()``.
+    """
+    if not isinstance(tree, exp.Select):
+        return set()
+    named: list[exp.Expr] = []
+    generated: set[int] = set()
+    for projection in tree.expressions:
+        if isinstance(projection, exp.Alias | exp.Star) or (
+            isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+        ):
+            named.append(projection)
+            continue
+        name = (
+            projection.name if isinstance(projection, exp.Column) else projection.sql(dialect=HogQL)
+        )
+        alias = exp.alias_(projection, name, quoted=True)
+        generated.add(id(alias))
+        named.append(alias)
+    tree.set("expressions", named)
+    return generated
+
+
+# -- functions -----------------------------------------------------------------
+
+
+def _check_functions(tree: exp.Expr) -> None:
+    for node in list(tree.find_all(exp.Func)):
+        if isinstance(node, exp.Connector):  # AND / OR are operators, not calls
+            continue
+        replacement = functions.rewrite(node)
+        if replacement is None:
+            raise UnknownFunction(
+                f"unknown function {functions.function_name(node)}(){where(node)}"
+            )
+        if replacement is not node:
+            node.replace(replacement)
+
+
+# -- columns ---------------------------------------------------------------------
+
+
+def _resolve_columns(tree: exp.Expr, needs: _Needs) -> None:
+    try:
+        scopes = traverse_scope(tree)
+    except (sqlglot.errors.OptimizeError, ValueError) as exc:
+        raise QueryError(f"cannot resolve the query: {_first_line(exc)}") from None
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    for name in ctes & set(TABLES):
+        raise QueryError(f"a CTE may not be named like the table {name!r}")
+    for scope in scopes:
+        virtual = _virtual_sources(scope)
+        _expand_stars(scope, virtual)
+        for column in list(scope.columns):
+            replacement = _resolve_column(column, scope, virtual, needs)
+            if replacement is not None:
+                column.replace(replacement)
+
+
+def _virtual_sources(scope: Scope) -> dict[str, tuple[exp.Table, VirtualTable]]:
+    found = {}
+    for alias, source in scope.sources.items():
+        if not isinstance(source, exp.Table):
+            continue
+        if not isinstance(source.this, exp.Identifier) or source.args.get("db"):
+            raise UnknownTable(f"unknown table {source.sql(dialect=HogQL)}{where(source.this)}")
+        table = TABLES.get(source.name)
+        if table is None:
+            known = ", ".join(sorted(TABLES))
+            raise UnknownTable(
+                f"unknown table {source.name!r}{where(source.this)}; tables are {known}"
+            )
+        found[alias] = (source, table)
+    return found
+
+
+def _brackets_to_columns(tree: exp.Expr) -> None:
+    """``properties['$browser']`` → ``properties.$browser`` (a column with one more part)."""
+    for bracket in list(tree.find_all(exp.Bracket)):
+        base = bracket.this
+        keys = bracket.expressions
+        if (
+            isinstance(base, exp.Column)
+            and len(keys) == 1
+            and isinstance(keys[0], exp.Literal)
+            and keys[0].is_string
+        ):
+            parts = [*base.parts, exp.to_identifier(keys[0].this, quoted=True)]
+            bracket.replace(_column_from_parts(parts))
+
+
+def _column_from_parts(parts: list[exp.Identifier]) -> exp.Expr:
+    if len(parts) <= 4:
+        names = ["this", "table", "db", "catalog"]
+        return exp.Column(**dict(zip(names, reversed(parts), strict=False)))
+    return exp.Dot.build([exp.Column(this=parts[0]), *parts[1:]])
+
+
+def _column_parts(column: exp.Column) -> list[str]:
+    return [part.name for part in column.parts]
+
+
+def _expand_stars(scope: Scope, virtual: dict[str, tuple[exp.Table, VirtualTable]]) -> None:
+    select = scope.expression
+    if not isinstance(select, exp.Select) or not virtual:
+        return
+    expanded: list[exp.Expr] = []
+    changed = False
+    for projection in select.expressions:
+        qualifier = None
+        if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            qualifier = projection.table
+        elif not isinstance(projection, exp.Star):
+            expanded.append(projection)
+            continue
+        targets = [qualifier] if qualifier else list(virtual)
+        if any(t not in virtual for t in targets) or (
+            not qualifier and len(virtual) != len(scope.selected_sources)
+        ):
+            expanded.append(projection)  # a star over derived tables passes through
+            continue
+        changed = True
+        for alias in targets:
+            for name in virtual[alias][1].star:
+                column = exp.Column(
+                    this=exp.to_identifier(name, quoted=True), table=exp.to_identifier(alias)
+                )
+                expanded.append(exp.alias_(column, name, quoted=True))
+    if changed:
+        select.set("expressions", expanded)
+        scope.clear_cache()
+
+
+def _resolve_column(
+    column: exp.Column,
+    scope: Scope,
+    virtual: dict[str, tuple[exp.Table, VirtualTable]],
+    needs: _Needs,
+) -> exp.Expr | None:
+    parts = _column_parts(column)
+    if not parts or isinstance(column.this, exp.Star):
+        return None
+    if parts[0] in virtual and len(parts) > 1:
+        alias, rest = parts[0], parts[1:]
+    elif parts[0] in scope.sources and len(parts) > 1:
+        return None  # a column of a CTE or derived table
+    else:
+        if len(parts) == 1 and _is_select_alias(scope, parts[0], needs.generated_aliases):
+            return None
+        holders = [a for a, (_, t) in virtual.items() if parts[0] in t.fields]
+        if len(holders) > 1:
+            raise QueryError(
+                f"column {'.'.join(parts)!r} is ambiguous{where(column.this)}: "
+                f"qualify it with one of {', '.join(holders)}"
+            )
+        if not holders:
+            if len(virtual) < len(scope.sources) or not virtual:
+                return None  # may belong to a derived table
+            tables = ", ".join(sorted({t.name for _, t in virtual.values()}))
+            raise UnknownColumn(
+                f"unknown column {'.'.join(parts)!r}{where(column.this)} in {tables}"
+            )
+        alias, rest = holders[0], parts
+    source, table = virtual[alias]
+    return _field_expression(table, alias, rest, column, needs.by_table[id(source)])
+
+
+def _is_select_alias(scope: Scope, name: str, generated: set[int]) -> bool:
+    select = scope.expression
+    return isinstance(select, exp.Select) and any(
+        isinstance(e, exp.Alias) and e.alias == name and id(e) not in generated
+        for e in select.expressions
+    )
+
+
+def _field_expression(
+    table: VirtualTable, alias: str, path: list[str], column: exp.Column, needs: set[str]
+) -> exp.Expr:
+    fields: dict[str, Any] = table.fields
+    position = where(column.this)
+    for depth, name in enumerate(path):
+        found = fields.get(name)
+        if found is None:
+            owner = ".".join([table.name, *path[:depth]])
+            raise UnknownColumn(
+                f"unknown column {name!r} in {owner}{position}; "
+                f"columns are {', '.join(sorted(fields))}"
+            )
+        if isinstance(found, Nested):
+            if depth == len(path) - 1:
+                raise QueryError(f"{'.'.join(path)} is an object; pick one of its fields{position}")
+            fields = found.fields
+            continue
+        needs.update(found.needs)
+        keys = path[depth + 1 :]
+        if isinstance(found, Scalar):
+            if keys:
+                raise UnknownColumn(
+                    f"{'.'.join(path[: depth + 1])} has no field {keys[0]!r}{position}"
+                )
+            return exp.column(found.column, alias, quoted=True)
+        return _json_field(found, alias, keys)
+    raise UnknownColumn(f"unknown column {'.'.join(path)!r}{position}")
+
+
+def _json_field(field_: Json, alias: str, keys: list[str]) -> exp.Expr:
+    if not keys:
+        return exp.column(field_.column, alias, quoted=True)
+    if len(keys) == 1 and keys[0] in field_.materialized:
+        return exp.column(field_.materialized[keys[0]], alias, quoted=True)
+    return property_access(exp.column(field_.column, alias, quoted=True), keys)
+
+
+# -- tables ------------------------------------------------------------------------
+
+
+def _scope_tables(tree: exp.Expr, needs: _Needs) -> None:
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    for table in list(tree.find_all(exp.Table)):
+        if table.name in ctes and not table.args.get("db"):
+            continue
+        virtual = TABLES.get(table.name)
+        if virtual is None:
+            raise UnknownTable(f"unknown table {table.name!r}{where(table.this)}")
+        subquery = virtual.build(frozenset(needs.by_table.get(id(table), set())))
+        alias = table.alias or table.name
+        table.replace(
+            exp.Subquery(this=subquery, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        )
+
+
+# -- placeholders and limits ---------------------------------------------------------
+
+
+def _bind_placeholders(tree: exp.Expr, values: dict[str, Any]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        name = placeholder.name
+        if not name or name.startswith("__"):
+            raise MissingPlaceholder(f"placeholders need a name{where(placeholder)}")
+        if name not in values:
+            raise MissingPlaceholder(f"no value given for placeholder {{{name}}}")
+        parameters[name] = values[name]
+        placeholder.replace(exp.Placeholder(this=name))
+    return parameters
+
+
+def _apply_limit(tree: exp.Query, default: int) -> None:
+    limit = tree.args.get("limit")
+    if limit is None:
+        tree.set("limit", exp.Limit(expression=exp.Literal.number(min(default, MAX_LIMIT))))
+        return
+    value = limit.expression
+    if not (isinstance(value, exp.Literal) and value.is_int):
+        raise QueryError("LIMIT must be a whole number")
+    if int(value.this) > MAX_LIMIT:
+        limit.set("expression", exp.Literal.number(MAX_LIMIT))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,206 @@
+"""Which functions HogQL allows, and how ClickHouse-style names map to portable SQL.
+
+sqlglot already turns most ClickHouse functions into dialect-neutral nodes
+(``toStartOfDay`` → ``TimestampTrunc``); those are allowed by class. The rest
+arrive as anonymous calls and are rebuilt here from a table of name →
+builder. Anything else is refused, which also keeps out the engine's file and
+system functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+ALLOWED: frozenset[type[exp.Expr]] = frozenset(
+    {
+        exp.Count,
+        exp.Sum,
+        exp.Avg,
+        exp.Min,
+        exp.Max,
+        exp.CountIf,
+        exp.Quantile,
+        exp.AnyValue,
+        exp.ArgMax,
+        exp.ArgMin,
+        exp.Stddev,
+        exp.StddevPop,
+        exp.StddevSamp,
+        exp.Variance,
+        exp.ArrayAgg,
+        exp.TimestampTrunc,
+        exp.DateTrunc,
+        exp.DayOfWeekIso,
+        exp.DateDiff,
+        exp.TimeToStr,
+        exp.Lower,
+        exp.Upper,
+        exp.Length,
+        exp.Concat,
+        exp.Substring,
+        exp.Trim,
+        exp.StrPosition,
+        exp.RegexpLike,
+        exp.Split,
+        exp.Coalesce,
+        exp.If,
+        exp.Case,
+        exp.Nullif,
+        exp.Round,
+        exp.Floor,
+        exp.Ceil,
+        exp.Abs,
+        exp.Sqrt,
+        exp.Pow,
+        exp.Ln,
+        exp.Log,
+        exp.Exp,
+        exp.Greatest,
+        exp.Least,
+        exp.ArrayContains,
+        exp.Cast,
+        exp.TryCast,
+        exp.StartsWith,
+        exp.EndsWith,
+        exp.RowNumber,
+        exp.Rank,
+        exp.DenseRank,
+        exp.Lag,
+        exp.Lead,
+        exp.FirstValue,
+        exp.LastValue,
+        exp.NthValue,
+        exp.Year,
+        exp.Month,
+        exp.Day,
+        exp.Hour,
+        exp.Minute,
+        exp.Second,
+        exp.Week,
+        exp.Quarter,
+        exp.DayOfWeek,
+        exp.CurrentTimestamp,
+        exp.CurrentDate,
+        exp.Date,
+        exp.Replace,
+        exp.RegexpReplace,
+        exp.RegexpExtract,
+        exp.Left,
+        exp.Right,
+        exp.Reverse,
+        exp.Repeat,
+        exp.Pad,
+        exp.ToNumber,
+        exp.Array,
+        exp.Struct,
+        exp.Unnest,
+        exp.Explode,
+        exp.ArraySize,
+        exp.Mod,
+        exp.SafeDivide,
+        exp.StrToTime,
+        exp.UnixToTime,
+        exp.TimeToUnix,
+        exp.ApproxDistinct,
+        exp.Interval,
+        exp.DateAdd,
+        exp.DateSub,
+        exp.TimestampAdd,
+        exp.TimestampSub,
+        exp.JSONExtractScalar,
+        exp.Median,
+    }
+)
+
+Builder = Callable[[list[exp.Expr]], exp.Expr]
+
+
+def _cast(to: str, *, safe: bool = True) -> Builder:
+    def build(args: list[exp.Expr]) -> exp.Expr:
+        node = exp.TryCast if safe else exp.Cast
+        return node(this=args[0], to=exp.DataType.build(to))
+
+    return build
+
+
+def _unary(node: type[exp.Expr]) -> Builder:
+    return lambda args: node(this=args[0])
+
+
+def _multi_if(args: list[exp.Expr]) -> exp.Expr:
+    case = exp.Case()
+    for condition, value in zip(args[:-1:2], args[1:-1:2], strict=True):
+        case = case.when(condition, value)
+    return case.else_(args[-1])
+
+
+def _if_aggregate(node: type[exp.Expr]) -> Builder:
+    """``sumIf(x, cond)`` → ``sum(CASE WHEN cond THEN x END)``."""
+    return lambda args: node(this=exp.Case().when(args[1], args[0]))
+
+
+def _count_distinct(args: list[exp.Expr]) -> exp.Expr:
+    return exp.Count(this=exp.Distinct(expressions=args))
+
+
+# lower-case ClickHouse name → builder of a portable expression
+FUNCTIONS: dict[str, Builder] = {
+    "todate": _cast("DATE"),
+    "todatetime": _cast("TIMESTAMP"),
+    "tofloat": _cast("DOUBLE"),
+    "tofloat64": _cast("DOUBLE"),
+    "toint": _cast("BIGINT"),
+    "toint64": _cast("BIGINT"),
+    "tostring": _cast("VARCHAR", safe=False),
+    "tostartofweek": lambda args: exp.DateTrunc(this=args[0], unit=exp.Literal.string("WEEK")),
+    "toyear": _unary(exp.Year),
+    "tomonth": _unary(exp.Month),
+    "tohour": _unary(exp.Hour),
+    "now": lambda args: exp.CurrentTimestamp(),
+    "today": lambda args: exp.CurrentDate(),
+    "replaceall": lambda args: exp.Replace(this=args[0], expression=args[1], replacement=args[2]),
+    "multiif": _multi_if,
+    "isnull": lambda args: exp.Is(this=args[0], expression=exp.Null()),
+    "isnotnull": lambda args: exp.Not(this=exp.Is(this=args[0], expression=exp.Null())),
+    "empty": lambda args: exp.EQ(
+        this=exp.func("coalesce", args[0], exp.Literal.string("")),
+        expression=exp.Literal.string(""),
+    ),
+    "notempty": lambda args: exp.NEQ(
+        this=exp.func("coalesce", args[0], exp.Literal.string("")),
+        expression=exp.Literal.string(""),
+    ),
+    "plus": lambda args: exp.Add(this=args[0], expression=args[1]),
+    "minus": lambda args: exp.Sub(this=args[0], expression=args[1]),
+    "uniqexact": _count_distinct,
+    "grouparray": lambda args: exp.ArrayAgg(this=args[0]),
+    "groupuniqarray": lambda args: exp.ArrayAgg(this=exp.Distinct(expressions=args)),
+    "sumif": _if_aggregate(exp.Sum),
+    "avgif": _if_aggregate(exp.Avg),
+    "minif": _if_aggregate(exp.Min),
+    "maxif": _if_aggregate(exp.Max),
+    "uniqif": lambda args: exp.Count(
+        this=exp.Distinct(expressions=[exp.Case().when(args[1], args[0])])
+    ),
+    "tounixtimestamp": lambda args: exp.TimeToUnix(this=args[0]),
+    "fromunixtimestamp": lambda args: exp.UnixToTime(this=args[0]),
+}
+
+
+def rewrite(node: exp.Expr) -> exp.Expr | None:
+    """The portable form of a call, or None when the function is not allowed."""
+    if isinstance(node, exp.ApproxDistinct):
+        # uniq() is exact here: DuckDB counts distinct values fast enough.
+        return _count_distinct([node.this])
+    if isinstance(node, exp.CombinedAggFunc | exp.Anonymous | exp.AnonymousAggFunc):
+        builder = FUNCTIONS.get(str(node.this).lower())
+        return builder(list(node.expressions)) if builder else None
+    return node if type(node) in ALLOWED else None
+
+
+def function_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Anonymous | exp.AnonymousAggFunc | exp.CombinedAggFunc):
+        return str(node.this)
+    return node.sql_name() if hasattr(node, "sql_name") else type(node).__name__

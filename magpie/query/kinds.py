@@ -1,0 +1,51 @@
+"""Query kinds → their runners. A new insight is one more entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from magpie.errors import InvalidInput
+from magpie.query.context import QueryContext
+from magpie.query.hogql.compiler import compile_hogql
+from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.trends import run_trends
+
+
+def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
+    compiled = compile_hogql(query.query, context.project.id, query.values)
+    result = context.runner.execute(compiled)
+    return {
+        "columns": result.columns,
+        "types": result.types,
+        "results": result.results,
+        "hogql": compiled.hogql,
+        "sql": compiled.sql,
+        "timings": result.timings,
+    }
+
+
+KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, Any]]]] = {
+    "HogQLQuery": (HogQLQuery, run_hogql),
+    "TrendsQuery": (TrendsQuery, run_trends),
+}
+
+
+def run_query(payload: Any, context: QueryContext) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise InvalidInput("query must be an object with a kind", attr="query")
+    kind = payload.get("kind")
+    if kind not in KINDS:
+        raise InvalidInput(
+            f"unknown query kind {kind!r}; kinds are {', '.join(sorted(KINDS))}", attr="kind"
+        )
+    model, runner = KINDS[kind]
+    try:
+        query = model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{path}: {first['msg']}", attr=path or None) from None
+    return runner(query, context)

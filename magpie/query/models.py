@@ -1,0 +1,98 @@
+"""Query request models, named as in PostHog's query schema so scripts carry over."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class PropertyFilter(_Model):
+    key: str
+    value: Any = None
+    operator: str | None = "exact"
+    type: str = "event"
+    group_type_index: int | None = None
+
+
+class PropertyGroup(_Model):
+    type: Literal["AND", "OR"] = "AND"
+    values: list[PropertyFilter | PropertyGroup] = Field(default_factory=list)
+
+
+Properties = list[PropertyFilter | PropertyGroup] | PropertyGroup | None
+
+
+class HogQLQuery(_Model):
+    kind: Literal["HogQLQuery"]
+    query: str
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class DateRange(_Model):
+    date_from: str | None = "-7d"
+    date_to: str | None = None
+    explicitDate: bool = False
+
+
+MathName = Literal[
+    "total",
+    "dau",
+    "weekly_active",
+    "monthly_active",
+    "unique_session",
+    "unique_group",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "median",
+    "p90",
+    "p95",
+    "p99",
+]
+
+
+class EventsNode(_Model):
+    kind: Literal["EventsNode"] = "EventsNode"
+    event: str | None = None
+    name: str | None = None
+    custom_name: str | None = None
+    math: MathName = "total"
+    math_property: str | None = None
+    math_group_type_index: int | None = None
+    properties: Properties = None
+
+
+class BreakdownFilter(_Model):
+    breakdown: str | int | None = None
+    breakdown_type: Literal["event", "person", "group", "session", "hogql"] | None = "event"
+    breakdown_group_type_index: int | None = None
+    breakdown_limit: int = 25
+
+
+class CompareFilter(_Model):
+    compare: bool = False
+
+
+class TrendsFilter(_Model):
+    formula: str | None = None
+
+
+class TrendsQuery(_Model):
+    kind: Literal["TrendsQuery"]
+    series: list[EventsNode] = Field(min_length=1)
+    interval: Literal["hour", "day", "week", "month"] = "day"
+    dateRange: DateRange = Field(default_factory=DateRange)
+    breakdownFilter: BreakdownFilter | None = None
+    properties: Properties = None
+    filterTestAccounts: bool = False
+    compareFilter: CompareFilter | None = None
+    trendsFilter: TrendsFilter | None = None
+
+
+PropertyGroup.model_rebuild()

@@ -1,0 +1,426 @@
+"""TrendsQuery: one series of values per event (and breakdown value) per time bucket.
+
+Each series is built as a HogQL query over the ``events`` virtual table and
+compiled like any user query, so the project scope, materialised columns and
+person joins work the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator as op
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlglot import exp
+
+from magpie.errors import InvalidInput
+from magpie.query.context import QueryContext
+from magpie.query.dates import (
+    TimeWindow,
+    bucket_expression,
+    day_text,
+    label,
+    local_time,
+    step,
+    utc_bound,
+    window,
+    zone,
+)
+from magpie.query.filters import field, hogql_expression, properties_condition
+from magpie.query.hogql.compiler import compile_hogql
+from magpie.query.models import EventsNode, Properties, TrendsQuery
+
+BREAKDOWN_NULL = "$$_posthog_breakdown_null_$$"
+BREAKDOWN_OTHER = "$$_posthog_breakdown_other_$$"
+ACTIVE_DAYS = {"weekly_active": 7, "monthly_active": 30}
+
+
+def _number(series: EventsNode) -> exp.Expr:
+    if not series.math_property:
+        raise InvalidInput(f"math {series.math!r} needs math_property", attr="math_property")
+    return exp.TryCast(
+        this=field("properties", series.math_property), to=exp.DataType.build("DOUBLE")
+    )
+
+
+def _quantile(q: float) -> Callable[[EventsNode], exp.Expr]:
+    return lambda s: exp.Quantile(this=_number(s), quantile=exp.Literal.number(q))
+
+
+def _distinct(expression: exp.Expr) -> exp.Expr:
+    return exp.Count(this=exp.Distinct(expressions=[expression]))
+
+
+def _unique_group(series: EventsNode) -> exp.Expr:
+    index = series.math_group_type_index
+    if index is None or not 0 <= index <= 4:
+        raise InvalidInput(
+            "unique_group needs math_group_type_index 0-4", attr="math_group_type_index"
+        )
+    return _distinct(exp.Nullif(this=field(f"$group_{index}"), expression=exp.Literal.string("")))
+
+
+# math name → the aggregate over a bucket's events
+MATH: dict[str, Callable[[EventsNode], exp.Expr]] = {
+    "total": lambda s: exp.Count(this=exp.Star()),
+    # Anonymous events count by their stand-in person id: one per distinct id.
+    "dau": lambda s: _distinct(field("person_id")),
+    "unique_session": lambda s: _distinct(
+        exp.Nullif(this=field("$session_id"), expression=exp.Literal.string(""))
+    ),
+    "unique_group": _unique_group,
+    "sum": lambda s: exp.Sum(this=_number(s)),
+    "avg": lambda s: exp.Avg(this=_number(s)),
+    "min": lambda s: exp.Min(this=_number(s)),
+    "max": lambda s: exp.Max(this=_number(s)),
+    "median": _quantile(0.5),
+    "p90": _quantile(0.9),
+    "p95": _quantile(0.95),
+    "p99": _quantile(0.99),
+}
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One series' values: breakdown value (None without breakdown) → bucket → value."""
+
+    node: EventsNode
+    index: int
+    values: dict[Any, dict[datetime, float]]
+
+
+def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
+    tz = zone(context.project.timezone)
+    earliest = context.earliest_event() if query.dateRange.date_from == "all" else None
+    current = window(
+        query.dateRange.date_from,
+        query.dateRange.date_to,
+        query.interval,
+        tz,
+        context.now,
+        earliest,
+    )
+    periods = [("current", current)]
+    if query.compareFilter and query.compareFilter.compare:
+        periods.append(("previous", current.shifted_back()))
+    results: list[dict[str, Any]] = []
+    for compare_label, period in periods:
+        computed = [
+            _Series(node, i, _series_values(query, node, period, context))
+            for i, node in enumerate(query.series)
+        ]
+        formula = query.trendsFilter.formula if query.trendsFilter else None
+        items = (
+            _formula_results(formula, computed, period)
+            if formula
+            else [item for s in computed for item in _series_results(s, period)]
+        )
+        if len(periods) > 1:
+            for item in items:
+                item["compare"] = True
+                item["compare_label"] = compare_label
+        results.extend(items)
+    return {"results": results, "timings": context.timings}
+
+
+# -- SQL -------------------------------------------------------------------------
+
+
+def _conditions(
+    query: TrendsQuery,
+    node: EventsNode,
+    period: TimeWindow,
+    context: QueryContext,
+    *,
+    since: datetime | None = None,
+) -> list[exp.Expr]:
+    conditions: list[exp.Expr] = [
+        exp.GTE(this=field("timestamp"), expression=utc_bound(since or period.utc_start)),
+        exp.LT(this=field("timestamp"), expression=utc_bound(period.utc_end)),
+    ]
+    if node.event is not None:
+        conditions.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
+    test_filters: Properties = list(context.test_account_filters)
+    for properties in (
+        node.properties,
+        query.properties,
+        test_filters if query.filterTestAccounts else None,
+    ):
+        condition = properties_condition(properties, context.now_naive)
+        if condition is not None:
+            conditions.append(condition)
+    return conditions
+
+
+def _breakdown_expression(query: TrendsQuery) -> exp.Expr | None:
+    breakdown = query.breakdownFilter
+    if breakdown is None or breakdown.breakdown is None:
+        return None
+    key = str(breakdown.breakdown)
+    kind = breakdown.breakdown_type or "event"
+    if kind == "event":
+        value = field("properties", key)
+    elif kind == "person":
+        value = field("person", "properties", key)
+    elif kind == "group":
+        index = breakdown.breakdown_group_type_index
+        if index is None or not 0 <= index <= 4:
+            raise InvalidInput(
+                "a group breakdown needs breakdown_group_type_index 0-4", attr="breakdownFilter"
+            )
+        value = field(f"group_{index}", "properties", key)
+    elif kind == "hogql":
+        value = hogql_expression(key)
+    else:
+        raise InvalidInput(f"breakdown_type {kind!r} is not supported yet", attr="breakdownFilter")
+    as_text = exp.cast(value, exp.DataType.build("VARCHAR"))
+    return exp.func("coalesce", as_text, exp.Literal.string(BREAKDOWN_NULL))
+
+
+def _series_values(
+    query: TrendsQuery, node: EventsNode, period: TimeWindow, context: QueryContext
+) -> dict[Any, dict[datetime, float]]:
+    breakdown = _breakdown_expression(query)
+    if breakdown is not None:
+        breakdown = _limit_breakdown(query, node, period, context, breakdown)
+    if node.math in ACTIVE_DAYS:
+        rows = _active_users(query, node, period, context, breakdown)
+    else:
+        aggregate = MATH[node.math](node)
+        local = local_time(field("timestamp"), period.tz, period.utc_start, period.utc_end)
+        projections = [
+            exp.alias_(bucket_expression(local, period.interval, context.week_start), "bucket")
+        ]
+        if breakdown is not None:
+            projections.append(exp.alias_(breakdown, "breakdown_value"))
+        projections.append(exp.alias_(aggregate, "value"))
+        select = (
+            exp.select(*projections)
+            .from_("events")
+            .where(exp.and_(*_conditions(query, node, period, context)))
+            .group_by(*[exp.Literal.number(i + 1) for i in range(len(projections) - 1)])
+        )
+        rows = context.run(compile_hogql(select, context.project.id, default_limit=None))
+    values: dict[Any, dict[datetime, float]] = defaultdict(dict)
+    for row in rows:
+        bucket, value = row[0], row[-1]
+        key = row[1] if breakdown is not None else None
+        values[key][bucket] = float(value or 0)
+    if breakdown is None and not values:
+        values[None] = {}
+    return values
+
+
+def _limit_breakdown(
+    query: TrendsQuery,
+    node: EventsNode,
+    period: TimeWindow,
+    context: QueryContext,
+    breakdown: exp.Expr,
+) -> exp.Expr:
+    """Keep the most frequent values; fold the rest into one 'other' value."""
+    assert query.breakdownFilter is not None
+    limit = max(1, query.breakdownFilter.breakdown_limit)
+    select = (
+        exp.select(exp.alias_(breakdown.copy(), "value"), exp.Count(this=exp.Star()))
+        .from_("events")
+        .where(exp.and_(*_conditions(query, node, period, context)))
+        .group_by(exp.Literal.number(1))
+        .order_by(exp.Ordered(this=exp.Literal.number(2), desc=True), exp.Literal.number(1))
+        .limit(limit + 1)
+    )
+    top = [
+        row[0] for row in context.run(compile_hogql(select, context.project.id, default_limit=None))
+    ]
+    if len(top) <= limit:
+        return breakdown
+    kept = [exp.Literal.string(v) for v in top[:limit]]
+    return exp.If(
+        this=exp.In(this=breakdown.copy(), expressions=kept),
+        true=breakdown,
+        false=exp.Literal.string(BREAKDOWN_OTHER),
+    )
+
+
+def _active_users(
+    query: TrendsQuery,
+    node: EventsNode,
+    period: TimeWindow,
+    context: QueryContext,
+    breakdown: exp.Expr | None,
+) -> list[list[Any]]:
+    """Weekly/monthly active: distinct people active in the N days up to each bucket's end."""
+    days = ACTIVE_DAYS[node.math]
+    since = period.utc_start - timedelta(days=days)
+    local = local_time(field("timestamp"), period.tz, since, period.utc_end)
+    activity_columns = [
+        exp.alias_(field("person_id"), "person_id"),
+        exp.alias_(exp.cast(local, exp.DataType.build("DATE")), "day"),
+    ]
+    if breakdown is not None:
+        activity_columns.append(exp.alias_(breakdown, "breakdown_value"))
+    activity = (
+        exp.select(*activity_columns)
+        .distinct()
+        .from_("events")
+        .where(exp.and_(*_conditions(query, node, period, context, since=since)))
+    )
+    buckets = period.buckets()
+    last_days = [min(step(b, period.interval), period.end) - timedelta(days=1) for b in buckets]
+    values = exp.Values(
+        expressions=[
+            exp.Tuple(expressions=[_date(b), _date(d)])
+            for b, d in zip(buckets, last_days, strict=True)
+        ],
+        alias=exp.TableAlias(
+            this=exp.to_identifier("b"),
+            columns=[exp.to_identifier("bucket"), exp.to_identifier("last_day")],
+        ),
+    )
+    a_day, last_day = exp.column("day", "a"), exp.column("last_day", "b")
+    join_on = exp.and_(
+        exp.GT(this=a_day, expression=exp.Sub(this=last_day, expression=exp.Literal.number(days))),
+        exp.LTE(this=a_day.copy(), expression=last_day.copy()),
+    )
+    projections = [exp.alias_(exp.column("bucket", "b"), "bucket")]
+    if breakdown is not None:
+        projections.append(exp.alias_(exp.column("breakdown_value", "a"), "breakdown_value"))
+    projections.append(exp.alias_(_distinct(exp.column("person_id", "a")), "value"))
+    select = (
+        exp.select(*projections)
+        .from_(values)
+        .join(
+            exp.Subquery(this=activity, alias=exp.TableAlias(this=exp.to_identifier("a"))),
+            on=join_on,
+        )
+        .group_by(*[exp.Literal.number(i + 1) for i in range(len(projections) - 1)])
+    )
+    return context.run(compile_hogql(select, context.project.id, default_limit=None))
+
+
+def _date(at: datetime) -> exp.Expr:
+    return exp.cast(exp.Literal.string(at.date().isoformat()), exp.DataType.build("DATE"))
+
+
+# -- results -----------------------------------------------------------------------
+
+
+def _series_label(node: EventsNode) -> str:
+    return node.custom_name or node.name or node.event or "All events"
+
+
+def _result(
+    node: EventsNode, index: int, data: list[float], period: TimeWindow, breakdown_value: Any
+) -> dict[str, Any]:
+    buckets = period.buckets()
+    clean = [int(v) if float(v).is_integer() else v for v in data]
+    item: dict[str, Any] = {
+        "action": {
+            "id": node.event,
+            "type": "events",
+            "order": index,
+            "name": node.event or "All events",
+            "custom_name": node.custom_name,
+            "math": node.math,
+            "math_property": node.math_property,
+        },
+        "label": _series_label(node),
+        "count": sum(clean),
+        "data": clean,
+        "days": [day_text(b, period.interval) for b in buckets],
+        "labels": [label(b, period.interval) for b in buckets],
+    }
+    if breakdown_value is not None:
+        item["breakdown_value"] = breakdown_value
+    return item
+
+
+def _bucket_key(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+
+
+def _data(values: dict[datetime, float], period: TimeWindow) -> list[float]:
+    by_bucket = {_bucket_key(k): v for k, v in values.items()}
+    return [by_bucket.get(b, 0.0) for b in period.buckets()]
+
+
+def _series_results(series: _Series, period: TimeWindow) -> list[dict[str, Any]]:
+    ordered = sorted(
+        series.values.items(),
+        key=lambda kv: (kv[0] == BREAKDOWN_OTHER, -sum(kv[1].values()), str(kv[0])),
+    )
+    return [
+        _result(series.node, series.index, _data(values, period), period, key)
+        for key, values in ordered
+    ]
+
+
+_BINARY = {
+    ast.Add: op.add,
+    ast.Sub: op.sub,
+    ast.Mult: op.mul,
+    ast.Div: op.truediv,
+    ast.Mod: op.mod,
+    ast.Pow: op.pow,
+}
+
+
+def evaluate_formula(formula: str, variables: dict[str, float]) -> float:
+    """A small arithmetic language over series letters (A, B, …); x/0 is 0."""
+    try:
+        tree = ast.parse(formula.upper(), mode="eval")
+    except SyntaxError:
+        raise InvalidInput(f"cannot parse the formula {formula!r}", attr="trendsFilter") from None
+
+    def walk(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in variables:
+                raise InvalidInput(
+                    f"the formula uses {node.id}, which is not a series", attr="trendsFilter"
+                )
+            return variables[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = walk(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Div | ast.Mod) and right == 0:
+                return 0.0
+            return float(_BINARY[type(node.op)](left, right))
+        raise InvalidInput(
+            f"the formula {formula!r} may use only series letters, numbers and + - * / % **",
+            attr="trendsFilter",
+        )
+
+    return walk(tree)
+
+
+def _formula_results(
+    formula: str, computed: list[_Series], period: TimeWindow
+) -> list[dict[str, Any]]:
+    letters = [chr(ord("A") + s.index) for s in computed]
+    keys = sorted({k for s in computed for k in s.values}, key=str)
+    results = []
+    for key in keys:
+        series_data = {
+            letter: _data(s.values.get(key, {}), period)
+            for letter, s in zip(letters, computed, strict=True)
+        }
+        data = [
+            round(evaluate_formula(formula, {ltr: series_data[ltr][i] for ltr in letters}), 6)
+            for i in range(len(period.buckets()))
+        ]
+        node = EventsNode(event=None, custom_name=formula)
+        item = _result(node, 0, data, period, key)
+        item["label"] = formula
+        item["action"] = None
+        results.append(item)
+    return results
