@@ -221,14 +221,9 @@ def _date_match(compare: Callable[[datetime, datetime], bool]) -> Matcher:
 
 
 def _between_match(actual: Any, value: Any, now: datetime) -> bool:
-    bounds = [number(v) for v in values_of(value)]
+    bounds = [b for b in (number(v) for v in values_of(value)) if b is not None]
     subject = number(actual)
-    return (
-        subject is not None
-        and len(bounds) == 2
-        and None not in bounds
-        and (bounds[0] <= subject <= bounds[1])
-    )  # type: ignore[operator]
+    return subject is not None and len(bounds) == 2 and bounds[0] <= subject <= bounds[1]
 
 
 def _not(matcher: Matcher) -> Matcher:
