@@ -73,11 +73,25 @@ class TimeWindow:
     tz: ZoneInfo
 
     def buckets(self) -> list[datetime]:
+        if self.interval == "hour":
+            return self._hours()
         out = []
         at = truncate(self.start, self.interval)
         while at < self.end:
             out.append(at)
             at = step(at, self.interval)
+        return out
+
+    def _hours(self) -> list[datetime]:
+        """Local hours as the clock shows them: none for the hour skipped when clocks go
+        forward, one for the hour lived twice when they go back."""
+        out: list[datetime] = []
+        at, end = truncate(self.utc_start, "hour"), self.utc_end
+        while at < end:
+            local = truncate(to_local(at, self.tz), "hour")
+            if not out or out[-1] != local:
+                out.append(local)
+            at += timedelta(hours=1)
         return out
 
     @property

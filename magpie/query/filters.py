@@ -41,6 +41,14 @@ def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
     return exp.and_(has_person, condition)
 
 
+def _person_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
+    """In an exclusion list (filter out test accounts), an event without a person is
+    never the one excluded: anonymous traffic is kept."""
+    no_person = exp.Is(this=field("person", "created_at"), expression=exp.Null())
+    condition = operator(f.operator).sql(field("person", "properties", f.key), f.value, now)
+    return exp.or_(no_person, condition)
+
+
 def _group(f: PropertyFilter, now: datetime) -> exp.Expr:
     if f.group_type_index is None or not 0 <= f.group_type_index <= 4:
         raise InvalidInput("a group filter needs group_type_index 0-4", attr="group_type_index")
@@ -74,7 +82,9 @@ def hogql_expression(text: str) -> exp.Expr:
         raise InvalidInput(f"cannot parse the HogQL expression {text!r}: {exc}") from None
 
 
-def property_condition(f: PropertyFilter, now: datetime) -> exp.Expr:
+def property_condition(f: PropertyFilter, now: datetime, *, exclusion: bool = False) -> exp.Expr:
+    if exclusion and f.type == "person":
+        return _person_exclusion(f, now)
     build = FILTER_TYPES.get(f.type)
     if build is None:
         raise InvalidInput(
@@ -84,28 +94,30 @@ def property_condition(f: PropertyFilter, now: datetime) -> exp.Expr:
     return build(f, now)
 
 
-def properties_condition(properties: Properties, now: datetime) -> exp.Expr | None:
-    """AND of a list, or a nested AND/OR group; None when there is nothing to filter."""
+def properties_condition(
+    properties: Properties, now: datetime, *, exclusion: bool = False
+) -> exp.Expr | None:
+    """AND of a list, or a nested AND/OR group; None when there is nothing to filter.
+
+    ``exclusion`` marks lists that describe what to keep by excluding someone
+    (test accounts), where events without a person always stay.
+    """
     if properties is None:
         return None
     if isinstance(properties, PropertyGroup):
-        return _group_condition(properties, now)
-    return _combine("AND", properties, now)
-
-
-def _group_condition(group: PropertyGroup, now: datetime) -> exp.Expr | None:
-    return _combine(group.type, group.values, now)
+        return _combine(properties.type, properties.values, now, exclusion)
+    return _combine("AND", properties, now, exclusion)
 
 
 def _combine(
-    kind: str, items: Sequence[PropertyFilter | PropertyGroup], now: datetime
+    kind: str, items: Sequence[PropertyFilter | PropertyGroup], now: datetime, exclusion: bool
 ) -> exp.Expr | None:
     parts = []
     for item in items:
         condition = (
-            _group_condition(item, now)
+            _combine(item.type, item.values, now, exclusion)
             if isinstance(item, PropertyGroup)
-            else property_condition(item, now)
+            else property_condition(item, now, exclusion=exclusion)
         )
         if condition is not None:
             parts.append(exp.paren(condition))

@@ -144,13 +144,13 @@ def _conditions(
     ]
     if node.event is not None:
         conditions.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
-    test_filters: Properties = list(context.test_account_filters)
-    for properties in (
-        node.properties,
-        query.properties,
-        test_filters if query.filterTestAccounts else None,
-    ):
+    for properties in (node.properties, query.properties):
         condition = properties_condition(properties, context.now_naive)
+        if condition is not None:
+            conditions.append(condition)
+    if query.filterTestAccounts:
+        test_filters: Properties = list(context.test_account_filters)
+        condition = properties_condition(test_filters, context.now_naive, exclusion=True)
         if condition is not None:
             conditions.append(condition)
     return conditions

@@ -243,7 +243,7 @@ def _resolve_column(
     elif parts[0] in scope.sources and len(parts) > 1:
         return None  # a column of a CTE or derived table
     else:
-        if len(parts) == 1 and _is_select_alias(scope, parts[0], needs.generated_aliases):
+        if len(parts) == 1 and _is_select_alias(scope, column, needs.generated_aliases):
             return None
         holders = [a for a, (_, t) in virtual.items() if parts[0] in t.fields]
         if len(holders) > 1:
@@ -263,12 +263,33 @@ def _resolve_column(
     return _field_expression(table, alias, rest, column, needs.by_table[id(source)])
 
 
-def _is_select_alias(scope: Scope, name: str, generated: set[int]) -> bool:
+def _is_select_alias(scope: Scope, column: exp.Column, generated: set[int]) -> bool:
+    """Whether ``column`` names another projection's alias (``SELECT count() AS n … ORDER BY n``).
+
+    A projection's own expression never refers to its alias: in
+    ``SELECT person_id AS person_id`` the column is the table's.
+    """
     select = scope.expression
-    return isinstance(select, exp.Select) and any(
-        isinstance(e, exp.Alias) and e.alias == name and id(e) not in generated
-        for e in select.expressions
-    )
+    if not isinstance(select, exp.Select):
+        return False
+    for projection in select.expressions:
+        if (
+            isinstance(projection, exp.Alias)
+            and projection.alias == column.name
+            and id(projection) not in generated
+            and not _inside(column, projection)
+        ):
+            return True
+    return False
+
+
+def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _field_expression(
