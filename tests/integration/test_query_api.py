@@ -30,7 +30,8 @@ def test_query_api(live_server: LiveServer) -> None:
             json={
                 "query": {
                     "kind": "HogQLQuery",
-                    "query": "SELECT properties.$browser, count() FROM events GROUP BY 1 ORDER BY 1",
+                    "query": "SELECT properties.$browser, count() FROM events"
+                    " GROUP BY 1 ORDER BY 1",
                 }
             },
         )
