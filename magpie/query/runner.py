@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -12,6 +11,7 @@ import duckdb
 
 from magpie.query.errors import QueryError, QueryTimeout
 from magpie.query.hogql.compiler import CompiledQuery
+from magpie.query.watchdog import Watchdog
 from magpie.store.duckdb.database import Database
 
 
@@ -27,13 +27,13 @@ class QueryRunner:
     def __init__(self, db: Database, *, timeout_seconds: float = 30.0) -> None:
         self._db = db
         self.timeout_seconds = timeout_seconds
+        self._watchdog = Watchdog()
 
     def execute(self, compiled: CompiledQuery, *, timeout: float | None = None) -> QueryResult:
         cursor = self._db.new_cursor()
         limit = timeout or self.timeout_seconds
-        timer = threading.Timer(limit, cursor.interrupt)
         started = time.perf_counter()
-        timer.start()
+        alarm = self._watchdog.arm(limit, cursor.interrupt)
         try:
             cursor.execute(compiled.sql, compiled.parameters)
             rows = cursor.fetchall()
@@ -43,7 +43,7 @@ class QueryRunner:
         except duckdb.Error as exc:
             raise QueryError(f"the query failed: {_message(exc)}") from None
         finally:
-            timer.cancel()
+            self._watchdog.disarm(alarm)
             cursor.close()
         elapsed = time.perf_counter() - started
         return QueryResult(

@@ -181,69 +181,68 @@ def _breakdown_expression(query: TrendsQuery) -> exp.Expr | None:
     return exp.func("coalesce", as_text, exp.Literal.string(BREAKDOWN_NULL))
 
 
+ADDITIVE_MATH = frozenset({"total", "sum"})
+
+
 def _series_values(
     query: TrendsQuery, node: EventsNode, period: TimeWindow, context: QueryContext
 ) -> dict[Any, dict[datetime, float]]:
+    """One query gives every breakdown value; past the limit, the smaller values are
+    folded into 'other' (added up in Python when the math is additive, recounted in
+    SQL when it is not, e.g. distinct users)."""
     breakdown = _breakdown_expression(query)
-    if breakdown is not None:
-        breakdown = _limit_breakdown(query, node, period, context, breakdown)
+    values = _grouped_values(query, node, period, context, breakdown)
+    limit = max(1, query.breakdownFilter.breakdown_limit) if query.breakdownFilter else 0
+    if breakdown is None or len(values) <= limit:
+        return values or {None: {}}
+    ranked = sorted(values, key=lambda k: (-sum(values[k].values()), str(k)))
+    kept, folded = ranked[:limit], ranked[limit:]
+    if node.math in ADDITIVE_MATH:
+        other: dict[datetime, float] = defaultdict(float)
+        for key in folded:
+            for bucket, value in values[key].items():
+                other[bucket] += value
+        return {**{k: values[k] for k in kept}, BREAKDOWN_OTHER: dict(other)}
+    kept_literals = [exp.Literal.string(str(k)) for k in kept]
+    folded_expression = exp.If(
+        this=exp.In(this=breakdown.copy(), expressions=kept_literals),
+        true=breakdown,
+        false=exp.Literal.string(BREAKDOWN_OTHER),
+    )
+    return _grouped_values(query, node, period, context, folded_expression)
+
+
+def _grouped_values(
+    query: TrendsQuery,
+    node: EventsNode,
+    period: TimeWindow,
+    context: QueryContext,
+    breakdown: exp.Expr | None,
+) -> dict[Any, dict[datetime, float]]:
     if node.math in ACTIVE_DAYS:
         rows = _active_users(query, node, period, context, breakdown)
     else:
-        aggregate = MATH[node.math](node)
         local = local_time(field("timestamp"), period.tz, period.utc_start, period.utc_end)
         projections = [
             exp.alias_(bucket_expression(local, period.interval, context.week_start), "bucket")
         ]
         if breakdown is not None:
-            projections.append(exp.alias_(breakdown, "breakdown_value"))
-        projections.append(exp.alias_(aggregate, "value"))
+            projections.append(exp.alias_(breakdown.copy(), "breakdown_value"))
+        projections.append(exp.alias_(MATH[node.math](node), "value"))
         select = (
             exp.select(*projections)
             .from_("events")
             .where(exp.and_(*_conditions(query, node, period, context)))
             .group_by(*[exp.Literal.number(i + 1) for i in range(len(projections) - 1)])
         )
-        rows = context.run(compile_hogql(select, context.project.id, default_limit=None))
+        rows = context.run(
+            compile_hogql(select, context.project.id, default_limit=None, copy=False)
+        )
     values: dict[Any, dict[datetime, float]] = defaultdict(dict)
     for row in rows:
-        bucket, value = row[0], row[-1]
         key = row[1] if breakdown is not None else None
-        values[key][bucket] = float(value or 0)
-    if breakdown is None and not values:
-        values[None] = {}
-    return values
-
-
-def _limit_breakdown(
-    query: TrendsQuery,
-    node: EventsNode,
-    period: TimeWindow,
-    context: QueryContext,
-    breakdown: exp.Expr,
-) -> exp.Expr:
-    """Keep the most frequent values; fold the rest into one 'other' value."""
-    assert query.breakdownFilter is not None
-    limit = max(1, query.breakdownFilter.breakdown_limit)
-    select = (
-        exp.select(exp.alias_(breakdown.copy(), "value"), exp.Count(this=exp.Star()))
-        .from_("events")
-        .where(exp.and_(*_conditions(query, node, period, context)))
-        .group_by(exp.Literal.number(1))
-        .order_by(exp.Ordered(this=exp.Literal.number(2), desc=True), exp.Literal.number(1))
-        .limit(limit + 1)
-    )
-    top = [
-        row[0] for row in context.run(compile_hogql(select, context.project.id, default_limit=None))
-    ]
-    if len(top) <= limit:
-        return breakdown
-    kept = [exp.Literal.string(v) for v in top[:limit]]
-    return exp.If(
-        this=exp.In(this=breakdown.copy(), expressions=kept),
-        true=breakdown,
-        false=exp.Literal.string(BREAKDOWN_OTHER),
-    )
+        values[key][row[0]] = float(row[-1] or 0)
+    return dict(values)
 
 
 def _active_users(
@@ -262,7 +261,7 @@ def _active_users(
         exp.alias_(exp.cast(local, exp.DataType.build("DATE")), "day"),
     ]
     if breakdown is not None:
-        activity_columns.append(exp.alias_(breakdown, "breakdown_value"))
+        activity_columns.append(exp.alias_(breakdown.copy(), "breakdown_value"))
     activity = (
         exp.select(*activity_columns)
         .distinct()
@@ -299,7 +298,7 @@ def _active_users(
         )
         .group_by(*[exp.Literal.number(i + 1) for i in range(len(projections) - 1)])
     )
-    return context.run(compile_hogql(select, context.project.id, default_limit=None))
+    return context.run(compile_hogql(select, context.project.id, default_limit=None, copy=False))
 
 
 def _date(at: datetime) -> exp.Expr:

@@ -32,7 +32,7 @@ from magpie.query.errors import (
 from magpie.query.hogql import functions
 from magpie.query.hogql.dialect import HogQL
 from magpie.query.hogql.printing import property_access
-from magpie.query.hogql.schema import PROJECT_PARAMETER, TABLES, Json, Nested, Scalar, VirtualTable
+from magpie.query.hogql.schema import TABLES, Json, Nested, Scalar, VirtualTable
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000
@@ -79,16 +79,20 @@ def compile_hogql(
     *,
     dialect: str = "duckdb",
     default_limit: int | None = DEFAULT_LIMIT,
+    copy: bool = True,
 ) -> CompiledQuery:
-    tree = parse(query) if isinstance(query, str) else query.copy()
-    hogql = tree.sql(dialect=HogQL)
+    """Compile user SQL (text) or an insight's HogQL tree. A tree is copied first
+    unless the caller hands it over (``copy=False``)."""
+    if isinstance(query, str):
+        tree, hogql = parse(query), query
+    else:
+        tree, hogql = (query.copy() if copy else query), ""
     _brackets_to_columns(tree)
     needs = _Needs(generated_aliases=_name_projections(tree))
     _check_functions(tree)
     _resolve_columns(tree, needs)
     parameters = _bind_placeholders(tree, values or {})
-    _scope_tables(tree, needs)
-    parameters[PROJECT_PARAMETER] = project_id
+    _scope_tables(tree, needs, project_id)
     if default_limit is not None:
         _apply_limit(tree, default_limit)
     return CompiledQuery(tree.sql(dialect=dialect), parameters, hogql)
@@ -333,7 +337,7 @@ def _json_field(field_: Json, alias: str, keys: list[str]) -> exp.Expr:
 # -- tables ------------------------------------------------------------------------
 
 
-def _scope_tables(tree: exp.Expr, needs: _Needs) -> None:
+def _scope_tables(tree: exp.Expr, needs: _Needs, project_id: int) -> None:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         if table.name in ctes and not table.args.get("db"):
@@ -341,7 +345,7 @@ def _scope_tables(tree: exp.Expr, needs: _Needs) -> None:
         virtual = TABLES.get(table.name)
         if virtual is None:
             raise UnknownTable(f"unknown table {table.name!r}{where(table.this)}")
-        subquery = virtual.build(frozenset(needs.by_table.get(id(table), set())))
+        subquery = virtual.build(frozenset(needs.by_table.get(id(table), set())), project_id)
         alias = table.alias or table.name
         table.replace(
             exp.Subquery(this=subquery, alias=exp.TableAlias(this=exp.to_identifier(alias)))

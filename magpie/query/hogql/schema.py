@@ -17,8 +17,6 @@ from sqlglot import exp
 
 from magpie.store.columns import MATERIALIZED_PROPERTIES
 
-PROJECT_PARAMETER = "__project_id"
-
 
 @dataclass(frozen=True)
 class Scalar:
@@ -50,13 +48,11 @@ class VirtualTable:
     fields: dict[str, Field]
     # Public columns, in order, for SELECT *.
     star: tuple[str, ...]
-    build: Callable[[frozenset[str]], exp.Select]
+    build: Callable[[frozenset[str], int], exp.Select]
 
 
-def _project_filter(alias: str) -> exp.Expr:
-    return exp.EQ(
-        this=exp.column("project_id", alias), expression=exp.Placeholder(this=PROJECT_PARAMETER)
-    )
+def _project_filter(alias: str, project_id: int) -> exp.Expr:
+    return exp.EQ(this=exp.column("project_id", alias), expression=exp.Literal.number(project_id))
 
 
 def _col(name: str, table: str, alias: str | None = None) -> exp.Expr:
@@ -106,7 +102,7 @@ EVENT_FIELDS: dict[str, Field] = {
 }
 
 
-def _events(needs: frozenset[str]) -> exp.Select:
+def _events(needs: frozenset[str], project_id: int) -> exp.Select:
     resolved_person = (
         exp.func("coalesce", exp.column("person_uuid", "o"), exp.column("person_id", "e"))
         if needs & {"person_id", "person"}
@@ -119,7 +115,7 @@ def _events(needs: frozenset[str]) -> exp.Select:
         *(_col(column, "e") for column in MATERIALIZED_PROPERTIES.values()),
         *(_col(f"group_{i}", "e") for i in range(5)),
     ]
-    query = exp.select(*columns).from_("events AS e").where(_project_filter("e"))
+    query = exp.select(*columns).from_("events AS e").where(_project_filter("e", project_id))
     if needs & {"person_id", "person"}:
         query = query.join(
             "person_overrides AS o",
@@ -168,7 +164,7 @@ PERSON_FIELDS: dict[str, Field] = {
 }
 
 
-def _persons(needs: frozenset[str]) -> exp.Select:
+def _persons(needs: frozenset[str], project_id: int) -> exp.Select:
     return (
         exp.select(
             _col("uuid", "p", "id"),
@@ -178,7 +174,7 @@ def _persons(needs: frozenset[str]) -> exp.Select:
             _col("last_seen_at", "p"),
         )
         .from_("persons AS p")
-        .where(_project_filter("p"))
+        .where(_project_filter("p", project_id))
     )
 
 
@@ -188,11 +184,11 @@ DISTINCT_ID_FIELDS: dict[str, Field] = {
 }
 
 
-def _distinct_ids(needs: frozenset[str]) -> exp.Select:
+def _distinct_ids(needs: frozenset[str], project_id: int) -> exp.Select:
     return (
         exp.select(_col("distinct_id", "d"), _col("person_uuid", "d", "person_id"))
         .from_("person_distinct_ids AS d")
-        .where(_project_filter("d"))
+        .where(_project_filter("d", project_id))
     )
 
 
@@ -205,7 +201,7 @@ GROUP_FIELDS: dict[str, Field] = {
 }
 
 
-def _groups(needs: frozenset[str]) -> exp.Select:
+def _groups(needs: frozenset[str], project_id: int) -> exp.Select:
     return (
         exp.select(
             _col("group_type_index", "g"),
@@ -220,7 +216,7 @@ def _groups(needs: frozenset[str]) -> exp.Select:
             join_type="left",
             on="m.project_id = g.project_id AND m.group_type_index = g.group_type_index",
         )
-        .where(_project_filter("g"))
+        .where(_project_filter("g", project_id))
     )
 
 
