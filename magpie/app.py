@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from magpie.billing.service import BillingService
 from magpie.capture.service import CaptureLimits, CaptureService
 from magpie.clock import Clock, SystemClock
+from magpie.http.api.billing import billing_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.persons import person_routes
@@ -47,20 +49,25 @@ class Magpie:
         self.api_keys = ApiKeyStore(self.db, self.clock)
         self.tokens = TokenDirectory(self.projects)
         self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
+        self.billing = BillingService(self.db, self.clock, settings.pricing_file)
         self.worker = IngestWorker(
             self.db,
             self.queue,
             self.clock,
             max_records=settings.worker_batch_records,
             max_bytes=settings.worker_batch_bytes,
+            on_batch=self.billing.quota_gate.refresh,
         )
         self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
-        self.capture = CaptureService(self.tokens, self.queue, self.clock, self.limits)
+        self.capture = CaptureService(
+            self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
+        )
         self.query_runner = QueryRunner(self.db, timeout_seconds=settings.query_timeout_seconds)
         self._started = False
 
     def start(self) -> None:
         if not self._started:
+            self.billing.quota_gate.refresh_all()
             self.worker.start()
             self._started = True
 
@@ -109,7 +116,8 @@ def create_app(magpie: Magpie) -> Starlette:
         *event_routes(api, magpie.db),
         *person_routes(api, magpie.db),
         *query_routes(api, magpie.query_runner, magpie.clock),
-        *project_routes(api, magpie.projects, magpie.tokens),
+        *project_routes(api, magpie.projects),
+        *billing_routes(api, magpie.billing),
         Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),
         Route("/", health),
         Route("/_health", health),

@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import uvicorn
 
 from magpie.app import Magpie, server_config
-from magpie.credentials import Credentials, ensure_credentials
+from magpie.billing.meter import Period
+from magpie.billing.pricing import DEFAULT_PRICING
+from magpie.billing.pricing import quote as compute_quote
+from magpie.billing.render import console, print_quote, print_usage
+from magpie.billing.service import BillingService
+from magpie.credentials import Credentials, ensure_credentials, load_saved_credentials
+from magpie.errors import MagpieError
 from magpie.settings import Settings, SettingsError
 
 
@@ -73,6 +80,68 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: None)
     uvicorn.Server(server_config(magpie)).run()
+
+
+@main.group()
+def billing() -> None:
+    """Usage, costs and quotes (anonymous vs identified events)."""
+
+
+def _billing_report(
+    data_dir: Path | None, period: str | None, project: int | None
+) -> dict[str, Any]:
+    """From the running server when there is one (it holds the data folder), else locally."""
+    settings = _settings(data_dir=data_dir)
+    saved = load_saved_credentials(settings.credentials_path)
+    if saved is not None:
+        project_id = project or saved[0]
+        try:
+            response = httpx.get(
+                f"{settings.url}/api/projects/{project_id}/billing/usage/",
+                params={"period": period} if period else None,
+                headers={"Authorization": f"Bearer {saved[1]}"},
+                timeout=30,
+            )
+        except httpx.TransportError:
+            response = None
+        if response is not None:
+            if response.status_code != 200:
+                raise click.ClickException(response.json().get("detail", response.text))
+            return dict(response.json())
+    magpie = Magpie(settings)
+    try:
+        projects = magpie.projects.all()
+        if project is None and not projects:
+            raise click.ClickException("this data folder has no project yet")
+        project_id = project or projects[0].id
+        chosen = Period.parse(period) if period else Period.containing(magpie.clock.now())
+        return magpie.billing.report(project_id, chosen)
+    except MagpieError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        magpie.close()
+
+
+@billing.command()
+@_data_dir
+@click.option("--period", default=None, help="Month as YYYY-MM (default: this month).")
+@click.option("--project", type=int, default=None, help="Project id (default: the first).")
+def usage(data_dir: Path | None, period: str | None, project: int | None) -> None:
+    """Billable events this month by class, SDK and day, with cost and projection."""
+    print_usage(_billing_report(data_dir, period, project), console())
+
+
+@billing.command()
+@_data_dir
+@click.option("--anonymous", type=click.IntRange(min=0), default=0)
+@click.option("--identified", type=click.IntRange(min=0), default=0)
+def quote(data_dir: Path | None, anonymous: int, identified: int) -> None:
+    """What a month of this many events would cost, tier by tier (default price list)."""
+    pricing = DEFAULT_PRICING
+    settings = _settings(data_dir=data_dir)
+    if settings.pricing_file:
+        pricing = BillingService.read_pricing_file(settings.pricing_file)
+    print_quote(compute_quote(pricing, anonymous, identified).to_json(), console())
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class Credentials:
 def ensure_credentials(
     path: Path, projects: ProjectStore, api_keys: ApiKeyStore, url: str
 ) -> Credentials:
-    saved = _load(path)
+    saved = load_saved_credentials(path)
     if saved is not None:
         project_id, key = saved
         project = projects.get(project_id)
@@ -45,7 +45,7 @@ def ensure_credentials(
     return Credentials(project.id, project.api_token, key, url)
 
 
-def _load(path: Path) -> tuple[int, str] | None:
+def load_saved_credentials(path: Path) -> tuple[int, str] | None:
     """(project id, personal API key) saved at first start, if readable."""
     try:
         data = json.loads(path.read_text())

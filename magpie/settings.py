@@ -43,6 +43,8 @@ class Settings:
     # Upper bounds on one ingest transaction (a record is one capture request).
     worker_batch_records: int = 2_000
     worker_batch_bytes: int = 64 * MiB
+    # A JSON or TOML price list used until one is set through the API.
+    pricing_file: Path | None = None
     # Longest a query may run before it is interrupted.
     query_timeout_seconds: float = 30.0
     duckdb_memory_limit: str = "1GB"
@@ -95,6 +97,7 @@ class Settings:
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "data_dir": Path,
+    "pricing_file": Path,
     "port": int,
     "trusted_proxies": _parse_networks,
     "batch_body_limit": int,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -56,17 +56,35 @@ class CaptureLimits:
         return self.batch_body if path.startswith("/batch") else self.event_body
 
 
+class QuotaCheck(Protocol):
+    def is_limited(self, project_id: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    accepted: int
+    # The project is over its billing quota: the events were counted as dropped,
+    # not stored, and the SDK is told so (PostHog's "quota_limited").
+    quota_limited: bool = False
+
+
 class CaptureService:
     def __init__(
-        self, tokens: TokenDirectory, queue: LocalLog, clock: Clock, limits: CaptureLimits
+        self,
+        tokens: TokenDirectory,
+        queue: LocalLog,
+        clock: Clock,
+        limits: CaptureLimits,
+        quota: QuotaCheck,
     ) -> None:
         self._tokens = tokens
         self._queue = queue
         self._clock = clock
         self._limits = limits
+        self._quota = quota
 
-    async def capture(self, request: WireRequest) -> int:
-        """Validate a v0 request and store it durably; returns how many events were accepted."""
+    async def capture(self, request: WireRequest) -> CaptureOutcome:
+        """Validate a v0 request and store it durably (or count it as dropped over quota)."""
         payload = decode_payload(
             request, self._limits.for_path(request.path), legacy_path=_is_legacy(request.path)
         )
@@ -77,9 +95,12 @@ class CaptureService:
         )
         context = EventContext(self._clock.now(), sent_at)
         events = [build_event(event, context) for event in drop_filtered(raw.events)]
+        if self._quota.is_limited(project.id):
+            await self._queue.append(self._drop_record(project, len(events)))
+            return CaptureOutcome(0, quota_limited=True)
         record = self._record(project, request, sent_at, raw.historical_migration, events)
         await self._queue.append(record)
-        return len(events)
+        return CaptureOutcome(len(events))
 
     async def capture_v1(self, request: WireRequest) -> dict[str, dict[str, str]]:
         """The strict protocol: Bearer token, per-event results keyed by uuid."""
@@ -107,6 +128,17 @@ class CaptureService:
                 continue
             results[key or event["uuid"]] = {"result": "ok"}
             accepted.append(event)
+        if accepted and self._quota.is_limited(project.id):
+            await self._queue.append(self._drop_record(project, len(accepted)))
+            return {
+                key: {
+                    "result": "drop",
+                    "details": "quota_limited: the project is over its billing quota",
+                }
+                if value["result"] == "ok"
+                else value
+                for key, value in results.items()
+            }
         if accepted:
             historical = body.get("historical_migration") is True
             await self._queue.append(self._record(project, request, sent_at, historical, accepted))
@@ -117,6 +149,12 @@ class CaptureService:
         if project is None:
             raise IngestKeyUnknown("no project has this api_key")
         return project
+
+    def _drop_record(self, project: Project, count: int) -> bytes:
+        # Durable like events, so the dropped count survives a crash too.
+        return orjson.dumps(
+            {"project_id": project.id, "dropped": count, "received_at": _iso(self._clock.now())}
+        )
 
     def _record(
         self,

@@ -18,6 +18,7 @@ CAPTURE_PATHS = ("/e", "/i/v0/e", "/batch", "/capture", "/track", "/engage")
 V1_PATH = "/i/v1/analytics/events"
 METHODS = ["GET", "POST", "OPTIONS"]
 _OK = orjson.dumps({"status": 1})
+_QUOTA_LIMITED = orjson.dumps({"status": 1, "quota_limited": ["events"]})
 
 
 def capture_routes(
@@ -25,10 +26,11 @@ def capture_routes(
 ) -> list[Route]:
     async def capture(request: Request) -> Response:
         wire = await wire_request(request, body_cap(request.url.path), trusted_proxies)
-        await service.capture(wire)
+        outcome = await service.capture(wire)
         if request.query_params.get("beacon") == "1":
             return Response(status_code=204, headers=cors_headers(request))
-        return cors_json(_OK, 200, request)
+        # Over quota PostHog still answers 200, so SDKs do not retry forever.
+        return cors_json(_QUOTA_LIMITED if outcome.quota_limited else _OK, 200, request)
 
     async def capture_v1(request: Request) -> Response:
         wire = await wire_request(request, body_cap("/batch"), trusted_proxies)

@@ -19,6 +19,7 @@ from typing import TypeVar
 import duckdb
 import orjson
 
+from magpie.billing import EXCLUDED_EVENTS
 from magpie.clock import Clock, utc_naive
 from magpie.ingest.events import IncomingEvent, IngestionWarning
 from magpie.ingest.groups import GroupRules, identified_group_keys
@@ -27,6 +28,7 @@ from magpie.ingest.pipeline import normalize
 from magpie.ingest.rows import event_columns
 from magpie.queue import Entry
 from magpie.queue.local import LocalLog
+from magpie.store.duckdb.billing import add_dropped
 from magpie.store.duckdb.database import Database, transaction
 from magpie.store.duckdb.events import insert_events
 from magpie.store.duckdb.ingest_log import (
@@ -67,12 +69,15 @@ class IngestWorker:
         *,
         max_records: int = 5_000,
         max_bytes: int = 64 << 20,
+        on_batch: Callable[[set[int]], None] | None = None,
     ) -> None:
         self._db = db
         self._queue = queue
         self._clock = clock
         self._max_records = max_records
         self._max_bytes = max_bytes
+        # Told which projects a committed batch touched (quota checks).
+        self._on_batch = on_batch
         self._stopping = threading.Event()
         self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="magpie-ingest", daemon=True)
@@ -153,7 +158,9 @@ class IngestWorker:
 
     def _ingest(self, entries: Sequence[Entry]) -> None:
         records = [orjson.loads(entry.payload) for entry in entries]
-        batch = normalize(records)
+        # Capture writes a drop record instead of events for a project over its quota.
+        drops = [r for r in records if "dropped" in r]
+        batch = normalize([r for r in records if "events" in r])
         next_position = entries[-1].next_position
         now = utc_naive(self._clock.now())
         cursor = self._db.cursor()
@@ -161,9 +168,15 @@ class IngestWorker:
             stored = 0
             if batch.events:
                 apply_persons_and_groups(cursor, batch.events, batch.warnings, now)
-                stored = insert_events(cursor, event_columns(batch.events, now))
+                stored = insert_events(
+                    cursor, event_columns(batch.events, now), list(EXCLUDED_EVENTS)
+                )
             insert_warnings(cursor, batch.warnings)
+            for drop in drops:
+                add_dropped(cursor, drop["project_id"], now.date(), drop["dropped"])
             save_position(cursor, CONSUMER, next_position)
+        if self._on_batch is not None and batch.events:
+            self._on_batch({e.project_id for e in batch.events})
         self.stats.batches += 1
         self.stats.events_stored += stored
         self.stats.events_dropped += batch.dropped

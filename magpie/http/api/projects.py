@@ -14,7 +14,7 @@ from magpie.errors import InvalidInput, NotFound
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.query.dates import zone
 from magpie.query.models import PropertyFilter
-from magpie.store.duckdb.projects import Project, ProjectStore, TokenDirectory
+from magpie.store.duckdb.projects import Project, ProjectStore
 
 
 class ProjectChanges(BaseModel):
@@ -43,9 +43,7 @@ def _public(project: Project) -> dict[str, Any]:
     return asdict(project)
 
 
-def project_routes(
-    context: ApiContext, projects: ProjectStore, tokens: TokenDirectory
-) -> list[Route]:
+def project_routes(context: ApiContext, projects: ProjectStore) -> list[Route]:
     def list_projects(request: Request, body: Any) -> Response:
         return json_response({"results": [_public(p) for p in projects.all()], "next": None})
 

@@ -1,0 +1,90 @@
+"""Usage counters, dropped events, quotas and the price list in DuckDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import orjson
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    day: date
+    lib: str
+    lib_version: str
+    event_class: str
+    excluded_event: str
+    events: int
+
+
+def usage_rows(
+    cursor: duckdb.DuckDBPyConnection, project_id: int, start: date, end: date
+) -> list[UsageRow]:
+    rows = cursor.execute(
+        "SELECT day, lib, lib_version, event_class, excluded_event, events FROM usage_counters"
+        " WHERE project_id = ? AND day >= ? AND day < ? ORDER BY day",
+        [project_id, start, end],
+    ).fetchall()
+    return [UsageRow(*row) for row in rows]
+
+
+def dropped_events(
+    cursor: duckdb.DuckDBPyConnection, project_id: int, start: date, end: date
+) -> int:
+    row = cursor.execute(
+        "SELECT coalesce(sum(events), 0) FROM usage_dropped"
+        " WHERE project_id = ? AND day >= ? AND day < ?",
+        [project_id, start, end],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def add_dropped(cursor: duckdb.DuckDBPyConnection, project_id: int, day: date, events: int) -> None:
+    cursor.execute(
+        "INSERT INTO usage_dropped VALUES (?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET events = usage_dropped.events + excluded.events",
+        [project_id, day, events],
+    )
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    max_events: int | None = None
+    max_amount: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.max_events is not None or self.max_amount is not None
+
+
+def quota_limits(cursor: duckdb.DuckDBPyConnection) -> dict[int, QuotaLimits]:
+    rows = cursor.execute(
+        "SELECT project_id, max_events, max_amount FROM billing_quotas"
+    ).fetchall()
+    return {row[0]: QuotaLimits(row[1], row[2]) for row in rows}
+
+
+def set_quota_limits(
+    cursor: duckdb.DuckDBPyConnection, project_id: int, limits: QuotaLimits
+) -> None:
+    cursor.execute(
+        "INSERT INTO billing_quotas VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET"
+        " max_events = excluded.max_events, max_amount = excluded.max_amount",
+        [project_id, limits.max_events, limits.max_amount],
+    )
+
+
+def stored_pricing(cursor: duckdb.DuckDBPyConnection) -> Any | None:
+    row = cursor.execute("SELECT pricing FROM billing_pricing WHERE id = 1").fetchone()
+    return orjson.loads(row[0]) if row else None
+
+
+def store_pricing(cursor: duckdb.DuckDBPyConnection, pricing: dict[str, Any], at: datetime) -> None:
+    cursor.execute(
+        "INSERT INTO billing_pricing VALUES (1, ?, ?) ON CONFLICT DO UPDATE SET"
+        " pricing = excluded.pricing, updated_at = excluded.updated_at",
+        [orjson.dumps(pricing).decode(), at],
+    )
