@@ -14,8 +14,9 @@ $(STAMP): $(SOURCES)
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(TEST_STAMP): $(STAMP)
+$(TEST_STAMP): $(STAMP) sdk/python/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e sdk/python
 	touch $@
 
 install: $(STAMP)
@@ -31,10 +32,12 @@ test-slow: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+	$(BIN)/python bench/billing.py
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check magpie tests bench
-	$(BIN)/mypy magpie
+	$(BIN)/ruff check magpie tests bench sdk/python
+	$(BIN)/mypy magpie sdk/python/magpie_sdk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from magpie.errors import MagpieError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+RETRY_AFTER_SECONDS = 5
 
 
 def cors_headers(request: Request) -> dict[str, str]:
@@ -48,7 +49,11 @@ def public_endpoint(
         try:
             return await handler(request)
         except MagpieError as exc:
-            return cors_json(orjson.dumps(error_body(exc)), exc.status, request)
+            response = cors_json(orjson.dumps(error_body(exc)), exc.status, request)
+            if exc.status == 503:
+                # A transient failure (the disk): tell SDKs when to try again.
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         except Exception:
             log.exception("request failed on %s", request.url.path)
             internal = MagpieError("internal error")
