@@ -108,7 +108,8 @@ def main() -> None:
             "## Billing meter",
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/billing.py` on {machine()}.",
-            f"A month of {args.events:,} events (bench/query.py's data); median of {args.runs} runs.",
+            f"A month of {args.events:,} events (bench/query.py's data); "
+            f"median of {args.runs} runs.",
             "",
             "| what | ms | target |",
             "|---|---:|---|",
