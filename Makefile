@@ -25,6 +25,7 @@ serve: $(STAMP)
 	$(BIN)/magpie serve
 
 test: $(TEST_STAMP)
+	scripts/ensure-browser
 	$(BIN)/pytest -q
 
 test-slow: $(TEST_STAMP)
