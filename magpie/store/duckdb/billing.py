@@ -9,6 +9,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from magpie.store.duckdb.database import first_row
+
 
 @dataclass(frozen=True)
 class UsageRow:
@@ -34,11 +36,13 @@ def usage_rows(
 def dropped_events(
     cursor: duckdb.DuckDBPyConnection, project_id: int, start: date, end: date
 ) -> int:
-    row = cursor.execute(
-        "SELECT coalesce(sum(events), 0) FROM usage_dropped"
-        " WHERE project_id = ? AND day >= ? AND day < ?",
-        [project_id, start, end],
-    ).fetchone()
+    row = first_row(
+        cursor.execute(
+            "SELECT coalesce(sum(events), 0) FROM usage_dropped"
+            " WHERE project_id = ? AND day >= ? AND day < ?",
+            [project_id, start, end],
+        )
+    )
     return int(row[0]) if row else 0
 
 
@@ -78,7 +82,7 @@ def set_quota_limits(
 
 
 def stored_pricing(cursor: duckdb.DuckDBPyConnection) -> Any | None:
-    row = cursor.execute("SELECT pricing FROM billing_pricing WHERE id = 1").fetchone()
+    row = first_row(cursor.execute("SELECT pricing FROM billing_pricing WHERE id = 1"))
     return orjson.loads(row[0]) if row else None
 
 

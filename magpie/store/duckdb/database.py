@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -48,14 +49,29 @@ class Database:
         """A cursor of its own, e.g. for a query that may be interrupted."""
         return self._connection.cursor()
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file."""
+        self._connection.execute("CHECKPOINT")
+
     def close(self) -> None:
         try:
-            self._connection.execute("CHECKPOINT")
+            self.checkpoint()
         except duckdb.Error as exc:
             # Another cursor still has a transaction open; DuckDB checkpoints
             # on the next start from its write-ahead log, so nothing is lost.
             log.warning("no checkpoint at close: %s", exc)
         self._connection.close()
+
+
+def first_row(result: duckdb.DuckDBPyConnection) -> Any:
+    """The first row of a result, reading it to the end.
+
+    ``fetchone()`` leaves the result open, and with it the cursor's
+    transaction, which blocks DuckDB's checkpoints for as long as that cursor
+    is not used again.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -73,7 +89,7 @@ def apply_migrations(connection: duckdb.DuckDBPyConnection) -> list[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
-    row = connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    row = first_row(connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations"))
     current = row[0] if row else 0
     applied = []
     for version, name, script in migration_files():

@@ -10,6 +10,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from magpie.store.duckdb.database import first_row
+
 _LIST_EVENTS = """
 SELECT e.uuid, e.event, e.distinct_id, e.timestamp, e.properties, e.elements_chain,
        coalesce(o.person_uuid, e.person_id) AS person_id, e.person_mode
@@ -70,7 +72,7 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[d
 
 
 def count_events(cursor: duckdb.DuckDBPyConnection, project_id: int) -> int:
-    row = cursor.execute(
-        "SELECT count(*) FROM events WHERE project_id = ?", [project_id]
-    ).fetchone()
+    row = first_row(
+        cursor.execute("SELECT count(*) FROM events WHERE project_id = ?", [project_id])
+    )
     return int(row[0]) if row else 0

@@ -9,12 +9,13 @@ import orjson
 import pyarrow as pa
 
 from magpie.ingest.events import IngestionWarning
+from magpie.store.duckdb.database import first_row
 
 
 def load_position(cursor: duckdb.DuckDBPyConnection, consumer: str) -> int:
-    row = cursor.execute(
-        "SELECT position FROM queue_positions WHERE consumer = ?", [consumer]
-    ).fetchone()
+    row = first_row(
+        cursor.execute("SELECT position FROM queue_positions WHERE consumer = ?", [consumer])
+    )
     return int(row[0]) if row else 0
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from magpie.store.duckdb.database import first_row
+
 _PERSON_COLUMNS = """
     p.uuid, p.properties, p.is_identified, p.created_at, p.last_seen_at, p.version,
     (SELECT list(d.distinct_id ORDER BY d.version, d.distinct_id) FROM person_distinct_ids AS d
@@ -89,7 +91,7 @@ def list_persons(
 def get_person(
     cursor: duckdb.DuckDBPyConnection, project_id: int, person_uuid: uuid.UUID
 ) -> dict[str, Any] | None:
-    row = cursor.execute(_GET_PERSON, [project_id, person_uuid]).fetchone()
+    row = first_row(cursor.execute(_GET_PERSON, [project_id, person_uuid]))
     if row is None:
         return None
     person = _person(row)

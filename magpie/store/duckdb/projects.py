@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from magpie.clock import Clock, utc_naive
-from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.database import Database, first_row
 
 
 @dataclass(frozen=True)
@@ -53,31 +53,29 @@ class ProjectStore:
 
     def create(self, name: str, timezone: str = "UTC") -> Project:
         token = "phc_" + secrets.token_urlsafe(32)
-        row = (
-            self._db.cursor()
-            .execute(
+        row = first_row(
+            self._db.cursor().execute(
                 f"INSERT INTO projects (name, api_token, timezone, created_at) VALUES (?, ?, ?, ?)"
                 f" RETURNING {_PROJECT_COLUMNS}",
                 [name, token, timezone, utc_naive(self._clock.now())],
             )
-            .fetchone()
         )
         assert row is not None
         return Project.from_row(row)
 
     def get(self, project_id: int) -> Project | None:
-        row = (
-            self._db.cursor()
-            .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?", [project_id])
-            .fetchone()
+        row = first_row(
+            self._db.cursor().execute(
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?", [project_id]
+            )
         )
         return Project.from_row(row) if row else None
 
     def by_token(self, token: str) -> Project | None:
-        row = (
-            self._db.cursor()
-            .execute(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE api_token = ?", [token])
-            .fetchone()
+        row = first_row(
+            self._db.cursor().execute(
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE api_token = ?", [token]
+            )
         )
         return Project.from_row(row) if row else None
 
@@ -165,10 +163,10 @@ class ApiKeyStore:
         return key
 
     def is_valid(self, key: str) -> bool:
-        row = (
-            self._db.cursor()
-            .execute("SELECT 1 FROM personal_api_keys WHERE key_digest = ?", [_digest(key)])
-            .fetchone()
+        row = first_row(
+            self._db.cursor().execute(
+                "SELECT 1 FROM personal_api_keys WHERE key_digest = ?", [_digest(key)]
+            )
         )
         return row is not None
 
