@@ -109,7 +109,7 @@ def build_event(raw: object, context: EventContext) -> dict[str, Any]:
         ignore_sent_at=properties.get("$ignore_sent_at") is True,
     )
     event: dict[str, Any] = {
-        "uuid": str(event_uuid(raw.get("uuid")) or uuid7()),
+        "uuid": event_uuid(raw.get("uuid")) or str(uuid7()),
         "event": name,
         "distinct_id": distinct_id_of(raw),
         "timestamp": timestamp.astimezone(UTC).replace(tzinfo=None).isoformat(),

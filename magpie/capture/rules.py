@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -70,13 +71,20 @@ def stringify(value: object) -> str:
         return str(value)
 
 
-def event_uuid(raw: object) -> uuid.UUID | None:
-    """The client's uuid if it gave one; an empty string counts as absent."""
+_CANONICAL_UUID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I
+)
+
+
+def event_uuid(raw: object) -> str | None:
+    """The client's uuid in canonical form, if it gave one; an empty string counts as absent."""
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
         raise RequestParsingError("uuid must be a string", attr="uuid")
+    if _CANONICAL_UUID.match(raw):
+        return raw.lower()
     try:
-        return uuid.UUID(raw)
+        return str(uuid.UUID(raw))
     except ValueError:
         raise RequestParsingError(f"uuid {raw[:64]!r} is not a valid UUID", attr="uuid") from None

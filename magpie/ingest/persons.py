@@ -14,6 +14,7 @@ These are the rules of compat §2.3–§3.4 as functions over a ``PersonState``
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +58,9 @@ ILLEGAL_ANY_CASE = _with_quotes(_ILLEGAL_ANY_CASE)
 ILLEGAL_EXACT = _with_quotes(_ILLEGAL_EXACT)
 
 
+@functools.lru_cache(maxsize=100_000)
 def person_uuid_for(project_id: int, distinct_id: str) -> uuid.UUID:
+    # Cached: a distinct id sends many events, and a SHA-1 per event adds up.
     return uuid.uuid5(PERSON_UUID_NAMESPACE, f"{project_id}:{distinct_id}")
 
 

@@ -1,4 +1,5 @@
-"""Processed events → the column lists of one bulk insert."""
+"""Processed events → the column lists of one bulk insert (materialised property
+columns are extracted by the store)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import orjson
 
 from magpie.ingest.events import IncomingEvent
-from magpie.store.columns import GROUP_COLUMNS, MATERIALIZED_PROPERTIES
+from magpie.store.columns import GROUP_COLUMNS
 
 
 def event_columns(events: list[IncomingEvent], created_at: datetime) -> dict[str, list[Any]]:
@@ -28,17 +29,20 @@ def event_columns(events: list[IncomingEvent], created_at: datetime) -> dict[str
     }
     for index, column in enumerate(GROUP_COLUMNS):
         columns[column] = [e.groups.get(index) for e in events]
-    for key, column in MATERIALIZED_PROPERTIES.items():
-        columns[column] = [_scalar_text(e.properties.get(key)) for e in events]
     return columns
+
+
+def distinct_events(events: list[IncomingEvent]) -> list[IncomingEvent]:
+    """The first event of each (project, uuid): a request may repeat an event."""
+    seen: set[tuple[int, str]] = set()
+    kept = []
+    for event in events:
+        key = (event.project_id, event.uuid)
+        if key not in seen:
+            seen.add(key)
+            kept.append(event)
+    return kept
 
 
 def _json(value: dict[str, Any]) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-def _scalar_text(value: object) -> str | None:
-    """A materialised column holds strings as they are and other JSON values as JSON text."""
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()

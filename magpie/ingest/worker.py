@@ -25,12 +25,12 @@ from magpie.ingest.events import IncomingEvent, IngestionWarning
 from magpie.ingest.groups import GroupRules, identified_group_keys
 from magpie.ingest.persons import PersonRules, merge_pair
 from magpie.ingest.pipeline import normalize
-from magpie.ingest.rows import event_columns
+from magpie.ingest.rows import distinct_events, event_columns
 from magpie.queue import Entry
 from magpie.queue.local import LocalLog
 from magpie.store.duckdb.billing import add_dropped
 from magpie.store.duckdb.database import Database, transaction
-from magpie.store.duckdb.events import insert_events
+from magpie.store.duckdb.events import insert_events, stored_uuids
 from magpie.store.duckdb.ingest_log import (
     insert_dead_letter,
     insert_warnings,
@@ -165,12 +165,15 @@ class IngestWorker:
         now = utc_naive(self._clock.now())
         cursor = self._db.cursor()
         with transaction(cursor):
+            # Each event is processed and stored once: repeats inside the batch and
+            # events already stored (SDK retries) are set aside first.
+            events = distinct_events(batch.events)
+            known = stored_uuids(cursor, [(e.project_id, e.uuid) for e in events])
+            events = [e for e in events if e.uuid not in known]
             stored = 0
-            if batch.events:
-                apply_persons_and_groups(cursor, batch.events, batch.warnings, now)
-                stored = insert_events(
-                    cursor, event_columns(batch.events, now), list(EXCLUDED_EVENTS)
-                )
+            if events:
+                apply_persons_and_groups(cursor, events, batch.warnings, now)
+                stored = insert_events(cursor, event_columns(events, now), list(EXCLUDED_EVENTS))
             insert_warnings(cursor, batch.warnings)
             for drop in drops:
                 add_dropped(cursor, drop["project_id"], now.date(), drop["dropped"])

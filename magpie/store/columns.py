@@ -24,3 +24,8 @@ MATERIALIZED_PROPERTIES: dict[str, str] = {
 }
 
 GROUP_COLUMNS: tuple[str, ...] = tuple(f"group_{index}" for index in range(5))
+
+
+def json_pointer(keys: list[str]) -> str:
+    """RFC 6901 path of a property: any key is addressable, ``~`` and ``/`` included."""
+    return "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in keys)

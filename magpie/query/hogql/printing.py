@@ -11,15 +11,12 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-
-def _json_pointer(keys: list[str]) -> str:
-    # RFC 6901: '~' and '/' inside a key are escaped, so any key is addressable.
-    return "/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in keys)
+from magpie.store.columns import json_pointer
 
 
 def _duckdb_property(column: exp.Expr, keys: list[str]) -> exp.Expr:
     return exp.Anonymous(
-        this="json_extract_string", expressions=[column, exp.Literal.string(_json_pointer(keys))]
+        this="json_extract_string", expressions=[column, exp.Literal.string(json_pointer(keys))]
     )
 
 

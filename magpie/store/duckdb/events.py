@@ -1,5 +1,10 @@
-"""Writing events: one Arrow table per worker batch, deduplicated by uuid, with the
-usage counters updated in the same transaction."""
+"""Writing events: one Arrow table per worker batch, with the usage counters
+updated in the same transaction.
+
+The worker hands over events it has already deduplicated (see
+``stored_uuids``). Materialised property columns are filled here by DuckDB
+from the properties JSON, in one parse per row, rather than in Python.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
-from magpie.store.columns import GROUP_COLUMNS, MATERIALIZED_PROPERTIES
+from magpie.store.columns import GROUP_COLUMNS, MATERIALIZED_PROPERTIES, json_pointer
 from magpie.store.duckdb.database import registered
 
 EVENT_SCHEMA = pa.schema(
@@ -25,66 +31,97 @@ EVENT_SCHEMA = pa.schema(
         ("person_properties", pa.string()),
         ("person_created_at", pa.timestamp("us")),
         *[(column, pa.string()) for column in GROUP_COLUMNS],
-        *[(column, pa.string()) for column in MATERIALIZED_PROPERTIES.values()],
         ("created_at", pa.timestamp("us")),
     ]
 )
 
-# Keeps the first of any uuid repeated inside the batch, and drops uuids the
-# project already stored (SDK retries, replays after a crash).
-_NEW_ROWS = """
-SELECT * EXCLUDE (row_in_batch)
-FROM (
-    SELECT *, row_number() OVER (PARTITION BY project_id, uuid) AS row_in_batch
-    FROM incoming_events
-) AS incoming
-WHERE row_in_batch = 1
-  AND NOT EXISTS (
-      SELECT 1 FROM events AS stored
-      WHERE stored.project_id = incoming.project_id
-        AND stored.uuid = CAST(incoming.uuid AS UUID)
-  )
-"""
 
-_INSERT = """
-INSERT INTO events BY NAME
-SELECT * REPLACE (
-    CAST(uuid AS UUID) AS uuid,
-    CAST(person_id AS UUID) AS person_id,
-    CAST(person_mode AS person_mode) AS person_mode
+def _insert_sql() -> str:
+    """INSERT … SELECT that casts the Arrow columns and extracts the materialised ones."""
+    paths = exp.Array(
+        expressions=[exp.Literal.string(json_pointer([key])) for key in MATERIALIZED_PROPERTIES]
+    )
+    extracted = exp.alias_(
+        exp.Anonymous(this="json_extract_string", expressions=[exp.column("properties"), paths]),
+        "mat",
+    )
+    inner = exp.select(exp.Star(), extracted).from_("new_events")
+    casts = [
+        exp.alias_(exp.cast(exp.column(name), to), name)
+        for name, to in (("uuid", "UUID"), ("person_id", "UUID"))
+    ]
+    casts.append(
+        exp.alias_(
+            exp.cast(exp.column("person_mode"), exp.DataType.build("person_mode", udt=True)),
+            "person_mode",
+        )
+    )
+    # sqlglot's brackets count from 0 and print DuckDB's 1-based lists.
+    materialized = [
+        exp.alias_(exp.Bracket(this=exp.column("mat"), expressions=[exp.Literal.number(i)]), column)
+        for i, column in enumerate(MATERIALIZED_PROPERTIES.values())
+    ]
+    passthrough = [
+        exp.column(f.name)
+        for f in EVENT_SCHEMA
+        if f.name not in ("uuid", "person_id", "person_mode")
+    ]
+    select = exp.select(*passthrough, *casts, *materialized).from_(inner.subquery("incoming"))
+    return f"INSERT INTO events BY NAME {select.sql(dialect='duckdb')}"
+
+
+_INSERT = _insert_sql()
+
+_STORED = """
+SELECT CAST(uuid AS VARCHAR) FROM batch_keys AS b
+WHERE EXISTS (
+    SELECT 1 FROM events AS stored
+    WHERE stored.project_id = b.project_id AND stored.uuid = CAST(b.uuid AS UUID)
 )
-FROM new_events
 """
 
 # Billing class of each new event: excluded events first, then anonymous
 # (personless) versus identified (full or force_upgrade).
 _COUNT_USAGE = """
 INSERT INTO usage_counters
-SELECT project_id, CAST(created_at AS DATE), coalesce(mat_lib, ''), coalesce(mat_lib_version, ''),
+SELECT project_id, CAST(created_at AS DATE), coalesce(lib[1], ''), coalesce(lib[2], ''),
        CASE WHEN list_contains($excluded, event) THEN 'excluded'
             WHEN person_mode = 'propertyless' THEN 'anonymous'
             ELSE 'identified' END,
        CASE WHEN list_contains($excluded, event) THEN event ELSE '' END,
        count(*)
-FROM new_events
+FROM (SELECT *, json_extract_string(properties, ['/$lib', '/$lib_version']) AS lib
+      FROM new_events)
 GROUP BY ALL
 ON CONFLICT DO UPDATE SET events = usage_counters.events + excluded.events
 """
 
 
+def stored_uuids(cursor: duckdb.DuckDBPyConnection, keys: list[tuple[int, str]]) -> set[str]:
+    """Which of these (project, uuid) pairs are already stored (SDK retries, replays)."""
+    if not keys:
+        return set()
+    table = pa.table(
+        {
+            "project_id": pa.array([k[0] for k in keys], pa.int64()),
+            "uuid": pa.array([k[1] for k in keys], pa.string()),
+        }
+    )
+    with registered(cursor, "batch_keys", table):
+        return {row[0] for row in cursor.execute(_STORED).fetchall()}
+
+
 def insert_events(
     cursor: duckdb.DuckDBPyConnection, columns: dict[str, list[Any]], excluded: list[str]
 ) -> int:
-    """Insert a batch given as column lists and count it; returns how many rows were new.
+    """Insert new, distinct events given as column lists, and count them for billing.
 
     ``excluded`` names the events that are stored but not billed.
     """
     table = pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
-    with registered(cursor, "incoming_events", table):
-        new_rows = cursor.sql(_NEW_ROWS).to_arrow_table()
-    if new_rows.num_rows == 0:
+    if table.num_rows == 0:
         return 0
-    with registered(cursor, "new_events", new_rows):
+    with registered(cursor, "new_events", table):
         cursor.execute(_INSERT)
         cursor.execute(_COUNT_USAGE, {"excluded": excluded})
-    return int(new_rows.num_rows)
+    return int(table.num_rows)
