@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -64,19 +66,40 @@ class Magpie:
         )
         self.query_runner = QueryRunner(self.db, timeout_seconds=settings.query_timeout_seconds)
         self._started = False
+        self._decoders: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
         if not self._started:
             self.billing.quota_gate.refresh_all()
+            self._start_decoders()
             self.worker.start()
             self._started = True
 
+    def _start_decoders(self) -> None:
+        count = self.settings.decoder_processes
+        if count == 0:
+            return
+        # spawn, not fork: this process already runs threads (worker, queue writer).
+        self._decoders = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+        for future in [self._decoders.submit(_warm_up) for _ in range(count)]:
+            future.result()
+        self.capture.decode_in(self._decoders)
+
     def close(self) -> None:
         """Stop taking events, ingest everything already acknowledged, close the store."""
+        if self._decoders is not None:
+            self.capture.decode_in(None)
+            self._decoders.shutdown(wait=True)
+            self._decoders = None
         self.queue.close()
         if self._started:
             self.worker.stop()
         self.db.close()
+
+
+def _warm_up() -> None:
+    """Imports the decoder in a pool process, so the first request does not pay for it."""
+    import magpie.capture.decoder  # noqa: F401
 
 
 def create_app(magpie: Magpie) -> Starlette:

@@ -18,6 +18,10 @@ class MagpieError(Exception):
         self.message = message
         self.attr = attr
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (capture decodes in a process pool).
+        return (self.__class__, (self.message,), {"attr": self.attr})
+
     def capture_body(self) -> dict[str, object]:
         return {"status": self.status, "code": self.code, "error": self.message}
 

@@ -43,6 +43,9 @@ class Settings:
     # Upper bounds on one ingest transaction (a record is one capture request).
     worker_batch_records: int = 2_000
     worker_batch_bytes: int = 64 * MiB
+    # Processes that decode capture requests beside the ingest worker; None picks
+    # one when the machine has two cores or more, 0 decodes in the server process.
+    capture_processes: int | None = None
     # A JSON or TOML price list used until one is set through the API.
     pricing_file: Path | None = None
     # Longest a query may run before it is interrupted.
@@ -61,6 +64,12 @@ class Settings:
     @property
     def credentials_path(self) -> Path:
         return self.data_dir / "credentials.json"
+
+    @property
+    def decoder_processes(self) -> int:
+        if self.capture_processes is not None:
+            return max(0, self.capture_processes)
+        return 1 if (os.cpu_count() or 1) >= 2 else 0
 
     @property
     def url(self) -> str:
@@ -107,6 +116,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "worker_batch_bytes": int,
     "duckdb_threads": int,
     "query_timeout_seconds": float,
+    "capture_processes": int,
 }
 
 

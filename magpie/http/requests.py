@@ -53,11 +53,12 @@ def _is_trusted(address: str, networks: Sequence[Network]) -> bool:
 async def wire_request(
     request: Request, cap: int, trusted_proxies: Sequence[Network]
 ) -> WireRequest:
+    # Plain dicts: the request may be decoded in another process.
     return WireRequest(
         path=request.url.path,
         method=request.method,
-        query=request.query_params,
-        headers=request.headers,
+        query=dict(request.query_params),
+        headers=dict(request.headers.items()),
         body=await read_body(request, cap),
         client_ip=client_ip(request, trusted_proxies),
     )

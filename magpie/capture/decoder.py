@@ -1,0 +1,150 @@
+"""The CPU-heavy half of capture: request bytes → validated events, as JSON.
+
+Pure functions of the request and the time, with no access to the store, so
+that they can run in a separate process: on a machine with two cores,
+decoding beside the ingest worker (rather than under the same interpreter
+lock) is what lets capture keep up and answer fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from magpie.capture.decoding import WireRequest, decode_payload
+from magpie.capture.parsing import (
+    EventContext,
+    batch_token,
+    build_event,
+    drop_filtered,
+    load_json,
+    parse_body,
+)
+from magpie.capture.timestamps import parse_timestamp, sent_at_from_millis
+from magpie.clock import utc_naive
+from magpie.errors import MagpieError, RequestParsingError, UnsupportedEncoding
+
+V1_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
+# v1 carries these as typed options; Magpie stores them as the properties v0 uses.
+V1_OPTIONS_TO_PROPERTIES = {
+    "process_person_profile": "$process_person_profile",
+    "disable_skew_correction": "$ignore_sent_at",
+    "cookieless_mode": "$cookieless_mode",
+    "product_tour_id": "$product_tour_id",
+}
+V1_FIELDS_TO_PROPERTIES = {"session_id": "$session_id", "window_id": "$window_id"}
+
+
+@dataclass(frozen=True)
+class CaptureLimits:
+    batch_body: int
+    event_body: int
+
+    def for_path(self, path: str) -> int:
+        return self.batch_body if path.startswith("/batch") else self.event_body
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    token: str | None  # None on v1, where the token comes from the Authorization header
+    events_json: bytes  # the validated events as a JSON array
+    count: int
+    sent_at: str | None
+    historical_migration: bool
+    # v1 only: per-event results keyed by uuid.
+    results: dict[str, dict[str, str]] | None = None
+
+
+def decode_v0(request: WireRequest, limits: CaptureLimits, now: datetime) -> DecodedBatch:
+    payload = decode_payload(
+        request, limits.for_path(request.path), legacy_path=_is_legacy(request.path)
+    )
+    raw = parse_body(load_json(payload), engage_path=request.path.startswith("/engage"))
+    token = batch_token(raw)
+    sent_at = raw.sent_at or sent_at_from_millis(
+        request.query.get("_") or request.query.get("sent_at")
+    )
+    context = EventContext(now, sent_at)
+    events = [build_event(event, context) for event in drop_filtered(raw.events)]
+    return DecodedBatch(
+        token, _events_json(events), len(events), _iso(sent_at), raw.historical_migration
+    )
+
+
+def decode_v1(request: WireRequest, limits: CaptureLimits, now: datetime) -> DecodedBatch:
+    """The strict protocol: each event is judged alone and gets its own result."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in V1_ENCODINGS:
+        raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported")
+    body = load_json(decode_payload(request, limits.batch_body, legacy_path=False))
+    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+        raise RequestParsingError("the body must be an object with a batch array")
+    created_at = body.get("created_at")
+    sent_at = parse_timestamp(created_at) if isinstance(created_at, str) else None
+    lib = _sdk_info(request.headers.get("posthog-sdk-info", ""))
+    context = EventContext(now, sent_at)
+    results: dict[str, dict[str, str]] = {}
+    accepted = []
+    for raw in body["batch"]:
+        key = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
+        try:
+            event = build_event(_v1_to_v0(raw, lib), context)
+            _events_json([event])
+        except MagpieError as exc:
+            results[key] = {"result": "drop", "details": f"{exc.code}: {exc.message}"}
+            continue
+        results[key or event["uuid"]] = {"result": "ok"}
+        accepted.append(event)
+    return DecodedBatch(
+        None,
+        _events_json(accepted),
+        len(accepted),
+        _iso(sent_at),
+        body.get("historical_migration") is True,
+        results,
+    )
+
+
+def _events_json(events: list[dict[str, Any]]) -> bytes:
+    try:
+        return orjson.dumps(events, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise RequestParsingError(f"event properties cannot be stored: {exc}") from None
+
+
+def _is_legacy(path: str) -> bool:
+    return not path.startswith(("/batch", "/i/v0/e"))
+
+
+def _iso(at: datetime | None) -> str | None:
+    return utc_naive(at).isoformat() if at else None
+
+
+def _sdk_info(header: str) -> dict[str, str]:
+    name, _, version = header.strip().partition("/")
+    info = {"$lib": name} if name else {}
+    if version:
+        info["$lib_version"] = version
+    return info
+
+
+def _v1_to_v0(raw: object, lib: dict[str, str]) -> object:
+    if not isinstance(raw, dict):
+        return raw
+    properties = raw.get("properties")
+    properties = dict(properties) if isinstance(properties, dict) else properties
+    if isinstance(properties, dict):
+        options = raw.get("options")
+        if isinstance(options, dict):
+            for option, prop in V1_OPTIONS_TO_PROPERTIES.items():
+                if option in options:
+                    properties[prop] = options[option]
+        for field, prop in V1_FIELDS_TO_PROPERTIES.items():
+            if isinstance(raw.get(field), str):
+                properties[prop] = raw[field]
+        for key, value in lib.items():
+            properties.setdefault(key, value)
+    return {**raw, "properties": properties}
