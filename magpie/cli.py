@@ -12,7 +12,7 @@ import click
 import httpx
 import uvicorn
 
-from magpie.app import Magpie, server_config
+from magpie.app import Magpie, server_config, tune_interpreter
 from magpie.billing.meter import Period
 from magpie.billing.pricing import DEFAULT_PRICING
 from magpie.billing.pricing import quote as compute_quote
@@ -75,6 +75,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     magpie = Magpie(settings)
     click.echo(_credentials(magpie).to_json())
     sys.stdout.flush()
+    tune_interpreter(settings)
     # uvicorn re-raises the stop signal once it has shut down gracefully; a
     # no-op handler underneath lets the process exit 0 after a clean drain.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):

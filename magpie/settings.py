@@ -46,6 +46,8 @@ class Settings:
     # Processes that decode capture requests beside the ingest worker; None picks
     # one when the machine has two cores or more, 0 decodes in the server process.
     capture_processes: int | None = None
+    # How often Python's interpreter lock changes hands between threads (seconds).
+    switch_interval_seconds: float = 0.0005
     # A JSON or TOML price list used until one is set through the API.
     pricing_file: Path | None = None
     # Longest a query may run before it is interrupted.
@@ -117,6 +119,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "duckdb_threads": int,
     "query_timeout_seconds": float,
     "capture_processes": int,
+    "switch_interval_seconds": float,
 }
 
 

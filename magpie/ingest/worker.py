@@ -8,6 +8,7 @@ the last committed batch.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -82,6 +83,8 @@ class IngestWorker:
         self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="magpie-ingest", daemon=True)
         self.stats = WorkerStats()
+        self._last_collection = time.monotonic()
+        self._batches_collected = 0
         self.position = self._initial_position()
 
     def start(self) -> None:
@@ -125,9 +128,19 @@ class IngestWorker:
             if not entries:
                 if self._stopping.is_set() and self.position >= self._queue.end:
                     return
+                self._collect_when_idle()
                 continue
             self._consume(entries)
             self._queue.release(self.position)
+
+    def _collect_when_idle(self) -> None:
+        """A full garbage collection, at most once a minute and only with nothing to do
+        (see app.tune_interpreter: the server leaves older generations to this)."""
+        now = time.monotonic()
+        if now - self._last_collection >= 60 and self.stats.batches != self._batches_collected:
+            gc.collect()
+            self._last_collection = now
+            self._batches_collected = self.stats.batches
 
     def _consume(self, entries: Sequence[Entry]) -> None:
         try:
