@@ -174,11 +174,12 @@ def _breakdown_expression(query: TrendsQuery) -> exp.Expr | None:
             )
         value = field(f"group_{index}", "properties", key)
     elif kind == "hogql":
-        value = hogql_expression(key)
+        # Properties are text already; an expression may be anything.
+        return exp.cast(hogql_expression(key), exp.DataType.build("VARCHAR"))
     else:
         raise InvalidInput(f"breakdown_type {kind!r} is not supported yet", attr="breakdownFilter")
-    as_text = exp.cast(value, exp.DataType.build("VARCHAR"))
-    return exp.func("coalesce", as_text, exp.Literal.string(BREAKDOWN_NULL))
+    # A missing value stays NULL in SQL and is named in Python (cheaper per row).
+    return value
 
 
 ADDITIVE_MATH = frozenset({"total", "sum"})
@@ -203,11 +204,12 @@ def _series_values(
             for bucket, value in values[key].items():
                 other[bucket] += value
         return {**{k: values[k] for k in kept}, BREAKDOWN_OTHER: dict(other)}
-    kept_literals = [exp.Literal.string(str(k)) for k in kept]
+    kept_literals = [exp.Literal.string(str(k)) for k in kept if k != BREAKDOWN_NULL]
+    is_kept: exp.Expr = exp.In(this=breakdown.copy(), expressions=kept_literals)
+    if BREAKDOWN_NULL in kept:
+        is_kept = exp.or_(is_kept, exp.Is(this=breakdown.copy(), expression=exp.Null()))
     folded_expression = exp.If(
-        this=exp.In(this=breakdown.copy(), expressions=kept_literals),
-        true=breakdown,
-        false=exp.Literal.string(BREAKDOWN_OTHER),
+        this=is_kept, true=breakdown, false=exp.Literal.string(BREAKDOWN_OTHER)
     )
     return _grouped_values(query, node, period, context, folded_expression)
 
@@ -240,7 +242,7 @@ def _grouped_values(
         )
     values: dict[Any, dict[datetime, float]] = defaultdict(dict)
     for row in rows:
-        key = row[1] if breakdown is not None else None
+        key = (BREAKDOWN_NULL if row[1] is None else row[1]) if breakdown is not None else None
         values[key][row[0]] = float(row[-1] or 0)
     return dict(values)
 
