@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -149,7 +150,22 @@ def create_app(magpie: Magpie) -> Starlette:
         Route("/_readiness", health),
         Route("/_liveness", health),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Unknown paths and methods answer in the API's error shape, not plain text."""
+        status = getattr(exc, "status_code", 500)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        detail = {
+            404: f"no such path: {request.url.path}",
+            405: f"{request.method} is not allowed here",
+        }.get(status, "request failed")
+        return json_response(
+            {"type": "invalid_request", "code": code, "detail": detail, "attr": None}, status
+        )
+
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
 
 
 def tune_interpreter(settings: Settings) -> None:

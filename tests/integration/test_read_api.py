@@ -105,3 +105,10 @@ def test_reading_needs_a_personal_api_key(live_server: LiveServer, path: str) ->
         assert response.status_code == 401, headers
         body = response.json()
         assert body["type"] == "authentication_error" and body["code"] == "not_authenticated"
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_shape(live_server: LiveServer) -> None:
+    missing = httpx.get(f"{live_server.url}/api/projects/not-a-number/events/")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong_method = httpx.delete(f"{live_server.url}/api/projects/1/query/")
+    assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "method_not_allowed"
