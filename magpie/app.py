@@ -5,7 +5,10 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
@@ -83,7 +86,12 @@ class Magpie:
         if count == 0:
             return
         # spawn, not fork: this process already runs threads (worker, queue writer).
-        self._decoders = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+        self._decoders = ProcessPoolExecutor(
+            count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_decoder_process_started,
+            initargs=(os.getpid(),),
+        )
         for future in [self._decoders.submit(_warm_up) for _ in range(count)]:
             future.result()
         self.capture.decode_in(self._decoders)
@@ -103,6 +111,18 @@ class Magpie:
 def _warm_up() -> None:
     """Imports the decoder in a pool process, so the first request does not pay for it."""
     import magpie.capture.decoder  # noqa: F401
+
+
+def _decoder_process_started(server_pid: int) -> None:
+    """A decoder process ends with its server, even one killed with SIGKILL, which
+    gets no chance to shut its pool down."""
+
+    def watch() -> None:
+        while os.getppid() == server_pid:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="magpie-decoder-watch", daemon=True).start()
 
 
 def create_app(magpie: Magpie) -> Starlette:

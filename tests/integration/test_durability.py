@@ -103,3 +103,35 @@ def test_sigterm_drains_the_queue_before_exiting(tmp_path: Path) -> None:
     counts = stored_uuid_counts(data_dir)
     assert sorted(counts) == sorted(sent)
     assert set(counts.values()) == {1}
+
+
+def test_decoder_processes_end_with_a_killed_server(tmp_path: Path) -> None:
+    server = spawn_server(tmp_path / "data")
+    children = _children(server.process.pid)
+    assert children, "magpie serve should run a decoder process on this machine"
+    server.kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines()
+                          if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid) and "python" in fields.get("Name", ""):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in state
