@@ -181,7 +181,13 @@ class IngestWorker:
             # Each event is processed and stored once: repeats inside the batch and
             # events already stored (SDK retries) are set aside first.
             events = distinct_events(batch.events)
-            known = stored_uuids(cursor, [(e.project_id, e.uuid) for e in events])
+            times = [e.timestamp for e in events]
+            known = stored_uuids(
+                cursor,
+                [(e.project_id, e.uuid) for e in events],
+                min(times, default=now),
+                max(times, default=now),
+            )
             events = [e for e in events if e.uuid not in known]
             stored = 0
             if events:

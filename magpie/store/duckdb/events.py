@@ -8,6 +8,7 @@ from the properties JSON, in one parse per row, rather than in Python.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -72,11 +73,17 @@ def _insert_sql() -> str:
 
 _INSERT = _insert_sql()
 
+# A repeat carries the original's uuid and (give or take clock skew and
+# offsets) its timestamp, so only stored events within a day of the batch's
+# times are compared: the scan stays the size of the recent past, however large
+# the table grows. (PostHog deduplicates within the same day only.)
 _STORED = """
 SELECT CAST(uuid AS VARCHAR) FROM batch_keys AS b
 WHERE EXISTS (
     SELECT 1 FROM events AS stored
-    WHERE stored.project_id = b.project_id AND stored.uuid = CAST(b.uuid AS UUID)
+    WHERE stored.timestamp >= $earliest - INTERVAL 1 DAY
+      AND stored.timestamp <= $latest + INTERVAL 1 DAY
+      AND stored.project_id = b.project_id AND stored.uuid = CAST(b.uuid AS UUID)
 )
 """
 
@@ -97,8 +104,14 @@ ON CONFLICT DO UPDATE SET events = usage_counters.events + excluded.events
 """
 
 
-def stored_uuids(cursor: duckdb.DuckDBPyConnection, keys: list[tuple[int, str]]) -> set[str]:
-    """Which of these (project, uuid) pairs are already stored (SDK retries, replays)."""
+def stored_uuids(
+    cursor: duckdb.DuckDBPyConnection,
+    keys: list[tuple[int, str]],
+    earliest: datetime,
+    latest: datetime,
+) -> set[str]:
+    """Which of these (project, uuid) pairs, timed between ``earliest`` and ``latest``,
+    are already stored (SDK retries, replays)."""
     if not keys:
         return set()
     table = pa.table(
@@ -108,7 +121,8 @@ def stored_uuids(cursor: duckdb.DuckDBPyConnection, keys: list[tuple[int, str]])
         }
     )
     with registered(cursor, "batch_keys", table):
-        return {row[0] for row in cursor.execute(_STORED).fetchall()}
+        rows = cursor.execute(_STORED, {"earliest": earliest, "latest": latest}).fetchall()
+        return {row[0] for row in rows}
 
 
 # Rows converted to Arrow per call. Converting Python objects holds the
