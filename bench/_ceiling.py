@@ -99,7 +99,10 @@ async def _measure(
     batch_events: int,
     ceiling: bool,
 ) -> CeilingResult:
-    settings = Settings.load(data_dir=copy_data_dir(template, work_dir / "pipeline"))
+    # Capture in this process: the stages are timed one after another, on one thread.
+    settings = Settings.load(
+        data_dir=copy_data_dir(template, work_dir / "pipeline"), capture_process=False
+    )
     magpie = Magpie(settings)
     ceiling_db = (
         Database(

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
-import os
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -21,7 +16,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from magpie.billing.service import BillingService
-from magpie.capture.service import CaptureLimits, CaptureService
+from magpie.capture.decoder import CaptureLimits
+from magpie.capture.gateway import CaptureGateway
+from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
@@ -33,7 +30,7 @@ from magpie.http.capture import capture_routes
 from magpie.http.flags import flags_routes
 from magpie.ingest.worker import IngestWorker
 from magpie.query.runner import QueryRunner
-from magpie.queue.local import LocalLog
+from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.projects import ApiKeyStore, ProjectStore, TokenDirectory
@@ -56,8 +53,27 @@ class Magpie:
         self.projects = ProjectStore(self.db, self.clock)
         self.api_keys = ApiKeyStore(self.db, self.clock)
         self.tokens = TokenDirectory(self.projects)
-        self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
         self.billing = BillingService(self.db, self.clock, settings.pricing_file)
+        self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
+        self.queue: LocalLog | LogFollower
+        self.capture: Capture
+        self.gateway: CaptureGateway | None = None
+        if settings.separate_capture:
+            self.queue = LogFollower(settings.queue_dir)
+            self.gateway = CaptureGateway(
+                settings.queue_dir,
+                settings.queue_segment_bytes,
+                self.limits,
+                self.queue,
+                self._token_ids,
+            )
+            self.billing.quota_gate.observe(self.gateway.set_limited)
+            self.capture = self.gateway
+        else:
+            self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
+            self.capture = CaptureService(
+                self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
+            )
         self.worker = IngestWorker(
             self.db,
             self.queue,
@@ -66,63 +82,35 @@ class Magpie:
             max_bytes=settings.worker_batch_bytes,
             on_batch=self.billing.quota_gate.refresh,
         )
-        self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
-        self.capture = CaptureService(
-            self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
-        )
         self.query_runner = QueryRunner(self.db, timeout_seconds=settings.query_timeout_seconds)
         self._started = False
-        self._decoders: ProcessPoolExecutor | None = None
+
+    def _token_ids(self) -> dict[str, int]:
+        return {project.api_token: project.id for project in self.projects.all()}
+
+    async def start_serving(self) -> None:
+        """Start the capture process (if any), then ingestion."""
+        if self.gateway is not None:
+            await self.gateway.start()
+        self.start()
+
+    async def stop_serving(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+        self.close()
 
     def start(self) -> None:
         if not self._started:
             self.billing.quota_gate.refresh_all()
-            self._start_decoders()
             self.worker.start()
             self._started = True
 
-    def _start_decoders(self) -> None:
-        count = self.settings.decoder_processes
-        if count == 0:
-            return
-        # spawn, not fork: this process already runs threads (worker, queue writer).
-        self._decoders = ProcessPoolExecutor(
-            count,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_decoder_process_started,
-            initargs=(os.getpid(),),
-        )
-        for future in [self._decoders.submit(_warm_up) for _ in range(count)]:
-            future.result()
-        self.capture.decode_in(self._decoders)
-
     def close(self) -> None:
         """Stop taking events, ingest everything already acknowledged, close the store."""
-        if self._decoders is not None:
-            self.capture.decode_in(None)
-            self._decoders.shutdown(wait=True)
-            self._decoders = None
         self.queue.close()
         if self._started:
             self.worker.stop()
         self.db.close()
-
-
-def _warm_up() -> None:
-    """Imports the decoder in a pool process, so the first request does not pay for it."""
-    import magpie.capture.decoder  # noqa: F401
-
-
-def _decoder_process_started(server_pid: int) -> None:
-    """A decoder process ends with its server, even one killed with SIGKILL, which
-    gets no chance to shut its pool down."""
-
-    def watch() -> None:
-        while os.getppid() == server_pid:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="magpie-decoder-watch", daemon=True).start()
 
 
 def create_app(magpie: Magpie) -> Starlette:
@@ -130,11 +118,11 @@ def create_app(magpie: Magpie) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        magpie.start()
+        await magpie.start_serving()
         try:
             yield
         finally:
-            magpie.close()
+            await magpie.stop_serving()
 
     # Base64 bodies are a third larger than what they decode to.
     def body_cap(path: str) -> int:

@@ -43,9 +43,9 @@ class Settings:
     # Upper bounds on one ingest transaction (a record is one capture request).
     worker_batch_records: int = 2_000
     worker_batch_bytes: int = 64 * MiB
-    # Processes that decode capture requests beside the ingest worker; None picks
-    # one when the machine has two cores or more, 0 decodes in the server process.
-    capture_processes: int | None = None
+    # Capture (decoding and the queue) in a process of its own, beside the ingest
+    # worker; None: yes when the machine has two cores or more.
+    capture_process: bool | None = None
     # How often Python's interpreter lock changes hands between threads (seconds).
     switch_interval_seconds: float = 0.0005
     # A JSON or TOML price list used until one is set through the API.
@@ -68,10 +68,10 @@ class Settings:
         return self.data_dir / "credentials.json"
 
     @property
-    def decoder_processes(self) -> int:
-        if self.capture_processes is not None:
-            return max(0, self.capture_processes)
-        return 1 if (os.cpu_count() or 1) >= 2 else 0
+    def separate_capture(self) -> bool:
+        if self.capture_process is not None:
+            return self.capture_process
+        return (os.cpu_count() or 1) >= 2
 
     @property
     def url(self) -> str:
@@ -118,9 +118,18 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "worker_batch_bytes": int,
     "duckdb_threads": int,
     "query_timeout_seconds": float,
-    "capture_processes": int,
+    "capture_process": lambda raw: _boolean(raw),
     "switch_interval_seconds": float,
 }
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("use true or false")
 
 
 def _convert(var: str, name: str, raw: str) -> Any:

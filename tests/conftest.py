@@ -73,9 +73,9 @@ def start_live_server(
     data_dir: Path, **overrides: object
 ) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
     port = free_port()
-    # Decoding in-process keeps test servers quick to start; test_capture_processes
-    # covers the process pool that `magpie serve` uses.
-    overrides.setdefault("capture_processes", 0)
+    # Capture in the server process keeps test servers quick to start;
+    # test_capture_process covers the capture process `magpie serve` runs.
+    overrides.setdefault("capture_process", False)
     settings = Settings.load(env={}, data_dir=data_dir, port=port, **overrides)
     magpie = Magpie(settings)
     credentials = ensure_credentials(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,11 @@ class QuotaGate:
     def __init__(self, billing: BillingService) -> None:
         self._billing = billing
         self._limited: dict[int, str] = {}  # project → the month it is limited in
+        self._observers: list[Callable[[set[int]], None]] = []
+
+    def observe(self, observer: Callable[[set[int]], None]) -> None:
+        """Be told the set of limited projects whenever it changes (a capture process)."""
+        self._observers.append(observer)
 
     def is_limited(self, project_id: int) -> bool:
         month = self._limited.get(project_id)
@@ -175,11 +181,20 @@ class QuotaGate:
 
     def refresh(self, project_ids: list[int] | set[int]) -> None:
         month = str(Period.containing(self._billing.now()))
+        before = self.limited_now()
         for project_id in project_ids:
             if self._billing.is_over_quota(project_id):
                 self._limited[project_id] = month
             else:
                 self._limited.pop(project_id, None)
+        after = self.limited_now()
+        if after != before:
+            for observer in self._observers:
+                observer(after)
+
+    def limited_now(self) -> set[int]:
+        month = str(Period.containing(self._billing.now()))
+        return {p for p, limited_in in self._limited.items() if limited_in == month}
 
     def refresh_all(self) -> None:
         self.refresh(self._billing.projects_with_quotas() | set(self._limited))

@@ -3,15 +3,11 @@
 The SDK is answered only after the record is fsynced, so a success always
 means the events will be ingested. Everything that can be wrong with a
 request is found before the queue and reported with a stable code.
-Decoding (decompression, JSON, validation) may run in a pool of processes;
-the project lookup, the quota check and the queue stay here.
+Under ``magpie serve`` this runs in the capture process (see process.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -24,9 +20,8 @@ from magpie.capture.rules import clean_token
 from magpie.clock import Clock, utc_naive
 from magpie.errors import IngestKeyRequired, IngestKeyUnknown
 from magpie.queue.local import LocalLog
-from magpie.store.duckdb.projects import Project, TokenDirectory
 
-__all__ = ["CaptureLimits", "CaptureOutcome", "CaptureService", "QuotaCheck"]
+__all__ = ["Capture", "CaptureLimits", "CaptureOutcome", "CaptureService", "QuotaCheck"]
 
 _QUOTA_DROP = {"result": "drop", "details": "quota_limited: the project is over its billing quota"}
 
@@ -35,21 +30,34 @@ class QuotaCheck(Protocol):
     def is_limited(self, project_id: int) -> bool: ...
 
 
+class ProjectIds(Protocol):
+    def project_id(self, token: str) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class CaptureOutcome:
     accepted: int
     # The project is over its billing quota: the events were counted as dropped,
     # not stored, and the SDK is told so (PostHog's "quota_limited").
     quota_limited: bool = False
+    # Where the queue is durable up to, once this request's record is in it.
+    position: int | None = None
+    # v1 only: per-event results keyed by uuid.
+    results: dict[str, dict[str, str]] | None = None
 
 
-Decoder = Callable[[WireRequest, CaptureLimits, datetime], DecodedBatch]
+class Capture(Protocol):
+    """Capture as the HTTP layer uses it: in this process, or in the capture process."""
+
+    async def capture(self, request: WireRequest) -> CaptureOutcome: ...
+
+    async def capture_v1(self, request: WireRequest) -> CaptureOutcome: ...
 
 
 class CaptureService:
     def __init__(
         self,
-        tokens: TokenDirectory,
+        tokens: ProjectIds,
         queue: LocalLog,
         clock: Clock,
         limits: CaptureLimits,
@@ -60,58 +68,50 @@ class CaptureService:
         self._clock = clock
         self._limits = limits
         self._quota = quota
-        self._decoders: Executor | None = None
-
-    def decode_in(self, pool: Executor | None) -> None:
-        """Decode requests in ``pool`` (processes), or in this thread when None."""
-        self._decoders = pool
 
     async def capture(self, request: WireRequest) -> CaptureOutcome:
         """Validate a v0 request and store it durably (or count it as dropped over quota)."""
-        decoded = await self._decode(decode_v0, request)
+        decoded = decode_v0(request, self._limits, self._clock.now())
         assert decoded.token is not None
-        project = self._project(decoded.token)
-        if self._quota.is_limited(project.id):
-            await self._queue.append(self._drop_record(project, decoded.count))
-            return CaptureOutcome(0, quota_limited=True)
-        await self._queue.append(self._record(project, request, decoded))
-        return CaptureOutcome(decoded.count)
+        project_id = self._project_id(decoded.token)
+        if self._quota.is_limited(project_id):
+            position = await self._queue.append(self._drop_record(project_id, decoded.count))
+            return CaptureOutcome(0, quota_limited=True, position=position)
+        position = await self._queue.append(self._record(project_id, request, decoded))
+        return CaptureOutcome(decoded.count, position=position)
 
-    async def capture_v1(self, request: WireRequest) -> dict[str, dict[str, str]]:
+    async def capture_v1(self, request: WireRequest) -> CaptureOutcome:
         """The strict protocol: Bearer token, per-event results keyed by uuid."""
-        project = self._project(clean_token(_bearer(request.headers.get("authorization", ""))))
-        decoded = await self._decode(decode_v1, request)
+        project_id = self._project_id(
+            clean_token(_bearer(request.headers.get("authorization", "")))
+        )
+        decoded = decode_v1(request, self._limits, self._clock.now())
         results = decoded.results or {}
-        if decoded.count and self._quota.is_limited(project.id):
-            await self._queue.append(self._drop_record(project, decoded.count))
-            return {k: _QUOTA_DROP if v["result"] == "ok" else v for k, v in results.items()}
-        if decoded.count:
-            await self._queue.append(self._record(project, request, decoded))
-        return results
+        if not decoded.count:
+            return CaptureOutcome(0, results=results)
+        if self._quota.is_limited(project_id):
+            dropped = await self._queue.append(self._drop_record(project_id, decoded.count))
+            limited = {k: _QUOTA_DROP if v["result"] == "ok" else v for k, v in results.items()}
+            return CaptureOutcome(0, quota_limited=True, position=dropped, results=limited)
+        position = await self._queue.append(self._record(project_id, request, decoded))
+        return CaptureOutcome(decoded.count, position=position, results=results)
 
-    async def _decode(self, decoder: Decoder, request: WireRequest) -> DecodedBatch:
-        now = self._clock.now()
-        if self._decoders is None:
-            return decoder(request, self._limits, now)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._decoders, decoder, request, self._limits, now)
-
-    def _project(self, token: str) -> Project:
-        project = self._tokens.resolve(token)
-        if project is None:
+    def _project_id(self, token: str) -> int:
+        project_id = self._tokens.project_id(token)
+        if project_id is None:
             raise IngestKeyUnknown("no project has this api_key")
-        return project
+        return project_id
 
-    def _drop_record(self, project: Project, count: int) -> bytes:
+    def _drop_record(self, project_id: int, count: int) -> bytes:
         # Durable like events, so the dropped count survives a crash too.
         return orjson.dumps(
-            {"project_id": project.id, "dropped": count, "received_at": _iso(self._clock.now())}
+            {"project_id": project_id, "dropped": count, "received_at": _iso(self._clock.now())}
         )
 
-    def _record(self, project: Project, request: WireRequest, decoded: DecodedBatch) -> bytes:
+    def _record(self, project_id: int, request: WireRequest, decoded: DecodedBatch) -> bytes:
         head = orjson.dumps(
             {
-                "project_id": project.id,
+                "project_id": project_id,
                 "ip": request.client_ip,
                 "sent_at": decoded.sent_at,
                 "received_at": _iso(self._clock.now()),

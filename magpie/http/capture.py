@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from magpie.capture.service import CaptureService
+from magpie.capture.service import Capture
 from magpie.errors import MagpieError
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
 from magpie.http.requests import Network, wire_request
@@ -22,7 +22,7 @@ _QUOTA_LIMITED = orjson.dumps({"status": 1, "quota_limited": ["events"]})
 
 
 def capture_routes(
-    service: CaptureService, body_cap: Callable[[str], int], trusted_proxies: Sequence[Network]
+    service: Capture, body_cap: Callable[[str], int], trusted_proxies: Sequence[Network]
 ) -> list[Route]:
     async def capture(request: Request) -> Response:
         wire = await wire_request(request, body_cap(request.url.path), trusted_proxies)
@@ -34,8 +34,8 @@ def capture_routes(
 
     async def capture_v1(request: Request) -> Response:
         wire = await wire_request(request, body_cap("/batch"), trusted_proxies)
-        results = await service.capture_v1(wire)
-        return cors_json(orjson.dumps({"results": results}), 200, request)
+        outcome = await service.capture_v1(wire)
+        return cors_json(orjson.dumps({"results": outcome.results or {}}), 200, request)
 
     routes = []
     for path in CAPTURE_PATHS:

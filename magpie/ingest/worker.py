@@ -27,8 +27,7 @@ from magpie.ingest.groups import GroupRules, identified_group_keys
 from magpie.ingest.persons import PersonRules, merge_pair
 from magpie.ingest.pipeline import normalize
 from magpie.ingest.rows import distinct_events, event_columns
-from magpie.queue import Entry
-from magpie.queue.local import LocalLog
+from magpie.queue import Entry, QueueReader
 from magpie.store.duckdb.billing import add_dropped
 from magpie.store.duckdb.database import Database, transaction
 from magpie.store.duckdb.events import insert_events, stored_uuids
@@ -65,7 +64,7 @@ class IngestWorker:
     def __init__(
         self,
         db: Database,
-        queue: LocalLog,
+        queue: QueueReader,
         clock: Clock,
         *,
         max_records: int = 5_000,
@@ -88,6 +87,8 @@ class IngestWorker:
         self.position = self._initial_position()
 
     def start(self) -> None:
+        # Only now is the queue's end known (a capture process reports it on start).
+        self.position = self._initial_position()
         self._thread.start()
 
     def stop(self) -> None:
@@ -197,8 +198,9 @@ class IngestWorker:
             for drop in drops:
                 add_dropped(cursor, drop["project_id"], now.date(), drop["dropped"])
             save_position(cursor, CONSUMER, next_position)
-        if self._on_batch is not None and batch.events:
-            self._on_batch({e.project_id for e in batch.events})
+        touched = {e.project_id for e in batch.events} | {d["project_id"] for d in drops}
+        if self._on_batch is not None and touched:
+            self._on_batch(touched)
         self.stats.batches += 1
         self.stats.events_stored += stored
         self.stats.events_dropped += batch.dropped

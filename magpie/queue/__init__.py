@@ -18,10 +18,8 @@ class Entry:
     next_position: int  # where the record after it starts
 
 
-class Queue(Protocol):
-    async def append(self, payload: bytes) -> int:
-        """Store one record durably; returns the position after it."""
-        ...
+class QueueReader(Protocol):
+    """What the ingest worker needs of the queue."""
 
     def read(
         self, position: int, *, max_records: int, max_bytes: int, timeout: float
@@ -36,6 +34,11 @@ class Queue(Protocol):
     @property
     def end(self) -> int:
         """The position after the last durable record."""
+        ...
+
+    @property
+    def start(self) -> int:
+        """The position of the first record not yet released."""
         ...
 
     def close(self) -> None: ...

@@ -41,7 +41,7 @@ class LocalLog:
         self._dir = directory
         self._segment_bytes = segment_bytes
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._starts = sorted(int(p.name[: -len(_SUFFIX)]) for p in self._dir.glob(f"*{_SUFFIX}"))
+        self._starts = segment_starts(self._dir)
         if not self._starts:
             self._starts = [0]
             self._create_segment(0)
@@ -151,22 +151,7 @@ class LocalLog:
                 self._cond.wait_for(lambda: self._end > position or self._closing, timeout)
             end = self._end
             starts = list(self._starts)
-        entries: list[Entry] = []
-        taken = 0
-        while position < end and len(entries) < max_records and taken < max_bytes:
-            index = bisect.bisect_right(starts, position) - 1
-            if index < 0:
-                raise ValueError(f"queue position {position} was already released")
-            seg_start = starts[index]
-            seg_end = min(starts[index + 1], end) if index + 1 < len(starts) else end
-            with open(self._path(seg_start), "rb") as segment:
-                segment.seek(position - seg_start)
-                while position < seg_end and len(entries) < max_records and taken < max_bytes:
-                    entry = _read_frame(segment, position)
-                    entries.append(entry)
-                    taken += entry.next_position - position
-                    position = entry.next_position
-        return entries
+        return read_entries(self._dir, starts, position, end, max_records, max_bytes)
 
     def release(self, position: int) -> None:
         """Delete segments whose every record lies before ``position``."""
@@ -176,7 +161,7 @@ class LocalLog:
             ]
             self._starts = self._starts[len(removable) :]
         for start in removable:
-            self._path(start).unlink(missing_ok=True)
+            segment_path(self._dir, start).unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._cond:
@@ -203,7 +188,97 @@ class LocalLog:
         return valid
 
     def _path(self, start: int) -> Path:
-        return self._dir / f"{start:020d}{_SUFFIX}"
+        return segment_path(self._dir, start)
+
+
+class LogFollower:
+    """Reads a log that another process writes (the capture process).
+
+    The writer tells how far the log is durable (``advance``); segments are
+    found on disk, since the writer starts new ones on its own.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._cond = threading.Condition()
+        self._end = 0
+        self._closing = False
+
+    def advance(self, end: int) -> None:
+        with self._cond:
+            if end > self._end:
+                self._end = end
+                self._cond.notify_all()
+
+    @property
+    def end(self) -> int:
+        return self._end
+
+    @property
+    def start(self) -> int:
+        starts = segment_starts(self._dir)
+        return starts[0] if starts else 0
+
+    def read(
+        self,
+        position: int,
+        *,
+        max_records: int = 1000,
+        max_bytes: int = 16 << 20,
+        timeout: float = 0.0,
+    ) -> list[Entry]:
+        with self._cond:
+            if self._end <= position and timeout > 0:
+                self._cond.wait_for(lambda: self._end > position or self._closing, timeout)
+            end = self._end
+        if position >= end:
+            return []
+        return read_entries(
+            self._dir, segment_starts(self._dir), position, end, max_records, max_bytes
+        )
+
+    def release(self, position: int) -> None:
+        """Delete segments wholly before ``position``; never the last one (being written)."""
+        starts = segment_starts(self._dir)
+        for start, following in zip(starts, starts[1:], strict=False):
+            if following <= position:
+                segment_path(self._dir, start).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+
+
+def segment_path(directory: Path, start: int) -> Path:
+    return directory / f"{start:020d}{_SUFFIX}"
+
+
+def segment_starts(directory: Path) -> list[int]:
+    return sorted(int(p.name[: -len(_SUFFIX)]) for p in directory.glob(f"*{_SUFFIX}"))
+
+
+def read_entries(
+    directory: Path, starts: list[int], position: int, end: int, max_records: int, max_bytes: int
+) -> list[Entry]:
+    """Records from ``position`` up to ``end``, within the given limits (at least one)."""
+    entries: list[Entry] = []
+    taken = 0
+    while position < end and len(entries) < max_records and taken < max_bytes:
+        index = bisect.bisect_right(starts, position) - 1
+        if index < 0:
+            raise ValueError(f"queue position {position} was already released")
+        seg_start = starts[index]
+        seg_end = min(starts[index + 1], end) if index + 1 < len(starts) else end
+        with open(segment_path(directory, seg_start), "rb") as segment:
+            segment.seek(position - seg_start)
+            while position < seg_end and len(entries) < max_records and taken < max_bytes:
+                entry = _read_frame(segment, position)
+                entries.append(entry)
+                taken += entry.next_position - position
+                position = entry.next_position
+    return entries
 
 
 class QueueCorrupt(Exception):

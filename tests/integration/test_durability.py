@@ -105,10 +105,10 @@ def test_sigterm_drains_the_queue_before_exiting(tmp_path: Path) -> None:
     assert set(counts.values()) == {1}
 
 
-def test_decoder_processes_end_with_a_killed_server(tmp_path: Path) -> None:
+def test_the_capture_process_ends_with_a_killed_server(tmp_path: Path) -> None:
     server = spawn_server(tmp_path / "data")
     children = _children(server.process.pid)
-    assert children, "magpie serve should run a decoder process on this machine"
+    assert children, "magpie serve should run a capture process on this machine"
     server.kill()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(_alive(pid) for pid in children):

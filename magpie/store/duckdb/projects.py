@@ -137,6 +137,10 @@ class TokenDirectory:
             self._known[token] = project
         return project
 
+    def project_id(self, token: str) -> int | None:
+        project = self.resolve(token)
+        return None if project is None else project.id
+
     def forget_misses(self) -> None:
         self._unknown.clear()
 

@@ -1,0 +1,166 @@
+"""The server's side of the capture process: forwards requests, keeps it informed.
+
+Each capture request's bytes go to the capture process with an id; the answer
+comes back on the same socket. Every answer says how far the queue is durable,
+which is what the ingest worker may read up to. If the capture process dies,
+requests in flight are answered 503 (SDKs retry) and a new process is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from magpie.capture import process
+from magpie.capture.decoder import CaptureLimits
+from magpie.capture.decoding import WireRequest
+from magpie.capture.ipc import encode, read_frame
+from magpie.capture.service import CaptureOutcome
+from magpie.errors import MagpieError, ServiceUnavailable
+from magpie.queue.local import LogFollower
+
+log = logging.getLogger(__name__)
+
+
+class RemoteCaptureError(MagpieError):
+    """An error the capture process found, with its status and code."""
+
+    def __init__(self, status: int, code: str, type_: str, message: str, attr: str | None) -> None:
+        super().__init__(message, attr=attr)
+        self.status, self.code, self.type = status, code, type_
+
+
+class CaptureGateway:
+    def __init__(
+        self,
+        queue_dir: Path,
+        segment_bytes: int,
+        limits: CaptureLimits,
+        follower: LogFollower,
+        tokens: Callable[[], dict[str, int]],
+    ) -> None:
+        self._queue_dir = queue_dir
+        self._segment_bytes = segment_bytes
+        self._limits = limits
+        self._follower = follower
+        self._tokens = tokens
+        self._limited: list[int] = []
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._process: Any = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        context = multiprocessing.get_context("spawn")
+        self._process = context.Process(
+            target=process.run,
+            name="magpie-capture",
+            daemon=True,
+            args=(child, str(self._queue_dir), self._segment_bytes, self._limits),
+        )
+        self._process.start()
+        child.close()
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        ready = await read_frame(reader)
+        if ready is None or ready[0].get("type") != "ready":
+            raise RuntimeError("the capture process did not start")
+        self._follower.advance(ready[0]["end"])
+        self._send({"type": "tokens", "tokens": self._tokens()})
+        self._send({"type": "limited", "projects": self._limited})
+        self._listener = asyncio.create_task(self._listen(reader))
+
+    async def stop(self) -> None:
+        """Let requests in flight finish, then end the capture process."""
+        self._stopping = True
+        if self._writer is not None:
+            self._send({"type": "stop"})
+        if self._listener is not None:
+            await self._listener
+        if self._process is not None:
+            await asyncio.to_thread(self._process.join, 30)
+        if self._writer is not None:
+            self._writer.close()
+
+    async def capture(self, request: WireRequest) -> CaptureOutcome:
+        return await self._call("v0", request)
+
+    async def capture_v1(self, request: WireRequest) -> CaptureOutcome:
+        return await self._call("v1", request)
+
+    def refresh_tokens(self) -> None:
+        self._send_threadsafe({"type": "tokens", "tokens": self._tokens()})
+
+    def set_limited(self, project_ids: set[int]) -> None:
+        """Projects over quota (called from the ingest worker's thread)."""
+        self._limited = sorted(project_ids)
+        self._send_threadsafe({"type": "limited", "projects": self._limited})
+
+    async def _call(self, kind: str, request: WireRequest) -> CaptureOutcome:
+        if self._writer is None or self._stopping:
+            raise ServiceUnavailable("capture is not running")
+        assert self._loop is not None
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._pending[request_id] = future
+        self._writer.write(
+            encode(
+                {
+                    "type": kind,
+                    "id": request_id,
+                    "path": request.path,
+                    "method": request.method,
+                    "query": dict(request.query),
+                    "headers": dict(request.headers),
+                    "client_ip": request.client_ip,
+                },
+                request.body,
+            )
+        )
+        reply = await future
+        error = reply.get("error")
+        if error is not None:
+            raise RemoteCaptureError(
+                error["status"], error["code"], error["type"], error["message"], error["attr"]
+            )
+        return CaptureOutcome(
+            reply["accepted"], reply["quota_limited"], reply["position"], reply["results"]
+        )
+
+    async def _listen(self, reader: asyncio.StreamReader) -> None:
+        while (frame := await read_frame(reader)) is not None:
+            reply = frame[0]
+            if reply.get("position") is not None:
+                self._follower.advance(reply["position"])
+            future = self._pending.pop(reply["id"], None)
+            if future is not None and not future.done():
+                future.set_result(reply)
+        self._fail_pending()
+        if not self._stopping:
+            log.error("the capture process ended unexpectedly; starting a new one")
+            self._writer = None
+            await self.start()
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(ServiceUnavailable("capture restarted; please retry"))
+
+    def _send(self, header: dict[str, Any]) -> None:
+        if self._writer is not None:
+            self._writer.write(encode(header))
+
+    def _send_threadsafe(self, header: dict[str, Any]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._send, header)

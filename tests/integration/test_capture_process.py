@@ -1,0 +1,146 @@
+"""Capture in a process of its own (what `magpie serve` does on two cores or more)
+behaves exactly like capture in the server process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer, start_live_server
+
+
+@pytest.fixture(scope="module")
+def pooled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live, server, thread = start_live_server(
+        tmp_path_factory.mktemp("pool") / "data", capture_process=True
+    )
+    assert live.magpie.gateway is not None
+    yield live
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_events_are_decoded_in_the_pool(pooled: LiveServer) -> None:
+    body = {
+        "api_key": pooled.token,
+        "batch": [
+            {"event": "pooled", "distinct_id": "p", "properties": {"n": i}} for i in range(50)
+        ],
+    }
+    response = httpx.post(
+        pooled.url + "/e/",
+        content=gzip.compress(json.dumps(body).encode()),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert response.status_code == 200 and response.json() == {"status": 1}
+    assert sorted(e["properties"]["n"] for e in pooled.events(event="pooled")) == list(range(50))
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "attr"),
+    [
+        (b"{", 400, "request_parsing_error", None),
+        (
+            json.dumps({"batch": [{"event": "x", "distinct_id": "d"}]}).encode(),
+            401,
+            "ingest_key_required",
+            None,
+        ),
+        (
+            json.dumps(
+                {"api_key": "phc_nope", "batch": [{"event": "x", "distinct_id": "d"}]}
+            ).encode(),
+            403,
+            "ingest_key_unknown",
+            None,
+        ),
+        (b"TOKEN", 400, "missing_event_name", "event"),
+    ],
+)
+def test_errors_cross_the_process_boundary_intact(
+    pooled: LiveServer, body: bytes, status: int, code: str, attr: str | None
+) -> None:
+    if body == b"TOKEN":
+        body = json.dumps({"api_key": pooled.token, "batch": [{"distinct_id": "d"}]}).encode()
+    response = httpx.post(pooled.url + "/batch/", content=body)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+
+
+def test_v1_results_from_the_pool(pooled: LiveServer) -> None:
+    body = {
+        "created_at": "2026-01-01T00:00:00Z",
+        "batch": [
+            {
+                "event": "v1",
+                "uuid": "0190f000-0000-7000-8000-00000000000a",
+                "distinct_id": "a",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "options": {},
+                "properties": {},
+            },
+            {
+                "event": "",
+                "uuid": "0190f000-0000-7000-8000-00000000000b",
+                "distinct_id": "a",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "options": {},
+                "properties": {},
+            },
+        ],
+    }
+    response = httpx.post(
+        pooled.url + "/i/v1/analytics/events",
+        json=body,
+        headers={"Authorization": f"Bearer {pooled.token}"},
+    )
+    results = response.json()["results"]
+    assert results["0190f000-0000-7000-8000-00000000000a"] == {"result": "ok"}
+    assert results["0190f000-0000-7000-8000-00000000000b"]["result"] == "drop"
+
+
+def test_quota_limits_reach_the_capture_process(pooled: LiveServer) -> None:
+    base = f"/api/projects/{pooled.project_id}/billing"
+    with pooled.api() as api:
+        pooled.settle()
+        used = api.get(f"{base}/usage/").json()["events"]["total"]
+        assert api.put(f"{base}/quota/", json={"max_events": used + 1}).status_code == 200
+        body = {"api_key": pooled.token, "batch": [{"event": "q", "distinct_id": "d"}]}
+        assert httpx.post(pooled.url + "/batch/", json=body).json() == {"status": 1}
+        pooled.settle()
+        deadline = time.monotonic() + 10
+        answer = {}
+        while time.monotonic() < deadline:
+            answer = httpx.post(pooled.url + "/batch/", json=body).json()
+            if answer.get("quota_limited"):
+                break
+        assert answer == {"status": 1, "quota_limited": ["events"]}
+        assert api.put(f"{base}/quota/", json={"max_events": None}).status_code == 200
+
+
+def test_a_dead_capture_process_is_replaced(tmp_path: Path) -> None:
+    live, server, thread = start_live_server(tmp_path / "d", capture_process=True)
+    try:
+        gateway = live.magpie.gateway
+        assert gateway is not None
+        first = gateway._process
+        first.kill()
+        first.join(10)
+        body = {"api_key": live.token, "batch": [{"event": "after", "distinct_id": "d"}]}
+        deadline = time.monotonic() + 20
+        status = 0
+        while time.monotonic() < deadline:
+            status = httpx.post(live.url + "/batch/", json=body).status_code
+            if status == 200:
+                break
+        assert status == 200
+        assert gateway._process is not first and gateway._process.is_alive()
+        assert [e["event"] for e in live.events(event="after")][:1] == ["after"]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
