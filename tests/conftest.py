@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ import uvicorn
 
 from magpie.app import Magpie, server_config
 from magpie.credentials import Credentials, ensure_credentials
+from magpie.ingest.persons import person_uuid_for
 from magpie.settings import Settings
 from tests.harness import Ingest
 
@@ -67,6 +69,34 @@ class LiveServer:
             )
         response.raise_for_status()
         return list(reversed(response.json()["results"]))
+
+
+class ReadsFromServer:
+    """Reads through Magpie's API, for test helpers that hold a ``server``."""
+
+    server: LiveServer
+
+    def persons(self, distinct_id: str | None = None) -> list[dict[str, Any]]:
+        self.server.settle()
+        params = {"distinct_id": distinct_id} if distinct_id else {}
+        with self.server.api() as api:
+            response = api.get(f"/api/projects/{self.server.project_id}/persons/", params=params)
+        response.raise_for_status()
+        return list(response.json()["results"])
+
+    def person(self, distinct_id: str) -> dict[str, Any]:
+        [found] = self.persons(distinct_id)
+        return found
+
+    def ingestion_warnings(self) -> list[dict[str, Any]]:
+        self.server.settle()
+        with self.server.api() as api:
+            response = api.get(f"/api/projects/{self.server.project_id}/ingestion_warnings/")
+        response.raise_for_status()
+        return list(response.json()["results"])
+
+    def anonymous_person_id(self, distinct_id: str) -> str:
+        return str(person_uuid_for(self.server.project_id, distinct_id))
 
 
 def start_live_server(

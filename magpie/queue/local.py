@@ -36,7 +36,26 @@ class QueueClosed(ServiceUnavailable):
     pass
 
 
-class LocalLog:
+class _DurableEnd:
+    """How far a log is durable, and waiting for it to move past a position."""
+
+    def __init__(self, end: int) -> None:
+        self._cond = threading.Condition()
+        self._end = end
+        self._closing = False
+
+    @property
+    def end(self) -> int:
+        return self._end
+
+    def _wait_past(self, position: int, timeout: float) -> int:
+        with self._cond:
+            if self._end <= position and timeout > 0:
+                self._cond.wait_for(lambda: self._end > position or self._closing, timeout)
+            return self._end
+
+
+class LocalLog(_DurableEnd):
     def __init__(self, directory: Path, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
         self._dir = directory
         self._segment_bytes = segment_bytes
@@ -46,11 +65,9 @@ class LocalLog:
             self._starts = [0]
             self._create_segment(0)
         self._active_start = self._starts[-1]
-        self._end = self._active_start + self._recover_tail(self._active_start)
+        super().__init__(self._active_start + self._recover_tail(self._active_start))
         self._fd = os.open(self._path(self._active_start), os.O_WRONLY | os.O_APPEND)
-        self._cond = threading.Condition()
         self._pending: list[tuple[bytes, concurrent.futures.Future[int]]] = []
-        self._closing = False
         self._writer = threading.Thread(target=self._write_loop, name="magpie-queue", daemon=True)
         self._writer.start()
 
@@ -131,10 +148,6 @@ class LocalLog:
     # -- reading -----------------------------------------------------------
 
     @property
-    def end(self) -> int:
-        return self._end
-
-    @property
     def start(self) -> int:
         return self._starts[0]
 
@@ -146,10 +159,8 @@ class LocalLog:
         max_bytes: int = 16 << 20,
         timeout: float = 0.0,
     ) -> list[Entry]:
+        end = self._wait_past(position, timeout)
         with self._cond:
-            if self._end <= position and timeout > 0:
-                self._cond.wait_for(lambda: self._end > position or self._closing, timeout)
-            end = self._end
             starts = list(self._starts)
         return read_entries(self._dir, starts, position, end, max_records, max_bytes)
 
@@ -191,7 +202,7 @@ class LocalLog:
         return segment_path(self._dir, start)
 
 
-class LogFollower:
+class LogFollower(_DurableEnd):
     """Reads a log that another process writes (the capture process).
 
     The writer tells how far the log is durable (``advance``); segments are
@@ -199,21 +210,15 @@ class LogFollower:
     """
 
     def __init__(self, directory: Path) -> None:
+        super().__init__(0)
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._cond = threading.Condition()
-        self._end = 0
-        self._closing = False
 
     def advance(self, end: int) -> None:
         with self._cond:
             if end > self._end:
                 self._end = end
                 self._cond.notify_all()
-
-    @property
-    def end(self) -> int:
-        return self._end
 
     @property
     def start(self) -> int:
@@ -228,10 +233,7 @@ class LogFollower:
         max_bytes: int = 16 << 20,
         timeout: float = 0.0,
     ) -> list[Entry]:
-        with self._cond:
-            if self._end <= position and timeout > 0:
-                self._cond.wait_for(lambda: self._end > position or self._closing, timeout)
-            end = self._end
+        end = self._wait_past(position, timeout)
         if position >= end:
             return []
         return read_entries(

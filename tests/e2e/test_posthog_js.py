@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, ReadsFromServer
 from tests.e2e.browser import (
     CAPTURE_PATHS,
     CHROMIUM_ARGS,
@@ -39,8 +39,6 @@ from tests.e2e.browser import (
     skip_requested,
     wait_for_events,
 )
-
-PERSON_UUID_NAMESPACE = uuid.UUID("932979b4-65c3-4424-8467-0b66ec27bc22")  # compat §2.4
 
 # Fast, observable defaults for the tests; each test may override them.
 BASE_OPTIONS: dict[str, Any] = {
@@ -91,7 +89,7 @@ def site() -> Iterator[Site]:
         yield served
 
 
-class PosthogPage:
+class PosthogPage(ReadsFromServer):
     """One browser context with the test page, posthog-js pointed at Magpie."""
 
     def __init__(self, browser: Any, site: Site, server: LiveServer) -> None:
@@ -138,28 +136,6 @@ class PosthogPage:
     def wait(self, *names: str, timeout: float = 15.0) -> list[dict[str, Any]]:
         """Wait until Magpie stored these events (at least), and return all of them."""
         return wait_for_events(self.server, has_events(*names), timeout, f"{list(names)}")
-
-    def persons(self, distinct_id: str | None = None) -> list[dict[str, Any]]:
-        self.server.settle()
-        params = {"distinct_id": distinct_id} if distinct_id else {}
-        with self.server.api() as api:
-            response = api.get(f"/api/projects/{self.server.project_id}/persons/", params=params)
-        response.raise_for_status()
-        return list(response.json()["results"])
-
-    def person(self, distinct_id: str) -> dict[str, Any]:
-        [found] = self.persons(distinct_id)
-        return found
-
-    def ingestion_warnings(self) -> list[dict[str, Any]]:
-        self.server.settle()
-        with self.server.api() as api:
-            response = api.get(f"/api/projects/{self.server.project_id}/ingestion_warnings/")
-        response.raise_for_status()
-        return list(response.json()["results"])
-
-    def anonymous_person_id(self, distinct_id: str) -> str:
-        return str(uuid.uuid5(PERSON_UUID_NAMESPACE, f"{self.server.project_id}:{distinct_id}"))
 
     # -- the verdict ---------------------------------------------------------------
 

@@ -32,14 +32,23 @@ def test_config_json(live_server: LiveServer) -> None:
     assert unknown.status_code == 403 and unknown.json()["code"] == "ingest_key_unknown"
 
 
-@pytest.mark.parametrize(("path", "shape"), [
-    ("/flags/?v=2", "detailed"), ("/flags/?v=4", "detailed"), ("/flags/", "values"),
-    ("/decide/?v=3", "values"), ("/decide/", "list"),
-])
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        ("/flags/?v=2", "detailed"),
+        ("/flags/?v=4", "detailed"),
+        ("/flags/", "values"),
+        ("/decide/?v=3", "values"),
+        ("/decide/", "list"),
+    ],
+)
 def test_flags_shapes(live_server: LiveServer, path: str, shape: str) -> None:
     body = gzip.compress(json.dumps({"token": live_server.token, "distinct_id": "u"}).encode())
-    response = httpx.post(live_server.url + path, content=body,
-                          headers={"Content-Type": "text/plain", "Origin": "https://a.example"})
+    response = httpx.post(
+        live_server.url + path,
+        content=body,
+        headers={"Content-Type": "text/plain", "Origin": "https://a.example"},
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["errorsWhileComputingFlags"] is False and answer["requestId"]

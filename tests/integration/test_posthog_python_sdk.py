@@ -30,9 +30,7 @@ import pytest
 import requests
 from posthog import Posthog
 
-from tests.conftest import LiveServer
-
-PERSON_UUID_NAMESPACE = uuid.UUID("932979b4-65c3-4424-8467-0b66ec27bc22")  # compat §2.4
+from tests.conftest import LiveServer, ReadsFromServer
 
 
 @dataclass
@@ -63,7 +61,7 @@ class SentRequest:
 
 
 @dataclass
-class SdkHarness:
+class SdkHarness(ReadsFromServer):
     server: LiveServer
     caplog: pytest.LogCaptureFixture
     requests: list[SentRequest] = field(default_factory=list)
@@ -85,28 +83,6 @@ class SdkHarness:
     def event(self, name: str) -> dict[str, Any]:
         [found] = self.events(event=name)
         return found
-
-    def persons(self, distinct_id: str | None = None) -> list[dict[str, Any]]:
-        self.server.settle()
-        params = {"distinct_id": distinct_id} if distinct_id else {}
-        with self.server.api() as api:
-            response = api.get(f"/api/projects/{self.server.project_id}/persons/", params=params)
-        response.raise_for_status()
-        return list(response.json()["results"])
-
-    def person(self, distinct_id: str) -> dict[str, Any]:
-        [found] = self.persons(distinct_id)
-        return found
-
-    def warnings(self) -> list[dict[str, Any]]:
-        self.server.settle()
-        with self.server.api() as api:
-            response = api.get(f"/api/projects/{self.server.project_id}/ingestion_warnings/")
-        response.raise_for_status()
-        return list(response.json()["results"])
-
-    def anonymous_person_id(self, distinct_id: str) -> str:
-        return str(uuid.uuid5(PERSON_UUID_NAMESPACE, f"{self.server.project_id}:{distinct_id}"))
 
     # -- what the SDK did -----------------------------------------------------
 
@@ -137,7 +113,7 @@ class SdkHarness:
             )
         uuids = [u for sent in self.requests for u in sent.event_uuids()]
         assert len(uuids) == len(set(uuids)), "an event was sent twice (a retry)"
-        assert self.warnings() == []
+        assert self.ingestion_warnings() == []
 
 
 @pytest.fixture
