@@ -211,7 +211,7 @@ class PersonRules:
 
     def _create(self, event: IncomingEvent, distinct_id: str, *, identified: bool) -> Person:
         properties: dict[str, Any] = {}
-        _apply_property_updates(properties, event)
+        _apply_property_updates(properties, event, always=True)
         properties["$creator_event_uuid"] = event.uuid
         person = Person(
             project_id=event.project_id,
@@ -266,30 +266,72 @@ class PersonRules:
         )
 
 
-def _apply_property_updates(properties: dict[str, Any], event: IncomingEvent) -> bool:
-    """``$set_once`` fills what is missing, ``$set`` overwrites, ``$unset`` removes."""
-    changed = False
+_REMOVED = object()
+# Events whose person updates are always written.
+PERSON_EVENTS = frozenset({"$identify", "$create_alias", "$merge_dangerously", "$set"})
+# Properties that change with nearly every page view. A change to these alone
+# is not worth a new person version (PostHog filters them the same way); it
+# is written with the next change that is.
+_NOISY = frozenset(
+    {
+        "$current_url",
+        "$pathname",
+        "$referring_domain",
+        "$referrer",
+        "$screen_height",
+        "$screen_width",
+        "$viewport_height",
+        "$viewport_width",
+        "$device_type",
+        "$raw_user_agent",
+    }
+)
+_NOISY_PREFIXES = ("$browser", "$os")
+_KEPT_GEOIP = frozenset({"$geoip_country_name", "$geoip_city_name"})
+
+
+def _is_noisy(key: str) -> bool:
+    return (
+        key in _NOISY
+        or key.startswith(_NOISY_PREFIXES)
+        or (key.startswith("$geoip_") and key not in _KEPT_GEOIP)
+    )
+
+
+def property_changes(properties: dict[str, Any], event: IncomingEvent) -> dict[str, Any]:
+    """What the event changes: ``$set_once`` fills what is missing, ``$set`` overwrites
+    (and wins over ``$set_once``), ``$unset`` removes."""
+    changes: dict[str, Any] = {}
     set_once = event.properties.get("$set_once")
     if isinstance(set_once, dict):
         for key, value in set_once.items():
             if key not in properties:
-                properties[key] = value
-                changed = True
-    to_set = (
-        dict(event.properties.get("$set") or {})
-        if isinstance(event.properties.get("$set"), dict)
-        else {}
-    )
+                changes[key] = value
+    to_set = event.properties.get("$set")
+    to_set = dict(to_set) if isinstance(to_set, dict) else {}
     if event.event == "survey shown":
         to_set["$survey_last_seen_date"] = event.timestamp.isoformat()
     for key, value in to_set.items():
         if key not in properties or properties[key] != value:
-            properties[key] = value
-            changed = True
+            changes[key] = value
     unset = event.properties.get("$unset")
     keys = unset if isinstance(unset, list) else list(unset) if isinstance(unset, dict) else []
     for key in keys:
-        if isinstance(key, str) and key in properties:
-            del properties[key]
-            changed = True
-    return changed
+        if isinstance(key, str) and (key in properties or key in changes):
+            changes[key] = _REMOVED
+    return changes
+
+
+def _apply_property_updates(
+    properties: dict[str, Any], event: IncomingEvent, *, always: bool = False
+) -> bool:
+    """Apply the event's person updates; False when there was nothing worth writing."""
+    changes = property_changes(properties, event)
+    if not always and event.event not in PERSON_EVENTS and all(map(_is_noisy, changes)):
+        return False
+    for key, value in changes.items():
+        if value is _REMOVED:
+            properties.pop(key, None)
+        else:
+            properties[key] = value
+    return bool(changes)

@@ -486,3 +486,30 @@ def test_invalid_process_person_profile_value_warns_and_processes(ingest: Ingest
     ingest.send(ingest.event("e", "u", **{"$process_person_profile": "no"}))
     assert ingest.person("u") is not None
     assert ingest.warning_types() == ["invalid_process_person_profile"]
+
+
+def test_page_by_page_properties_alone_do_not_make_a_new_person_version(ingest: Ingest) -> None:
+    ingest.send(
+        ingest.event(
+            "$pageview", "u", **{"$current_url": "https://a.example/1", "$browser": "Chrome"}
+        )
+    )
+    first = ingest.person("u")
+    assert first is not None and first["properties"]["$current_url"] == "https://a.example/1"
+    ingest.send(ingest.event("$pageview", "u", **{"$current_url": "https://a.example/2"}))
+    unchanged = ingest.person("u")
+    assert unchanged is not None and unchanged["version"] == first["version"]
+    assert unchanged["properties"]["$current_url"] == "https://a.example/1"
+    # With a change worth writing, the page properties go along with it.
+    ingest.send(
+        ingest.event(
+            "$pageview", "u", **{"$current_url": "https://a.example/3", "$set": {"plan": "pro"}}
+        )
+    )
+    written = ingest.person("u")
+    assert written is not None and written["version"] == first["version"] + 1
+    assert written["properties"]["$current_url"] == "https://a.example/3"
+    assert written["properties"]["plan"] == "pro"
+    # An explicit $set event always writes.
+    ingest.send(ingest.event("$set", "u", **{"$set": {"$current_url": "https://a.example/4"}}))
+    assert ingest.person("u")["properties"]["$current_url"] == "https://a.example/4"  # type: ignore[index]
