@@ -1,7 +1,7 @@
 """The ceiling, and where the time goes: Magpie's own ingest code run in this process.
 
 A phase's requests (B's, and C's for the identified workload) go through an
-in-process Magpie (not started: no HTTP, no worker thread, no decoder pool) one
+in-process Magpie (not started: no HTTP, no worker thread, no capture process) one
 worker-sized batch at a time: capture (``CaptureService``,
 with its real queue), then the worker's own ``_ingest`` on what capture
 queued. The functions the worker calls for each stage are wrapped with timers,
@@ -9,10 +9,10 @@ so the breakdown follows whatever the worker currently does; anything not
 wrapped (decoding queue records, commit, counters, queue position) is
 "other".
 
-The ceiling (B only) is the DuckDB insert alone: each batch of rows the worker
+The ceiling (B only) is the DuckDB insert alone: each chunk of rows the worker
 builds is also handed, untouched, to ``insert_events`` on a second, fresh DuckDB
-file with nothing else going on (autocommit, so its commit is included), and
-only that call is timed.
+file with nothing else going on, in one transaction per worker transaction;
+only those calls and the commits are timed.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ _WRAPPED = {
 @dataclass
 class CeilingResult:
     rows: int = 0
-    batches: int = 0
+    batches: int = 0  # worker transactions
     batch_events: int = 0
     insert_seconds: float = 0.0  # the ceiling: insert_events alone on its own file
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -116,10 +116,11 @@ async def _measure(
     result = CeilingResult(batch_events=batch_events)
     per_batch = max(1, math.ceil(batch_events / max(1, requests[0].events)))
     try:
-        with _timed_worker_stages(result, ceiling_db.cursor() if ceiling_db else None):
+        ceiling_cursor = ceiling_db.cursor() if ceiling_db else None
+        with _timed_worker_stages(result, ceiling_cursor):
             for batch in _chunks(requests, per_batch):
                 await _capture(magpie, batch, result)
-                _ingest(magpie, batch, result)
+                _ingest(magpie, batch, result, ceiling_cursor)
     finally:
         _close(magpie.close)
         if ceiling_db is not None:
@@ -135,13 +136,23 @@ async def _capture(magpie: Magpie, batch: Sequence[CaptureRequest], result: Ceil
     result.seconds["capture"] += time.perf_counter() - started
 
 
-def _ingest(magpie: Magpie, batch: Sequence[CaptureRequest], result: CeilingResult) -> None:
+def _ingest(
+    magpie: Magpie,
+    batch: Sequence[CaptureRequest],
+    result: CeilingResult,
+    ceiling_cursor: duckdb.DuckDBPyConnection | None,
+) -> None:
     worker = magpie.worker
-    entries = magpie.queue.read(worker.position, max_records=len(batch), max_bytes=1 << 40)
-    stored_before = worker.stats.events_stored
+    stored_before, transactions_before = worker.stats.events_stored, worker.stats.batches
     accounted_before = _accounted(result)
     started = time.perf_counter()
-    worker._ingest(entries)  # the worker's whole batch, minus its thread and retries
+    # The worker's own transactions, minus its thread and retries: each starts
+    # with a chunk and takes in the chunks after it, as in the server.
+    while entries := magpie.queue.read(
+        worker.position, max_records=worker._max_records, max_bytes=worker._max_bytes
+    ):
+        with _ceiling_transaction(ceiling_cursor, result):
+            worker._ingest(entries)
     elapsed = time.perf_counter() - started
     result.seconds["other"] += elapsed - (_accounted(result) - accounted_before)
     magpie.queue.release(worker.position)
@@ -150,7 +161,22 @@ def _ingest(magpie: Magpie, batch: Sequence[CaptureRequest], result: CeilingResu
     if stored != expected:
         raise RuntimeError(f"the worker stored {stored} of {expected} events: {worker.stats}")
     result.rows += stored
-    result.batches += 1
+    result.batches += worker.stats.batches - transactions_before
+
+
+@contextlib.contextmanager
+def _ceiling_transaction(
+    cursor: duckdb.DuckDBPyConnection | None, result: CeilingResult
+) -> Iterator[None]:
+    """The ceiling's inserts, one transaction per worker transaction; its commit is timed."""
+    if cursor is None:
+        yield
+        return
+    cursor.execute("BEGIN TRANSACTION")
+    yield
+    started = time.perf_counter()
+    cursor.execute("COMMIT")
+    result.insert_seconds += time.perf_counter() - started
 
 
 def _accounted(result: CeilingResult) -> float:

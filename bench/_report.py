@@ -352,14 +352,14 @@ def _figures(results: Results) -> list[tuple[str, str]]:
             f"(all stored after {b.end_to_end_seconds:.1f} s)",
         ),
         ("Capture latency p50 / p99", f"{_ms(b_lat, 50)} / {_ms(b_lat, 99)}"),
-        ("Worker batches", f"{b_final.batches:,} (average {worker_batch:,.0f} events)"),
+        ("Worker transactions", f"{b_final.batches:,} (average {worker_batch:,.0f} events)"),
         ("Server / load generator / other processes CPU", _cores(saturation)),
         ("Server peak RSS", f"{saturation.peak_rss / MiB:,.0f} MiB"),
         ("**Ceiling: DuckDB insert alone**", ""),
         (
             "insert_events alone, fresh file",
             f"{ceiling.insert_rows_per_second:,.0f} rows/s "
-            f"({ceiling.rows:,} rows, {ceiling.batches} batches of "
+            f"({ceiling.rows:,} rows, {ceiling.batches} transactions of "
             f"~{ceiling.batch_events:,})",
         ),
         (
@@ -458,7 +458,7 @@ def _identified_figures(results: Results) -> list[tuple[str, str]]:
         ),
         ("Capture latency p50 / p99", f"{_ms(latencies, 50)} / {_ms(latencies, 99)}"),
         (
-            "Worker batches",
+            "Worker transactions",
             f"{final.batches:,} "
             f"(average {final.events_stored / max(1, final.batches):,.0f} events)",
         ),
@@ -570,13 +570,14 @@ def _method(results: Results) -> list[str]:
         "(`$process_person_profile: false`). Latency runs from writing a request to reading "
         "its whole answer. End to end runs from the first send of B (or C) until "
         "`/api/ingestion/status/` reports every event stored (polled every 20 ms). The "
-        "ceiling hands every batch of rows Magpie's worker builds from B's requests (run "
-        "in-process, in batches the size of B's average worker batch) to `insert_events` on "
-        "a second, fresh DuckDB file, and times only that call. The per-stage table times "
+        "ceiling hands every chunk of rows Magpie's worker builds from B's requests (run "
+        "in-process, in batches the size of B's average worker transaction) to `insert_events` "
+        "on a second, fresh DuckDB file, one transaction per worker transaction, and times "
+        "only those calls and commits. The per-stage table times "
         "the same in-process run, stage by stage, on one thread; the server overlaps only "
         "what releases the GIL (DuckDB, zlib, fsync). The load generator shares the "
         "machine's cores with the server. Server CPU and peak RSS count the `magpie serve` "
-        "process and its children (the capture decoder pool): peak RSS is the sum of each "
+        "process and its child (the capture process): peak RSS is the sum of each "
         "process's own peak.",
         "",
         "Phase C is B with the identified workload: the same request mix, connections and "

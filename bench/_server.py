@@ -216,8 +216,8 @@ class MagpieServer:
 
     # -- observation ------------------------------------------------------
 
-    # Magpie runs its capture decoders in child processes (a spawn pool and its
-    # resource tracker): they are the server too, so CPU and memory count them.
+    # Magpie runs capture in a child process: it is the server too, so CPU and
+    # memory count it.
 
     def processes(self) -> list[int]:
         """The server's pid and those of all its descendants."""

@@ -80,6 +80,7 @@ class Magpie:
             self.clock,
             max_records=settings.worker_batch_records,
             max_bytes=settings.worker_batch_bytes,
+            transaction_events=settings.worker_transaction_events,
             on_batch=self.billing.quota_gate.refresh,
         )
         self.query_runner = QueryRunner(self.db, timeout_seconds=settings.query_timeout_seconds)
@@ -179,9 +180,9 @@ def create_app(magpie: Magpie) -> Starlette:
 def tune_interpreter(settings: Settings) -> None:
     """Python settings for a server whose ingest worker is CPU-bound Python.
 
-    Requests hop between the event loop, the decoder pool's thread and the
-    queue writer, and each hop waits for the interpreter lock: a short switch
-    interval keeps those waits small. The worker holds hundreds of thousands
+    Requests hop between the event loop and the ingest worker's thread, and
+    each hop waits for the interpreter lock: a short switch interval keeps
+    those waits small. The worker holds hundreds of thousands
     of live, acyclic objects (parsed events) that reference counting frees;
     the older-generation collections would scan them all while every thread
     waits. Only young collections run on their own; the worker collects

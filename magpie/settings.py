@@ -40,9 +40,13 @@ class Settings:
     event_body_limit: int = 2 * MiB
     # Queue segment files roll over at this size; consumed segments are deleted.
     queue_segment_bytes: int = 64 * MiB
-    # Upper bounds on one ingest transaction (a record is one capture request).
-    worker_batch_records: int = 2_000
-    worker_batch_bytes: int = 64 * MiB
+    # The ingest worker reads the queue in chunks of at most this many records
+    # (a record is one capture request) and bytes: its memory is about a chunk's.
+    worker_batch_records: int = 100
+    worker_batch_bytes: int = 8 * MiB
+    # It commits once a transaction holds this many events, or sooner when it
+    # has caught up with the queue.
+    worker_transaction_events: int = 65_536
     # Capture (decoding and the queue) in a process of its own, beside the ingest
     # worker; None: yes when the machine has two cores or more.
     capture_process: bool | None = None
@@ -103,6 +107,8 @@ class Settings:
             raise SettingsError(f"MAGPIE_PORT must be between 1 and 65535, got {self.port}")
         if self.worker_batch_records < 1:
             raise SettingsError("MAGPIE_WORKER_BATCH_RECORDS must be at least 1")
+        if self.worker_transaction_events < 1:
+            raise SettingsError("MAGPIE_WORKER_TRANSACTION_EVENTS must be at least 1")
         return replace(self, data_dir=Path(self.data_dir))
 
 
@@ -116,6 +122,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "queue_segment_bytes": int,
     "worker_batch_records": int,
     "worker_batch_bytes": int,
+    "worker_transaction_events": int,
     "duckdb_threads": int,
     "query_timeout_seconds": float,
     "capture_process": lambda raw: _boolean(raw),

@@ -21,9 +21,13 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 class Ingest:
-    def __init__(self, data_dir: Path) -> None:
-        self.magpie = Magpie(Settings.load(env={}, data_dir=data_dir, capture_process=False))
-        self.magpie.start()
+    def __init__(self, data_dir: Path, *, start: bool = True, **settings: Any) -> None:
+        """``start=False`` leaves the worker stopped, so records can be queued first."""
+        self.magpie = Magpie(
+            Settings.load(env={}, data_dir=data_dir, capture_process=False, **settings)
+        )
+        if start:
+            self.magpie.start()
         self.project_id = self.magpie.projects.create("test").id
         self.clock = T0
 

@@ -9,15 +9,17 @@ requests in flight are answered 503 (SDKs retry) and a new process is started.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
+import json
 import logging
-import multiprocessing
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from magpie.capture import process
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.decoding import WireRequest
 from magpie.capture.ipc import encode, read_frame
@@ -56,20 +58,14 @@ class CaptureGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._stopping = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        context = multiprocessing.get_context("spawn")
-        self._process = context.Process(
-            target=process.run,
-            name="magpie-capture",
-            daemon=True,
-            args=(child, str(self._queue_dir), self._segment_bytes, self._limits),
-        )
-        self._process.start()
+        self._reap()
+        self._process = self._spawn(child)
         child.close()
         reader, self._writer = await asyncio.open_unix_connection(sock=parent)
         ready = await read_frame(reader)
@@ -88,9 +84,29 @@ class CaptureGateway:
         if self._listener is not None:
             await self._listener
         if self._process is not None:
-            await asyncio.to_thread(self._process.join, 30)
+            await asyncio.to_thread(self._process.wait, 30)
         if self._writer is not None:
             self._writer.close()
+
+    def _spawn(self, child: socket.socket) -> subprocess.Popen[bytes]:
+        # A fresh interpreter that imports only capture's modules (not the
+        # server's DuckDB, Arrow and query compiler), so it stays small.
+        config = {
+            "fd": child.fileno(),
+            "queue_dir": str(self._queue_dir),
+            "segment_bytes": self._segment_bytes,
+            "limits": dataclasses.asdict(self._limits),
+        }
+        return subprocess.Popen(
+            [sys.executable, "-m", "magpie.capture.process", json.dumps(config)],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+
+    def _reap(self) -> None:
+        """Collect the exit status of a capture process that ended."""
+        if self._process is not None:
+            self._process.poll()
 
     async def capture(self, request: WireRequest) -> CaptureOutcome:
         return await self._call("v0", request)

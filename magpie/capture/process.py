@@ -11,8 +11,10 @@ The process ends when the server goes, whatever way it goes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +55,13 @@ class LimitedProjects:
         return project_id in self._ids
 
 
-def run(sock: socket.socket, queue_dir: str, segment_bytes: int, limits: CaptureLimits) -> None:
-    """Entry point of the process (started with multiprocessing's spawn)."""
+def main(argv: list[str]) -> None:
+    """Entry point: ``python -m magpie.capture.process CONFIG_JSON`` (see gateway._spawn)."""
+    config = json.loads(argv[0])
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_serve(sock, Path(queue_dir), segment_bytes, limits))
+    sock = socket.socket(fileno=config["fd"])
+    limits = CaptureLimits(**config["limits"])
+    asyncio.run(_serve(sock, Path(config["queue_dir"]), config["segment_bytes"], limits))
 
 
 async def _serve(
@@ -127,3 +132,7 @@ async def _handle(
             "attr": None,
         }
     writer.write(encode(reply))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

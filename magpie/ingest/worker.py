@@ -1,19 +1,29 @@
-"""The ingest worker: drains the durable queue into the store, batch by batch.
+"""The ingest worker: drains the durable queue into the store.
 
-Each batch is one DuckDB transaction holding the events, the person and group
-changes, the ingestion warnings and the new queue position. A crash therefore
-either keeps all of a batch or none of it, and a restart resumes exactly after
-the last committed batch.
+Each transaction holds events, the person and group changes, the ingestion
+warnings and the new queue position. A crash therefore either keeps all of a
+transaction or none of it, and a restart resumes exactly after the last
+committed one.
+
+A transaction is built chunk by chunk: a few queue records are decoded,
+processed and inserted, then dropped, so the worker's memory stays the size of
+a chunk however far behind it is. It goes on while more records are already
+durable, up to ``transaction_events``: a commit has a fixed cost (the
+write-ahead log, and a checkpoint now and then that rewrites the table's last,
+partly filled row group), which larger transactions share out, while a worker
+that has caught up commits at once so that new events are soon queryable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -53,11 +63,21 @@ _CONFLICT_RETRIES = 3
 
 @dataclass
 class WorkerStats:
-    batches: int = 0
+    batches: int = 0  # committed transactions
     events_stored: int = 0
     events_dropped: int = 0
     duplicates_skipped: int = 0
     dead_letters: int = 0
+
+
+@dataclass
+class _Progress:
+    """What one transaction has done so far, applied to the stats once it commits."""
+
+    events_seen: int = 0
+    events_stored: int = 0
+    events_dropped: int = 0
+    projects: set[int] = field(default_factory=set)
 
 
 class IngestWorker:
@@ -67,8 +87,9 @@ class IngestWorker:
         queue: QueueReader,
         clock: Clock,
         *,
-        max_records: int = 5_000,
-        max_bytes: int = 64 << 20,
+        max_records: int = 100,
+        max_bytes: int = 8 << 20,
+        transaction_events: int = 65_536,
         on_batch: Callable[[set[int]], None] | None = None,
     ) -> None:
         self._db = db
@@ -76,6 +97,7 @@ class IngestWorker:
         self._clock = clock
         self._max_records = max_records
         self._max_bytes = max_bytes
+        self._transaction_events = transaction_events
         # Told which projects a committed batch touched (quota checks).
         self._on_batch = on_batch
         self._stopping = threading.Event()
@@ -119,6 +141,7 @@ class IngestWorker:
         return max(position, self._queue.start)
 
     def _run(self) -> None:
+        _yield_to_capture()
         while True:
             entries = self._queue.read(
                 self.position,
@@ -145,15 +168,18 @@ class IngestWorker:
 
     def _consume(self, entries: Sequence[Entry]) -> None:
         try:
-            self._ingest_with_retries(entries)
+            self._ingest_with_retries(entries, follow=True)
         except Exception:
+            # Rolled back. These records go again one by one, so one bad record
+            # cannot hold up the rest; a failure in a later chunk of the same
+            # transaction comes round again as the next loop's first chunk.
             log.exception("ingest batch failed; retrying its %d records one by one", len(entries))
             for entry in entries:
                 self._consume_one(entry)
 
     def _consume_one(self, entry: Entry) -> None:
         try:
-            self._ingest_with_retries([entry])
+            self._ingest_with_retries([entry], follow=False)
         except Exception as exc:
             log.exception(
                 "queue record at %d could not be ingested; kept as a dead letter", entry.position
@@ -167,50 +193,78 @@ class IngestWorker:
             self.stats.dead_letters += 1
             self._advance(entry.next_position)
 
-    def _ingest_with_retries(self, entries: Sequence[Entry]) -> None:
-        retry_on_conflict(lambda: self._ingest(entries))
+    def _ingest_with_retries(self, entries: Sequence[Entry], *, follow: bool) -> None:
+        retry_on_conflict(lambda: self._ingest(entries, follow=follow))
 
-    def _ingest(self, entries: Sequence[Entry]) -> None:
+    def _ingest(self, entries: Sequence[Entry], *, follow: bool = True) -> None:
+        """One transaction: these records and, if ``follow``, those already durable
+        after them, chunk by chunk, until it holds ``transaction_events`` events."""
+        progress = _Progress()
+        cursor = self._db.cursor()
+        with transaction(cursor):
+            chunk = entries
+            while True:
+                self._ingest_chunk(cursor, chunk, progress)
+                position = chunk[-1].next_position
+                if not follow or progress.events_seen >= self._transaction_events:
+                    break
+                chunk = self._queue.read(
+                    position, max_records=self._max_records, max_bytes=self._max_bytes, timeout=0
+                )
+                if not chunk:
+                    break
+            save_position(cursor, CONSUMER, position)
+        if self._on_batch is not None and progress.projects:
+            self._on_batch(progress.projects)
+        self.stats.batches += 1
+        self.stats.events_stored += progress.events_stored
+        self.stats.events_dropped += progress.events_dropped
+        self.stats.duplicates_skipped += progress.events_seen - progress.events_stored
+        self._advance(position)
+
+    def _ingest_chunk(
+        self, cursor: duckdb.DuckDBPyConnection, entries: Sequence[Entry], progress: _Progress
+    ) -> None:
         records = [orjson.loads(entry.payload) for entry in entries]
         # Capture writes a drop record instead of events for a project over its quota.
         drops = [r for r in records if "dropped" in r]
         batch = normalize([r for r in records if "events" in r])
-        next_position = entries[-1].next_position
+        del records
         now = utc_naive(self._clock.now())
-        cursor = self._db.cursor()
-        with transaction(cursor):
-            # Each event is processed and stored once: repeats inside the batch and
-            # events already stored (SDK retries) are set aside first.
-            events = distinct_events(batch.events)
-            times = [e.timestamp for e in events]
-            known = stored_uuids(
-                cursor,
-                [(e.project_id, e.uuid) for e in events],
-                min(times, default=now),
-                max(times, default=now),
+        # Each event is processed and stored once: repeats inside the chunk and
+        # events already stored (SDK retries, earlier chunks) are set aside first.
+        events = distinct_events(batch.events)
+        times = [e.timestamp for e in events]
+        known = stored_uuids(
+            cursor,
+            [(e.project_id, e.uuid) for e in events],
+            min(times, default=now),
+            max(times, default=now),
+        )
+        events = [e for e in events if e.uuid not in known]
+        if events:
+            apply_persons_and_groups(cursor, events, batch.warnings, now)
+            progress.events_stored += insert_events(
+                cursor, event_columns(events, now), list(EXCLUDED_EVENTS)
             )
-            events = [e for e in events if e.uuid not in known]
-            stored = 0
-            if events:
-                apply_persons_and_groups(cursor, events, batch.warnings, now)
-                stored = insert_events(cursor, event_columns(events, now), list(EXCLUDED_EVENTS))
-            insert_warnings(cursor, batch.warnings)
-            for drop in drops:
-                add_dropped(cursor, drop["project_id"], now.date(), drop["dropped"])
-            save_position(cursor, CONSUMER, next_position)
-        touched = {e.project_id for e in batch.events} | {d["project_id"] for d in drops}
-        if self._on_batch is not None and touched:
-            self._on_batch(touched)
-        self.stats.batches += 1
-        self.stats.events_stored += stored
-        self.stats.events_dropped += batch.dropped
-        self.stats.duplicates_skipped += len(batch.events) - stored
-        self._advance(next_position)
+        insert_warnings(cursor, batch.warnings)
+        for drop in drops:
+            add_dropped(cursor, drop["project_id"], now.date(), drop["dropped"])
+        progress.events_seen += len(batch.events)
+        progress.events_dropped += batch.dropped
+        progress.projects |= {e.project_id for e in batch.events} | {d["project_id"] for d in drops}
 
     def _advance(self, position: int) -> None:
         with self._progress:
             self.position = position
             self._progress.notify_all()
+
+
+def _yield_to_capture() -> None:
+    """Ingestion runs at a lower scheduling priority than the rest of the server:
+    it is throughput work that can wait a moment; answering SDKs cannot."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def retry_on_conflict(attempt: Callable[[], T], retries: int = _CONFLICT_RETRIES) -> T:

@@ -129,8 +129,9 @@ def test_a_dead_capture_process_is_replaced(tmp_path: Path) -> None:
         gateway = live.magpie.gateway
         assert gateway is not None
         first = gateway._process
+        assert first is not None
         first.kill()
-        first.join(10)
+        first.wait(10)
         body = {"api_key": live.token, "batch": [{"event": "after", "distinct_id": "d"}]}
         deadline = time.monotonic() + 20
         status = 0
@@ -139,7 +140,9 @@ def test_a_dead_capture_process_is_replaced(tmp_path: Path) -> None:
             if status == 200:
                 break
         assert status == 200
-        assert gateway._process is not first and gateway._process.is_alive()
+        replacement = gateway._process
+        assert replacement is not None and replacement is not first
+        assert replacement.poll() is None
         assert [e["event"] for e in live.events(event="after")][:1] == ["after"]
     finally:
         server.should_exit = True

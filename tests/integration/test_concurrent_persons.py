@@ -38,7 +38,7 @@ def run_concurrently(ingest: Ingest, monkeypatch: pytest.MonkeyPatch, *, retry: 
 
     def apply(key: str) -> None:
         events = person_update(ingest, key)
-        cursor = ingest.magpie.db._connection.cursor()
+        cursor = ingest.magpie.db.new_cursor()
 
         def attempt() -> None:
             with transaction(cursor):

@@ -25,6 +25,16 @@ log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+# Rows per DuckDB row group. DuckDB compresses and writes a row group once it
+# is full; until then every checkpoint rewrites it whole, and a commit or
+# checkpoint holds it uncompressed in memory. Event rows carry a kilobyte or
+# so of properties, so DuckDB's default (122,880 rows) would mean over 100 MB
+# per row group in flight; a smaller one keeps ingestion's memory low and
+# cheap to commit, at a negligible cost to scans.
+ROW_GROUP_ROWS = 16_384
+_CATALOG = "magpie"
+
+
 class Database:
     """The process's one DuckDB connection; threads work through their own cursors."""
 
@@ -32,8 +42,19 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._connection = duckdb.connect(
-            str(path), config={"memory_limit": memory_limit, "threads": threads}
+            config={
+                "memory_limit": memory_limit,
+                "threads": threads,
+                # execute_over relies on these (DuckDB's defaults).
+                "python_enable_replacements": True,
+                "python_scan_all_frames": False,
+            },
         )
+        # The row group size is an option of attaching a file, not of the file.
+        self._connection.execute(
+            f"ATTACH $path AS {_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})", {"path": str(path)}
+        )
+        _use_catalog(self._connection)
         self._local = threading.local()
         apply_migrations(self._connection)
 
@@ -41,13 +62,13 @@ class Database:
         """A cursor for the calling thread, reused across calls."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._connection.cursor()
+            cursor = self.new_cursor()
             self._local.cursor = cursor
         return cursor
 
     def new_cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own, e.g. for a query that may be interrupted."""
-        return self._connection.cursor()
+        return _use_catalog(self._connection.cursor())
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file."""
@@ -61,6 +82,12 @@ class Database:
             # on the next start from its write-ahead log, so nothing is lost.
             log.warning("no checkpoint at close: %s", exc)
         self._connection.close()
+
+
+def _use_catalog(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    # Each cursor starts in DuckDB's in-memory catalog; Magpie's tables are in the file.
+    cursor.execute(f"USE {_CATALOG}")
+    return cursor
 
 
 def first_row(result: duckdb.DuckDBPyConnection) -> Any:
@@ -117,11 +144,18 @@ def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyCo
     cursor.execute("COMMIT")
 
 
-@contextmanager
-def registered(cursor: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
-    """Expose an Arrow table to SQL as ``name`` for the duration of the block."""
-    cursor.register(name, table)
-    try:
-        yield
-    finally:
-        cursor.unregister(name)
+def execute_over(
+    cursor: duckdb.DuckDBPyConnection,
+    sql: str,
+    incoming: pa.Table,
+    params: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Run ``sql``, in which the table named ``incoming`` is this Arrow table.
+
+    DuckDB finds ``incoming`` among this function's local variables (a
+    replacement scan). Registering the table as a view would keep it, and
+    every table registered after it, in memory until the transaction ends:
+    DuckDB keeps a dropped view for the rest of the transaction's snapshot,
+    and an ingest transaction goes through many tables.
+    """
+    return cursor.execute(sql, params)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from magpie.store.columns import GROUP_COLUMNS, MATERIALIZED_PROPERTIES, json_pointer
-from magpie.store.duckdb.database import registered
+from magpie.store.duckdb.database import execute_over
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -46,7 +46,7 @@ def _insert_sql() -> str:
         exp.Anonymous(this="json_extract_string", expressions=[exp.column("properties"), paths]),
         "mat",
     )
-    inner = exp.select(exp.Star(), extracted).from_("new_events")
+    inner = exp.select(exp.Star(), extracted).from_("incoming")
     casts = [
         exp.alias_(exp.cast(exp.column(name), to), name)
         for name, to in (("uuid", "UUID"), ("person_id", "UUID"))
@@ -78,7 +78,7 @@ _INSERT = _insert_sql()
 # times are compared: the scan stays the size of the recent past, however large
 # the table grows. (PostHog deduplicates within the same day only.)
 _STORED = """
-SELECT CAST(uuid AS VARCHAR) FROM batch_keys AS b
+SELECT CAST(uuid AS VARCHAR) FROM incoming AS b
 WHERE EXISTS (
     SELECT 1 FROM events AS stored
     WHERE stored.timestamp >= $earliest - INTERVAL 1 DAY
@@ -98,7 +98,7 @@ SELECT project_id, CAST(created_at AS DATE), coalesce(lib[1], ''), coalesce(lib[
        CASE WHEN list_contains($excluded, event) THEN event ELSE '' END,
        count(*)
 FROM (SELECT *, json_extract_string(properties, ['/$lib', '/$lib_version']) AS lib
-      FROM new_events)
+      FROM incoming)
 GROUP BY ALL
 ON CONFLICT DO UPDATE SET events = usage_counters.events + excluded.events
 """
@@ -120,9 +120,8 @@ def stored_uuids(
             "uuid": pa.array([k[1] for k in keys], pa.string()),
         }
     )
-    with registered(cursor, "batch_keys", table):
-        rows = cursor.execute(_STORED, {"earliest": earliest, "latest": latest}).fetchall()
-        return {row[0] for row in rows}
+    rows = execute_over(cursor, _STORED, table, {"earliest": earliest, "latest": latest})
+    return {row[0] for row in rows.fetchall()}
 
 
 # Rows converted to Arrow per call. Converting Python objects holds the
@@ -159,7 +158,6 @@ def insert_events(
     table = arrow_table(columns)
     if table.num_rows == 0:
         return 0
-    with registered(cursor, "new_events", table):
-        cursor.execute(_INSERT)
-        cursor.execute(_COUNT_USAGE, {"excluded": excluded})
+    execute_over(cursor, _INSERT, table)
+    execute_over(cursor, _COUNT_USAGE, table, {"excluded": excluded})
     return int(table.num_rows)

@@ -1,7 +1,8 @@
 """Loading the persons and groups a worker batch touches, and writing back what changed.
 
-Each direction is a handful of set-based statements over Arrow tables, never
-a query per event or per person.
+Each direction is a handful of set-based statements over Arrow tables (each
+read as ``incoming``, see ``execute_over``), never a query per event or per
+person.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import pyarrow as pa
 
 from magpie.ingest.groups import Group, GroupState
 from magpie.ingest.person_state import Key, Person, PersonState
-from magpie.store.duckdb.database import registered
+from magpie.store.duckdb.database import execute_over
 
 _LOAD_PERSONS = """
 WITH owners AS (
     SELECT DISTINCT d.project_id, d.person_uuid
     FROM person_distinct_ids AS d
-    JOIN batch_keys AS k ON k.project_id = d.project_id AND k.distinct_id = d.distinct_id
+    JOIN incoming AS k ON k.project_id = d.project_id AND k.distinct_id = d.distinct_id
 )
 SELECT p.project_id, p.uuid, p.properties, p.created_at, p.is_identified, p.version,
        p.last_seen_at, list(d.distinct_id), list(d.version)
@@ -35,14 +36,14 @@ GROUP BY ALL
 _LOAD_PERSONLESS = """
 SELECT l.project_id, l.distinct_id, l.is_merged
 FROM personless_distinct_ids AS l
-JOIN batch_keys AS k ON k.project_id = l.project_id AND k.distinct_id = l.distinct_id
+JOIN incoming AS k ON k.project_id = l.project_id AND k.distinct_id = l.distinct_id
 """
 
 _UPSERT_PERSONS = """
 INSERT INTO persons
 SELECT project_id, CAST(uuid AS UUID), properties, created_at, is_identified, version,
        last_seen_at
-FROM changed_persons
+FROM incoming
 ON CONFLICT (project_id, uuid) DO UPDATE SET
     properties = excluded.properties, created_at = excluded.created_at,
     is_identified = excluded.is_identified, version = excluded.version,
@@ -50,27 +51,27 @@ ON CONFLICT (project_id, uuid) DO UPDATE SET
 """
 
 _DELETE_PERSONS = """
-DELETE FROM persons USING deleted_persons AS d
+DELETE FROM persons USING incoming AS d
 WHERE persons.project_id = d.project_id AND persons.uuid = CAST(d.uuid AS UUID)
 """
 
 _UPSERT_DISTINCT_IDS = """
 INSERT INTO person_distinct_ids
-SELECT project_id, distinct_id, CAST(person_uuid AS UUID), version FROM changed_distinct_ids
+SELECT project_id, distinct_id, CAST(person_uuid AS UUID), version FROM incoming
 ON CONFLICT (project_id, distinct_id) DO UPDATE SET
     person_uuid = excluded.person_uuid, version = excluded.version
 """
 
 _UPSERT_OVERRIDES = """
 INSERT INTO person_overrides
-SELECT project_id, distinct_id, CAST(person_uuid AS UUID), version FROM changed_overrides
+SELECT project_id, distinct_id, CAST(person_uuid AS UUID), version FROM incoming
 ON CONFLICT (project_id, distinct_id) DO UPDATE SET
     person_uuid = excluded.person_uuid, version = excluded.version
 """
 
 _UPSERT_PERSONLESS = """
 INSERT INTO personless_distinct_ids
-SELECT project_id, distinct_id, is_merged, created_at FROM changed_personless
+SELECT project_id, distinct_id, is_merged, created_at FROM incoming
 ON CONFLICT (project_id, distinct_id) DO UPDATE SET is_merged = excluded.is_merged
 """
 
@@ -78,12 +79,12 @@ _INSERT_MERGES = """
 INSERT INTO person_merges
 SELECT project_id, event_timestamp, recorded_at, CAST(event_uuid AS UUID), event, kind,
        CAST(source_person_uuid AS UUID), CAST(target_person_uuid AS UUID), distinct_ids
-FROM new_merges
+FROM incoming
 """
 
 _LOAD_GROUP_TYPES = """
 SELECT m.project_id, m.group_type, m.group_type_index
-FROM group_type_mapping AS m JOIN batch_projects AS b ON b.project_id = m.project_id
+FROM group_type_mapping AS m JOIN incoming AS b ON b.project_id = m.project_id
 """
 
 _LOAD_GROUPS = """
@@ -91,14 +92,14 @@ SELECT g.project_id, g.group_type_index, g.group_key, g.properties, g.created_at
 FROM groups AS g
 JOIN group_type_mapping AS m
   ON m.project_id = g.project_id AND m.group_type_index = g.group_type_index
-JOIN batch_groups AS b
+JOIN incoming AS b
   ON b.project_id = g.project_id AND b.group_type = m.group_type AND b.group_key = g.group_key
 """
 
-_INSERT_GROUP_TYPES = "INSERT INTO group_type_mapping SELECT * FROM new_group_types"
+_INSERT_GROUP_TYPES = "INSERT INTO group_type_mapping SELECT * FROM incoming"
 
 _UPSERT_GROUPS = """
-INSERT INTO groups SELECT * FROM changed_groups
+INSERT INTO groups SELECT * FROM incoming
 ON CONFLICT (project_id, group_type_index, group_key) DO UPDATE SET
     properties = excluded.properties, version = excluded.version
 """
@@ -115,22 +116,23 @@ def load_person_state(cursor: duckdb.DuckDBPyConnection, keys: Iterable[Key]) ->
             "distinct_id": pa.array([k[1] for k in unique], pa.string()),
         }
     )
-    with registered(cursor, "batch_keys", batch_keys):
-        for row in cursor.execute(_LOAD_PERSONS).fetchall():
-            state.load_person(
-                Person(
-                    project_id=row[0],
-                    uuid=row[1],
-                    properties=orjson.loads(row[2]),
-                    created_at=row[3],
-                    is_identified=row[4],
-                    version=row[5],
-                    last_seen_at=row[6],
-                    distinct_ids=dict(zip(row[7], row[8], strict=True)),
-                )
+    for row in execute_over(cursor, _LOAD_PERSONS, batch_keys).fetchall():
+        state.load_person(
+            Person(
+                project_id=row[0],
+                uuid=row[1],
+                properties=orjson.loads(row[2]),
+                created_at=row[3],
+                is_identified=row[4],
+                version=row[5],
+                last_seen_at=row[6],
+                distinct_ids=dict(zip(row[7], row[8], strict=True)),
             )
-        for project_id, distinct_id, is_merged in cursor.execute(_LOAD_PERSONLESS).fetchall():
-            state.personless[(project_id, distinct_id)] = is_merged
+        )
+    for project_id, distinct_id, is_merged in execute_over(
+        cursor, _LOAD_PERSONLESS, batch_keys
+    ).fetchall():
+        state.personless[(project_id, distinct_id)] = is_merged
     return state
 
 
@@ -140,7 +142,6 @@ def save_person_state(
     persons = [state.persons[key] for key in sorted(state.dirty_persons, key=str)]
     _write(
         cursor,
-        "changed_persons",
         _UPSERT_PERSONS,
         {
             "project_id": pa.array([p.project_id for p in persons], pa.int64()),
@@ -155,7 +156,6 @@ def save_person_state(
     deleted = sorted(state.deleted_persons, key=str)
     _write(
         cursor,
-        "deleted_persons",
         _DELETE_PERSONS,
         {
             "project_id": pa.array([d[0] for d in deleted], pa.int64()),
@@ -166,7 +166,6 @@ def save_person_state(
     owners = [state.owner[key] for key in moved]
     _write(
         cursor,
-        "changed_distinct_ids",
         _UPSERT_DISTINCT_IDS,
         {
             "project_id": pa.array([k[0] for k in moved], pa.int64()),
@@ -184,7 +183,6 @@ def save_person_state(
     overrides = sorted(state.overrides.items())
     _write(
         cursor,
-        "changed_overrides",
         _UPSERT_OVERRIDES,
         {
             "project_id": pa.array([k[0] for k, _ in overrides], pa.int64()),
@@ -196,7 +194,6 @@ def save_person_state(
     personless = sorted(set(state.new_personless) | state.merged_personless)
     _write(
         cursor,
-        "changed_personless",
         _UPSERT_PERSONLESS,
         {
             "project_id": pa.array([k[0] for k in personless], pa.int64()),
@@ -210,7 +207,6 @@ def save_person_state(
     merges = state.merges
     _write(
         cursor,
-        "new_merges",
         _INSERT_MERGES,
         {
             "project_id": pa.array([m.project_id for m in merges], pa.int64()),
@@ -237,11 +233,11 @@ def load_group_state(
     projects = sorted(set(project_ids))
     if not projects:
         return state
-    with registered(
-        cursor, "batch_projects", pa.table({"project_id": pa.array(projects, pa.int64())})
-    ):
-        for project_id, group_type, index in cursor.execute(_LOAD_GROUP_TYPES).fetchall():
-            state.type_index[(project_id, group_type)] = index
+    batch_projects = pa.table({"project_id": pa.array(projects, pa.int64())})
+    for project_id, group_type, index in execute_over(
+        cursor, _LOAD_GROUP_TYPES, batch_projects
+    ).fetchall():
+        state.type_index[(project_id, group_type)] = index
     keys = sorted(set(group_keys))
     if keys:
         batch_groups = pa.table(
@@ -251,10 +247,9 @@ def load_group_state(
                 "group_key": pa.array([k[2] for k in keys], pa.string()),
             }
         )
-        with registered(cursor, "batch_groups", batch_groups):
-            for row in cursor.execute(_LOAD_GROUPS).fetchall():
-                group = Group(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5])
-                state.groups[(group.project_id, group.type_index, group.key)] = group
+        for row in execute_over(cursor, _LOAD_GROUPS, batch_groups).fetchall():
+            group = Group(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5])
+            state.groups[(group.project_id, group.type_index, group.key)] = group
     return state
 
 
@@ -262,7 +257,6 @@ def save_group_state(cursor: duckdb.DuckDBPyConnection, state: GroupState) -> No
     types = state.new_types
     _write(
         cursor,
-        "new_group_types",
         _INSERT_GROUP_TYPES,
         {
             "project_id": pa.array([t[0] for t in types], pa.int64()),
@@ -274,7 +268,6 @@ def save_group_state(cursor: duckdb.DuckDBPyConnection, state: GroupState) -> No
     groups = [state.groups[key] for key in sorted(state.dirty_groups)]
     _write(
         cursor,
-        "changed_groups",
         _UPSERT_GROUPS,
         {
             "project_id": pa.array([g.project_id for g in groups], pa.int64()),
@@ -287,14 +280,10 @@ def save_group_state(cursor: duckdb.DuckDBPyConnection, state: GroupState) -> No
     )
 
 
-def _write(
-    cursor: duckdb.DuckDBPyConnection, name: str, sql: str, columns: dict[str, object]
-) -> None:
+def _write(cursor: duckdb.DuckDBPyConnection, sql: str, columns: dict[str, object]) -> None:
     table = pa.table(columns)
-    if table.num_rows == 0:
-        return
-    with registered(cursor, name, table):
-        cursor.execute(sql)
+    if table.num_rows:
+        execute_over(cursor, sql, table)
 
 
 def _json(value: object) -> str:
