@@ -182,15 +182,16 @@ def tune_interpreter(settings: Settings) -> None:
 
     Requests hop between the event loop and the ingest worker's thread, and
     each hop waits for the interpreter lock: a short switch interval keeps
-    those waits small. The worker holds hundreds of thousands
-    of live, acyclic objects (parsed events) that reference counting frees;
-    the older-generation collections would scan them all while every thread
-    waits. Only young collections run on their own; the worker collects
-    fully when it is idle.
+    those waits small. The worker holds tens of thousands of live, acyclic
+    objects (a chunk of parsed events) that reference counting frees; a full
+    collection would scan every long-lived object while every thread waits.
+    Young collections run on their own (the middle generation too, so cyclic
+    garbage from requests does not pile up); the worker collects fully when
+    it is idle.
     """
     sys.setswitchinterval(settings.switch_interval_seconds)
     gc.freeze()  # what start-up created is there for good: never scan it again
-    gc.set_threshold(50_000, 1_000_000, 1_000_000)
+    gc.set_threshold(50_000, 20, 1_000_000)
 
 
 def server_config(magpie: Magpie, *, log_level: str | None = None) -> uvicorn.Config:

@@ -42,7 +42,7 @@ class Settings:
     queue_segment_bytes: int = 64 * MiB
     # The ingest worker reads the queue in chunks of at most this many records
     # (a record is one capture request) and bytes: its memory is about a chunk's.
-    worker_batch_records: int = 100
+    worker_batch_records: int = 50
     worker_batch_bytes: int = 8 * MiB
     # It commits once a transaction holds this many events, or sooner when it
     # has caught up with the queue.

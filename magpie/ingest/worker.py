@@ -87,7 +87,7 @@ class IngestWorker:
         queue: QueueReader,
         clock: Clock,
         *,
-        max_records: int = 100,
+        max_records: int = 50,
         max_bytes: int = 8 << 20,
         transaction_events: int = 65_536,
         on_batch: Callable[[set[int]], None] | None = None,

@@ -45,6 +45,9 @@ class Database:
             config={
                 "memory_limit": memory_limit,
                 "threads": threads,
+                # A large insert writes each row group out as soon as it is full,
+                # rather than holding several back to write together.
+                "write_buffer_row_group_count": 1,
                 # execute_over relies on these (DuckDB's defaults).
                 "python_enable_replacements": True,
                 "python_scan_all_frames": False,
