@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,3 +148,24 @@ def test_a_dead_capture_process_is_replaced(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_the_capture_process_loads_none_of_the_servers_heavy_libraries(
+    pooled: LiveServer,
+) -> None:
+    # It is started as `python -m magpie.capture.process`; what that imports
+    # is what the process holds in memory for as long as the server runs.
+    gateway = pooled.magpie.gateway
+    assert gateway is not None and gateway._process is not None
+    command = gateway._process.args
+    assert isinstance(command, list) and command[1:3] == ["-m", "magpie.capture.process"]
+    probe = (
+        "import sys; import magpie.capture.process; "
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    loaded = subprocess.run(
+        [command[0], "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    for heavy in ("duckdb", "pyarrow", "sqlglot", "uvicorn", "starlette", "numpy"):
+        assert f"'{heavy}'" not in loaded
+    assert "'magpie'" in loaded
