@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from query import DOCS, generate, machine  # noqa: E402
+from query import DOCS, generate, machine, timed  # noqa: E402
 
 from magpie.app import Magpie  # noqa: E402
 from magpie.billing import EXCLUDED_EVENTS  # noqa: E402
@@ -55,16 +53,6 @@ FROM events
 WHERE project_id = $project AND created_at >= $start AND created_at < $end
 GROUP BY ALL
 """
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:

@@ -84,7 +84,7 @@ class CaptureGateway:
         if self._listener is not None:
             await self._listener
         if self._process is not None:
-            await asyncio.to_thread(self._process.wait, 30)
+            await asyncio.to_thread(self._end_process, 30)
         if self._writer is not None:
             self._writer.close()
 
@@ -102,6 +102,16 @@ class CaptureGateway:
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
         )
+
+    def _end_process(self, grace_seconds: float) -> None:
+        """Wait for the capture process to finish its requests; kill it past the grace."""
+        assert self._process is not None
+        try:
+            self._process.wait(grace_seconds)
+        except subprocess.TimeoutExpired:
+            log.error("the capture process did not stop in %.0f s; killing it", grace_seconds)
+            self._process.kill()
+            self._process.wait()
 
     def _reap(self) -> None:
         """Collect the exit status of a capture process that ended."""
