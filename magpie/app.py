@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -44,11 +46,12 @@ class Magpie:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(settings.data_dir)
         self.db = Database(
             settings.database_path,
             memory_limit=settings.duckdb_memory_limit,
             threads=settings.duckdb_threads,
+            spill_limit=settings.duckdb_spill_limit,
         )
         self.projects = ProjectStore(self.db, self.clock)
         self.api_keys = ApiKeyStore(self.db, self.clock)
@@ -83,7 +86,12 @@ class Magpie:
             transaction_events=settings.worker_transaction_events,
             on_batch=self.billing.quota_gate.refresh,
         )
-        self.query_runner = QueryRunner(self.db, timeout_seconds=settings.query_timeout_seconds)
+        self.query_runner = QueryRunner(
+            self.db,
+            timeout_seconds=settings.query_timeout_seconds,
+            memory_budget_bytes=settings.query_memory_budget,
+            concurrency=settings.query_concurrency,
+        )
         self._started = False
 
     def _token_ids(self) -> dict[str, int]:
@@ -112,6 +120,17 @@ class Magpie:
         if self._started:
             self.worker.stop()
         self.db.close()
+
+
+def make_private(data_dir: Path) -> None:
+    """The data folder holds every project's events and the credentials: only the
+    server's user may enter it, and files created in it are the user's alone."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    os.umask(0o077)
+    for path in data_dir.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o700)
 
 
 def create_app(magpie: Magpie) -> Starlette:

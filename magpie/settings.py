@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -58,6 +59,14 @@ class Settings:
     query_timeout_seconds: float = 30.0
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 2
+    # Query limits (docs/querying.md). Queries the engine runs at once; the rest
+    # wait for a slot within their own deadline.
+    query_concurrency: int = 2
+    # How far past duckdb_memory_limit the server may grow while queries run
+    # before the running queries are stopped (query_memory_exceeded).
+    query_memory_margin: str = "768MB"
+    # Disk that queries larger than memory may spill to, in <data_dir>/spill.
+    duckdb_spill_limit: str = "10GB"
 
     @property
     def database_path(self) -> Path:
@@ -76,6 +85,11 @@ class Settings:
         if self.capture_process is not None:
             return self.capture_process
         return (os.cpu_count() or 1) >= 2
+
+    @property
+    def query_memory_budget(self) -> int:
+        """Resident bytes past which running queries are stopped."""
+        return parse_size(self.duckdb_memory_limit) + parse_size(self.query_memory_margin)
 
     @property
     def url(self) -> str:
@@ -109,6 +123,13 @@ class Settings:
             raise SettingsError("MAGPIE_WORKER_BATCH_RECORDS must be at least 1")
         if self.worker_transaction_events < 1:
             raise SettingsError("MAGPIE_WORKER_TRANSACTION_EVENTS must be at least 1")
+        if self.query_concurrency < 1:
+            raise SettingsError("MAGPIE_QUERY_CONCURRENCY must be at least 1")
+        for name in ("duckdb_memory_limit", "query_memory_margin", "duckdb_spill_limit"):
+            try:
+                parse_size(getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(f"MAGPIE_{name.upper()}: {exc}") from None
         return replace(self, data_dir=Path(self.data_dir))
 
 
@@ -124,10 +145,24 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "worker_batch_bytes": int,
     "worker_transaction_events": int,
     "duckdb_threads": int,
+    "query_concurrency": int,
     "query_timeout_seconds": float,
     "capture_process": lambda raw: _boolean(raw),
     "switch_interval_seconds": float,
 }
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size as DuckDB writes it: ``1GB`` (10⁹), ``512MiB`` (2²⁹), ``100``."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a size such as 512MB or 2GiB")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
 
 
 def _boolean(raw: str) -> bool:

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlglot import exp
 
+from magpie.query.deadline import Deadline
 from magpie.query.filters import field as hogql_field
 from magpie.query.hogql.compiler import CompiledQuery, compile_hogql
 from magpie.query.models import PropertyFilter
-from magpie.query.runner import QueryRunner
+from magpie.query.runner import QueryResult, QueryRunner
 from magpie.store.duckdb.projects import Project
 
 
@@ -21,6 +22,12 @@ class QueryContext:
     runner: QueryRunner
     now: datetime  # aware, UTC
     timings: list[dict[str, Any]] = field(default_factory=list)
+    # One deadline for everything the query does, from the moment it arrived.
+    deadline: Deadline | None = None
+
+    def __post_init__(self) -> None:
+        if self.deadline is None:
+            self.deadline = self.runner.deadline()
 
     @property
     def now_naive(self) -> datetime:
@@ -34,10 +41,18 @@ class QueryContext:
     def week_start(self) -> int:
         return self.project.week_start_day
 
-    def run(self, compiled: CompiledQuery) -> list[list[Any]]:
-        result = self.runner.execute(compiled)
+    def execute(self, compiled: CompiledQuery) -> QueryResult:
+        result = self.runner.execute(compiled, deadline=self.deadline)
         self.timings.extend(result.timings)
-        return result.results
+        return result
+
+    def run(self, compiled: CompiledQuery) -> list[list[Any]]:
+        return self.execute(compiled).results
+
+    def check_deadline(self) -> None:
+        """For Python-side work between and after engine calls."""
+        assert self.deadline is not None
+        self.deadline.check()
 
     def earliest_event(self) -> datetime | None:
         query = exp.select(exp.Min(this=hogql_field("timestamp"))).from_("events")

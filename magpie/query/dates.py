@@ -10,6 +10,7 @@ with plain interval arithmetic.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,8 @@ from sqlglot import exp
 
 from magpie.capture.timestamps import parse_timestamp
 from magpie.errors import InvalidInput
+from magpie.query.errors import TooManyBuckets
+from magpie.query.limits import MAX_BUCKETS
 
 _RELATIVE = re.compile(r"^-(\d+)([hdwmqy])(Start)?$")
 _START = re.compile(r"^(-\d+)?([dwmqy])Start$")
@@ -185,16 +188,41 @@ def window(
             else (now_local - timedelta(days=7))
         )
     else:
-        start = parse_point(date_from, now_local, tz, is_end=False)
+        start = _in_range(lambda: parse_point(date_from, now_local, tz, is_end=False))
     start = truncate(start, interval)
-    end = (
-        parse_point(date_to, now_local, tz, is_end=True)
-        if date_to
-        else step(truncate(now_local, interval), interval)
+    end = _in_range(
+        lambda: (
+            parse_point(date_to, now_local, tz, is_end=True)
+            if date_to
+            else step(truncate(now_local, interval), interval)
+        )
     )
     if end <= start:
         raise InvalidInput("date_to must come after date_from", attr="dateRange")
+    buckets = (end - start) / _SHORTEST[interval]
+    if buckets > MAX_BUCKETS:
+        raise TooManyBuckets(
+            f"this date range has about {int(buckets):,} {interval}s; a query may have at most "
+            f"{MAX_BUCKETS:,} buckets (the bucket limit): choose a longer interval or a "
+            "shorter range"
+        )
     return TimeWindow(start, end, interval, tz)
+
+
+# The shortest length of each interval: the most buckets a range can hold.
+_SHORTEST = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": timedelta(days=28),
+}
+
+
+def _in_range(point: Callable[[], datetime]) -> datetime:
+    try:
+        return point()
+    except (OverflowError, ValueError):
+        raise InvalidInput("a date in dateRange is out of range", attr="dateRange") from None
 
 
 def offsets(tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> list[tuple[datetime, int]]:

@@ -45,3 +45,32 @@ def where(node: object) -> str:
     # The parser records where a token ends; report where it starts.
     width = meta.get("end", 0) - meta.get("start", 0)
     return f" at line {meta['line']}, column {meta['col'] - width}"
+
+
+class QueryLimitExceeded(QueryError):
+    """A query asked for more than one of the limits in docs/querying.md allows."""
+
+    code = "query_limit_exceeded"
+
+
+class BreakdownLimitTooLarge(QueryLimitExceeded):
+    code = "breakdown_limit_too_large"
+
+
+class TooManyBuckets(QueryLimitExceeded):
+    code = "too_many_buckets"
+
+
+class ResultTooLarge(QueryLimitExceeded):
+    code = "result_too_large"
+
+
+class QueryMemoryExceeded(QueryLimitExceeded):
+    code = "query_memory_exceeded"
+
+
+class QueryFailed(QueryError):
+    """The engine refused the query while running it. The message names what kind of
+    problem it was and never the engine's own words (they name its internals)."""
+
+    code = "query_failed"

@@ -16,13 +16,13 @@ from magpie.query.trends import run_trends
 
 def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
     compiled = compile_hogql(query.query, context.project.id, query.values)
-    result = context.runner.execute(compiled)
+    result = context.execute(compiled)
+    # The engine's SQL is not part of the answer: it names stored tables and columns.
     return {
         "columns": result.columns,
         "types": result.types,
         "results": result.results,
         "hogql": compiled.hogql,
-        "sql": compiled.sql,
         "timings": result.timings,
     }
 

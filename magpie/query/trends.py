@@ -30,8 +30,10 @@ from magpie.query.dates import (
     window,
     zone,
 )
+from magpie.query.errors import BreakdownLimitTooLarge, ResultTooLarge
 from magpie.query.filters import field, hogql_expression, properties_condition
 from magpie.query.hogql.compiler import compile_hogql
+from magpie.query.limits import MAX_BREAKDOWN_LIMIT, MAX_POINTS
 from magpie.query.models import EventsNode, Properties, TrendsQuery
 
 BREAKDOWN_NULL = "$$_posthog_breakdown_null_$$"
@@ -108,11 +110,19 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
     if query.compareFilter and query.compareFilter.compare:
         periods.append(("previous", current.shifted_back()))
     results: list[dict[str, Any]] = []
+    points = 0
     for compare_label, period in periods:
-        computed = [
-            _Series(node, i, _series_values(query, node, period, context))
-            for i, node in enumerate(query.series)
-        ]
+        computed = []
+        for i, node in enumerate(query.series):
+            series = _Series(node, i, _series_values(query, node, period, context))
+            points += len(series.values) * len(period.buckets())
+            if points > MAX_POINTS:
+                raise ResultTooLarge(
+                    f"this insight would have more than {MAX_POINTS:,} values (the result "
+                    "size limit): use fewer breakdown values, a longer interval or a shorter range"
+                )
+            computed.append(series)
+            context.check_deadline()
         formula = query.trendsFilter.formula if query.trendsFilter else None
         items = (
             _formula_results(formula, computed, period)
@@ -124,6 +134,7 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
                 item["compare"] = True
                 item["compare_label"] = compare_label
         results.extend(items)
+        context.check_deadline()
     return {"results": results, "timings": context.timings}
 
 
@@ -185,6 +196,18 @@ def _breakdown_expression(query: TrendsQuery) -> exp.Expr | None:
 ADDITIVE_MATH = frozenset({"total", "sum"})
 
 
+def _breakdown_limit(query: TrendsQuery) -> int:
+    if query.breakdownFilter is None:
+        return 0
+    limit = query.breakdownFilter.breakdown_limit
+    if limit > MAX_BREAKDOWN_LIMIT:
+        raise BreakdownLimitTooLarge(
+            f"breakdown_limit may be at most {MAX_BREAKDOWN_LIMIT:,} (the breakdown limit)",
+            attr="breakdownFilter.breakdown_limit",
+        )
+    return max(1, limit)
+
+
 def _series_values(
     query: TrendsQuery, node: EventsNode, period: TimeWindow, context: QueryContext
 ) -> dict[Any, dict[datetime, float]]:
@@ -192,8 +215,8 @@ def _series_values(
     folded into 'other' (added up in Python when the math is additive, recounted in
     SQL when it is not, e.g. distinct users)."""
     breakdown = _breakdown_expression(query)
+    limit = _breakdown_limit(query)
     values = _grouped_values(query, node, period, context, breakdown)
-    limit = max(1, query.breakdownFilter.breakdown_limit) if query.breakdownFilter else 0
     if breakdown is None or len(values) <= limit:
         return values or {None: {}}
     ranked = sorted(values, key=lambda k: (-sum(values[k].values()), str(k)))
@@ -240,6 +263,7 @@ def _grouped_values(
         rows = context.run(
             compile_hogql(select, context.project.id, default_limit=None, copy=False)
         )
+    context.check_deadline()
     values: dict[Any, dict[datetime, float]] = defaultdict(dict)
     for row in rows:
         key = (BREAKDOWN_NULL if row[1] is None else row[1]) if breakdown is not None else None

@@ -1,11 +1,13 @@
 """HogQL → the store's SQL.
 
 The pipeline: parse (HogQL dialect) → refuse anything but one SELECT →
-check and rewrite functions → resolve every column against the virtual tables
-(properties become JSON lookups or materialised columns, ``person.*`` a join)
-→ replace every table with its project-scoped subquery → bind placeholders →
-apply the LIMIT rules → print for the target dialect. The output is SQL text
-plus named parameters; no user value is ever spliced into the text.
+check and rewrite functions → resolve every table name by scope (CTEs get
+generated names, the rest must be logical tables: ``names.py``) → resolve every
+column against the virtual tables (properties become JSON lookups or
+materialised columns, ``person.*`` a join) → replace every logical table with
+its project-scoped subquery → bind placeholders → apply the LIMIT rules →
+print for the target dialect. The output is SQL text plus named parameters; no
+user value is ever spliced into the text.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from magpie.query.errors import (
 )
 from magpie.query.hogql import functions
 from magpie.query.hogql.dialect import HogQL
+from magpie.query.hogql.names import Resolution, resolve_tables
 from magpie.query.hogql.printing import property_access
-from magpie.query.hogql.schema import TABLES, Json, Nested, Scalar, VirtualTable
+from magpie.query.hogql.schema import Json, Nested, Scalar, VirtualTable
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000
@@ -90,9 +93,10 @@ def compile_hogql(
     _brackets_to_columns(tree)
     needs = _Needs(generated_aliases=_name_projections(tree))
     _check_functions(tree)
-    _resolve_columns(tree, needs)
+    resolution = resolve_tables(tree)
+    _resolve_columns(tree, needs, resolution)
     parameters = _bind_placeholders(tree, values or {})
-    _scope_tables(tree, needs, project_id)
+    _scope_tables(tree, needs, resolution, project_id)
     if default_limit is not None:
         _apply_limit(tree, default_limit)
     return CompiledQuery(tree.sql(dialect=dialect), parameters, hogql)
@@ -127,6 +131,10 @@ def _name_projections(tree: exp.Query) -> set[int]:
 
 
 def _check_functions(tree: exp.Expr) -> None:
+    for membership in tree.find_all(exp.In):
+        if membership.args.get("field") is not None:
+            # ``x IN t``: ClickHouse reads a bare name as a table. Values or a subquery only.
+            raise QueryError(f"IN takes a list of values or a subquery{where(membership)}")
     for node in list(tree.find_all(exp.Func)):
         if isinstance(node, exp.Connector):  # AND / OR are operators, not calls
             continue
@@ -142,36 +150,42 @@ def _check_functions(tree: exp.Expr) -> None:
 # -- columns ---------------------------------------------------------------------
 
 
-def _resolve_columns(tree: exp.Expr, needs: _Needs) -> None:
+def _resolve_columns(tree: exp.Expr, needs: _Needs, resolution: Resolution) -> None:
     try:
         scopes = traverse_scope(tree)
     except (sqlglot.errors.OptimizeError, ValueError) as exc:
         raise QueryError(f"cannot resolve the query: {_first_line(exc)}") from None
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    for name in ctes & set(TABLES):
-        raise QueryError(f"a CTE may not be named like the table {name!r}")
     for scope in scopes:
-        virtual = _virtual_sources(scope)
+        virtual = _virtual_sources(scope, resolution)
         _expand_stars(scope, virtual)
+        borrowed = _columns_of_subqueries(scope)
         for column in list(scope.columns):
+            if id(column) in borrowed and not column.table:
+                # An unqualified name in a subquery means the subquery's own
+                # sources first; only a qualified name reaches out to this scope.
+                continue
             replacement = _resolve_column(column, scope, virtual, needs)
             if replacement is not None:
                 column.replace(replacement)
 
 
-def _virtual_sources(scope: Scope) -> dict[str, tuple[exp.Table, VirtualTable]]:
+def _columns_of_subqueries(scope: Scope) -> set[int]:
+    """Columns that sqlglot lists in ``scope`` because a subquery may correlate them."""
+    children = [*scope.subquery_scopes, *scope.udtf_scopes, *scope.derived_table_scopes]
+    return {id(column) for child in children for column in child.external_columns}
+
+
+def _virtual_sources(
+    scope: Scope, resolution: Resolution
+) -> dict[str, tuple[exp.Table, VirtualTable]]:
     found = {}
     for alias, source in scope.sources.items():
         if not isinstance(source, exp.Table):
             continue
-        if not isinstance(source.this, exp.Identifier) or source.args.get("db"):
-            raise UnknownTable(f"unknown table {source.sql(dialect=HogQL)}{where(source.this)}")
-        table = TABLES.get(source.name)
+        table = resolution.logical.get(id(source))
         if table is None:
-            known = ", ".join(sorted(TABLES))
-            raise UnknownTable(
-                f"unknown table {source.name!r}{where(source.this)}; tables are {known}"
-            )
+            # A CTE the scope could not match: refuse rather than guess.
+            raise QueryError(f"cannot resolve the table {alias!r}{where(source.this)}")
         found[alias] = (source, table)
     return found
 
@@ -203,26 +217,29 @@ def _column_parts(column: exp.Column) -> list[str]:
 
 
 def _expand_stars(scope: Scope, virtual: dict[str, tuple[exp.Table, VirtualTable]]) -> None:
+    """``*`` over a logical table lists its public columns (never the stored table's
+    internals); over a CTE or derived table it stays a star of that source."""
     select = scope.expression
     if not isinstance(select, exp.Select) or not virtual:
         return
     expanded: list[exp.Expr] = []
     changed = False
     for projection in select.expressions:
-        qualifier = None
         if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-            qualifier = projection.table
-        elif not isinstance(projection, exp.Star):
+            targets = [projection.table]
+        elif isinstance(projection, exp.Star):
+            targets = list(scope.selected_sources)
+        else:
             expanded.append(projection)
             continue
-        targets = [qualifier] if qualifier else list(virtual)
-        if any(t not in virtual for t in targets) or (
-            not qualifier and len(virtual) != len(scope.selected_sources)
-        ):
-            expanded.append(projection)  # a star over derived tables passes through
+        if not any(t in virtual for t in targets):
+            expanded.append(projection)
             continue
         changed = True
         for alias in targets:
+            if alias not in virtual:
+                expanded.append(exp.Column(this=exp.Star(), table=exp.to_identifier(alias)))
+                continue
             for name in virtual[alias][1].star:
                 column = exp.Column(
                     this=exp.to_identifier(name, quoted=True), table=exp.to_identifier(alias)
@@ -258,6 +275,8 @@ def _resolve_column(
         if not holders:
             if len(virtual) < len(scope.sources) or not virtual:
                 return None  # may belong to a derived table
+            if len(parts) > 1 and _is_outer_source(scope, parts[0]):
+                return None  # correlated: the enclosing query's scope resolves it
             tables = ", ".join(sorted({t.name for _, t in virtual.values()}))
             raise UnknownColumn(
                 f"unknown column {'.'.join(parts)!r}{where(column.this)} in {tables}"
@@ -265,6 +284,15 @@ def _resolve_column(
         alias, rest = holders[0], parts
     source, table = virtual[alias]
     return _field_expression(table, alias, rest, column, needs.by_table[id(source)])
+
+
+def _is_outer_source(scope: Scope, name: str) -> bool:
+    parent = scope.parent
+    while parent is not None:
+        if name in parent.sources:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _is_select_alias(scope: Scope, column: exp.Column, generated: set[int]) -> bool:
@@ -337,12 +365,13 @@ def _json_field(field_: Json, alias: str, keys: list[str]) -> exp.Expr:
 # -- tables ------------------------------------------------------------------------
 
 
-def _scope_tables(tree: exp.Expr, needs: _Needs, project_id: int) -> None:
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+def _scope_tables(tree: exp.Expr, needs: _Needs, resolution: Resolution, project_id: int) -> None:
+    """Every logical table becomes its project-scoped subquery. Fails closed: a
+    reference that resolution did not account for never reaches the engine."""
     for table in list(tree.find_all(exp.Table)):
-        if table.name in ctes and not table.args.get("db"):
+        if id(table) in resolution.cte_references:
             continue
-        virtual = TABLES.get(table.name)
+        virtual = resolution.logical.get(id(table))
         if virtual is None:
             raise UnknownTable(f"unknown table {table.name!r}{where(table.this)}")
         subquery = virtual.build(frozenset(needs.by_table.get(id(table), set())), project_id)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from magpie.query.limits import MAX_STRING_BYTES
+
 ALLOWED: frozenset[type[exp.Expr]] = frozenset(
     {
         exp.Count,
@@ -45,6 +47,7 @@ ALLOWED: frozenset[type[exp.Expr]] = frozenset(
         exp.RegexpLike,
         exp.Split,
         exp.Coalesce,
+        exp.Exists,
         exp.If,
         exp.Case,
         exp.Nullif,
@@ -189,8 +192,38 @@ FUNCTIONS: dict[str, Builder] = {
 }
 
 
+def _bounded_repeat(node: exp.Expr) -> exp.Expr:
+    """``repeat(s, n)`` builds ``length(s) × n`` bytes in one value, out of reach of
+    the engine's memory limit: n is capped so that stays within MAX_STRING_BYTES."""
+    per_copy = exp.Greatest(
+        this=exp.Length(this=node.this.copy()), expressions=[exp.Literal.number(1)]
+    )
+    most = exp.cast(
+        exp.Div(this=exp.Literal.number(MAX_STRING_BYTES), expression=per_copy), "BIGINT"
+    )
+    node.set("times", exp.Least(this=node.args["times"], expressions=[most]))
+    return node
+
+
+def _bounded_pad(node: exp.Expr) -> exp.Expr:
+    """``lpad(s, n)`` / ``rpad(s, n)`` build n characters: n is capped likewise."""
+    most = exp.Literal.number(MAX_STRING_BYTES)
+    node.set("expression", exp.Least(this=node.args["expression"], expressions=[most]))
+    return node
+
+
+# Allowed calls whose output can be far larger than their input.
+BOUNDED: dict[type[exp.Expr], Callable[[exp.Expr], exp.Expr]] = {
+    exp.Repeat: _bounded_repeat,
+    exp.Pad: _bounded_pad,
+}
+
+
 def rewrite(node: exp.Expr) -> exp.Expr | None:
     """The portable form of a call, or None when the function is not allowed."""
+    bound = BOUNDED.get(type(node))
+    if bound is not None:
+        return bound(node)
     if isinstance(node, exp.ApproxDistinct):
         # uniq() is exact here: DuckDB counts distinct values fast enough.
         return _count_distinct([node.this])

@@ -7,6 +7,7 @@ a data folder has not seen yet.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -19,6 +20,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,17 @@ _CATALOG = "magpie"
 class Database:
     """The process's one DuckDB connection; threads work through their own cursors."""
 
-    def __init__(self, path: Path, *, memory_limit: str = "1GB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_limit: str = "1GB",
+        threads: int = 2,
+        spill_limit: str = "10GB",
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        spill = path.parent / "spill"
         self._connection = duckdb.connect(
             config={
                 "memory_limit": memory_limit,
@@ -48,9 +59,11 @@ class Database:
                 # A large insert writes each row group out as soon as it is full,
                 # rather than holding several back to write together.
                 "write_buffer_row_group_count": 1,
-                # execute_over relies on these (DuckDB's defaults).
-                "python_enable_replacements": True,
-                "python_scan_all_frames": False,
+                "python_enable_replacements": False,
+                # Operators that outgrow the memory limit spill here, up to a cap,
+                # not into the server's working directory.
+                "temp_directory": str(spill),
+                "max_temp_directory_size": spill_limit,
             },
         )
         # The row group size is an option of attaching a file, not of the file.
@@ -60,6 +73,7 @@ class Database:
         _use_catalog(self._connection)
         self._local = threading.local()
         apply_migrations(self._connection)
+        _lock_down(self._connection)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for the calling thread, reused across calls."""
@@ -85,6 +99,14 @@ class Database:
             # on the next start from its write-ahead log, so nothing is lost.
             log.warning("no checkpoint at close: %s", exc)
         self._connection.close()
+
+
+def _lock_down(connection: duckdb.DuckDBPyConnection) -> None:
+    """From here on the engine reads and writes only its own files and cannot be
+    reconfigured: no query, however it got past the compiler, reaches another
+    file (a CSV, the credentials) or changes a setting."""
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
 
 
 def _use_catalog(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -152,13 +174,48 @@ def execute_over(
     sql: str,
     incoming: pa.Table,
     params: dict[str, Any] | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """Run ``sql``, in which the table named ``incoming`` is this Arrow table.
+) -> None:
+    """Run the statement ``sql``, in which the table named ``incoming`` is this Arrow table.
 
-    DuckDB finds ``incoming`` among this function's local variables (a
-    replacement scan). Registering the table as a view would keep it, and
-    every table registered after it, in memory until the transaction ends:
-    DuckDB keeps a dropped view for the rest of the transaction's snapshot,
-    and an ingest transaction goes through many tables.
+    The table is bound for this one statement (no catalog entry: a registered
+    view would keep it, and every table registered after it, in memory until
+    the transaction ends, and an ingest transaction goes through many tables).
+    A relation's query takes no parameters, so ``params`` are bound as
+    literals into the parsed statement.
     """
-    return cursor.execute(sql, params)
+    _over(cursor, sql, incoming, params)
+
+
+def fetch_over(
+    cursor: duckdb.DuckDBPyConnection,
+    sql: str,
+    incoming: pa.Table,
+    params: dict[str, Any] | None = None,
+) -> list[Any]:
+    """The rows of the query ``sql`` over ``incoming``, as ``execute_over`` binds it."""
+    relation = _over(cursor, sql, incoming, params)
+    return relation.fetchall() if relation is not None else []
+
+
+def _over(
+    cursor: duckdb.DuckDBPyConnection,
+    sql: str,
+    incoming: pa.Table,
+    params: dict[str, Any] | None,
+) -> duckdb.DuckDBPyRelation | None:
+    if params:
+        sql = bind_literals(sql, params)
+    return cursor.from_arrow(incoming).query("incoming", sql)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(sql: str) -> exp.Expr:
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
+def bind_literals(sql: str, params: dict[str, Any]) -> str:
+    """``sql`` with each ``$name`` replaced by the literal of ``params[name]``."""
+    tree = _parsed(sql).copy()
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        placeholder.replace(exp.convert(params[placeholder.name]))
+    return tree.sql(dialect="duckdb")

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from magpie.store.columns import GROUP_COLUMNS, MATERIALIZED_PROPERTIES, json_pointer
-from magpie.store.duckdb.database import execute_over
+from magpie.store.duckdb.database import execute_over, fetch_over
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -120,8 +120,8 @@ def stored_uuids(
             "uuid": pa.array([k[1] for k in keys], pa.string()),
         }
     )
-    rows = execute_over(cursor, _STORED, table, {"earliest": earliest, "latest": latest})
-    return {row[0] for row in rows.fetchall()}
+    rows = fetch_over(cursor, _STORED, table, {"earliest": earliest, "latest": latest})
+    return {row[0] for row in rows}
 
 
 # Rows converted to Arrow per call. Converting Python objects holds the

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from magpie.ingest.groups import Group, GroupState
 from magpie.ingest.person_state import Key, Person, PersonState
-from magpie.store.duckdb.database import execute_over
+from magpie.store.duckdb.database import execute_over, fetch_over
 
 _LOAD_PERSONS = """
 WITH owners AS (
@@ -116,7 +116,7 @@ def load_person_state(cursor: duckdb.DuckDBPyConnection, keys: Iterable[Key]) ->
             "distinct_id": pa.array([k[1] for k in unique], pa.string()),
         }
     )
-    for row in execute_over(cursor, _LOAD_PERSONS, batch_keys).fetchall():
+    for row in fetch_over(cursor, _LOAD_PERSONS, batch_keys):
         state.load_person(
             Person(
                 project_id=row[0],
@@ -129,9 +129,7 @@ def load_person_state(cursor: duckdb.DuckDBPyConnection, keys: Iterable[Key]) ->
                 distinct_ids=dict(zip(row[7], row[8], strict=True)),
             )
         )
-    for project_id, distinct_id, is_merged in execute_over(
-        cursor, _LOAD_PERSONLESS, batch_keys
-    ).fetchall():
+    for project_id, distinct_id, is_merged in fetch_over(cursor, _LOAD_PERSONLESS, batch_keys):
         state.personless[(project_id, distinct_id)] = is_merged
     return state
 
@@ -234,9 +232,7 @@ def load_group_state(
     if not projects:
         return state
     batch_projects = pa.table({"project_id": pa.array(projects, pa.int64())})
-    for project_id, group_type, index in execute_over(
-        cursor, _LOAD_GROUP_TYPES, batch_projects
-    ).fetchall():
+    for project_id, group_type, index in fetch_over(cursor, _LOAD_GROUP_TYPES, batch_projects):
         state.type_index[(project_id, group_type)] = index
     keys = sorted(set(group_keys))
     if keys:
@@ -247,7 +243,7 @@ def load_group_state(
                 "group_key": pa.array([k[2] for k in keys], pa.string()),
             }
         )
-        for row in execute_over(cursor, _LOAD_GROUPS, batch_groups).fetchall():
+        for row in fetch_over(cursor, _LOAD_GROUPS, batch_groups):
             group = Group(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5])
             state.groups[(group.project_id, group.type_index, group.key)] = group
     return state
