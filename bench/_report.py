@@ -18,8 +18,6 @@ from _identified import StoredIdentities
 from _load import LoadResult, percentile
 from _server import settings_overrides
 
-START_MARKER = "<!-- bench:ingest:start -->"
-END_MARKER = "<!-- bench:ingest:end -->"
 _DOC_INTRO = """# Benchmarks
 
 Figures measured by the scripts in `bench/`. Each section is rewritten in place
@@ -257,11 +255,11 @@ def render(results: Results) -> str:
         + (" with `--quick` (smoke run: figures not representative)." if results.quick else "."),
         *_noise_warning(results),
         "",
-        *_table(("Machine", ""), machine()),
+        *table(("Machine", ""), machine()),
         "",
         "### Targets",
         "",
-        *_table(
+        *table(
             ("Measure", "Result", "Target", "Met"),
             [
                 (name, value, target, "yes" if met else "**no**")
@@ -271,11 +269,11 @@ def render(results: Results) -> str:
         "",
         "### Figures",
         "",
-        *_table(("Figure", "Value"), _figures(results) + _identified_figures(results)),
+        *table(("Figure", "Value"), _figures(results) + _identified_figures(results)),
         "",
         "### Identified versus anonymous events",
         "",
-        *_table(
+        *table(
             ("Measure", "Anonymous (B)", "Identified workload (C)", "C costs"), _ratios(results)
         ),
         "",
@@ -284,7 +282,7 @@ def render(results: Results) -> str:
         "### Where the time goes per event (Magpie's capture and worker code in one thread, "
         "no HTTP)",
         "",
-        *_table(
+        *table(
             ("Stage", "B µs/event", "B share", "C µs/event", "C share", "C − B"),
             _stages(results.ceiling, results.identified.stages),
         ),
@@ -602,19 +600,20 @@ def _method(results: Results) -> list[str]:
     ]
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 
 
-def write_section(doc: Path, section: str) -> None:
+def write_section(doc: Path, section: str, *, name: str = "ingest") -> None:
     """Replace the bench's section between its markers, or append it (creating the file)."""
-    block = f"{START_MARKER}\n{section}\n{END_MARKER}"
+    start_marker, end_marker = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    block = f"{start_marker}\n{section}\n{end_marker}"
     text = doc.read_text() if doc.exists() else _DOC_INTRO
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start != -1 and end > start:
-        text = text[:start] + block + text[end + len(END_MARKER) :]
+        text = text[:start] + block + text[end + len(end_marker) :]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)

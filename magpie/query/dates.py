@@ -9,6 +9,7 @@ with plain interval arithmetic.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,11 @@ class TimeWindow:
     tz: ZoneInfo
 
     def buckets(self) -> list[datetime]:
+        """The buckets' starts, worked out once per window (callers must not change it)."""
+        return self._buckets
+
+    @functools.cached_property
+    def _buckets(self) -> list[datetime]:
         if self.interval == "hour":
             return self._hours()
         out = []

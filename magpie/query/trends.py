@@ -8,6 +8,7 @@ person joins work the same way everywhere.
 from __future__ import annotations
 
 import ast
+import functools
 import operator as op
 from collections import defaultdict
 from collections.abc import Callable
@@ -341,7 +342,6 @@ def _series_label(node: EventsNode) -> str:
 def _result(
     node: EventsNode, index: int, data: list[float], period: TimeWindow, breakdown_value: Any
 ) -> dict[str, Any]:
-    buckets = period.buckets()
     clean = [int(v) if float(v).is_integer() else v for v in data]
     item: dict[str, Any] = {
         "action": {
@@ -356,12 +356,23 @@ def _result(
         "label": _series_label(node),
         "count": sum(clean),
         "data": clean,
-        "days": [day_text(b, period.interval) for b in buckets],
-        "labels": [label(b, period.interval) for b in buckets],
+        # One list per window, shared by every item (each is only serialised).
+        "days": _days(period),
+        "labels": _labels(period),
     }
     if breakdown_value is not None:
         item["breakdown_value"] = breakdown_value
     return item
+
+
+@functools.lru_cache(maxsize=8)
+def _days(period: TimeWindow) -> list[str]:
+    return [day_text(b, period.interval) for b in period.buckets()]
+
+
+@functools.lru_cache(maxsize=8)
+def _labels(period: TimeWindow) -> list[str]:
+    return [label(b, period.interval) for b in period.buckets()]
 
 
 def _bucket_key(value: Any) -> datetime:
