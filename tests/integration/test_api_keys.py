@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -337,3 +338,16 @@ def test_cli_projects_and_keys_through_a_running_server(tmp_path: Path) -> None:
             assert api.get(f"/api/projects/{project['id']}/events/").status_code == 401
     finally:
         assert server.terminate() == 0
+
+
+def test_a_new_key_used_by_many_requests_at_once(live_server: LiveServer) -> None:
+    with live_server.api() as owner:
+        key = new_key(owner, label="busy", scopes=["event:read"])
+    url = f"{live_server.url}/api/projects/{live_server.project_id}/events/"
+    headers = {"Authorization": f"Bearer {key}"}
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda _: httpx.get(url, headers=headers).status_code, range(32)))
+    assert codes == [200] * 32
+    with live_server.api() as owner:
+        [busy] = [k for k in owner.get("/api/personal_api_keys/").json() if k["label"] == "busy"]
+    assert busy["last_used_at"] is not None

@@ -97,6 +97,9 @@ def test_reading_another_project_finds_none_of_its_data(tenants: Tenants) -> Non
         assert a.get(f"{base}/events/").status_code == 404
         assert a.get(f"{base}/persons/").status_code == 404
         assert a.get(f"{base}/persons/{tenants.person_b}/").status_code == 404
+        # B's person through A's own project is not found either.
+        own_base = f"/api/projects/{tenants.a}"
+        assert a.get(f"{own_base}/persons/{tenants.person_b}/").status_code == 404
         hogql = {"query": {"kind": "HogQLQuery", "query": "SELECT count() FROM events"}}
         assert a.post(f"{base}/query/", json=hogql).status_code == 404
         assert a.get(f"{base}/billing/usage/").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,12 +90,18 @@ class ApiContext:
         self._projects = projects
         self._clock = clock
         self._trusted_proxies = trusted_proxies
-        self.failures = failures or FailureLimiter()
+        self._failures = failures or FailureLimiter()
         self._valid_keys: dict[str, ApiKey] = {}
         self._last_used: dict[str, datetime] = {}
+        self._lock = threading.Lock()
         # Bumped by forget(): a lookup that started before a revocation must
         # not put the revoked key back into the cache.
         self._generation = 0
+
+    def admit(self, request: Request, access: Access) -> None:
+        """Authenticate, then authorize (in a worker thread: both may read the store)."""
+        self.authenticate(request)
+        self.authorize(request, access)
 
     def authenticate(self, request: Request) -> ApiKey:
         """The request's key; failures are counted per client address."""
@@ -102,7 +109,7 @@ class ApiContext:
             key = self._identify(request)
         except NotAuthenticated:
             address = client_ip(request, self._trusted_proxies) or "unknown"
-            wait = self.failures.failed(address)
+            wait = self._failures.failed(address)
             if wait is not None:
                 raise Throttled(
                     f"too many failed authentications; try again in {wait} seconds",
@@ -128,8 +135,9 @@ class ApiContext:
         key = self._api_keys.find(value)
         if key is None:
             raise NotAuthenticated("this personal API key is not valid")
-        if generation == self._generation:
-            self._valid_keys[value] = key
+        with self._lock:
+            if generation == self._generation:
+                self._valid_keys[value] = key
         return key
 
     def authorize(self, request: Request, access: Access) -> None:
@@ -162,9 +170,10 @@ class ApiContext:
 
     def forget(self, key_id: str) -> None:
         """Stop accepting a revoked key at once."""
-        self._generation += 1
-        self._valid_keys = {v: k for v, k in self._valid_keys.items() if k.id != key_id}
-        self._last_used.pop(key_id, None)
+        with self._lock:
+            self._generation += 1
+            self._valid_keys = {v: k for v, k in self._valid_keys.items() if k.id != key_id}
+            self._last_used.pop(key_id, None)
 
     def _reachable(self, key: ApiKey, raw: object) -> Project:
         # A project the key does not reach answers exactly as one that does
@@ -178,9 +187,18 @@ class ApiContext:
 
     def _touch(self, key: ApiKey) -> None:
         now = utc_naive(self._clock.now())
-        last = self._last_used.get(key.id, key.last_used_at)
-        if last is None or now - last >= self.TOUCH_INTERVAL:
-            self._last_used[key.id] = self._api_keys.touch(key).last_used_at or now
+        with self._lock:
+            last = self._last_used.get(key.id, key.last_used_at)
+            if last is not None and now - last < self.TOUCH_INTERVAL:
+                return
+            # Claimed before writing, so concurrent requests do not all write
+            # the same row (DuckDB would refuse all but one).
+            self._last_used[key.id] = now
+        try:
+            self._api_keys.touch(key)
+        except Exception:
+            # last_used_at is for people reviewing keys; a request never fails for it.
+            log.warning("could not record the use of key %s", key.id, exc_info=True)
 
 
 class ApiEndpoint:
@@ -199,8 +217,7 @@ class ApiEndpoint:
         """Authenticates, authorizes, reads the JSON body, runs the handler in a
         thread, and renders errors in the API's one error shape."""
         try:
-            self.context.authenticate(request)
-            await run_in_threadpool(self.context.authorize, request, self.access)
+            await run_in_threadpool(self.context.admit, request, self.access)
             body = await _json_body(request)
             return await run_in_threadpool(self.handler, request, body)
         except MagpieError as exc:
