@@ -11,6 +11,7 @@ import httpx
 from starlette.routing import Route
 
 from magpie.app import create_app
+from magpie.http.api.common import route_access
 from tests.conftest import LiveServer
 
 
@@ -74,6 +75,12 @@ def api_routes(server: LiveServer) -> list[Route]:
 
 def methods(route: Route) -> list[str]:
     return sorted((route.methods or {"GET"}) - {"HEAD"})
+
+
+def declared_scope(route: Route, method: str) -> str:
+    access = route_access(route)
+    assert access is not None, f"{route.path} is not an api_endpoint"
+    return access.scope_for(method)
 
 
 def route_url(route: Route, **values: object) -> str:

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from magpie.app import Magpie
-from magpie.http.api.common import route_access
 from magpie.settings import Settings
 from magpie.store.duckdb import database
 from tests.conftest import ROOT, LiveServer, free_port, spawn_server, start_live_server
@@ -29,6 +28,7 @@ from tests.integration.tenants import (
     Tenants,
     api_routes,
     create_key,
+    declared_scope,
     iterate_methods,
     new_key,
     route_url,
@@ -111,11 +111,11 @@ def test_every_route_needs_its_declared_scope(tenants: Tenants) -> None:
         cases = list(iterate_methods(api_routes(tenants.server)))
         exact = {
             scope: new_key(owner, label=scope[:40], scopes=[scope])
-            for scope in {route_access(r).scope_for(m) for r, m in cases}  # type: ignore[union-attr]
+            for scope in {declared_scope(route, method) for route, method in cases}
         }
     values = {"project_id": tenants.b, "person_uuid": tenants.person_b, "key_id": key_id}
     for route, method in cases:
-        scope = route_access(route).scope_for(method)  # type: ignore[union-attr]
+        scope = declared_scope(route, method)
         url, body = route_url(route, **values), HARMLESS_BODIES.get((route.path, method))
         with tenants.api(unrelated) as api:
             refused = api.request(method, url, json=body)
