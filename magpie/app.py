@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from magpie import access
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
@@ -25,6 +26,7 @@ from magpie.clock import Clock, SystemClock
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
+from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
 from magpie.http.api.query import query_routes
@@ -35,7 +37,7 @@ from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
 from magpie.store.duckdb.database import Database
-from magpie.store.duckdb.projects import ApiKeyStore, ProjectStore, TokenDirectory
+from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore, TokenDirectory
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,14 @@ class Magpie:
     def _token_ids(self) -> dict[str, int]:
         return {project.api_token: project.id for project in self.projects.all()}
 
+    def create_project(self, name: str, timezone: str = "UTC") -> Project:
+        """A new project whose token capture accepts at once."""
+        project = access.create_project(self.projects, name, timezone)
+        self.tokens.forget_misses()
+        if self.gateway is not None:
+            self.gateway.refresh_tokens()
+        return project
+
     async def start_serving(self) -> None:
         """Start the capture process (if any), then ingestion."""
         if self.gateway is not None:
@@ -134,7 +144,12 @@ def make_private(data_dir: Path) -> None:
 
 
 def create_app(magpie: Magpie) -> Starlette:
-    api = ApiContext(magpie.api_keys, magpie.projects)
+    api = ApiContext(
+        magpie.api_keys,
+        magpie.projects,
+        magpie.clock,
+        trusted_proxies=magpie.settings.trusted_proxies,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -170,9 +185,13 @@ def create_app(magpie: Magpie) -> Starlette:
         *event_routes(api, magpie.db),
         *person_routes(api, magpie.db),
         *query_routes(api, magpie.query_runner, magpie.clock),
-        *project_routes(api, magpie.projects),
+        *project_routes(api, magpie.projects, magpie.create_project),
+        *key_routes(api, magpie.api_keys, magpie.projects),
         *billing_routes(api, magpie.billing),
-        Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),
+        Route(
+            "/api/ingestion/status/",
+            api_endpoint(api, ingestion_status, scope="ingestion:read", server_wide=True),
+        ),
         Route("/", health),
         Route("/_health", health),
         Route("/_readiness", health),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import httpx
+import orjson
 import uvicorn
+from rich.table import Table
 
+from magpie import access
 from magpie.app import Magpie, server_config, tune_interpreter
 from magpie.billing.meter import Period
 from magpie.billing.pricing import DEFAULT_PRICING
@@ -20,7 +25,12 @@ from magpie.billing.render import console, print_quote, print_usage
 from magpie.billing.service import BillingService
 from magpie.credentials import Credentials, ensure_credentials, load_saved_credentials
 from magpie.errors import MagpieError
+from magpie.http.api.common import encode_json
+from magpie.http.api.keys import public_key
+from magpie.http.api.projects import public_project
 from magpie.settings import Settings, SettingsError
+
+T = TypeVar("T")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -34,6 +44,66 @@ def _credentials(magpie: Magpie) -> Credentials:
     return ensure_credentials(
         magpie.settings.credentials_path, magpie.projects, magpie.api_keys, magpie.settings.url
     )
+
+
+def _through_server_or_folder(
+    settings: Settings,
+    remote: Callable[[httpx.Client], T],
+    local: Callable[[Magpie], T],
+) -> T:
+    """``remote`` through the running server when there is one, else ``local`` on the
+    data folder: one process at a time may open it, and a server holds it.
+
+    The server is looked for at MAGPIE_HOST:MAGPIE_PORT with the key saved at
+    first start (which has every scope and reaches every project).
+    """
+    saved = load_saved_credentials(settings.credentials_path)
+    if saved is not None:
+        headers = {"Authorization": f"Bearer {saved[1]}"}
+        try:
+            with httpx.Client(base_url=settings.url, headers=headers, timeout=30) as api:
+                return remote(api)
+        except httpx.ConnectError:
+            pass  # no server there: open the folder
+    try:
+        # The queue opened as the server opens it without a capture process:
+        # a follower of a capture process that is not running would not know
+        # where the queue ends.
+        magpie = Magpie(settings.with_overrides(capture_process=False))
+    except Exception as exc:  # most often: a server elsewhere holds the file
+        raise click.ClickException(
+            f"cannot open {settings.data_dir} ({exc}); if a server is using it, set"
+            " MAGPIE_HOST and MAGPIE_PORT to its address"
+        ) from None
+    try:
+        return local(magpie)
+    except MagpieError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        magpie.close()
+
+
+def _answer(response: httpx.Response) -> Any:
+    """The server's JSON answer; its error detail as the command's error."""
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = None
+        detail = detail or f"{response.status_code} {response.text}"
+        if response.status_code == 401:
+            detail = f"the server refused the key saved in credentials.json: {detail}"
+        raise click.ClickException(detail)
+    return response.json() if response.content else None
+
+
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def _plain(value: Any) -> Any:
+    """What the API would answer for ``value`` (times as ISO 8601 text)."""
+    return orjson.loads(encode_json(value))
 
 
 @click.group()
@@ -91,36 +161,28 @@ def billing() -> None:
 def _billing_report(
     data_dir: Path | None, period: str | None, project: int | None
 ) -> dict[str, Any]:
-    """From the running server when there is one (it holds the data folder), else locally."""
     settings = _settings(data_dir=data_dir)
     saved = load_saved_credentials(settings.credentials_path)
-    if saved is not None:
-        project_id = project or saved[0]
-        try:
-            response = httpx.get(
-                f"{settings.url}/api/projects/{project_id}/billing/usage/",
-                params={"period": period} if period else None,
-                headers={"Authorization": f"Bearer {saved[1]}"},
-                timeout=30,
+
+    def remote(api: httpx.Client) -> dict[str, Any]:
+        project_id = project or (saved[0] if saved else 1)
+        return dict(
+            _answer(
+                api.get(
+                    f"/api/projects/{project_id}/billing/usage/",
+                    params={"period": period} if period else None,
+                )
             )
-        except httpx.TransportError:
-            response = None
-        if response is not None:
-            if response.status_code != 200:
-                raise click.ClickException(response.json().get("detail", response.text))
-            return dict(response.json())
-    magpie = Magpie(settings)
-    try:
+        )
+
+    def local(magpie: Magpie) -> dict[str, Any]:
         projects = magpie.projects.all()
         if project is None and not projects:
             raise click.ClickException("this data folder has no project yet")
-        project_id = project or projects[0].id
         chosen = Period.parse(period) if period else Period.containing(magpie.clock.now())
-        return magpie.billing.report(project_id, chosen)
-    except MagpieError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        magpie.close()
+        return magpie.billing.report(project or projects[0].id, chosen)
+
+    return _through_server_or_folder(settings, remote, local)
 
 
 @billing.command()
@@ -143,6 +205,122 @@ def quote(data_dir: Path | None, anonymous: int, identified: int) -> None:
     if settings.pricing_file:
         pricing = BillingService.read_pricing_file(settings.pricing_file)
     print_quote(compute_quote(pricing, anonymous, identified).to_json(), console())
+
+
+@main.group()
+def project() -> None:
+    """Projects: each has its own token, events, persons and settings."""
+
+
+@project.command("create")
+@_data_dir
+@click.option("--name", required=True, help="The project's name.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")
+def project_create(data_dir: Path | None, name: str, timezone: str) -> None:
+    """Create a project; print it as JSON, with the api_token its SDKs send."""
+    created = _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.post("/api/projects/", json={"name": name, "timezone": timezone})),
+        lambda magpie: _plain(public_project(magpie.create_project(name, timezone))),
+    )
+    click.echo(json.dumps(created))
+
+
+@project.command("list")
+@_data_dir
+def project_list(data_dir: Path | None) -> None:
+    """Every project, with its id and token."""
+    found = _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.get("/api/projects/"))["results"],
+        lambda magpie: _plain([public_project(p) for p in magpie.projects.all()]),
+    )
+    table = Table("id", "name", "timezone", "created")
+    table.add_column("api_token", no_wrap=True)
+    for p in found:
+        table.add_row(
+            str(p["id"]), p["name"], p["timezone"], _minute(p["created_at"]), p["api_token"]
+        )
+    console().print(table)
+
+
+@main.group()
+def key() -> None:
+    """Personal API keys: what each may do (scopes) and which projects it reaches."""
+
+
+@key.command("create")
+@_data_dir
+@click.option("--label", required=True, help="What the key is for.")
+@click.option(
+    "--scope",
+    "scope_list",
+    multiple=True,
+    help="A scope such as query:read or project:write; repeat for more (default: * for all).",
+)
+@click.option(
+    "--project",
+    "project_ids",
+    type=int,
+    multiple=True,
+    help="A project id the key may reach; repeat for more (default: every project).",
+)
+def key_create(
+    data_dir: Path | None, label: str, scope_list: tuple[str, ...], project_ids: tuple[int, ...]
+) -> None:
+    """Create a key; print it as JSON, its value included (shown only this once)."""
+    wanted = list(scope_list) or ["*"]
+    body = {"label": label, "scopes": wanted, "scoped_teams": list(project_ids)}
+
+    def local(magpie: Magpie) -> Any:
+        issued = access.issue_key(
+            magpie.api_keys, magpie.projects, None, label, wanted, project_ids
+        )
+        return _plain(public_key(issued.key, issued.value))
+
+    created = _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.post("/api/personal_api_keys/", json=body)),
+        local,
+    )
+    click.echo(json.dumps(created))
+
+
+@key.command("list")
+@_data_dir
+def key_list(data_dir: Path | None) -> None:
+    """Every key, without its value."""
+    found = _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.get("/api/personal_api_keys/")),
+        lambda magpie: _plain([public_key(k) for k in access.visible_keys(magpie.api_keys, None)]),
+    )
+    table = Table("label", "scopes", "projects", "key", "created", "last used")
+    table.add_column("id", no_wrap=True)  # whole: `magpie key revoke` takes it
+    for k in found:
+        table.add_row(
+            k["label"],
+            " ".join(k["scopes"]),
+            " ".join(map(str, k["scoped_teams"])) or "all",
+            k["mask_value"],
+            _minute(k["created_at"]),
+            _minute(k["last_used_at"]) if k["last_used_at"] else "never",
+            k["id"],
+        )
+    console().print(table)
+
+
+@key.command("revoke")
+@_data_dir
+@click.argument("key_id")
+def key_revoke(data_dir: Path | None, key_id: str) -> None:
+    """Revoke a key by id: it stops working at once."""
+    _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.delete(f"/api/personal_api_keys/{key_id}/")),
+        lambda magpie: access.revoke_key(magpie.api_keys, None, key_id),
+    )
+    click.echo(f"revoked {key_id}")
 
 
 if __name__ == "__main__":

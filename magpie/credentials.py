@@ -40,9 +40,10 @@ def ensure_credentials(
             return Credentials(project.id, project.api_token, key, url)
     existing = projects.all()
     project = existing[0] if existing else projects.create(DEFAULT_PROJECT_NAME)
-    key = api_keys.create("created at first start")
-    _save(path, {"project_id": project.id, "personal_api_key": key})
-    return Credentials(project.id, project.api_token, key, url)
+    # The owner's key: every scope, every project (also those created later).
+    issued = api_keys.create("created at first start")
+    _save(path, {"project_id": project.id, "personal_api_key": issued.value})
+    return Credentials(project.id, project.api_token, issued.value, url)
 
 
 def load_saved_credentials(path: Path) -> tuple[int, str] | None:

@@ -97,3 +97,13 @@ class InvalidInput(MagpieError):
 
 class MethodNotAllowed(MagpieError):
     status, code, type = 405, "method_not_allowed", "invalid_request"
+
+
+class Throttled(MagpieError):
+    """Too many failed attempts from one address; ``retry_after`` is in seconds."""
+
+    status, code, type = 429, "throttled", "throttled_error"
+
+    def __init__(self, message: str, *, attr: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, attr=attr)
+        self.retry_after = retry_after

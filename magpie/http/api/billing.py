@@ -47,10 +47,16 @@ def billing_routes(context: ApiContext, billing: BillingService) -> list[Route]:
 
     base = "/api/projects/{project_id:int}/billing"
     return [
-        Route(f"{base}/usage/", api_endpoint(context, usage)),
-        Route(f"{base}/quota/", api_endpoint(context, quota), methods=["GET", "PUT"]),
-        Route("/api/billing/quote/", api_endpoint(context, quote)),
-        Route("/api/billing/pricing/", api_endpoint(context, pricing), methods=["GET", "PUT"]),
+        Route(f"{base}/usage/", api_endpoint(context, usage, scope="billing:read")),
+        Route(
+            f"{base}/quota/", api_endpoint(context, quota, scope="billing"), methods=["GET", "PUT"]
+        ),
+        Route("/api/billing/quote/", api_endpoint(context, quote, scope="billing:read")),
+        Route(
+            "/api/billing/pricing/",
+            api_endpoint(context, pricing, scope="billing", server_wide=True),
+            methods=["GET", "PUT"],
+        ),
     ]
 
 

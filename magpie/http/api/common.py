@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
+from magpie import scopes
 from magpie.capture.timestamps import parse_timestamp
-from magpie.clock import utc_naive
-from magpie.errors import InvalidInput, MagpieError, NotAuthenticated, NotFound
-from magpie.http.requests import read_body
-from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore
+from magpie.clock import Clock, utc_naive
+from magpie.errors import (
+    InvalidInput,
+    MagpieError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+)
+from magpie.http.requests import Network, client_ip, read_body
+from magpie.http.throttle import FailureLimiter
+from magpie.store.duckdb.projects import ApiKey, ApiKeyStore, Project, ProjectStore
+
+Model = TypeVar("Model", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -26,50 +41,187 @@ Handler = Callable[[Request], Awaitable[Response]]
 # a worker thread, so a slow query never blocks capture on the event loop.
 SyncHandler = Callable[[Request, Any], Response]
 MAX_API_BODY = 10 * 1024 * 1024
+# Methods that only read: a route declared with a scope object ("billing")
+# needs its read scope for these and its write scope for the others.
+_READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a route asks of the key that calls it; declared with the route."""
+
+    # "object:action", or "object": read for GET, write for the other methods.
+    scope: str
+    # The route acts on, or shows, every project (the price list, the ingest
+    # queue, creating a project): only a key that reaches every project may call it.
+    server_wide: bool = False
+
+    def __post_init__(self) -> None:
+        if not scopes.is_scope(self.scope if ":" in self.scope else f"{self.scope}:read"):
+            raise ValueError(f"not a scope or scope object: {self.scope!r}")
+
+    def scope_for(self, method: str) -> str:
+        if ":" in self.scope:
+            return self.scope
+        return f"{self.scope}:{'read' if method in _READING_METHODS else 'write'}"
 
 
 class ApiContext:
-    """The services API handlers need, and the checks they all make."""
+    """The services API handlers need, and the checks they all make.
 
-    def __init__(self, api_keys: ApiKeyStore, projects: ProjectStore) -> None:
+    Valid keys are kept in memory after their first use; revoking a key
+    through ``forget`` drops it at once.
+    """
+
+    # last_used_at is written at most this often per key: a write per request
+    # would contend with ingestion for nothing.
+    TOUCH_INTERVAL = timedelta(hours=1)
+
+    def __init__(
+        self,
+        api_keys: ApiKeyStore,
+        projects: ProjectStore,
+        clock: Clock,
+        *,
+        trusted_proxies: Sequence[Network] = (),
+        failures: FailureLimiter | None = None,
+    ) -> None:
         self._api_keys = api_keys
         self._projects = projects
-        self._valid_keys: set[str] = set()
+        self._clock = clock
+        self._trusted_proxies = trusted_proxies
+        self._failures = failures or FailureLimiter()
+        self._valid_keys: dict[str, ApiKey] = {}
+        self._last_used: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        # Bumped by forget(): a lookup that started before a revocation must
+        # not put the revoked key back into the cache.
+        self._generation = 0
 
-    def authenticate(self, request: Request) -> None:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
+    def admit(self, request: Request, access: Access) -> None:
+        """Authenticate, then authorize (in a worker thread: both may read the store)."""
+        self.authenticate(request)
+        self.authorize(request, access)
+
+    def authenticate(self, request: Request) -> ApiKey:
+        """The request's key; failures are counted per client address."""
+        try:
+            key = self._identify(request)
+        except NotAuthenticated:
+            address = client_ip(request, self._trusted_proxies) or "unknown"
+            wait = self._failures.failed(address)
+            if wait is not None:
+                raise Throttled(
+                    f"too many failed authentications; try again in {wait} seconds",
+                    retry_after=wait,
+                ) from None
+            raise
+        request.state.api_key = key
+        return key
+
+    def _identify(self, request: Request) -> ApiKey:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value:
             raise NotAuthenticated("send a personal API key as 'Authorization: Bearer phx_...'")
-        if key.startswith("phc_"):
+        if value.startswith("phc_"):
             raise NotAuthenticated(
                 "a project token can only send events; reading needs a personal API key (phx_)"
             )
-        if key in self._valid_keys:
-            return
-        if not self._api_keys.is_valid(key):
+        key = self._valid_keys.get(value)
+        if key is not None:
+            return key
+        generation = self._generation
+        key = self._api_keys.find(value)
+        if key is None:
             raise NotAuthenticated("this personal API key is not valid")
-        self._valid_keys.add(key)
+        with self._lock:
+            if generation == self._generation:
+                self._valid_keys[value] = key
+        return key
+
+    def authorize(self, request: Request, access: Access) -> None:
+        """404 for a project the key does not reach, 403 for a scope it lacks."""
+        key = self.key(request)
+        raw = request.path_params.get("project_id")
+        if raw is not None:
+            request.state.project = self._reachable(key, raw)
+        if access.server_wide and not key.reaches_every_project:
+            raise PermissionDenied(
+                "this key reaches only some projects; this needs a key that reaches every project"
+            )
+        scope = access.scope_for(request.method)
+        if not key.allows(scope):
+            raise PermissionDenied(f"API key missing required scope '{scope}'")
+        self._touch(key)
+
+    def key(self, request: Request) -> ApiKey:
+        key = getattr(request.state, "api_key", None)
+        if not isinstance(key, ApiKey):
+            raise NotAuthenticated("send a personal API key as 'Authorization: Bearer phx_...'")
+        return key
 
     def project(self, request: Request) -> Project:
-        raw = request.path_params.get("project_id")
-        project = self._projects.get(int(raw)) if isinstance(raw, int) else None
+        """The path's project, which the request's key reaches."""
+        project = getattr(request.state, "project", None)
+        if isinstance(project, Project):
+            return project
+        return self._reachable(self.key(request), request.path_params.get("project_id"))
+
+    def forget(self, key_id: str) -> None:
+        """Stop accepting a revoked key at once."""
+        with self._lock:
+            self._generation += 1
+            self._valid_keys = {v: k for v, k in self._valid_keys.items() if k.id != key_id}
+            self._last_used.pop(key_id, None)
+
+    def _reachable(self, key: ApiKey, raw: object) -> Project:
+        # A project the key does not reach answers exactly as one that does
+        # not exist: the answer must not tell which projects exist.
+        project = None
+        if isinstance(raw, int) and key.reaches(raw):
+            project = self._projects.get(raw)
         if project is None:
-            raise NotFound(f"project {raw} does not exist")
+            raise NotFound(f"project {raw} does not exist or this key cannot reach it")
         return project
 
-
-def api_endpoint(context: ApiContext, handler: SyncHandler) -> Handler:
-    """Authenticates, reads the JSON body, runs the handler in a thread, and renders
-    errors in the API's one error shape."""
-
-    async def endpoint(request: Request) -> Response:
+    def _touch(self, key: ApiKey) -> None:
+        now = utc_naive(self._clock.now())
+        with self._lock:
+            last = self._last_used.get(key.id, key.last_used_at)
+            if last is not None and now - last < self.TOUCH_INTERVAL:
+                return
+            # Claimed before writing, so concurrent requests do not all write
+            # the same row (DuckDB would refuse all but one).
+            self._last_used[key.id] = now
         try:
-            context.authenticate(request)
+            self._api_keys.touch(key)
+        except Exception:
+            # last_used_at is for people reviewing keys; a request never fails for it.
+            log.warning("could not record the use of key %s", key.id, exc_info=True)
+
+
+class ApiEndpoint:
+    """One route's handler behind the checks every API route makes.
+
+    Starlette calls ``serve``; ``access`` stays readable on the route, so the
+    routes can be enumerated with what each one requires.
+    """
+
+    def __init__(self, context: ApiContext, handler: SyncHandler, access: Access) -> None:
+        self.context = context
+        self.handler = handler
+        self.access = access
+
+    async def serve(self, request: Request) -> Response:
+        """Authenticates, authorizes, reads the JSON body, runs the handler in a
+        thread, and renders errors in the API's one error shape."""
+        try:
+            await run_in_threadpool(self.context.admit, request, self.access)
             body = await _json_body(request)
-            return await run_in_threadpool(handler, request, body)
+            return await run_in_threadpool(self.handler, request, body)
         except MagpieError as exc:
-            return json_response(exc.api_body(), exc.status)
+            return error_response(exc)
         except Exception:
             log.exception("API request failed: %s %s", request.method, request.url.path)
             return json_response(
@@ -82,7 +234,38 @@ def api_endpoint(context: ApiContext, handler: SyncHandler) -> Handler:
                 500,
             )
 
-    return endpoint
+
+def api_endpoint(
+    context: ApiContext, handler: SyncHandler, *, scope: str, server_wide: bool = False
+) -> Handler:
+    """``handler`` as a route endpoint that needs ``scope`` (see ``Access``)."""
+    return ApiEndpoint(context, handler, Access(scope, server_wide)).serve
+
+
+def route_access(route: BaseRoute) -> Access | None:
+    """What an API route requires, or None for a route that is not an API endpoint."""
+    owner = getattr(getattr(route, "endpoint", None), "__self__", None)
+    return owner.access if isinstance(owner, ApiEndpoint) else None
+
+
+def error_response(exc: MagpieError) -> Response:
+    response = json_response(exc.api_body(), exc.status)
+    if isinstance(exc, Throttled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def parse_body(model: type[Model], body: Any) -> Model:
+    """``body`` validated by a pydantic model; the first problem as InvalidInput."""
+    try:
+        return model.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(map(str, first["loc"]))
+        raise InvalidInput(
+            f"{location}: {first['msg']}" if location else first["msg"],
+            attr=str(first["loc"][0]) if first["loc"] else None,
+        ) from None
 
 
 async def _json_body(request: Request) -> Any:
@@ -98,11 +281,12 @@ async def _json_body(request: Request) -> Any:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(
-        orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS),
-        status_code=status,
-        media_type="application/json",
-    )
+    return Response(encode_json(body), status_code=status, media_type="application/json")
+
+
+def encode_json(body: Any) -> bytes:
+    """``body`` as the API sends it (times in ISO 8601)."""
+    return orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _default(value: object) -> object:

@@ -44,7 +44,12 @@ def event_routes(context: ApiContext, db: Database) -> list[Route]:
             }
         )
 
-    return [Route("/api/projects/{project_id:int}/events/", api_endpoint(context, events))]
+    return [
+        Route(
+            "/api/projects/{project_id:int}/events/",
+            api_endpoint(context, events, scope="event:read"),
+        )
+    ]
 
 
 def _uuid_param(request: Request, name: str) -> uuid.UUID | None:

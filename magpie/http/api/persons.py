@@ -62,7 +62,9 @@ def person_routes(context: ApiContext, db: Database) -> list[Route]:
 
     base = "/api/projects/{project_id:int}"
     return [
-        Route(f"{base}/persons/", api_endpoint(context, persons)),
-        Route(f"{base}/persons/{{person_uuid}}/", api_endpoint(context, person)),
-        Route(f"{base}/ingestion_warnings/", api_endpoint(context, warnings)),
+        Route(f"{base}/persons/", api_endpoint(context, persons, scope="person:read")),
+        Route(
+            f"{base}/persons/{{person_uuid}}/", api_endpoint(context, person, scope="person:read")
+        ),
+        Route(f"{base}/ingestion_warnings/", api_endpoint(context, warnings, scope="event:read")),
     ]

@@ -1,20 +1,28 @@
-"""``/api/projects/``: list projects, read and change one (name, timezone, test filters)."""
+"""``/api/projects/``: list and create projects, read and change one (name, timezone,
+test filters)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from magpie.errors import InvalidInput, NotFound
-from magpie.http.api.common import ApiContext, api_endpoint, json_response
+from magpie.errors import NotFound
+from magpie.http.api.common import ApiContext, api_endpoint, json_response, parse_body
 from magpie.query.dates import zone
 from magpie.query.models import PropertyFilter
 from magpie.store.duckdb.projects import Project, ProjectStore
+
+
+class NewProject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr
+    timezone: StrictStr = "UTC"
 
 
 class ProjectChanges(BaseModel):
@@ -39,26 +47,29 @@ class ProjectChanges(BaseModel):
         return value
 
 
-def _public(project: Project) -> dict[str, Any]:
+def public_project(project: Project) -> dict[str, Any]:
     return asdict(project)
 
 
-def project_routes(context: ApiContext, projects: ProjectStore) -> list[Route]:
+def project_routes(
+    context: ApiContext, projects: ProjectStore, create: Callable[[str, str], Project]
+) -> list[Route]:
+    """``create(name, timezone)`` makes a project that capture accepts at once."""
+
     def list_projects(request: Request, body: Any) -> Response:
-        return json_response({"results": [_public(p) for p in projects.all()], "next": None})
+        key = context.key(request)
+        reachable = [p for p in projects.all() if key.reaches(p.id)]
+        return json_response({"results": [public_project(p) for p in reachable], "next": None})
+
+    def create_project(request: Request, body: Any) -> Response:
+        new = parse_body(NewProject, body)
+        return json_response(public_project(create(new.name, new.timezone)), 201)
 
     def project(request: Request, body: Any) -> Response:
         current = context.project(request)
         if request.method == "GET":
-            return json_response(_public(current))
-        try:
-            changes = ProjectChanges.model_validate(body or {})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise InvalidInput(
-                f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
-                attr=str(first["loc"][0]) if first["loc"] else None,
-            ) from None
+            return json_response(public_project(current))
+        changes = parse_body(ProjectChanges, body)
         values = changes.model_dump(exclude_none=True)
         if "test_account_filters" in values:
             values["test_account_filters"] = [
@@ -67,13 +78,22 @@ def project_routes(context: ApiContext, projects: ProjectStore) -> list[Route]:
         updated = projects.update(current.id, **values)
         if updated is None:
             raise NotFound(f"project {current.id} does not exist")
-        return json_response(_public(updated))
+        return json_response(public_project(updated))
 
     return [
-        Route("/api/projects/", api_endpoint(context, list_projects)),
+        Route(
+            "/api/projects/",
+            api_endpoint(context, list_projects, scope="project:read"),
+            methods=["GET"],
+        ),
+        Route(
+            "/api/projects/",
+            api_endpoint(context, create_project, scope="project:write", server_wide=True),
+            methods=["POST"],
+        ),
         Route(
             "/api/projects/{project_id:int}/",
-            api_endpoint(context, project),
+            api_endpoint(context, project, scope="project"),
             methods=["GET", "PATCH"],
         ),
     ]

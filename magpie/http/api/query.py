@@ -26,6 +26,8 @@ def query_routes(context: ApiContext, runner: QueryRunner, clock: Clock) -> list
 
     return [
         Route(
-            "/api/projects/{project_id:int}/query/", api_endpoint(context, query), methods=["POST"]
+            "/api/projects/{project_id:int}/query/",
+            api_endpoint(context, query, scope="query:read"),
+            methods=["POST"],
         )
     ]

@@ -6,12 +6,13 @@ import hashlib
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from magpie import scopes
 from magpie.clock import Clock, utc_naive
 from magpie.store.duckdb.database import Database, first_row
 
@@ -145,6 +146,62 @@ class TokenDirectory:
         self._unknown.clear()
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """A personal API key as stored (its value is never kept, only a digest)."""
+
+    id: str
+    label: str
+    mask_value: str
+    scopes: tuple[str, ...]
+    # Project ids the key reaches; empty: every project, including later ones.
+    scoped_teams: tuple[int, ...]
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+    @property
+    def reaches_every_project(self) -> bool:
+        return not self.scoped_teams
+
+    def reaches(self, project_id: int) -> bool:
+        return self.reaches_every_project or project_id in self.scoped_teams
+
+    def allows(self, scope: str) -> bool:
+        return scopes.allows(self.scopes, scope)
+
+    def covers(self, other: ApiKey) -> bool:
+        """Whether ``other`` can do nothing, nowhere, that this key cannot."""
+        if scopes.missing(self.scopes, other.scopes):
+            return False
+        if self.reaches_every_project:
+            return True
+        return not other.reaches_every_project and set(other.scoped_teams) <= set(self.scoped_teams)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> ApiKey:
+        key_id, label, mask, scope_list, teams, created_at, last_used_at = row
+        return cls(
+            str(key_id),
+            label,
+            mask,
+            tuple(orjson.loads(scope_list or '["*"]')),
+            tuple(orjson.loads(teams or "[]")),
+            created_at,
+            last_used_at,
+        )
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just created, with its value: shown once, then only its digest remains."""
+
+    key: ApiKey
+    value: str
+
+
+_KEY_COLUMNS = "id, label, mask, scopes, scoped_teams, created_at, last_used_at"
+
+
 class ApiKeyStore:
     """Personal API keys (``phx_…``); only a SHA-256 digest is stored."""
 
@@ -152,27 +209,87 @@ class ApiKeyStore:
         self._db = db
         self._clock = clock
 
-    def create(self, label: str) -> str:
-        key = "phx_" + secrets.token_urlsafe(32)
-        self._db.cursor().execute(
-            "INSERT INTO personal_api_keys VALUES (?, ?, ?, ?, ?)",
-            [
-                uuid.uuid4(),
-                label,
-                _digest(key),
-                key[:8] + "…" + key[-4:],
-                utc_naive(self._clock.now()),
-            ],
-        )
-        return key
-
-    def is_valid(self, key: str) -> bool:
+    def create(
+        self,
+        label: str,
+        scope_list: tuple[str, ...] = (scopes.ALL,),
+        scoped_teams: tuple[int, ...] = (),
+    ) -> IssuedKey:
+        """A new key; the defaults (every scope, every project) are the owner's key."""
+        value = "phx_" + secrets.token_urlsafe(32)
         row = first_row(
             self._db.cursor().execute(
-                "SELECT 1 FROM personal_api_keys WHERE key_digest = ?", [_digest(key)]
+                "INSERT INTO personal_api_keys"
+                " (id, label, key_digest, mask, created_at, scopes, scoped_teams)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_KEY_COLUMNS}",
+                [
+                    uuid.uuid4(),
+                    label,
+                    _digest(value),
+                    value[:8] + "…" + value[-4:],
+                    utc_naive(self._clock.now()),
+                    orjson.dumps(list(scope_list)).decode(),
+                    orjson.dumps(sorted(scoped_teams)).decode(),
+                ],
+            )
+        )
+        assert row is not None
+        return IssuedKey(ApiKey.from_row(row), value)
+
+    def find(self, value: str) -> ApiKey | None:
+        """The key whose value this is, if it exists (and was not revoked)."""
+        row = first_row(
+            self._db.cursor().execute(
+                f"SELECT {_KEY_COLUMNS} FROM personal_api_keys WHERE key_digest = ?",
+                [_digest(value)],
+            )
+        )
+        return ApiKey.from_row(row) if row else None
+
+    def is_valid(self, value: str) -> bool:
+        return self.find(value) is not None
+
+    def get(self, key_id: str) -> ApiKey | None:
+        try:
+            parsed = uuid.UUID(key_id)
+        except ValueError:
+            return None
+        row = first_row(
+            self._db.cursor().execute(
+                f"SELECT {_KEY_COLUMNS} FROM personal_api_keys WHERE id = ?", [parsed]
+            )
+        )
+        return ApiKey.from_row(row) if row else None
+
+    def all(self) -> list[ApiKey]:
+        rows = (
+            self._db.cursor()
+            .execute(f"SELECT {_KEY_COLUMNS} FROM personal_api_keys ORDER BY created_at, id")
+            .fetchall()
+        )
+        return [ApiKey.from_row(row) for row in rows]
+
+    def revoke(self, key_id: str) -> bool:
+        """Delete the key; False if there was none with this id."""
+        try:
+            parsed = uuid.UUID(key_id)
+        except ValueError:
+            return False
+        row = first_row(
+            self._db.cursor().execute(
+                "DELETE FROM personal_api_keys WHERE id = ? RETURNING id", [parsed]
             )
         )
         return row is not None
+
+    def touch(self, key: ApiKey) -> ApiKey:
+        """Record that ``key`` was used now."""
+        now = utc_naive(self._clock.now())
+        self._db.cursor().execute(
+            "UPDATE personal_api_keys SET last_used_at = ? WHERE id = ?",
+            [now, uuid.UUID(key.id)],
+        )
+        return replace(key, last_used_at=now)
 
 
 def _digest(key: str) -> str:

@@ -1,0 +1,108 @@
+"""Two projects on one server and a personal API key scoped to each, and the
+API routes as the app declares them, for the isolation and key tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.routing import Route
+
+from magpie.app import create_app
+from magpie.http.api.common import route_access
+from tests.conftest import LiveServer
+
+
+@dataclass
+class Tenants:
+    server: LiveServer
+    a: int  # the server's first project
+    b: int
+    key_a: str  # every scope, project a only
+    key_b: str  # every scope, project b only
+    person_b: str  # a person of project b
+
+    def api(self, key: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.server.url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+
+    def owner(self) -> httpx.Client:
+        """The key made at first start: every scope, every project."""
+        return self.server.api()
+
+
+def create_key(api: httpx.Client, **fields: Any) -> httpx.Response:
+    return api.post("/api/personal_api_keys/", json={"label": "test", "scopes": ["*"], **fields})
+
+
+def new_key(api: httpx.Client, **fields: Any) -> str:
+    response = create_key(api, **fields)
+    assert response.status_code == 201, response.text
+    return str(response.json()["value"])
+
+
+def two_tenants(server: LiveServer) -> Tenants:
+    with server.api() as owner:
+        created = owner.post("/api/projects/", json={"name": "Tenant B"})
+        assert created.status_code == 201, created.text
+        b = created.json()
+        key_a = new_key(owner, label="a", scoped_teams=[server.project_id])
+        key_b = new_key(owner, label="b", scoped_teams=[b["id"]])
+    sent = httpx.post(
+        server.url + "/batch/",
+        json={
+            "api_key": b["api_token"],
+            "batch": [{"event": "$identify", "distinct_id": "b-user", "$set": {"secret": 1}}],
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    server.settle()
+    with server.api() as owner:
+        people = owner.get(f"/api/projects/{b['id']}/persons/").json()["results"]
+    return Tenants(server, server.project_id, b["id"], key_a, key_b, people[0]["uuid"])
+
+
+def api_routes(server: LiveServer) -> list[Route]:
+    return [
+        route
+        for route in create_app(server.magpie).routes
+        if isinstance(route, Route) and route.path.startswith("/api/")
+    ]
+
+
+def methods(route: Route) -> list[str]:
+    return sorted((route.methods or {"GET"}) - {"HEAD"})
+
+
+def declared_scope(route: Route, method: str) -> str:
+    access = route_access(route)
+    assert access is not None, f"{route.path} is not an api_endpoint"
+    return access.scope_for(method)
+
+
+def route_url(route: Route, **values: object) -> str:
+    """The route's path with its parameters filled from ``values``."""
+    missing = set(route.param_convertors) - set(values)
+    assert not missing, f"{route.path}: give the tests a value for {sorted(missing)}"
+    return route.path_format.format(**{name: values[name] for name in route.param_convertors})
+
+
+# Requests a route would refuse as invalid input: they show whether the checks
+# before the handler let them through, and change nothing.
+HARMLESS_BODIES: dict[tuple[str, str], Any] = {
+    ("/api/projects/", "POST"): {"name": ""},
+    ("/api/projects/{project_id:int}/", "PATCH"): {"week_start_day": 5},
+    ("/api/projects/{project_id:int}/query/", "POST"): {},
+    ("/api/projects/{project_id:int}/billing/quota/", "PUT"): {"max_events": "lots"},
+    ("/api/billing/pricing/", "PUT"): {"tiers": [{"up_to": 5}]},
+    ("/api/personal_api_keys/", "POST"): {"label": "", "scopes": ["*"]},
+}
+
+
+def iterate_methods(routes: list[Route]) -> Iterator[tuple[Route, str]]:
+    for route in routes:
+        for method in methods(route):
+            yield route, method
