@@ -37,6 +37,8 @@ from magpie.capture.decoding import WireRequest
 from magpie.ingest import worker as worker_module
 from magpie.settings import Settings
 from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.events import insert_events
+from magpie.store.duckdb.ingest import DuckDBIngestUnit
 
 # Stage → what it covers, in the order events go through them. The worker
 # stages are the functions of magpie.ingest.worker named in _WRAPPED.
@@ -45,14 +47,13 @@ STAGES = {
     "normalize": "worker: normalize",
     "persons": "worker: person stage (apply_persons_and_groups, with its DuckDB I/O)",
     "columns": "worker: event_columns",
-    "insert": "worker: insert_events (in the worker's transaction)",
+    "insert": "worker: append_events (insert_events in the worker's transaction)",
     "other": "worker: the rest (decode queue records, commit, counters, position)",
 }
 _WRAPPED = {
     "normalize": "normalize",
     "apply_persons_and_groups": "persons",
     "event_columns": "columns",
-    "insert_events": "insert",
 }
 
 
@@ -181,27 +182,32 @@ def _ceiling_transaction(
 
 def _accounted(result: CeilingResult) -> float:
     """Time already attributed inside a worker batch: the wrapped stages and the ceiling."""
-    return sum(result.seconds[stage] for stage in _WRAPPED.values()) + result.insert_seconds
+    stages = [*_WRAPPED.values(), "insert"]
+    return sum(result.seconds[stage] for stage in stages) + result.insert_seconds
 
 
 @contextlib.contextmanager
 def _timed_worker_stages(
     result: CeilingResult, ceiling_cursor: duckdb.DuckDBPyConnection | None
 ) -> Iterator[None]:
-    """Wrap the worker's stage functions with timers while the block runs."""
+    """Wrap the worker's stage functions, and the unit of work's event append, with
+    timers while the block runs."""
     originals = {
         name: getattr(worker_module, name) for name in _WRAPPED if hasattr(worker_module, name)
     }
     for name, original in originals.items():
-        wrapped = _timer(original, _WRAPPED[name], result.seconds)
-        if name == "insert_events" and ceiling_cursor is not None:
-            wrapped = _mirrored(wrapped, original, ceiling_cursor, result)
-        setattr(worker_module, name, wrapped)
+        setattr(worker_module, name, _timer(original, _WRAPPED[name], result.seconds))
+    append = DuckDBIngestUnit.append_events
+    timed_append = _timer(append, "insert", result.seconds)
+    DuckDBIngestUnit.append_events = (  # type: ignore[method-assign]
+        _mirrored(timed_append, ceiling_cursor, result) if ceiling_cursor else timed_append
+    )
     try:
         yield
     finally:
         for name, original in originals.items():
             setattr(worker_module, name, original)
+        DuckDBIngestUnit.append_events = append  # type: ignore[method-assign]
 
 
 def _timer(
@@ -218,21 +224,20 @@ def _timer(
 
 
 def _mirrored(
-    timed_insert: Callable[..., Any],
-    insert: Callable[..., Any],
+    timed_append: Callable[..., Any],
     ceiling_cursor: duckdb.DuckDBPyConnection,
     result: CeilingResult,
 ) -> Callable[..., Any]:
-    """The worker's insert, then the same rows into the ceiling's own file, timed apart."""
+    """The worker's append, then the same rows into the ceiling's own file, timed apart."""
 
-    def insert_both(cursor: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> Any:
-        stored = timed_insert(cursor, *args, **kwargs)
+    def append_both(unit: DuckDBIngestUnit, columns: dict[str, list[Any]]) -> int:
+        stored = int(timed_append(unit, columns))
         started = time.perf_counter()
-        insert(ceiling_cursor, *args, **kwargs)
+        insert_events(ceiling_cursor, columns)
         result.insert_seconds += time.perf_counter() - started
         return stored
 
-    return insert_both
+    return append_both
 
 
 def _chunks(requests: Sequence[CaptureRequest], size: int) -> Iterator[Sequence[CaptureRequest]]:

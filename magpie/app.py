@@ -37,6 +37,7 @@ from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
 from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.ingest import DuckDBIngestStore
 from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore, TokenDirectory
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Magpie:
                 self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
             )
         self.worker = IngestWorker(
-            self.db,
+            DuckDBIngestStore(self.db),
             self.queue,
             self.clock,
             max_records=settings.worker_batch_records,

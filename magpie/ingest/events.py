@@ -7,14 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-
-@dataclass
-class IngestionWarning:
-    project_id: int
-    type: str
-    details: dict[str, Any]
-    event_uuid: str | None
-    timestamp: datetime
+from magpie.store.model import IngestionWarning
 
 
 @dataclass

@@ -7,49 +7,10 @@ work on anonymous events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
 from magpie.capture.rules import stringify
 from magpie.ingest.events import IncomingEvent
 from magpie.ingest.normalize import WarningSink
-
-MAX_GROUP_TYPES = 5
-GROUP_PROPERTY_KEYS = tuple(f"$group_{index}" for index in range(MAX_GROUP_TYPES))
-
-GroupKey = tuple[int, int, str]  # (project_id, group_type_index, group_key)
-
-
-@dataclass
-class Group:
-    project_id: int
-    type_index: int
-    key: str
-    properties: dict[str, Any]
-    created_at: datetime
-    version: int
-
-
-@dataclass
-class GroupState:
-    type_index: dict[tuple[int, str], int] = field(default_factory=dict)
-    groups: dict[GroupKey, Group] = field(default_factory=dict)
-    new_types: list[tuple[int, str, int, datetime]] = field(default_factory=list)
-    dirty_groups: set[GroupKey] = field(default_factory=set)
-
-    def index_of(self, project_id: int, group_type: str, at: datetime) -> int | None:
-        """The type's index, assigning the lowest free one on first use; None past five."""
-        index = self.type_index.get((project_id, group_type))
-        if index is not None:
-            return index
-        used = {i for (p, _), i in self.type_index.items() if p == project_id}
-        free = [i for i in range(MAX_GROUP_TYPES) if i not in used]
-        if not free:
-            return None
-        self.type_index[(project_id, group_type)] = free[0]
-        self.new_types.append((project_id, group_type, free[0], at))
-        return free[0]
+from magpie.store.state import GROUP_PROPERTY_KEYS, MAX_GROUP_TYPES, Group, GroupState
 
 
 def group_key_text(value: object) -> str:

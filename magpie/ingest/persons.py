@@ -22,7 +22,7 @@ from typing import Any
 from magpie.capture.rules import MAX_DISTINCT_ID_LENGTH, stringify
 from magpie.ingest.events import IncomingEvent
 from magpie.ingest.normalize import WarningSink
-from magpie.ingest.person_state import MergeRecord, Person, PersonState
+from magpie.store.state import MergeRecord, Person, PersonState
 
 # PostHog's namespace for deterministic person uuids (compat §2.4), kept so that
 # ids agree with data moved between the two systems.

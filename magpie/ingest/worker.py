@@ -25,12 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
-import duckdb
 import orjson
 
-from magpie.billing import EXCLUDED_EVENTS
+from magpie.billing.classify import usage_counts
 from magpie.clock import Clock, utc_naive
 from magpie.ingest.events import IncomingEvent, IngestionWarning
 from magpie.ingest.groups import GroupRules, identified_group_keys
@@ -38,27 +36,11 @@ from magpie.ingest.persons import PersonRules, merge_pair
 from magpie.ingest.pipeline import normalize
 from magpie.ingest.rows import distinct_events, event_columns
 from magpie.queue import Entry, QueueReader
-from magpie.store.duckdb.billing import add_dropped
-from magpie.store.duckdb.database import Database, transaction
-from magpie.store.duckdb.events import insert_events, stored_uuids
-from magpie.store.duckdb.ingest_log import (
-    insert_dead_letter,
-    insert_warnings,
-    load_position,
-    save_position,
-)
-from magpie.store.duckdb.persons import (
-    load_group_state,
-    load_person_state,
-    save_group_state,
-    save_person_state,
-)
+from magpie.store.base import IngestStore, IngestUnit
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "ingest"
-T = TypeVar("T")
-_CONFLICT_RETRIES = 3
 
 
 @dataclass
@@ -83,7 +65,7 @@ class _Progress:
 class IngestWorker:
     def __init__(
         self,
-        db: Database,
+        store: IngestStore,
         queue: QueueReader,
         clock: Clock,
         *,
@@ -92,7 +74,7 @@ class IngestWorker:
         transaction_events: int = 65_536,
         on_batch: Callable[[set[int]], None] | None = None,
     ) -> None:
-        self._db = db
+        self._store = store
         self._queue = queue
         self._clock = clock
         self._max_records = max_records
@@ -129,7 +111,7 @@ class IngestWorker:
         return max(0, self._queue.end - self.position)
 
     def _initial_position(self) -> int:
-        position = load_position(self._db.cursor(), CONSUMER)
+        position = self._store.position(CONSUMER)
         if position > self._queue.end:
             log.error(
                 "queue ends at %d but the store has consumed up to %d; the queue folder was"
@@ -168,7 +150,7 @@ class IngestWorker:
 
     def _consume(self, entries: Sequence[Entry]) -> None:
         try:
-            self._ingest_with_retries(entries, follow=True)
+            self._ingest(entries, follow=True)
         except Exception:
             # Rolled back. These records go again one by one, so one bad record
             # cannot hold up the rest; a failure in a later chunk of the same
@@ -179,32 +161,32 @@ class IngestWorker:
 
     def _consume_one(self, entry: Entry) -> None:
         try:
-            self._ingest_with_retries([entry], follow=False)
+            self._ingest([entry], follow=False)
         except Exception as exc:
             log.exception(
                 "queue record at %d could not be ingested; kept as a dead letter", entry.position
             )
-            cursor = self._db.cursor()
-            with transaction(cursor):
-                insert_dead_letter(
-                    cursor, entry.position, entry.payload, repr(exc), utc_naive(self._clock.now())
-                )
-                save_position(cursor, CONSUMER, entry.next_position)
+            self._store.dead_letter(
+                CONSUMER,
+                entry.position,
+                entry.next_position,
+                entry.payload,
+                repr(exc),
+                utc_naive(self._clock.now()),
+            )
             self.stats.dead_letters += 1
             self._advance(entry.next_position)
 
-    def _ingest_with_retries(self, entries: Sequence[Entry], *, follow: bool) -> None:
-        retry_on_conflict(lambda: self._ingest(entries, follow=follow))
-
     def _ingest(self, entries: Sequence[Entry], *, follow: bool = True) -> None:
-        """One transaction: these records and, if ``follow``, those already durable
+        """One unit of work: these records and, if ``follow``, those already durable
         after them, chunk by chunk, until it holds ``transaction_events`` events."""
-        progress = _Progress()
-        cursor = self._db.cursor()
-        with transaction(cursor):
+
+        def unit_of_work(unit: IngestUnit) -> tuple[_Progress, int]:
+            # Built afresh on every attempt: a retried unit starts from nothing.
+            progress = _Progress()
             chunk = entries
             while True:
-                self._ingest_chunk(cursor, chunk, progress)
+                self._ingest_chunk(unit, chunk, progress)
                 position = chunk[-1].next_position
                 if not follow or progress.events_seen >= self._transaction_events:
                     break
@@ -213,7 +195,10 @@ class IngestWorker:
                 )
                 if not chunk:
                     break
-            save_position(cursor, CONSUMER, position)
+            unit.save_position(CONSUMER, position)
+            return progress, position
+
+        progress, position = self._store.transact(unit_of_work)
         if self._on_batch is not None and progress.projects:
             self._on_batch(progress.projects)
         self.stats.batches += 1
@@ -223,7 +208,7 @@ class IngestWorker:
         self._advance(position)
 
     def _ingest_chunk(
-        self, cursor: duckdb.DuckDBPyConnection, entries: Sequence[Entry], progress: _Progress
+        self, unit: IngestUnit, entries: Sequence[Entry], progress: _Progress
     ) -> None:
         records = [orjson.loads(entry.payload) for entry in entries]
         # Capture writes a drop record instead of events for a project over its quota.
@@ -235,21 +220,19 @@ class IngestWorker:
         # events already stored (SDK retries, earlier chunks) are set aside first.
         events = distinct_events(batch.events)
         times = [e.timestamp for e in events]
-        known = stored_uuids(
-            cursor,
+        known = unit.known_uuids(
             [(e.project_id, e.uuid) for e in events],
             min(times, default=now),
             max(times, default=now),
         )
         events = [e for e in events if e.uuid not in known]
         if events:
-            apply_persons_and_groups(cursor, events, batch.warnings, now)
-            progress.events_stored += insert_events(
-                cursor, event_columns(events, now), list(EXCLUDED_EVENTS)
-            )
-        insert_warnings(cursor, batch.warnings)
+            apply_persons_and_groups(unit, events, batch.warnings, now)
+            progress.events_stored += unit.append_events(event_columns(events, now))
+            unit.add_usage(usage_counts(events, now.date()))
+        unit.add_warnings(batch.warnings)
         for drop in drops:
-            add_dropped(cursor, drop["project_id"], now.date(), drop["dropped"])
+            unit.add_dropped(drop["project_id"], now.date(), drop["dropped"])
         progress.events_seen += len(batch.events)
         progress.events_dropped += batch.dropped
         progress.projects |= {e.project_id for e in batch.events} | {d["project_id"] for d in drops}
@@ -267,24 +250,8 @@ def _yield_to_capture() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
-def retry_on_conflict(attempt: Callable[[], T], retries: int = _CONFLICT_RETRIES) -> T:
-    """Run a transaction again from the start when DuckDB reports a write conflict.
-
-    Another transaction changed a row this one also changed (a person, a
-    group); the loser rolls back and re-reads, so no update is ever lost.
-    """
-    for attempt_number in range(retries):
-        try:
-            return attempt()
-        except duckdb.TransactionException:
-            if attempt_number == retries - 1:
-                raise
-            time.sleep(0.05 * (attempt_number + 1))
-    raise AssertionError("unreachable")
-
-
 def apply_persons_and_groups(
-    cursor: duckdb.DuckDBPyConnection,
+    unit: IngestUnit,
     events: list[IncomingEvent],
     warnings: list[IngestionWarning],
     now: datetime,
@@ -295,12 +262,12 @@ def apply_persons_and_groups(
         pair = merge_pair(event) if event.process_person else None
         if pair:
             keys.add((event.project_id, pair[0]))
-    persons = load_person_state(cursor, keys)
-    groups = load_group_state(cursor, {e.project_id for e in events}, identified_group_keys(events))
+    persons = unit.load_persons(keys)
+    groups = unit.load_groups({e.project_id for e in events}, identified_group_keys(events))
     person_rules = PersonRules(persons, warnings.append)
     group_rules = GroupRules(groups, warnings.append)
     for event in events:
         person_rules.apply(event)
         group_rules.apply(event)
-    save_person_state(cursor, persons, now)
-    save_group_state(cursor, groups)
+    unit.save_persons(persons, now)
+    unit.save_groups(groups)

@@ -12,7 +12,8 @@ import pytest
 
 from magpie.ingest import worker
 from magpie.ingest.pipeline import normalize
-from magpie.store.duckdb.database import transaction
+from magpie.store.duckdb import ingest as duckdb_ingest
+from magpie.store.duckdb.ingest import DuckDBIngestStore
 from tests.harness import Ingest
 
 
@@ -25,27 +26,27 @@ def run_concurrently(ingest: Ingest, monkeypatch: pytest.MonkeyPatch, *, retry: 
     ingest.send(ingest.event("e", "shared-user"))
     barrier = threading.Barrier(2, timeout=10)
     waited: set[int] = set()
-    original_save = worker.save_person_state
+    original_save = duckdb_ingest.DuckDBIngestUnit.save_persons
 
-    def save_after_both_loaded(cursor: Any, state: Any, now: datetime) -> None:
+    def save_after_both_loaded(unit: Any, state: Any, now: datetime) -> None:
         if threading.get_ident() not in waited:  # only the first attempt races
             waited.add(threading.get_ident())
             barrier.wait()
-        original_save(cursor, state, now)
+        original_save(unit, state, now)
 
-    monkeypatch.setattr(worker, "save_person_state", save_after_both_loaded)
+    monkeypatch.setattr(duckdb_ingest.DuckDBIngestUnit, "save_persons", save_after_both_loaded)
+    monkeypatch.setattr(duckdb_ingest, "CONFLICT_RETRIES", 3 if retry else 1)
     outcomes: list[Any] = []
 
     def apply(key: str) -> None:
         events = person_update(ingest, key)
-        cursor = ingest.magpie.db.new_cursor()
-
-        def attempt() -> None:
-            with transaction(cursor):
-                worker.apply_persons_and_groups(cursor, events, [], datetime(2026, 3, 2))
-
+        store = DuckDBIngestStore(ingest.magpie.db)
         try:
-            worker.retry_on_conflict(attempt, retries=3 if retry else 1)
+            store.transact(
+                lambda unit: worker.apply_persons_and_groups(
+                    unit, events, [], datetime(2026, 3, 2)
+                )
+            )
             outcomes.append("ok")
         except duckdb.TransactionException as exc:
             outcomes.append(exc)

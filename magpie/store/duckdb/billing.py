@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
-from magpie.store.duckdb.database import first_row
+from magpie.store.duckdb.database import execute_over, first_row
+from magpie.store.model import UsageCount
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,29 @@ def dropped_events(
         )
     )
     return int(row[0]) if row else 0
+
+
+_ADD_USAGE = """
+INSERT INTO usage_counters SELECT * FROM incoming
+ON CONFLICT DO UPDATE SET events = usage_counters.events + excluded.events
+"""
+
+
+def add_usage(cursor: duckdb.DuckDBPyConnection, counts: Sequence[UsageCount]) -> None:
+    if not counts:
+        return
+    table = pa.table(
+        {
+            "project_id": pa.array([c.project_id for c in counts], pa.int64()),
+            "day": pa.array([c.day for c in counts], pa.date32()),
+            "lib": [c.lib for c in counts],
+            "lib_version": [c.lib_version for c in counts],
+            "event_class": [c.event_class for c in counts],
+            "excluded_event": [c.excluded_event for c in counts],
+            "events": pa.array([c.events for c in counts], pa.int64()),
+        }
+    )
+    execute_over(cursor, _ADD_USAGE, table)
 
 
 def add_dropped(cursor: duckdb.DuckDBPyConnection, project_id: int, day: date, events: int) -> None:

@@ -87,22 +87,6 @@ WHERE EXISTS (
 )
 """
 
-# Billing class of each new event: excluded events first, then anonymous
-# (personless) versus identified (full or force_upgrade).
-_COUNT_USAGE = """
-INSERT INTO usage_counters
-SELECT project_id, CAST(created_at AS DATE), coalesce(lib[1], ''), coalesce(lib[2], ''),
-       CASE WHEN list_contains($excluded, event) THEN 'excluded'
-            WHEN person_mode = 'propertyless' THEN 'anonymous'
-            ELSE 'identified' END,
-       CASE WHEN list_contains($excluded, event) THEN event ELSE '' END,
-       count(*)
-FROM (SELECT *, json_extract_string(properties, ['/$lib', '/$lib_version']) AS lib
-      FROM incoming)
-GROUP BY ALL
-ON CONFLICT DO UPDATE SET events = usage_counters.events + excluded.events
-"""
-
 
 def stored_uuids(
     cursor: duckdb.DuckDBPyConnection,
@@ -148,16 +132,10 @@ def arrow_table(columns: dict[str, list[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
-def insert_events(
-    cursor: duckdb.DuckDBPyConnection, columns: dict[str, list[Any]], excluded: list[str]
-) -> int:
-    """Insert new, distinct events given as column lists, and count them for billing.
-
-    ``excluded`` names the events that are stored but not billed.
-    """
+def insert_events(cursor: duckdb.DuckDBPyConnection, columns: dict[str, list[Any]]) -> int:
+    """Insert new, distinct events given as column lists."""
     table = arrow_table(columns)
     if table.num_rows == 0:
         return 0
     execute_over(cursor, _INSERT, table)
-    execute_over(cursor, _COUNT_USAGE, table, {"excluded": excluded})
     return int(table.num_rows)

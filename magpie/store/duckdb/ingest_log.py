@@ -8,8 +8,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from magpie.ingest.events import IngestionWarning
 from magpie.store.duckdb.database import first_row
+from magpie.store.model import IngestionWarning
 
 
 def load_position(cursor: duckdb.DuckDBPyConnection, consumer: str) -> int:

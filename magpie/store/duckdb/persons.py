@@ -15,9 +15,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from magpie.ingest.groups import Group, GroupState
-from magpie.ingest.person_state import Key, Person, PersonState
 from magpie.store.duckdb.database import execute_over, fetch_over
+from magpie.store.state import Group, GroupState, Key, Person, PersonState
 
 _LOAD_PERSONS = """
 WITH owners AS (
