@@ -133,23 +133,29 @@ class Settings:
         return replace(self, data_dir=Path(self.data_dir))
 
 
-_CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "data_dir": Path,
-    "pricing_file": Path,
-    "port": int,
-    "trusted_proxies": _parse_networks,
-    "batch_body_limit": int,
-    "event_body_limit": int,
-    "queue_segment_bytes": int,
-    "worker_batch_records": int,
-    "worker_batch_bytes": int,
-    "worker_transaction_events": int,
-    "duckdb_threads": int,
-    "query_concurrency": int,
-    "query_timeout_seconds": float,
-    "capture_process": lambda raw: _boolean(raw),
-    "switch_interval_seconds": float,
+def _network_list(raw: object) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return _parse_networks(",".join(raw) if isinstance(raw, list) else str(raw))
+
+
+# A field's type → how a value from the environment (text) or TOML becomes it.
+_BY_TYPE: dict[str, Callable[[Any], Any]] = {
+    "Path": Path,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": lambda raw: raw if isinstance(raw, bool) else _boolean(str(raw)),
+    "tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]": _network_list,
 }
+
+
+def _converter(name: str) -> Callable[[Any], Any]:
+    """From the field's annotation: ``X | None`` converts like ``X``."""
+    annotation = str(next(f.type for f in fields(Settings) if f.name == name))
+    base = annotation.removesuffix(" | None")
+    convert = _BY_TYPE.get(base)
+    if convert is None:
+        raise AssertionError(f"no converter for setting {name}: {annotation}")
+    return convert
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
@@ -174,11 +180,10 @@ def _boolean(raw: str) -> bool:
     raise ValueError("use true or false")
 
 
-def _convert(var: str, name: str, raw: str) -> Any:
-    convert = _CONVERTERS.get(name, str)
+def _convert(var: str, name: str, raw: Any) -> Any:
     try:
-        return convert(raw)
-    except ValueError as exc:
+        return _converter(name)(raw)
+    except (TypeError, ValueError) as exc:
         raise SettingsError(f"{var}={raw!r} is not valid: {exc}") from None
 
 
@@ -188,9 +193,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"MAGPIE_CONFIG={path}: {exc}") from None
     values = dict(data.get("magpie", data))
-    if "trusted_proxies" in values:
-        raw = values["trusted_proxies"]
-        values["trusted_proxies"] = _parse_networks(",".join(raw) if isinstance(raw, list) else raw)
-    if "data_dir" in values:
-        values["data_dir"] = Path(values["data_dir"])
-    return values
+    known = {f.name for f in fields(Settings)}
+    return {
+        name: _convert(f"{path}: {name}", name, value) if name in known else value
+        for name, value in values.items()
+    }

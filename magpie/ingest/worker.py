@@ -35,12 +35,13 @@ from magpie.ingest.groups import GroupRules, identified_group_keys
 from magpie.ingest.persons import PersonRules, merge_pair
 from magpie.ingest.pipeline import normalize
 from magpie.ingest.rows import distinct_events, event_columns
-from magpie.queue import Entry, QueueReader
+from magpie.queue import Entry, QueueCorrupt, QueueReader
 from magpie.store.base import IngestStore, IngestUnit
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "ingest"
+_ERROR_BACKOFF_SECONDS = 1.0
 
 
 @dataclass
@@ -50,6 +51,7 @@ class WorkerStats:
     events_dropped: int = 0
     duplicates_skipped: int = 0
     dead_letters: int = 0
+    errors: int = 0  # steps that failed and were retried
 
 
 @dataclass
@@ -124,20 +126,48 @@ class IngestWorker:
 
     def _run(self) -> None:
         _yield_to_capture()
-        while True:
+        while not (self._stopping.is_set() and self.position >= self._queue.end):
+            try:
+                self._step()
+            except Exception:
+                # Capture goes on acknowledging events while this thread lives, so it
+                # must never end: whatever failed (the store unreachable, say) is
+                # tried again from the same position.
+                log.exception("ingest worker step failed at %d; retrying", self.position)
+                self.stats.errors += 1
+                time.sleep(_ERROR_BACKOFF_SECONDS)
+
+    def _step(self) -> None:
+        try:
             entries = self._queue.read(
                 self.position,
                 max_records=self._max_records,
                 max_bytes=self._max_bytes,
                 timeout=0.25,
             )
-            if not entries:
-                if self._stopping.is_set() and self.position >= self._queue.end:
-                    return
-                self._collect_when_idle()
-                continue
-            self._consume(entries)
-            self._queue.release(self.position)
+        except QueueCorrupt as damage:
+            self._keep_damaged(damage)
+            return
+        if not entries:
+            self._collect_when_idle()
+            return
+        self._consume(entries)
+        self._queue.release(self.position)
+
+    def _keep_damaged(self, damage: QueueCorrupt) -> None:
+        """A damaged stretch of the queue is kept whole as a dead letter and skipped,
+        so the events after it are not held up."""
+        log.error("%s; its %d bytes are kept as a dead letter", damage, len(damage.damaged))
+        self._store.dead_letter(
+            CONSUMER,
+            damage.position,
+            damage.resume_at,
+            damage.damaged,
+            str(damage),
+            utc_naive(self._clock.now()),
+        )
+        self.stats.dead_letters += 1
+        self._advance(damage.resume_at)
 
     def _collect_when_idle(self) -> None:
         """A full garbage collection, at most once a minute and only with nothing to do
@@ -190,9 +220,15 @@ class IngestWorker:
                 position = chunk[-1].next_position
                 if not follow or progress.events_seen >= self._transaction_events:
                     break
-                chunk = self._queue.read(
-                    position, max_records=self._max_records, max_bytes=self._max_bytes, timeout=0
-                )
+                try:
+                    chunk = self._queue.read(
+                        position,
+                        max_records=self._max_records,
+                        max_bytes=self._max_bytes,
+                        timeout=0,
+                    )
+                except QueueCorrupt:
+                    break  # commit what is read; the next step sets the damage aside
                 if not chunk:
                     break
             unit.save_position(CONSUMER, position)

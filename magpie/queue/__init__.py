@@ -18,13 +18,28 @@ class Entry:
     next_position: int  # where the record after it starts
 
 
+class QueueCorrupt(Exception):
+    """Records from ``position`` up to ``resume_at`` cannot be read: the log is damaged
+    there (a checksum fails inside its durable part). ``damaged`` holds those raw bytes,
+    so a reader can keep them and go on from ``resume_at``."""
+
+    def __init__(self, message: str, position: int, resume_at: int, damaged: bytes) -> None:
+        super().__init__(message)
+        self.position = position
+        self.resume_at = resume_at
+        self.damaged = damaged
+
+
 class QueueReader(Protocol):
     """What the ingest worker needs of the queue."""
 
     def read(
         self, position: int, *, max_records: int, max_bytes: int, timeout: float
     ) -> list[Entry]:
-        """Records from ``position`` on, waiting up to ``timeout`` seconds for the first."""
+        """Records from ``position`` on, waiting up to ``timeout`` seconds for the first.
+
+        Raises ``QueueCorrupt`` when the record at ``position`` is damaged (records
+        before a damaged one are returned first)."""
         ...
 
     def release(self, position: int) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from magpie.errors import ServiceUnavailable
-from magpie.queue import Entry
+from magpie.queue import Entry, QueueCorrupt
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,20 @@ class LocalLog(_DurableEnd):
     # -- recovery ----------------------------------------------------------
 
     def _recover_tail(self, start: int) -> int:
+        """Cut off a torn write: a last record that never reached the disk whole, and
+        so was never acknowledged. A whole record that fails its checksum is damage,
+        not a torn write: it stays, with everything after it, for the reader to set
+        aside (``QueueCorrupt``), and appends go on after the file's end."""
         path = self._path(start)
         data = path.read_bytes()
         valid = _valid_prefix(data)
+        if valid < len(data) and not _is_torn(data, valid):
+            log.error(
+                "queue: %s holds a damaged record at byte %d; it will be kept as a dead letter",
+                path.name,
+                valid,
+            )
+            return len(data)
         if valid < len(data):
             log.warning(
                 "queue: dropping %d bytes of an unacknowledged torn write in %s",
@@ -276,15 +287,15 @@ def read_entries(
         with open(segment_path(directory, seg_start), "rb") as segment:
             segment.seek(position - seg_start)
             while position < seg_end and len(entries) < max_records and taken < max_bytes:
-                entry = _read_frame(segment, position)
+                entry = _read_frame(segment, position, seg_end)
+                if entry is None:
+                    if entries:
+                        return entries  # the damage is the next read's to report
+                    raise _damage(segment, seg_start, position, seg_end)
                 entries.append(entry)
                 taken += entry.next_position - position
                 position = entry.next_position
     return entries
-
-
-class QueueCorrupt(Exception):
-    """A record inside the durable part of the log fails its checksum (disk damage)."""
 
 
 def _valid_prefix(data: bytes) -> int:
@@ -299,15 +310,57 @@ def _valid_prefix(data: bytes) -> int:
     return offset
 
 
-def _read_frame(segment: BinaryIO, position: int) -> Entry:
+def _is_torn(data: bytes, offset: int) -> bool:
+    """Whether the record at ``offset`` runs past the end of ``data`` (a write cut short)."""
+    if offset + _HEADER.size > len(data):
+        return True
+    length, _ = _HEADER.unpack_from(data, offset)
+    return offset + _HEADER.size + length > len(data)
+
+
+def _read_frame(segment: BinaryIO, position: int, seg_end: int) -> Entry | None:
+    """The record at ``position``, or None when it is damaged."""
     header = segment.read(_HEADER.size)
     if len(header) < _HEADER.size:
-        raise QueueCorrupt(f"queue record header missing at position {position}")
+        return None
     length, crc = _HEADER.unpack(header)
+    if position + _HEADER.size + length > seg_end:
+        return None
     payload = segment.read(length)
     if len(payload) < length or zlib.crc32(payload) != crc:
-        raise QueueCorrupt(f"queue record damaged at position {position}")
+        return None
     return Entry(payload, position, position + _HEADER.size + length)
+
+
+def _damage(segment: BinaryIO, seg_start: int, position: int, seg_end: int) -> QueueCorrupt:
+    """Where reading can go on past a damaged record: after it when its length is
+    intact (only its body fails the checksum), else at the end of its segment,
+    since the records after it can no longer be found."""
+    segment.seek(position - seg_start)
+    header = segment.read(_HEADER.size)
+    resume_at = seg_end
+    if len(header) == _HEADER.size:
+        length, _ = _HEADER.unpack(header)
+        body_end = position + _HEADER.size + length
+        if body_end <= seg_end and _frame_follows(segment, seg_start, body_end, seg_end):
+            resume_at = body_end
+    segment.seek(position - seg_start)
+    damaged = segment.read(resume_at - position)
+    return QueueCorrupt(
+        f"queue record damaged at position {position}; resuming at {resume_at}",
+        position,
+        resume_at,
+        damaged,
+    )
+
+
+def _frame_follows(segment: BinaryIO, seg_start: int, at: int, seg_end: int) -> bool:
+    """Whether a whole, checksummed record (or the segment's end) starts at ``at``: a
+    damaged length would point into the middle of something else."""
+    if at == seg_end:
+        return True
+    segment.seek(at - seg_start)
+    return _read_frame(segment, at, seg_end) is not None
 
 
 def _write_all(fd: int, data: bytes) -> None:

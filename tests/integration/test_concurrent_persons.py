@@ -43,9 +43,7 @@ def run_concurrently(ingest: Ingest, monkeypatch: pytest.MonkeyPatch, *, retry: 
         store = DuckDBIngestStore(ingest.magpie.db)
         try:
             store.transact(
-                lambda unit: worker.apply_persons_and_groups(
-                    unit, events, [], datetime(2026, 3, 2)
-                )
+                lambda unit: worker.apply_persons_and_groups(unit, events, [], datetime(2026, 3, 2))
             )
             outcomes.append("ok")
         except duckdb.TransactionException as exc:
