@@ -33,6 +33,10 @@ class MissingPlaceholder(QueryError):
     code = "missing_placeholder"
 
 
+class InvalidFormula(QueryError):
+    code = "invalid_formula"
+
+
 class QueryTimeout(MagpieError):
     status, code, type = 408, "query_timeout", "server_error"
 
