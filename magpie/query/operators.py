@@ -54,13 +54,17 @@ def number(value: Any) -> float | None:
 def point_in_time(value: Any, now: datetime) -> datetime:
     """An absolute date, or a relative one such as ``-7d`` (seven days before now)."""
     raw = text(value).strip()
-    relative = _RELATIVE.match(raw)
-    if relative:
-        return now - int(relative.group(1)) * _UNITS[relative.group(2)]
-    parsed = parse_timestamp(raw)
-    if parsed is None:
-        raise InvalidInput(f"{raw!r} is not a date (use ISO dates or -7d style)")
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        relative = _RELATIVE.match(raw)
+        if relative:
+            return now - int(relative.group(1)) * _UNITS[relative.group(2)]
+        parsed = parse_timestamp(raw)
+        at = None if parsed is None else parsed.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"the date {raw[:64]!r} is out of range") from None
+    if at is None:
+        raise InvalidInput(f"{raw[:64]!r} is not a date (use ISO dates or -7d style)")
+    return at
 
 
 # -- SQL -----------------------------------------------------------------------
@@ -215,7 +219,11 @@ def _date_match(compare: Callable[[datetime, datetime], bool]) -> Matcher:
         parsed = parse_timestamp(text(actual))
         if parsed is None:
             return False
-        return compare(parsed.astimezone(UTC).replace(tzinfo=None), point_in_time(value, now))
+        try:
+            at = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # a time at the calendar's edge, with an offset
+            return False
+        return compare(at, point_in_time(value, now))
 
     return match
 
