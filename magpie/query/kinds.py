@@ -37,10 +37,11 @@ def run_query(payload: Any, context: QueryContext) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidInput("query must be an object with a kind", attr="query")
     kind = payload.get("kind")
+    known = ", ".join(sorted(KINDS))
+    if not isinstance(kind, str):
+        raise InvalidInput(f"query.kind must be one of {known}", attr="kind")
     if kind not in KINDS:
-        raise InvalidInput(
-            f"unknown query kind {kind!r}; kinds are {', '.join(sorted(KINDS))}", attr="kind"
-        )
+        raise InvalidInput(f"unknown query kind {kind[:100]!r}; kinds are {known}", attr="kind")
     model, runner = KINDS[kind]
     try:
         query = model.model_validate(payload)
