@@ -128,10 +128,15 @@ def time_param(request: Request, name: str) -> datetime | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
-    parsed = parse_timestamp(raw)
-    if parsed is None:
-        raise InvalidInput(f"{name} is not a date or time: {raw!r}", attr=name)
-    return utc_naive(parsed)
+    try:
+        parsed = parse_timestamp(raw)
+        at = None if parsed is None else utc_naive(parsed)
+    except (OverflowError, ValueError):
+        # 9999-12-31T23:59:59-05:00 parses, but its UTC time is past the calendar's end.
+        raise InvalidInput(f"{name} is out of range: {raw[:64]!r}", attr=name) from None
+    if at is None:
+        raise InvalidInput(f"{name} is not a date or time: {raw[:64]!r}", attr=name)
+    return at
 
 
 def next_page(request: Request, count: int, limit: int, offset: int) -> str | None:
