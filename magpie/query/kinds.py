@@ -47,6 +47,12 @@ def run_query(payload: Any, context: QueryContext) -> dict[str, Any]:
         query = model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
+        path = ".".join(str(p) for p in first["loc"] if not _is_union_branch(p))
         raise InvalidInput(f"{path}: {first['msg']}", attr=path or None) from None
     return runner(query, context)
+
+
+def _is_union_branch(part: int | str) -> bool:
+    """pydantic names the union member it tried (``list[union[...]]``, ``PropertyFilter``)
+    in an error's location; the caller's path has only field names and indexes."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
