@@ -52,9 +52,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     else:
         code = "http_error"
         detail = exc.detail if isinstance(exc, HTTPException) and exc.detail else "request failed"
-    return json_response(
+    response = json_response(
         {"type": "invalid_request", "code": code, "detail": detail, "attr": None}, status
     )
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)  # Allow: on a 405
+    return response
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -212,3 +212,10 @@ def test_unexpected_errors_answer_in_the_error_shape(tmp_path: Path) -> None:
         magpie.close()
     body = assert_error(response, 500, "internal_error")
     assert body["type"] == "server_error" and "secret" not in response.text
+
+
+def test_wrong_method_names_the_allowed_ones(live_server: LiveServer) -> None:
+    with live_server.api() as api:
+        response = api.delete(f"/api/projects/{live_server.project_id}/billing/quota/")
+    assert_error(response, 405, "method_not_allowed")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT"}
