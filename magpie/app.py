@@ -26,6 +26,7 @@ from magpie.http.api.events import event_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
 from magpie.http.api.query import query_routes
+from magpie.http.api.schema import schema_routes
 from magpie.http.capture import capture_routes
 from magpie.http.errors import http_error, install_id_convertor, internal_error
 from magpie.http.flags import flags_routes
@@ -155,6 +156,7 @@ def create_app(magpie: Magpie) -> Starlette:
         *query_routes(api, magpie.query_runner, magpie.clock),
         *project_routes(api, magpie.projects),
         *billing_routes(api, magpie.billing),
+        *schema_routes(),
         Route("/api/ingestion/status/", api_endpoint(api, ingestion_status)),
         Route("/", health),
         Route("/_health", health),
