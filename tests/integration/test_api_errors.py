@@ -219,3 +219,35 @@ def test_wrong_method_names_the_allowed_ones(live_server: LiveServer) -> None:
         response = api.delete(f"/api/projects/{live_server.project_id}/billing/quota/")
     assert_error(response, 405, "method_not_allowed")
     assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT"}
+
+
+@pytest.mark.parametrize(
+    "pricing",
+    [
+        {"tiers": [[None, None]]},
+        {"tiers": ["free"]},
+        {"tiers": "free"},
+        [],
+        {"tiers": [{"up_to": None, "anonymous": "NaN", "identified": "0"}]},
+        {"tiers": [{"up_to": None, "anonymous": "Infinity", "identified": "0"}]},
+        {"tiers": [{"up_to": None, "anonymous": "1e999999", "identified": "0"}]},
+        {"tiers": [{"up_to": None, "anonymous": True, "identified": "0"}]},
+        {"tiers": [{"up_to": None, "anonymous": {}, "identified": "0"}]},
+        {"tiers": [{"up_to": 2**63, "anonymous": 0, "identified": 0}, {"up_to": None}]},
+        {"currency": 7, "tiers": [{"up_to": None, "anonymous": 0, "identified": 0}]},
+    ],
+)
+def test_price_lists_that_are_not_price_lists(live_server: LiveServer, pricing: Any) -> None:
+    with live_server.api() as api:
+        response = api.put("/api/billing/pricing/", json=pricing)
+        assert_error(response, 400, "invalid_input")
+        assert api.get("/api/billing/quote/", params={"anonymous": 10**7}).status_code == 200
+
+
+def test_quota_larger_than_the_store_holds(live_server: LiveServer) -> None:
+    with live_server.api() as api:
+        response = api.put(
+            f"/api/projects/{live_server.project_id}/billing/quota/",
+            json={"max_events": 2**63, "max_amount": None},
+        )
+    assert assert_error(response, 400, "invalid_input")["attr"] == "max_events"
