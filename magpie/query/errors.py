@@ -33,6 +33,10 @@ class MissingPlaceholder(QueryError):
     code = "missing_placeholder"
 
 
+class QueryTooComplex(QueryError):
+    code = "query_too_complex"
+
+
 class InvalidFormula(QueryError):
     code = "invalid_formula"
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
+from magpie.query.errors import QueryTooComplex
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.models import HogQLQuery, TrendsQuery
 from magpie.query.trends import run_trends
@@ -49,7 +50,13 @@ def run_query(payload: Any, context: QueryContext) -> dict[str, Any]:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"] if not _is_union_branch(p))
         raise InvalidInput(f"{path}: {first['msg']}", attr=path or None) from None
-    return runner(query, context)
+    try:
+        return runner(query, context)
+    except RecursionError:
+        # The SQL parser and compiler recurse once per level of nesting.
+        raise QueryTooComplex(
+            "the query nests too deeply to compile; flatten its parentheses or subqueries"
+        ) from None
 
 
 def _is_union_branch(part: int | str) -> bool:

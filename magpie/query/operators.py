@@ -9,6 +9,7 @@ that is missing matches the negative operators (``is_not``, ``not_icontains``,
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,11 +116,17 @@ def _as_number(prop: exp.Expr) -> exp.Expr:
     return exp.TryCast(this=prop, to=exp.DataType.build("DOUBLE"))
 
 
+def _finite(value: Any) -> float | None:
+    """A number SQL can hold as a literal (an infinite one would print as a name)."""
+    found = number(value)
+    return found if found is not None and math.isfinite(found) else None
+
+
 def _compare(node: type[exp.Expr]) -> SqlBuilder:
     def build(prop: exp.Expr, value: Any, now: datetime) -> exp.Expr:
-        threshold = number(value)
+        threshold = _finite(value)
         if threshold is None:
-            raise InvalidInput(f"{value!r} is not a number")
+            raise InvalidInput(f"{str(value)[:64]!r} is not a number")
         return node(this=_as_number(prop), expression=exp.Literal.number(threshold))
 
     return build
@@ -151,7 +158,7 @@ def _date_exact(prop: exp.Expr, value: Any, now: datetime) -> exp.Expr:
 
 
 def _between(prop: exp.Expr, value: Any, now: datetime) -> exp.Expr:
-    bounds = [number(v) for v in values_of(value)]
+    bounds = [_finite(v) for v in values_of(value)]
     if len(bounds) != 2 or None in bounds:
         raise InvalidInput("between needs two numbers, e.g. [1, 10]")
     low, high = bounds

@@ -251,3 +251,37 @@ def test_quota_larger_than_the_store_holds(live_server: LiveServer) -> None:
             json={"max_events": 2**63, "max_amount": None},
         )
     assert assert_error(response, 400, "invalid_input")["attr"] == "max_events"
+
+
+def test_sql_nested_deeper_than_the_parser_goes(live_server: LiveServer) -> None:
+    sql = "SELECT " + "(" * 5000 + "1" + ")" * 5000
+    with live_server.api() as api:
+        response = api.post(
+            f"/api/projects/{live_server.project_id}/query/",
+            json={"query": {"kind": "HogQLQuery", "query": sql}},
+        )
+        assert_error(response, 400, "query_too_complex")
+        # The server is none the worse for it.
+        fine = api.post(
+            f"/api/projects/{live_server.project_id}/query/",
+            json={"query": {"kind": "HogQLQuery", "query": "SELECT ((1))"}},
+        )
+    assert fine.status_code == 200 and fine.json()["results"] == [[1]]
+
+
+@pytest.mark.parametrize(
+    ("operator", "value"), [("gt", "1e999"), ("lt", "-inf"), ("between", [0, "inf"])]
+)
+def test_property_filters_with_infinite_numbers(
+    live_server: LiveServer, operator: str, value: Any
+) -> None:
+    query = {
+        "kind": "TrendsQuery",
+        "series": [{"event": "a"}],
+        "properties": [{"key": "n", "operator": operator, "value": value}],
+    }
+    with live_server.api() as api:
+        response = api.post(f"/api/projects/{live_server.project_id}/query/", json={"query": query})
+    assert "not a number" in assert_error(response, 400, "invalid_input")["detail"] or (
+        "two numbers" in response.json()["detail"]
+    )
