@@ -17,7 +17,7 @@ from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
 from magpie.errors import InvalidInput
 from magpie.store.duckdb.billing import UsageRow
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,9 @@ def test_trends_with_too_many_buckets(live_server: LiveServer) -> None:
     assert "50,000" in assert_error(response, 400, "invalid_input")["detail"]
 
 
-@pytest.mark.parametrize("period", ["0000-01", "9999-12", "2026-13", "2026-1", "x" * 5000])
+@pytest.mark.parametrize(
+    "period", ["0000-01", "9999-12", "2026-13", "2026-1", "x" * 5000, "\u0663\u0663\u0663\u0663-01"]
+)
 def test_billing_periods_out_of_range(live_server: LiveServer, period: str) -> None:
     with live_server.api() as api:
         response = api.get(
