@@ -26,6 +26,11 @@ from magpie.query.models import HogQLQuery, TrendsQuery
 Schema = dict[str, Any]
 MODELS: tuple[type[BaseModel], ...] = (HogQLQuery, TrendsQuery, ProjectChanges)
 BIGINT = 2**63 - 1
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+OBJECT: Schema = {"type": "object"}
 
 
 def ref(name: str) -> Schema:
@@ -46,13 +51,6 @@ def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) 
 
 def page(item: Schema) -> Schema:
     return obj({"results": {"type": "array", "items": item}, "next": nullable(STRING)})
-
-
-STRING: Schema = {"type": "string"}
-INTEGER: Schema = {"type": "integer"}
-NUMBER: Schema = {"type": "number"}
-TIME: Schema = {"type": "string", "format": "date-time"}
-OBJECT: Schema = {"type": "object"}
 
 
 @dataclass(frozen=True)
