@@ -30,7 +30,9 @@ from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
 from magpie.http.api.query import query_routes
+from magpie.http.api.schema import schema_routes
 from magpie.http.capture import capture_routes
+from magpie.http.errors import http_error, install_id_convertor, internal_error
 from magpie.http.flags import flags_routes
 from magpie.ingest.worker import IngestWorker
 from magpie.query.runner import QueryRunner
@@ -145,6 +147,7 @@ def make_private(data_dir: Path) -> None:
 
 
 def create_app(magpie: Magpie) -> Starlette:
+    install_id_convertor()
     api = ApiContext(
         magpie.api_keys,
         magpie.projects,
@@ -189,6 +192,7 @@ def create_app(magpie: Magpie) -> Starlette:
         *project_routes(api, magpie.projects, magpie.create_project),
         *key_routes(api, magpie.api_keys, magpie.projects),
         *billing_routes(api, magpie.billing),
+        *schema_routes(),
         Route(
             "/api/ingestion/status/",
             api_endpoint(api, ingestion_status, scope="ingestion:read", server_wide=True),
@@ -199,20 +203,10 @@ def create_app(magpie: Magpie) -> Starlette:
         Route("/_liveness", health),
     ]
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        """Unknown paths and methods answer in the API's error shape, not plain text."""
-        status = getattr(exc, "status_code", 500)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
-        detail = {
-            404: f"no such path: {request.url.path}",
-            405: f"{request.method} is not allowed here",
-        }.get(status, "request failed")
-        return json_response(
-            {"type": "invalid_request", "code": code, "detail": detail, "attr": None}, status
-        )
-
     return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
 
 

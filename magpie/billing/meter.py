@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
 
 from magpie.errors import InvalidInput
 from magpie.store.duckdb.billing import UsageRow
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,14 @@ class Period:
     def parse(cls, text: str) -> Period:
         match = _PERIOD.match(text.strip())
         if not match or not 1 <= int(match.group(2)) <= 12:
-            raise InvalidInput(f"period must look like 2026-01, not {text!r}", attr="period")
-        return cls(int(match.group(1)), int(match.group(2)))
+            raise InvalidInput(f"period must look like 2026-01, not {text[:40]!r}", attr="period")
+        year, month = int(match.group(1)), int(match.group(2))
+        # A period ends where the next month starts, so that month must exist too.
+        if year < MINYEAR or (year, month) >= (MAXYEAR, 12):
+            raise InvalidInput(
+                f"period must be a month from {MINYEAR:04d}-01 to {MAXYEAR}-11", attr="period"
+            )
+        return cls(year, month)
 
     @classmethod
     def containing(cls, at: datetime) -> Period:

@@ -49,22 +49,17 @@ class Pricing:
 
     @classmethod
     def from_json(cls, data: Any) -> Pricing:
-        try:
-            tiers = tuple(
-                Tier(
-                    None if t.get("up_to") is None else int(t["up_to"]),
-                    Decimal(str(t["anonymous"])),
-                    Decimal(str(t["identified"])),
-                )
-                for t in data["tiers"]
-            )
-            pricing = cls(str(data.get("currency", "USD")), tiers)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        if not isinstance(data, dict) or not isinstance(data.get("tiers"), list):
             raise InvalidInput(
-                f"pricing needs currency and tiers of up_to, anonymous and "
-                f"identified prices: {exc}",
+                "pricing needs currency and tiers of up_to, anonymous and identified prices",
                 attr="tiers",
-            ) from None
+            )
+        currency = data.get("currency", "USD")
+        if not isinstance(currency, str) or not 1 <= len(currency) <= MAX_CURRENCY:
+            raise InvalidInput(
+                f"currency is a code of 1 to {MAX_CURRENCY} characters", attr="currency"
+            )
+        pricing = cls(currency, tuple(_tier(t) for t in data["tiers"]))
         pricing.validate()
         return pricing
 
@@ -76,6 +71,44 @@ class Pricing:
             raise InvalidInput("tier bounds must be positive and increasing", attr="tiers")
         if any(t.anonymous < 0 or t.identified < 0 for t in self.tiers):
             raise InvalidInput("prices cannot be negative", attr="tiers")
+
+
+MAX_CURRENCY = 16
+# Bounds that keep every quote exact: prices and event counts multiply within
+# Decimal's 28 digits, and tier bounds fit the store's 64-bit integers.
+MAX_UP_TO = 10**15
+MAX_PRICE = Decimal(1_000_000)
+
+
+def _tier(data: Any) -> Tier:
+    if not isinstance(data, dict):
+        raise InvalidInput('a tier is {"up_to", "anonymous", "identified"}', attr="tiers")
+    up_to = data.get("up_to")
+    if isinstance(up_to, str) and up_to.isdigit() and len(up_to) <= 16:
+        up_to = int(up_to)
+    if up_to is not None and (
+        isinstance(up_to, bool) or not isinstance(up_to, int) or not 1 <= up_to <= MAX_UP_TO
+    ):
+        raise InvalidInput(
+            f"up_to is a whole number of events from 1 to {MAX_UP_TO:,}, or null", attr="tiers"
+        )
+    return Tier(up_to, _price(data, "anonymous"), _price(data, "identified"))
+
+
+def _price(tier: dict[str, Any], name: str) -> Decimal:
+    raw = tier.get(name)
+    price: Decimal | None = None
+    if isinstance(raw, int | float | str) and not isinstance(raw, bool) and len(str(raw)) <= 40:
+        try:
+            price = Decimal(str(raw))
+        except ArithmeticError:  # decimal.InvalidOperation: not a number
+            price = None
+    if price is None or not price.is_finite() or not 0 <= price <= MAX_PRICE:
+        raise InvalidInput(
+            f"{name} is a price per event from 0 to {MAX_PRICE:,} (a number or a decimal string)",
+            attr="tiers",
+        )
+    return price
 
 
 # PostHog's 2024 per-event prices (compat §7), per month.

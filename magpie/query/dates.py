@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -178,9 +177,66 @@ def window(
     earliest: datetime | None = None,
 ) -> TimeWindow:
     """The range a query covers. Relative starts snap to the start of their bucket
-    (``-7d`` by day covers seven whole days and today so far), as insight tools do."""
+    (``-7d`` by day covers seven whole days and today so far), as insight tools do.
+
+    A range must lie between the years 1000 and 9000, span at most 500 years and
+    hold at most 50,000 buckets: wide enough for any real question, and narrow
+    enough that comparing with the period before, bucketing and time-zone
+    offsets stay inside the calendar and inside a second's work."""
     if interval not in INTERVALS:
         raise InvalidInput(f"interval must be one of {', '.join(INTERVALS)}", attr="interval")
+    if earliest is not None:
+        earliest = max(earliest, EARLIEST)
+    try:
+        found = _window(date_from, date_to, interval, tz, now, earliest)
+    except (OverflowError, ValueError):
+        # -99999999d, 9999-12-31T23:59-05:00 and the like: past the calendar's ends.
+        raise InvalidInput(
+            f"the date range must lie between the years {EARLIEST.year} and {LATEST.year}",
+            attr="dateRange",
+        ) from None
+    _check_size(found)
+    return found
+
+
+EARLIEST, LATEST = datetime(1000, 1, 1), datetime(9000, 1, 1)
+MAX_SPAN = timedelta(days=500 * 366)
+
+
+def _check_size(found: TimeWindow) -> None:
+    if found.start < EARLIEST or found.end > LATEST:
+        raise InvalidInput(
+            f"the date range must lie between the years {EARLIEST.year} and {LATEST.year}",
+            attr="dateRange",
+        )
+    if found.end - found.start > MAX_SPAN:
+        raise InvalidInput("a date range spans at most 500 years", attr="dateRange")
+    count = bucket_count(found)
+    if count > MAX_BUCKETS:
+        raise TooManyBuckets(
+            f"the date range holds {count:,} {found.interval}s and a query at most "
+            f"{MAX_BUCKETS:,} (the bucket limit): choose a longer interval or a shorter range",
+            attr="dateRange",
+        )
+
+
+def bucket_count(found: TimeWindow) -> int:
+    """How many buckets the range holds, without listing them (give or take one)."""
+    span = found.end - found.start
+    if found.interval == "month":
+        return (found.end.year - found.start.year) * 12 + found.end.month - found.start.month + 1
+    size = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+    return span // size[found.interval] + 1
+
+
+def _window(
+    date_from: str | None,
+    date_to: str | None,
+    interval: str,
+    tz: ZoneInfo,
+    now: datetime,
+    earliest: datetime | None,
+) -> TimeWindow:
     now_local = to_local(
         now.replace(tzinfo=None)
         if now.tzinfo is None
@@ -194,41 +250,16 @@ def window(
             else (now_local - timedelta(days=7))
         )
     else:
-        start = _in_range(lambda: parse_point(date_from, now_local, tz, is_end=False))
+        start = parse_point(date_from, now_local, tz, is_end=False)
     start = truncate(start, interval)
-    end = _in_range(
-        lambda: (
-            parse_point(date_to, now_local, tz, is_end=True)
-            if date_to
-            else step(truncate(now_local, interval), interval)
-        )
+    end = (
+        parse_point(date_to, now_local, tz, is_end=True)
+        if date_to
+        else step(truncate(now_local, interval), interval)
     )
     if end <= start:
         raise InvalidInput("date_to must come after date_from", attr="dateRange")
-    buckets = (end - start) / _SHORTEST[interval]
-    if buckets > MAX_BUCKETS:
-        raise TooManyBuckets(
-            f"this date range has about {int(buckets):,} {interval}s; a query may have at most "
-            f"{MAX_BUCKETS:,} buckets (the bucket limit): choose a longer interval or a "
-            "shorter range"
-        )
     return TimeWindow(start, end, interval, tz)
-
-
-# The shortest length of each interval: the most buckets a range can hold.
-_SHORTEST = {
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-    "month": timedelta(days=28),
-}
-
-
-def _in_range(point: Callable[[], datetime]) -> datetime:
-    try:
-        return point()
-    except (OverflowError, ValueError):
-        raise InvalidInput("a date in dateRange is out of range", attr="dateRange") from None
 
 
 def offsets(tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> list[tuple[datetime, int]]:

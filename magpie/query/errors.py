@@ -33,6 +33,14 @@ class MissingPlaceholder(QueryError):
     code = "missing_placeholder"
 
 
+class QueryTooComplex(QueryError):
+    code = "query_too_complex"
+
+
+class InvalidFormula(QueryError):
+    code = "invalid_formula"
+
+
 class QueryTimeout(MagpieError):
     status, code, type = 408, "query_timeout", "server_error"
 

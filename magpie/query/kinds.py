@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
+from magpie.query.errors import QueryTooComplex
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.models import HogQLQuery, TrendsQuery
 from magpie.query.trends import run_trends
@@ -37,15 +38,28 @@ def run_query(payload: Any, context: QueryContext) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidInput("query must be an object with a kind", attr="query")
     kind = payload.get("kind")
+    known = ", ".join(sorted(KINDS))
+    if not isinstance(kind, str):
+        raise InvalidInput(f"query.kind must be one of {known}", attr="kind")
     if kind not in KINDS:
-        raise InvalidInput(
-            f"unknown query kind {kind!r}; kinds are {', '.join(sorted(KINDS))}", attr="kind"
-        )
+        raise InvalidInput(f"unknown query kind {kind[:100]!r}; kinds are {known}", attr="kind")
     model, runner = KINDS[kind]
     try:
         query = model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
+        path = ".".join(str(p) for p in first["loc"] if not _is_union_branch(p))
         raise InvalidInput(f"{path}: {first['msg']}", attr=path or None) from None
-    return runner(query, context)
+    try:
+        return runner(query, context)
+    except RecursionError:
+        # The SQL parser and compiler recurse once per level of nesting.
+        raise QueryTooComplex(
+            "the query nests too deeply to compile; flatten its parentheses or subqueries"
+        ) from None
+
+
+def _is_union_branch(part: int | str) -> bool:
+    """pydantic names the union member it tried (``list[union[...]]``, ``PropertyFilter``)
+    in an error's location; the caller's path has only field names and indexes."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())

@@ -7,8 +7,8 @@ MiB = 1024 * 1024
 
 # TrendsQuery: breakdown values kept per series (the rest fold into "other").
 MAX_BREAKDOWN_LIMIT = 1_000
-# Time buckets per series: hourly for about 200 days, daily for 13 years.
-MAX_BUCKETS = 5_000
+# Time buckets per series: hourly for over five years, daily for over a century.
+MAX_BUCKETS = 50_000
 # Values in one insight's answer (series × breakdown values × buckets).
 MAX_POINTS = 1_000_000
 # Bytes of result rows a query may bring back from the engine.

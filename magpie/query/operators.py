@@ -9,6 +9,7 @@ that is missing matches the negative operators (``is_not``, ``not_icontains``,
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,13 +55,17 @@ def number(value: Any) -> float | None:
 def point_in_time(value: Any, now: datetime) -> datetime:
     """An absolute date, or a relative one such as ``-7d`` (seven days before now)."""
     raw = text(value).strip()
-    relative = _RELATIVE.match(raw)
-    if relative:
-        return now - int(relative.group(1)) * _UNITS[relative.group(2)]
-    parsed = parse_timestamp(raw)
-    if parsed is None:
-        raise InvalidInput(f"{raw!r} is not a date (use ISO dates or -7d style)")
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        relative = _RELATIVE.match(raw)
+        if relative:
+            return now - int(relative.group(1)) * _UNITS[relative.group(2)]
+        parsed = parse_timestamp(raw)
+        at = None if parsed is None else parsed.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"the date {raw[:64]!r} is out of range") from None
+    if at is None:
+        raise InvalidInput(f"{raw[:64]!r} is not a date (use ISO dates or -7d style)")
+    return at
 
 
 # -- SQL -----------------------------------------------------------------------
@@ -111,11 +116,17 @@ def _as_number(prop: exp.Expr) -> exp.Expr:
     return exp.TryCast(this=prop, to=exp.DataType.build("DOUBLE"))
 
 
+def _finite(value: Any) -> float | None:
+    """A number SQL can hold as a literal (an infinite one would print as a name)."""
+    found = number(value)
+    return found if found is not None and math.isfinite(found) else None
+
+
 def _compare(node: type[exp.Expr]) -> SqlBuilder:
     def build(prop: exp.Expr, value: Any, now: datetime) -> exp.Expr:
-        threshold = number(value)
+        threshold = _finite(value)
         if threshold is None:
-            raise InvalidInput(f"{value!r} is not a number")
+            raise InvalidInput(f"{str(value)[:64]!r} is not a number")
         return node(this=_as_number(prop), expression=exp.Literal.number(threshold))
 
     return build
@@ -147,7 +158,7 @@ def _date_exact(prop: exp.Expr, value: Any, now: datetime) -> exp.Expr:
 
 
 def _between(prop: exp.Expr, value: Any, now: datetime) -> exp.Expr:
-    bounds = [number(v) for v in values_of(value)]
+    bounds = [_finite(v) for v in values_of(value)]
     if len(bounds) != 2 or None in bounds:
         raise InvalidInput("between needs two numbers, e.g. [1, 10]")
     low, high = bounds
@@ -215,7 +226,11 @@ def _date_match(compare: Callable[[datetime, datetime], bool]) -> Matcher:
         parsed = parse_timestamp(text(actual))
         if parsed is None:
             return False
-        return compare(parsed.astimezone(UTC).replace(tzinfo=None), point_in_time(value, now))
+        try:
+            at = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # a time at the calendar's edge, with an offset
+            return False
+        return compare(at, point_in_time(value, now))
 
     return match
 

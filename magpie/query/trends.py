@@ -7,9 +7,7 @@ person joins work the same way everywhere.
 
 from __future__ import annotations
 
-import ast
 import functools
-import operator as op
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from magpie.query.dates import (
 )
 from magpie.query.errors import BreakdownLimitTooLarge, ResultTooLarge
 from magpie.query.filters import field, hogql_expression, properties_condition
+from magpie.query.formula import Formula, parse_formula
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.limits import MAX_BREAKDOWN_LIMIT, MAX_POINTS
 from magpie.query.models import EventsNode, Properties, TrendsQuery
@@ -108,6 +107,11 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
         earliest,
     )
     periods = [("current", current)]
+    text = query.trendsFilter.formula if query.trendsFilter else None
+    # Checked before any SQL runs: a bad formula costs no query.
+    formula = (
+        parse_formula(text, [chr(ord("A") + i) for i in range(len(query.series))]) if text else None
+    )
     if query.compareFilter and query.compareFilter.compare:
         periods.append(("previous", current.shifted_back()))
     results: list[dict[str, Any]] = []
@@ -124,7 +128,6 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
                 )
             computed.append(series)
             context.check_deadline()
-        formula = query.trendsFilter.formula if query.trendsFilter else None
         items = (
             _formula_results(formula, computed, period)
             if formula
@@ -342,7 +345,8 @@ def _series_label(node: EventsNode) -> str:
 def _result(
     node: EventsNode, index: int, data: list[float], period: TimeWindow, breakdown_value: Any
 ) -> dict[str, Any]:
-    clean = [int(v) if float(v).is_integer() else v for v in data]
+    # Whole numbers as integers, but only where JSON readers keep them exact.
+    clean = [int(v) if float(v).is_integer() and abs(v) < 2**53 else v for v in data]
     item: dict[str, Any] = {
         "action": {
             "id": node.event,
@@ -395,52 +399,8 @@ def _series_results(series: _Series, period: TimeWindow) -> list[dict[str, Any]]
     ]
 
 
-_BINARY = {
-    ast.Add: op.add,
-    ast.Sub: op.sub,
-    ast.Mult: op.mul,
-    ast.Div: op.truediv,
-    ast.Mod: op.mod,
-    ast.Pow: op.pow,
-}
-
-
-def evaluate_formula(formula: str, variables: dict[str, float]) -> float:
-    """A small arithmetic language over series letters (A, B, …); x/0 is 0."""
-    try:
-        tree = ast.parse(formula.upper(), mode="eval")
-    except SyntaxError:
-        raise InvalidInput(f"cannot parse the formula {formula!r}", attr="trendsFilter") from None
-
-    def walk(node: ast.AST) -> float:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            if node.id not in variables:
-                raise InvalidInput(
-                    f"the formula uses {node.id}, which is not a series", attr="trendsFilter"
-                )
-            return variables[node.id]
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            value = walk(node.operand)
-            return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Div | ast.Mod) and right == 0:
-                return 0.0
-            return float(_BINARY[type(node.op)](left, right))
-        raise InvalidInput(
-            f"the formula {formula!r} may use only series letters, numbers and + - * / % **",
-            attr="trendsFilter",
-        )
-
-    return walk(tree)
-
-
 def _formula_results(
-    formula: str, computed: list[_Series], period: TimeWindow
+    formula: Formula, computed: list[_Series], period: TimeWindow
 ) -> list[dict[str, Any]]:
     letters = [chr(ord("A") + s.index) for s in computed]
     keys = sorted({k for s in computed for k in s.values}, key=str)
@@ -451,12 +411,12 @@ def _formula_results(
             for letter, s in zip(letters, computed, strict=True)
         }
         data = [
-            round(evaluate_formula(formula, {ltr: series_data[ltr][i] for ltr in letters}), 6)
+            round(formula.evaluate({ltr: series_data[ltr][i] for ltr in letters}), 6)
             for i in range(len(period.buckets()))
         ]
-        node = EventsNode(event=None, custom_name=formula)
+        node = EventsNode(event=None, custom_name=formula.text)
         item = _result(node, 0, data, period, key)
-        item["label"] = formula
+        item["label"] = formula.text
         item["action"] = None
         results.append(item)
     return results

@@ -109,7 +109,7 @@ def test_breakdown_limit_is_capped(busy: Ingest) -> None:
 
 
 @pytest.mark.parametrize(
-    ("interval", "date_from"), [("hour", "-200y"), ("hour", "-1y"), ("day", "-100y")]
+    ("interval", "date_from"), [("hour", "-200y"), ("hour", "-10y"), ("day", "-200y")]
 )
 def test_too_many_buckets_are_refused_before_any_work(
     ingest: Ingest, interval: str, date_from: str
@@ -122,6 +122,4 @@ def test_too_many_buckets_are_refused_before_any_work(
     }
     with pytest.raises(TooManyBuckets) as raised:
         run(ingest, query)
-    assert raised.value.code == "too_many_buckets" and "5000" in raised.value.message.replace(
-        ",", ""
-    )
+    assert raised.value.code == "too_many_buckets" and "50,000" in raised.value.message

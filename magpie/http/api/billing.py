@@ -14,6 +14,8 @@ from magpie.errors import InvalidInput
 from magpie.http.api.common import ApiContext, api_endpoint, int_param, json_response
 from magpie.store.duckdb.billing import QuotaLimits
 
+MAX_EVENTS = 2**63 - 1  # the store's BIGINT
+
 
 def billing_routes(context: ApiContext, billing: BillingService) -> list[Route]:
     def usage(request: Request, body: Any) -> Response:
@@ -64,8 +66,12 @@ def _limits(body: Any) -> QuotaLimits:
     if not isinstance(body, dict):
         raise InvalidInput('send {"max_events": N or null, "max_amount": X or null}')
     events, amount = body.get("max_events"), body.get("max_amount")
-    if events is not None and (isinstance(events, bool) or not isinstance(events, int)):
-        raise InvalidInput("max_events must be a whole number or null", attr="max_events")
+    if events is not None and (
+        isinstance(events, bool) or not isinstance(events, int) or not 0 <= events <= MAX_EVENTS
+    ):
+        raise InvalidInput(
+            f"max_events must be a whole number from 0 to {MAX_EVENTS} or null", attr="max_events"
+        )
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
         raise InvalidInput("max_amount must be a number or null", attr="max_amount")
     return QuotaLimits(events, None if amount is None else float(amount))

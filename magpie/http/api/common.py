@@ -285,8 +285,11 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def encode_json(body: Any) -> bytes:
-    """``body`` as the API sends it (times in ISO 8601)."""
-    return orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    """``body`` as the API sends it: times in ISO 8601, those stored without a zone
+    (Magpie keeps UTC) marked as UTC."""
+    return orjson.dumps(
+        body, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
+    )
 
 
 def _default(value: object) -> object:
@@ -312,10 +315,15 @@ def time_param(request: Request, name: str) -> datetime | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
-    parsed = parse_timestamp(raw)
-    if parsed is None:
-        raise InvalidInput(f"{name} is not a date or time: {raw!r}", attr=name)
-    return utc_naive(parsed)
+    try:
+        parsed = parse_timestamp(raw)
+        at = None if parsed is None else utc_naive(parsed)
+    except (OverflowError, ValueError):
+        # 9999-12-31T23:59:59-05:00 parses, but its UTC time is past the calendar's end.
+        raise InvalidInput(f"{name} is out of range: {raw[:64]!r}", attr=name) from None
+    if at is None:
+        raise InvalidInput(f"{name} is not a date or time: {raw[:64]!r}", attr=name)
+    return at
 
 
 def next_page(request: Request, count: int, limit: int, offset: int) -> str | None:

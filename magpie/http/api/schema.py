@@ -1,0 +1,579 @@
+"""The private API as an OpenAPI 3.1 document, served at ``GET /api/schema/``.
+
+Every ``/api/`` route is one :class:`Operation` in ``OPERATIONS``: data, not
+code. A new route is one more entry (tests/integration/test_api_schema.py
+fails until it has one). Request bodies come from the pydantic models the
+handlers validate with, where there is one; the other bodies and the answers
+are JSON Schema written out below. Reading the document needs no key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from magpie.http.api.common import MAX_API_BODY, json_response
+from magpie.http.api.projects import ProjectChanges
+from magpie.query.models import HogQLQuery, TrendsQuery
+
+Schema = dict[str, Any]
+MODELS: tuple[type[BaseModel], ...] = (HogQLQuery, TrendsQuery, ProjectChanges)
+BIGINT = 2**63 - 1
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+OBJECT: Schema = {"type": "object"}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+    }
+
+
+def page(item: Schema) -> Schema:
+    return obj({"results": {"type": "array", "items": item}, "next": nullable(STRING)})
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    schema: Schema
+    description: str = ""
+    where: str = "query"
+
+    def to_json(self) -> Schema:
+        return {
+            "name": self.name,
+            "in": self.where,
+            "required": self.where == "path",
+            "description": self.description,
+            "schema": self.schema,
+        }
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # OpenAPI's form: {project_id}, no converters
+    id: str
+    summary: str
+    tag: str
+    params: tuple[Param, ...] = ()
+    body: Schema | None = None
+    response: Schema | None = None  # None: some JSON object
+    errors: tuple[int, ...] = ()  # beyond those every operation of its kind may answer
+    public: bool = False
+    status: int = 200  # of a success
+
+    def statuses(self) -> list[int]:
+        found = set(self.errors)
+        if not self.public:
+            found |= {401, 403, 429}  # no key; a scope it lacks; failed logins throttled
+        if self.params or self.body is not None:
+            found.add(400)
+        if any(p.where == "path" for p in self.params):
+            found.add(404)
+        if self.body is not None:
+            found.add(413)
+        return sorted(found)
+
+    def to_json(self) -> Schema:
+        spec: Schema = {
+            "operationId": self.id,
+            "summary": self.summary,
+            "tags": [self.tag],
+            "parameters": [p.to_json() for p in self.params],
+            "responses": {
+                str(self.status): self._success(),
+                **{str(s): {"$ref": f"#/components/responses/{s}"} for s in self.statuses()},
+            },
+        }
+        if self.body is not None:
+            spec["requestBody"] = {"required": True, "content": _json(self.body)}
+        if self.public:
+            spec["security"] = []
+        return spec
+
+    def _success(self) -> Schema:
+        if self.status == 204:
+            return {"description": "Done"}
+        return {"description": "OK", "content": _json(self.response or OBJECT)}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"application/json": {"schema": schema}}
+
+
+# -- parameters -------------------------------------------------------------------
+
+PROJECT_ID = Param(
+    "project_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a project id", "path"
+)
+PERSON_UUID = Param("person_uuid", {"type": "string", "format": "uuid"}, "a person's uuid", "path")
+KEY_ID = Param("key_id", STRING, "a personal API key's id", "path")
+LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})
+OFFSET = Param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0})
+DISTINCT_ID = Param("distinct_id", STRING, "only this distinct id")
+COUNT = {"type": "integer", "minimum": 0, "maximum": 10**13, "default": 0}
+
+# -- bodies and answers -------------------------------------------------------------
+
+QUERY_BODY = obj(
+    {
+        "query": {
+            "oneOf": [ref("HogQLQuery"), ref("TrendsQuery")],
+            "discriminator": {"propertyName": "kind"},
+        }
+    }
+)
+QUERY_EXAMPLES = [
+    {"query": {"kind": "HogQLQuery", "query": "SELECT event, count() FROM events GROUP BY 1"}},
+    {
+        "query": {
+            "kind": "TrendsQuery",
+            "series": [{"event": "$pageview", "math": "dau"}, {"event": "$pageview"}],
+            "breakdownFilter": {"breakdown": "$browser"},
+            "trendsFilter": {"formula": "B/A"},
+        }
+    },
+]
+PRICE = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 1_000_000},
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$", "maxLength": 40},
+    ]
+}
+TIER = obj(
+    {
+        "up_to": nullable({"type": "integer", "minimum": 1, "maximum": 10**15}),
+        "anonymous": PRICE,
+        "identified": PRICE,
+    }
+)
+PRICING = obj(
+    {"tiers": {"type": "array", "items": TIER, "minItems": 1}},
+    {"currency": {"type": "string", "minLength": 1, "maxLength": 16, "default": "USD"}},
+)
+QUOTA_LIMITS = obj(
+    {
+        "max_events": nullable({"type": "integer", "minimum": 0, "maximum": BIGINT}),
+        "max_amount": nullable({"type": "number", "minimum": 0}),
+    }
+)
+ANSWERS: dict[str, Schema] = {
+    "Error": {
+        **obj(
+            {
+                "type": {
+                    "enum": [
+                        "validation_error",
+                        "authentication_error",
+                        "invalid_request",
+                        "throttled_error",
+                        "server_error",
+                    ]
+                },
+                "code": STRING,
+                "detail": STRING,
+                "attr": nullable(STRING),
+            }
+        ),
+        "additionalProperties": False,
+    },
+    "Event": obj(
+        {
+            "id": STRING,
+            "uuid": STRING,
+            "event": STRING,
+            "distinct_id": STRING,
+            "timestamp": TIME,
+            "properties": OBJECT,
+            "elements_chain": STRING,
+            "person_id": STRING,
+            "person_mode": STRING,
+        }
+    ),
+    "Person": obj(
+        {
+            "id": STRING,
+            "uuid": STRING,
+            "distinct_ids": {"type": "array", "items": STRING},
+            "properties": OBJECT,
+            "is_identified": {"type": "boolean"},
+            "created_at": nullable(TIME),
+        },
+        {"merge_history": {"type": "array", "items": OBJECT}},
+    ),
+    "IngestionWarning": obj(
+        {"type": STRING, "details": OBJECT, "event_uuid": nullable(STRING), "timestamp": TIME}
+    ),
+    "Project": obj(
+        {
+            "id": INTEGER,
+            "name": STRING,
+            "api_token": STRING,
+            "timezone": STRING,
+            "test_account_filters": {"type": "array", "items": OBJECT},
+            "week_start_day": {"enum": [0, 1]},
+        }
+    ),
+    "PersonalApiKey": obj(
+        {
+            "id": STRING,
+            "label": STRING,
+            "value": nullable(STRING),
+            "mask_value": STRING,
+            "scopes": {"type": "array", "items": STRING},
+            "scoped_teams": {"type": "array", "items": INTEGER},
+            "created_at": TIME,
+            "last_used_at": nullable(TIME),
+        }
+    ),
+    "QueryResult": obj(
+        {"results": {"type": "array"}},
+        {"columns": {"type": "array"}, "types": {"type": "array"}, "hogql": STRING},
+    ),
+    # Prices come back as decimal strings, exactly as stored ("0.00005", "5E-7").
+    "Pricing": obj(
+        {
+            "currency": STRING,
+            "tiers": {
+                "type": "array",
+                "items": obj(
+                    {"up_to": nullable(INTEGER), "anonymous": STRING, "identified": STRING}
+                ),
+            },
+        }
+    ),
+    "Quota": obj(
+        {"max_events": nullable(INTEGER), "max_amount": nullable(NUMBER)},
+        {"limited": {"type": "boolean"}},
+    ),
+    "Usage": obj(
+        {"period": STRING, "events": OBJECT, "by_day": {"type": "array"}, "cost": OBJECT},
+        {"by_lib": {"type": "array"}, "projected": OBJECT, "quota": OBJECT},
+    ),
+    "Quote": obj(
+        {"anonymous": INTEGER, "identified": INTEGER, "currency": STRING, "total": NUMBER}
+    ),
+}
+# Where a model says only "a string", say which strings: readers learn the forms
+# accepted, and the fuzzer reaches past the first check.
+DATE_POINT = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^-[0-9]{1,6}[hdwmqy](Start)?$"},
+        {"enum": ["all", "dStart", "mStart", "yStart", "-1mStart"]},
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "null"},
+    ]
+}
+REFINED: dict[str, dict[str, Schema]] = {
+    "DateRange": {"date_from": DATE_POINT, "date_to": DATE_POINT},
+    "TrendsFilter": {
+        "formula": nullable({"type": "string", "pattern": r"^[A-Ea-e0-9+\-*/%(). ]*$"})
+    },
+}
+EXAMPLES: dict[str, list[Schema]] = {
+    "HogQLQuery": [
+        {
+            "kind": "HogQLQuery",
+            "query": "SELECT properties.$browser, count() FROM events WHERE event = {event} "
+            "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+            "values": {"event": "$pageview"},
+        },
+        {
+            "kind": "HogQLQuery",
+            "query": "SELECT person.properties.email, toStartOfDay(timestamp) AS day, "
+            "uniq(distinct_id) FROM events GROUP BY 1, 2",
+        },
+    ],
+    "TrendsQuery": [
+        {
+            "kind": "TrendsQuery",
+            "series": [{"event": "purchase", "math": "sum", "math_property": "amount"}],
+            "interval": "week",
+            "dateRange": {"date_from": "-30d"},
+            "compareFilter": {"compare": True},
+        }
+    ],
+}
+
+
+def _components(definitions: dict[str, Schema]) -> dict[str, Schema]:
+    out = {name: dict(schema) for name, schema in definitions.items()}
+    for name, fields in REFINED.items():
+        out[name]["properties"] = {**out[name]["properties"], **fields}
+    for name, examples in EXAMPLES.items():
+        out[name]["examples"] = examples
+    return out
+
+
+ERRORS = {
+    400: "The request is invalid (see code, detail and attr)",
+    401: "No valid personal API key",
+    403: "The key lacks the scope this needs, or reaches only some projects",
+    429: "Too many failed authentications from this address (see Retry-After)",
+    404: "No such project, person or path",
+    408: "The query ran too long",
+    413: "The body is too large",
+}
+
+OPERATIONS: list[Operation] = [
+    Operation("get", "/api/schema/", "schema", "This document", "schema", public=True),
+    Operation(
+        "get",
+        "/api/projects/",
+        "projects_list",
+        "The projects",
+        "projects",
+        response=page(ref("Project")),
+    ),
+    Operation(
+        "post",
+        "/api/projects/",
+        "projects_create",
+        "Create a project (its api_token is the token SDKs send)",
+        "projects",
+        body=obj({"name": STRING}, {"timezone": STRING}),
+        response=ref("Project"),
+        status=201,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/",
+        "projects_retrieve",
+        "One project",
+        "projects",
+        (PROJECT_ID,),
+        response=ref("Project"),
+    ),
+    Operation(
+        "patch",
+        "/api/projects/{project_id}/",
+        "projects_partial_update",
+        "Change a project's name, time zone, test account filters or week start",
+        "projects",
+        (PROJECT_ID,),
+        body=ref("ProjectChanges"),
+        response=ref("Project"),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/events/",
+        "events_list",
+        "Recent events, newest first",
+        "events",
+        (
+            PROJECT_ID,
+            DISTINCT_ID,
+            Param("person_id", {"type": "string", "format": "uuid"}, "events of this person"),
+            Param("event", STRING, "only this event name"),
+            Param("after", TIME, "events after this time (ISO 8601; no zone means UTC)"),
+            Param("before", TIME, "events before this time"),
+            LIMIT,
+            OFFSET,
+        ),
+        response=page(ref("Event")),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/persons/",
+        "persons_list",
+        "Persons (identified users only)",
+        "persons",
+        (PROJECT_ID, DISTINCT_ID, Param("search", STRING, "in properties and ids"), LIMIT, OFFSET),
+        response=page(ref("Person")),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/persons/{person_uuid}/",
+        "persons_retrieve",
+        "One person, with its distinct ids and merge history",
+        "persons",
+        (PROJECT_ID, PERSON_UUID),
+        response=ref("Person"),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/ingestion_warnings/",
+        "ingestion_warnings_list",
+        "Events ingested with a warning",
+        "persons",
+        (PROJECT_ID, Param("type", STRING, "only this warning type"), LIMIT, OFFSET),
+        response=page(ref("IngestionWarning")),
+    ),
+    Operation(
+        "post",
+        "/api/projects/{project_id}/query/",
+        "query",
+        "Run a query: HogQL SQL or a trend (see docs/querying.md)",
+        "query",
+        (PROJECT_ID,),
+        body={**QUERY_BODY, "examples": QUERY_EXAMPLES},
+        response=ref("QueryResult"),
+        errors=(408,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/billing/usage/",
+        "billing_usage",
+        "A month's billable events, anonymous and identified, and their cost",
+        "billing",
+        (PROJECT_ID, Param("period", {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, "YYYY-MM")),
+        response=ref("Usage"),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/billing/quota/",
+        "billing_quota_retrieve",
+        "The project's monthly quota",
+        "billing",
+        (PROJECT_ID,),
+        response=ref("Quota"),
+    ),
+    Operation(
+        "put",
+        "/api/projects/{project_id}/billing/quota/",
+        "billing_quota_update",
+        "Set the project's monthly quota (null: no limit)",
+        "billing",
+        (PROJECT_ID,),
+        body=QUOTA_LIMITS,
+        response=ref("Quota"),
+    ),
+    Operation(
+        "get",
+        "/api/billing/quote/",
+        "billing_quote",
+        "What a month of this many events would cost",
+        "billing",
+        (Param("anonymous", COUNT), Param("identified", COUNT)),
+        response=ref("Quote"),
+    ),
+    Operation(
+        "get",
+        "/api/billing/pricing/",
+        "billing_pricing_retrieve",
+        "The price list",
+        "billing",
+        response=ref("Pricing"),
+    ),
+    Operation(
+        "put",
+        "/api/billing/pricing/",
+        "billing_pricing_update",
+        "Replace the price list",
+        "billing",
+        body=PRICING,
+        response=ref("Pricing"),
+    ),
+    Operation(
+        "get",
+        "/api/personal_api_keys/",
+        "personal_api_keys_list",
+        "The keys this key may see (no values)",
+        "personal_api_keys",
+        response={"type": "array", "items": ref("PersonalApiKey")},
+    ),
+    Operation(
+        "post",
+        "/api/personal_api_keys/",
+        "personal_api_keys_create",
+        "Create a key; its value is in the answer, this once",
+        "personal_api_keys",
+        body=obj(
+            {"label": STRING, "scopes": {"type": "array", "items": STRING}},
+            {"scoped_teams": nullable({"type": "array", "items": INTEGER})},
+        ),
+        response=ref("PersonalApiKey"),
+        status=201,
+    ),
+    Operation(
+        "get",
+        "/api/personal_api_keys/{key_id}/",
+        "personal_api_keys_retrieve",
+        "One key (no value)",
+        "personal_api_keys",
+        (KEY_ID,),
+        response=ref("PersonalApiKey"),
+    ),
+    Operation(
+        "delete",
+        "/api/personal_api_keys/{key_id}/",
+        "personal_api_keys_destroy",
+        "Revoke a key: it stops working at once",
+        "personal_api_keys",
+        (KEY_ID,),
+        status=204,
+    ),
+    Operation(
+        "get",
+        "/api/ingestion/status/",
+        "ingestion_status",
+        "The ingest worker's progress through the queue",
+        "ingestion",
+    ),
+]
+
+
+@cache
+def openapi_document() -> Schema:
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in MODELS], ref_template="#/components/schemas/{model}"
+    )
+    paths: dict[str, Schema] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method] = operation.to_json()
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Magpie private API",
+            "version": "1",
+            "description": "PostHog-shaped REST API. Errors are "
+            '{"type", "code", "detail", "attr"}; request bodies are JSON of at most '
+            f"{MAX_API_BODY // (1024 * 1024)} MiB.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {**_components(definitions["$defs"]), **ANSWERS},
+            "responses": {
+                str(status): {"description": text, "content": _json(ref("Error"))}
+                for status, text in ERRORS.items()
+            },
+            "securitySchemes": {
+                "personalApiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a personal API key: Authorization: Bearer phx_...",
+                }
+            },
+        },
+        "security": [{"personalApiKey": []}],
+    }
+
+
+def schema_routes() -> list[Route]:
+    async def schema(request: Request) -> Response:
+        return json_response(openapi_document())
+
+    return [Route("/api/schema/", schema, methods=["GET"])]
