@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from magpie import scopes
 from magpie.errors import InvalidInput, NotFound, PermissionDenied
 from magpie.query.dates import zone
-from magpie.store.duckdb.projects import ApiKey, ApiKeyStore, IssuedKey, Project, ProjectStore
+from magpie.store.base import ApiKeyStore, ProjectStore
+from magpie.store.model import ApiKey, IssuedKey, Project
 
 MAX_PROJECT_NAME = 200
 MAX_KEY_LABEL = 40  # PostHog's limit

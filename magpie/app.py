@@ -38,9 +38,10 @@ from magpie.ingest.worker import IngestWorker
 from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
+from magpie.store.duckdb import duckdb_stores
 from magpie.store.duckdb.database import Database
-from magpie.store.duckdb.ingest import DuckDBIngestStore
-from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore, TokenDirectory
+from magpie.store.model import Project
+from magpie.store.tokens import TokenDirectory
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,11 @@ class Magpie:
             threads=settings.duckdb_threads,
             spill_limit=settings.duckdb_spill_limit,
         )
-        self.projects = ProjectStore(self.db, self.clock)
-        self.api_keys = ApiKeyStore(self.db, self.clock)
+        self.stores = duckdb_stores(self.db, self.clock)
+        self.projects = self.stores.projects
+        self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
-        self.billing = BillingService(self.db, self.clock, settings.pricing_file)
+        self.billing = BillingService(self.stores.billing, self.clock, settings.pricing_file)
         self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
         self.queue: LocalLog | LogFollower
         self.capture: Capture
@@ -83,7 +85,7 @@ class Magpie:
                 self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
             )
         self.worker = IngestWorker(
-            DuckDBIngestStore(self.db),
+            self.stores.ingest,
             self.queue,
             self.clock,
             max_records=settings.worker_batch_records,
@@ -186,8 +188,8 @@ def create_app(magpie: Magpie) -> Starlette:
     routes = [
         *capture_routes(magpie.capture, body_cap, magpie.settings.trusted_proxies),
         *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
-        *event_routes(api, magpie.db),
-        *person_routes(api, magpie.db),
+        *event_routes(api, magpie.stores.events),
+        *person_routes(api, magpie.stores.persons),
         *query_routes(api, magpie.query_runner, magpie.clock),
         *project_routes(api, magpie.projects, magpie.create_project),
         *key_routes(api, magpie.api_keys, magpie.projects),

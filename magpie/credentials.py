@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from magpie.store.duckdb.projects import ApiKeyStore, ProjectStore
+from magpie.store.base import ApiKeyStore, ProjectStore
 
 DEFAULT_PROJECT_NAME = "Default project"
 

@@ -12,10 +12,11 @@ import orjson
 
 from magpie.app import Magpie
 from magpie.capture.parsing import EventContext, build_event
+from magpie.http.api.events import public_event
+from magpie.http.api.persons import public_person, public_warning
 from magpie.ingest.persons import person_uuid_for
 from magpie.settings import Settings
-from magpie.store.duckdb.event_reader import EventFilter, list_events
-from magpie.store.duckdb.person_reader import get_person, list_persons, list_warnings
+from magpie.store.model import EventFilter
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -93,24 +94,32 @@ class Ingest:
     def cursor(self) -> Any:
         return self.magpie.db.cursor()
 
+    # Reads go through the stores and come back as the read API shows them.
+
     def person(self, distinct_id: str) -> dict[str, Any] | None:
-        found = list_persons(self.cursor, self.project_id, distinct_id=distinct_id)
+        reader = self.magpie.stores.persons
+        found = reader.list_persons(self.project_id, distinct_id=distinct_id)
         if not found:
             return None
-        return get_person(self.cursor, self.project_id, uuid.UUID(found[0]["uuid"]))
+        one = reader.get_person(self.project_id, found[0].uuid)
+        return None if one is None else public_person(one)
 
     def persons(self) -> list[dict[str, Any]]:
-        return list_persons(self.cursor, self.project_id, limit=10_000)
+        found = self.magpie.stores.persons.list_persons(self.project_id, limit=10_000)
+        return [public_person(p) for p in found]
 
     def events(self, **where: Any) -> list[dict[str, Any]]:
-        rows = list_events(self.cursor, EventFilter(self.project_id, limit=10_000, **where))
-        return sorted(rows, key=lambda e: e["timestamp"])
+        found = self.magpie.stores.events.list_events(
+            EventFilter(self.project_id, limit=10_000, **where)
+        )
+        return sorted((public_event(e) for e in found), key=lambda e: str(e["timestamp"]))
 
     def event_by_uuid(self, event_uuid: str) -> dict[str, Any]:
         return next(e for e in self.events() if e["uuid"] == event_uuid)
 
     def warnings(self) -> list[dict[str, Any]]:
-        return list_warnings(self.cursor, self.project_id, limit=10_000)
+        found = self.magpie.stores.persons.list_warnings(self.project_id, limit=10_000)
+        return [public_warning(w) for w in found]
 
     def warning_types(self) -> list[str]:
         return sorted(w["type"] for w in self.warnings())

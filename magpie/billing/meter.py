@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
 
 from magpie.errors import InvalidInput
-from magpie.store.duckdb.billing import UsageRow
+from magpie.store.model import UsageRow
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 

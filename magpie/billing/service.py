@@ -14,14 +14,13 @@ from magpie.billing.meter import Period, Usage, projected, tally
 from magpie.billing.pricing import DEFAULT_PRICING, Pricing, Quote, money, quote
 from magpie.clock import Clock, utc_naive
 from magpie.errors import InvalidInput
-from magpie.store.duckdb import billing as store
-from magpie.store.duckdb.billing import QuotaLimits
-from magpie.store.duckdb.database import Database
+from magpie.store.base import BillingStore
+from magpie.store.model import QuotaLimits
 
 
 class BillingService:
-    def __init__(self, db: Database, clock: Clock, pricing_file: Path | None = None) -> None:
-        self._db = db
+    def __init__(self, store: BillingStore, clock: Clock, pricing_file: Path | None = None) -> None:
+        self._store = store
         self._clock = clock
         self._file_pricing = self.read_pricing_file(pricing_file) if pricing_file else None
         self.quota_gate = QuotaGate(self)
@@ -39,14 +38,14 @@ class BillingService:
         return Pricing.from_json(data.get("pricing", data) if isinstance(data, dict) else data)
 
     def pricing(self) -> Pricing:
-        stored = store.stored_pricing(self._db.cursor())
+        stored = self._store.stored_pricing()
         if stored is not None:
             return Pricing.from_json(stored)
         return self._file_pricing or DEFAULT_PRICING
 
     def set_pricing(self, data: Any) -> Pricing:
         pricing = Pricing.from_json(data)
-        store.store_pricing(self._db.cursor(), pricing.to_json(), utc_naive(self._clock.now()))
+        self._store.store_pricing(pricing.to_json(), utc_naive(self._clock.now()))
         self.quota_gate.refresh_all()
         return pricing
 
@@ -56,9 +55,8 @@ class BillingService:
     # -- usage -------------------------------------------------------------------
 
     def usage(self, project_id: int, period: Period) -> Usage:
-        cursor = self._db.cursor()
-        rows = store.usage_rows(cursor, project_id, period.start, period.end)
-        dropped = store.dropped_events(cursor, project_id, period.start, period.end)
+        rows = self._store.usage_rows(project_id, period.start, period.end)
+        dropped = self._store.dropped_events(project_id, period.start, period.end)
         return tally(period, rows, dropped)
 
     def report(self, project_id: int, period: Period) -> dict[str, Any]:
@@ -126,14 +124,14 @@ class BillingService:
     # -- quotas --------------------------------------------------------------------
 
     def quota_limits(self, project_id: int) -> QuotaLimits:
-        return store.quota_limits(self._db.cursor()).get(project_id, QuotaLimits())
+        return self._store.quota_limits().get(project_id, QuotaLimits())
 
     def set_quota_limits(self, project_id: int, limits: QuotaLimits) -> QuotaLimits:
         if (limits.max_events is not None and limits.max_events < 0) or (
             limits.max_amount is not None and limits.max_amount < 0
         ):
             raise InvalidInput("quota limits cannot be negative")
-        store.set_quota_limits(self._db.cursor(), project_id, limits)
+        self._store.set_quota_limits(project_id, limits)
         self.quota_gate.refresh([project_id])
         return limits
 
@@ -156,7 +154,7 @@ class BillingService:
         return self._clock.now()
 
     def projects_with_quotas(self) -> set[int]:
-        return {p for p, limits in store.quota_limits(self._db.cursor()).items() if limits.active}
+        return {p for p, limits in self._store.quota_limits().items() if limits.active}
 
 
 class QuotaGate:

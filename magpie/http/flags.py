@@ -18,7 +18,8 @@ from magpie.errors import IngestKeyRequired, IngestKeyUnknown, MagpieError, Requ
 from magpie.flags.responses import FlagResult, FlagsContext, remote_config, render
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
 from magpie.http.requests import Network, wire_request
-from magpie.store.duckdb.projects import Project, TokenDirectory
+from magpie.store.model import Project
+from magpie.store.tokens import TokenDirectory
 
 FLAGS_BODY_LIMIT = 1024 * 1024
 _CONFIG_JS = """(function() {

@@ -13,7 +13,7 @@ from magpie.query.filters import field as hogql_field
 from magpie.query.hogql.compiler import CompiledQuery, compile_hogql
 from magpie.query.models import PropertyFilter
 from magpie.query.runner import QueryResult, QueryRunner
-from magpie.store.duckdb.projects import Project
+from magpie.store.model import Project
 
 
 @dataclass

@@ -7,11 +7,25 @@ implementations from the settings, and nothing else names an engine.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
-from magpie.store.model import IngestionWarning, UsageCount
+from magpie.store.model import (
+    ApiKey,
+    EventFilter,
+    IngestionWarning,
+    IssuedKey,
+    PersonRecord,
+    Project,
+    QuotaLimits,
+    StoredEvent,
+    StoredWarning,
+    UsageCount,
+    UsageRow,
+)
 from magpie.store.state import GroupState, Key, PersonState
 
 T = TypeVar("T")
@@ -81,3 +95,103 @@ class IngestStore(Protocol):
     ) -> None:
         """Keep a record that could not be ingested, and move ``consumer`` past it."""
         ...
+
+
+class ProjectStore(Protocol):
+    def create(self, name: str, timezone: str = "UTC") -> Project:
+        """A new project with a new token (``phc_…``)."""
+        ...
+
+    def get(self, project_id: int) -> Project | None: ...
+
+    def by_token(self, token: str) -> Project | None: ...
+
+    def update(self, project_id: int, **changes: Any) -> Project | None:
+        """Change a project's name, timezone, test_account_filters or week_start_day."""
+        ...
+
+    def all(self) -> list[Project]: ...
+
+
+class ApiKeyStore(Protocol):
+    """Personal API keys (``phx_…``); a store keeps a digest of each, never its value."""
+
+    def create(
+        self, label: str, scope_list: tuple[str, ...] = ..., scoped_teams: tuple[int, ...] = ()
+    ) -> IssuedKey:
+        """A new key; the defaults (every scope, every project) are the owner's key."""
+        ...
+
+    def find(self, value: str) -> ApiKey | None:
+        """The key whose value this is, if it exists (and was not revoked)."""
+        ...
+
+    def is_valid(self, value: str) -> bool: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def all(self) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: str) -> bool:
+        """Delete the key; False if there was none with this id."""
+        ...
+
+    def touch(self, key: ApiKey) -> ApiKey:
+        """Record that ``key`` was used now."""
+        ...
+
+
+class BillingStore(Protocol):
+    """Usage counters (written by ingestion), quotas and the price list."""
+
+    def usage_rows(self, project_id: int, start: date, end: date) -> list[UsageRow]: ...
+
+    def dropped_events(self, project_id: int, start: date, end: date) -> int:
+        """Events capture refused because the project was over its quota."""
+        ...
+
+    def quota_limits(self) -> dict[int, QuotaLimits]: ...
+
+    def set_quota_limits(self, project_id: int, limits: QuotaLimits) -> None: ...
+
+    def stored_pricing(self) -> Any | None: ...
+
+    def store_pricing(self, pricing: dict[str, Any], at: datetime) -> None: ...
+
+
+class EventReader(Protocol):
+    def list_events(self, where: EventFilter) -> list[StoredEvent]:
+        """Newest first, with ``person_id`` resolved through merges."""
+        ...
+
+
+class PersonReader(Protocol):
+    def list_persons(
+        self,
+        project_id: int,
+        *,
+        distinct_id: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[PersonRecord]: ...
+
+    def get_person(self, project_id: int, person_uuid: uuid.UUID) -> PersonRecord | None:
+        """One person with its distinct ids and merge history."""
+        ...
+
+    def list_warnings(
+        self, project_id: int, *, type_: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[StoredWarning]: ...
+
+
+@dataclass(frozen=True)
+class Stores:
+    """One backend's stores, as ``magpie/app.py`` builds them from the settings."""
+
+    projects: ProjectStore
+    api_keys: ApiKeyStore
+    billing: BillingStore
+    events: EventReader
+    persons: PersonReader
+    ingest: IngestStore

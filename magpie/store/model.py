@@ -6,9 +6,12 @@ Plain dataclasses: nothing here imports a driver, so the layers above
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
+
+from magpie import scopes
 
 
 @dataclass
@@ -31,3 +34,140 @@ class UsageCount:
     event_class: str  # anonymous | identified | excluded
     excluded_event: str  # the event's name when excluded, else ""
     events: int
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """A project's stored usage for one day, SDK, version and billing class."""
+
+    day: date
+    lib: str
+    lib_version: str
+    event_class: str
+    excluded_event: str
+    events: int
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    max_events: int | None = None
+    max_amount: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.max_events is not None or self.max_amount is not None
+
+
+# -- projects and keys ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    api_token: str
+    timezone: str
+    created_at: datetime
+    test_account_filters: list[dict[str, Any]] = field(default_factory=list)
+    week_start_day: int = 0
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A personal API key as stored (its value is never kept, only a digest)."""
+
+    id: str
+    label: str
+    mask_value: str
+    scopes: tuple[str, ...]
+    # Project ids the key reaches; empty: every project, including later ones.
+    scoped_teams: tuple[int, ...]
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+    @property
+    def reaches_every_project(self) -> bool:
+        return not self.scoped_teams
+
+    def reaches(self, project_id: int) -> bool:
+        return self.reaches_every_project or project_id in self.scoped_teams
+
+    def allows(self, scope: str) -> bool:
+        return scopes.allows(self.scopes, scope)
+
+    def covers(self, other: ApiKey) -> bool:
+        """Whether ``other`` can do nothing, nowhere, that this key cannot."""
+        if scopes.missing(self.scopes, other.scopes):
+            return False
+        if self.reaches_every_project:
+            return True
+        return not other.reaches_every_project and set(other.scoped_teams) <= set(self.scoped_teams)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just created, with its value: shown once, then only its digest remains."""
+
+    key: ApiKey
+    value: str
+
+
+# -- what the read API shows --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    project_id: int
+    distinct_id: str | None = None
+    person_id: UUID | None = None
+    event: str | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    uuid: UUID
+    event: str
+    distinct_id: str
+    timestamp: datetime  # UTC
+    properties: dict[str, Any]
+    elements_chain: str
+    person_id: UUID  # resolved through merges
+    person_mode: str
+
+
+@dataclass(frozen=True)
+class MergeEvent:
+    """One step of a person's identity history."""
+
+    event_timestamp: datetime
+    recorded_at: datetime
+    event_uuid: UUID | None
+    event: str
+    kind: str  # attach | create | merge
+    source_person_uuid: UUID | None
+    target_person_uuid: UUID
+    distinct_ids: list[str]
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    uuid: UUID
+    properties: dict[str, Any]
+    is_identified: bool
+    created_at: datetime
+    last_seen_at: datetime | None
+    version: int
+    distinct_ids: list[str]
+    merge_history: list[MergeEvent] | None = None  # read for one person only
+
+
+@dataclass(frozen=True)
+class StoredWarning:
+    type: str
+    details: dict[str, Any]
+    event_uuid: UUID | None
+    timestamp: datetime

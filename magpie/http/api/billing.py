@@ -12,7 +12,7 @@ from magpie.billing.meter import Period
 from magpie.billing.service import BillingService
 from magpie.errors import InvalidInput
 from magpie.http.api.common import ApiContext, api_endpoint, int_param, json_response
-from magpie.store.duckdb.billing import QuotaLimits
+from magpie.store.model import QuotaLimits
 
 MAX_EVENTS = 2**63 - 1  # the store's BIGINT
 

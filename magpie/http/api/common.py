@@ -30,7 +30,8 @@ from magpie.errors import (
 )
 from magpie.http.requests import Network, client_ip, read_body
 from magpie.http.throttle import FailureLimiter
-from magpie.store.duckdb.projects import ApiKey, ApiKeyStore, Project, ProjectStore
+from magpie.store.base import ApiKeyStore, ProjectStore
+from magpie.store.model import ApiKey, Project
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -309,6 +310,11 @@ def int_param(request: Request, name: str, default: int, *, low: int, high: int)
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}", attr=name)
     return value
+
+
+def utc_text(at: datetime | None) -> str | None:
+    """A stored (naive UTC) time as the read API shows it: ISO 8601 with a Z."""
+    return None if at is None else at.isoformat() + "Z"
 
 
 def time_param(request: Request, name: str) -> datetime | None:

@@ -16,14 +16,15 @@ from magpie.http.api.common import (
     json_response,
     next_page,
     time_param,
+    utc_text,
 )
-from magpie.store.duckdb.database import Database
-from magpie.store.duckdb.event_reader import EventFilter, list_events
+from magpie.store.base import EventReader
+from magpie.store.model import EventFilter, StoredEvent
 
 MAX_LIMIT = 1000
 
 
-def event_routes(context: ApiContext, db: Database) -> list[Route]:
+def event_routes(context: ApiContext, reader: EventReader) -> list[Route]:
     def events(request: Request, body: object) -> Response:
         project = context.project(request)
         where = EventFilter(
@@ -36,7 +37,7 @@ def event_routes(context: ApiContext, db: Database) -> list[Route]:
             limit=int_param(request, "limit", 100, low=1, high=MAX_LIMIT),
             offset=int_param(request, "offset", 0, low=0, high=10**9),
         )
-        results = list_events(db.cursor(), where)
+        results = [public_event(e) for e in reader.list_events(where)]
         return json_response(
             {
                 "results": results,
@@ -50,6 +51,20 @@ def event_routes(context: ApiContext, db: Database) -> list[Route]:
             api_endpoint(context, events, scope="event:read"),
         )
     ]
+
+
+def public_event(event: StoredEvent) -> dict[str, object]:
+    return {
+        "id": str(event.uuid),
+        "uuid": str(event.uuid),
+        "event": event.event,
+        "distinct_id": event.distinct_id,
+        "timestamp": utc_text(event.timestamp),
+        "properties": event.properties,
+        "elements_chain": event.elements_chain,
+        "person_id": str(event.person_id),
+        "person_mode": event.person_mode,
+    }
 
 
 def _uuid_param(request: Request, name: str) -> uuid.UUID | None:

@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from magpie import access
 from magpie.http.api.common import ApiContext, api_endpoint, json_response, parse_body
-from magpie.store.duckdb.projects import ApiKey, ApiKeyStore, ProjectStore
+from magpie.store.base import ApiKeyStore, ProjectStore
+from magpie.store.model import ApiKey
 
 
 class NewKey(BaseModel):

@@ -16,7 +16,8 @@ from magpie.errors import NotFound
 from magpie.http.api.common import ApiContext, api_endpoint, json_response, parse_body
 from magpie.query.dates import zone
 from magpie.query.models import PropertyFilter
-from magpie.store.duckdb.projects import Project, ProjectStore
+from magpie.store.base import ProjectStore
+from magpie.store.model import Project
 
 
 class NewProject(BaseModel):

@@ -1,1 +1,23 @@
-"""The embedded default store: one DuckDB file holds events, persons and metadata."""
+"""The embedded backend: every store in one DuckDB file."""
+
+from __future__ import annotations
+
+from magpie.clock import Clock
+from magpie.store.base import Stores
+from magpie.store.duckdb.billing import DuckDBBillingStore
+from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.event_reader import DuckDBEventReader
+from magpie.store.duckdb.ingest import DuckDBIngestStore
+from magpie.store.duckdb.person_reader import DuckDBPersonReader
+from magpie.store.duckdb.projects import DuckDBApiKeyStore, DuckDBProjectStore
+
+
+def duckdb_stores(db: Database, clock: Clock) -> Stores:
+    return Stores(
+        projects=DuckDBProjectStore(db, clock),
+        api_keys=DuckDBApiKeyStore(db, clock),
+        billing=DuckDBBillingStore(db),
+        events=DuckDBEventReader(db),
+        persons=DuckDBPersonReader(db),
+        ingest=DuckDBIngestStore(db),
+    )

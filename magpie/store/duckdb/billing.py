@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -11,18 +10,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from magpie.store.duckdb.database import execute_over, first_row
-from magpie.store.model import UsageCount
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    day: date
-    lib: str
-    lib_version: str
-    event_class: str
-    excluded_event: str
-    events: int
+from magpie.store.duckdb.database import Database, execute_over, first_row
+from magpie.store.model import QuotaLimits, UsageCount, UsageRow
 
 
 def usage_rows(
@@ -80,16 +69,6 @@ def add_dropped(cursor: duckdb.DuckDBPyConnection, project_id: int, day: date, e
     )
 
 
-@dataclass(frozen=True)
-class QuotaLimits:
-    max_events: int | None = None
-    max_amount: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.max_events is not None or self.max_amount is not None
-
-
 def quota_limits(cursor: duckdb.DuckDBPyConnection) -> dict[int, QuotaLimits]:
     rows = cursor.execute(
         "SELECT project_id, max_events, max_amount FROM billing_quotas"
@@ -118,3 +97,26 @@ def store_pricing(cursor: duckdb.DuckDBPyConnection, pricing: dict[str, Any], at
         " pricing = excluded.pricing, updated_at = excluded.updated_at",
         [orjson.dumps(pricing).decode(), at],
     )
+
+
+class DuckDBBillingStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def usage_rows(self, project_id: int, start: date, end: date) -> list[UsageRow]:
+        return usage_rows(self._db.cursor(), project_id, start, end)
+
+    def dropped_events(self, project_id: int, start: date, end: date) -> int:
+        return dropped_events(self._db.cursor(), project_id, start, end)
+
+    def quota_limits(self) -> dict[int, QuotaLimits]:
+        return quota_limits(self._db.cursor())
+
+    def set_quota_limits(self, project_id: int, limits: QuotaLimits) -> None:
+        set_quota_limits(self._db.cursor(), project_id, limits)
+
+    def stored_pricing(self) -> Any | None:
+        return stored_pricing(self._db.cursor())
+
+    def store_pricing(self, pricing: dict[str, Any], at: datetime) -> None:
+        store_pricing(self._db.cursor(), pricing, at)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
 import duckdb
 import orjson
 
-from magpie.store.duckdb.database import first_row
+from magpie.store.duckdb.database import Database
+from magpie.store.model import EventFilter, StoredEvent
 
 _LIST_EVENTS = """
 SELECT e.uuid, e.event, e.distinct_id, e.timestamp, e.properties, e.elements_chain,
@@ -29,19 +25,7 @@ LIMIT $limit OFFSET $offset
 """
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    project_id: int
-    distinct_id: str | None = None
-    person_id: uuid.UUID | None = None
-    event: str | None = None
-    after: datetime | None = None
-    before: datetime | None = None
-    limit: int = 100
-    offset: int = 0
-
-
-def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[dict[str, Any]]:
+def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[StoredEvent]:
     rows = cursor.execute(
         _LIST_EVENTS,
         {
@@ -56,23 +40,23 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[d
         },
     ).fetchall()
     return [
-        {
-            "id": str(row[0]),
-            "uuid": str(row[0]),
-            "event": row[1],
-            "distinct_id": row[2],
-            "timestamp": row[3].isoformat() + "Z",
-            "properties": orjson.loads(row[4]) if row[4] else {},
-            "elements_chain": row[5] or "",
-            "person_id": str(row[6]),
-            "person_mode": row[7],
-        }
+        StoredEvent(
+            uuid=row[0],
+            event=row[1],
+            distinct_id=row[2],
+            timestamp=row[3],
+            properties=orjson.loads(row[4]) if row[4] else {},
+            elements_chain=row[5] or "",
+            person_id=row[6],
+            person_mode=row[7],
+        )
         for row in rows
     ]
 
 
-def count_events(cursor: duckdb.DuckDBPyConnection, project_id: int) -> int:
-    row = first_row(
-        cursor.execute("SELECT count(*) FROM events WHERE project_id = ?", [project_id])
-    )
-    return int(row[0]) if row else 0
+class DuckDBEventReader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list_events(self, where: EventFilter) -> list[StoredEvent]:
+        return list_events(self._db.cursor(), where)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import duckdb
 import orjson
 
-from magpie.store.duckdb.database import first_row
+from magpie.store.duckdb.database import Database, first_row
+from magpie.store.model import MergeEvent, PersonRecord, StoredWarning
 
 _PERSON_COLUMNS = """
     p.uuid, p.properties, p.is_identified, p.created_at, p.last_seen_at, p.version,
@@ -53,17 +53,17 @@ LIMIT $limit OFFSET $offset
 """
 
 
-def _person(row: tuple[Any, ...]) -> dict[str, Any]:
-    return {
-        "id": str(row[0]),
-        "uuid": str(row[0]),
-        "properties": orjson.loads(row[1]),
-        "is_identified": row[2],
-        "created_at": _iso(row[3]),
-        "last_seen_at": _iso(row[4]),
-        "version": row[5],
-        "distinct_ids": list(row[6] or []),
-    }
+def _person(row: tuple[Any, ...], history: list[MergeEvent] | None = None) -> PersonRecord:
+    return PersonRecord(
+        uuid=row[0],
+        properties=orjson.loads(row[1]),
+        is_identified=row[2],
+        created_at=row[3],
+        last_seen_at=row[4],
+        version=row[5],
+        distinct_ids=list(row[6] or []),
+        merge_history=history,
+    )
 
 
 def list_persons(
@@ -74,7 +74,7 @@ def list_persons(
     search: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[PersonRecord]:
     rows = cursor.execute(
         _LIST_PERSONS,
         {
@@ -90,33 +90,28 @@ def list_persons(
 
 def get_person(
     cursor: duckdb.DuckDBPyConnection, project_id: int, person_uuid: uuid.UUID
-) -> dict[str, Any] | None:
+) -> PersonRecord | None:
     row = first_row(cursor.execute(_GET_PERSON, [project_id, person_uuid]))
     if row is None:
         return None
-    person = _person(row)
     history = cursor.execute(
         _MERGE_HISTORY,
-        {
-            "project_id": project_id,
-            "person": person_uuid,
-            "distinct_ids": person["distinct_ids"],
-        },
+        {"project_id": project_id, "person": person_uuid, "distinct_ids": list(row[6] or [])},
     ).fetchall()
-    person["merge_history"] = [
-        {
-            "event_timestamp": _iso(h[0]),
-            "recorded_at": _iso(h[1]),
-            "event_uuid": str(h[2]) if h[2] else None,
-            "event": h[3],
-            "kind": h[4],
-            "source_person_uuid": str(h[5]) if h[5] else None,
-            "target_person_uuid": str(h[6]),
-            "distinct_ids": orjson.loads(h[7]),
-        }
+    merges = [
+        MergeEvent(
+            event_timestamp=h[0],
+            recorded_at=h[1],
+            event_uuid=h[2],
+            event=h[3],
+            kind=h[4],
+            source_person_uuid=h[5],
+            target_person_uuid=h[6],
+            distinct_ids=orjson.loads(h[7]),
+        )
         for h in history
     ]
-    return person
+    return _person(row, merges)
 
 
 def list_warnings(
@@ -126,7 +121,7 @@ def list_warnings(
     type_: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[StoredWarning]:
     rows = cursor.execute(
         _WARNINGS,
         {
@@ -136,16 +131,35 @@ def list_warnings(
             "offset": offset,
         },
     ).fetchall()
-    return [
-        {
-            "type": r[0],
-            "details": orjson.loads(r[1]),
-            "event_uuid": str(r[2]) if r[2] else None,
-            "timestamp": _iso(r[3]),
-        }
-        for r in rows
-    ]
+    return [StoredWarning(r[0], orjson.loads(r[1]), r[2], r[3]) for r in rows]
 
 
-def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat() + "Z"
+class DuckDBPersonReader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list_persons(
+        self,
+        project_id: int,
+        *,
+        distinct_id: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[PersonRecord]:
+        return list_persons(
+            self._db.cursor(),
+            project_id,
+            distinct_id=distinct_id,
+            search=search,
+            limit=limit,
+            offset=offset,
+        )
+
+    def get_person(self, project_id: int, person_uuid: uuid.UUID) -> PersonRecord | None:
+        return get_person(self._db.cursor(), project_id, person_uuid)
+
+    def list_warnings(
+        self, project_id: int, *, type_: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[StoredWarning]:
+        return list_warnings(self._db.cursor(), project_id, type_=type_, limit=limit, offset=offset)
