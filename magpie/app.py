@@ -33,11 +33,11 @@ from magpie.http.api.query import query_routes
 from magpie.http.capture import capture_routes
 from magpie.http.flags import flags_routes
 from magpie.ingest.worker import IngestWorker
-from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.projects import ApiKeyStore, Project, ProjectStore, TokenDirectory
+from magpie.store.duckdb.query_runner import DuckDBQueryRunner
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Magpie:
             transaction_events=settings.worker_transaction_events,
             on_batch=self.billing.quota_gate.refresh,
         )
-        self.query_runner = QueryRunner(
+        self.query_runner = DuckDBQueryRunner(
             self.db,
             timeout_seconds=settings.query_timeout_seconds,
             memory_budget_bytes=settings.query_memory_budget,

@@ -4,7 +4,7 @@ Events are stored in UTC. Buckets (days, weeks, months) follow the project's
 clock, daylight saving included. Converting every row with the engine's time
 zone functions is slow, so the UTC offsets in force during the range are
 worked out here, in Python, and the SQL adds the right offset per segment
-with plain interval arithmetic.
+with plain interval arithmetic, which every dialect spells for its engine.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from magpie.capture.timestamps import parse_timestamp
 from magpie.errors import InvalidInput
+from magpie.query.dialects.base import Dialect
 from magpie.query.errors import TooManyBuckets
 from magpie.query.limits import MAX_BUCKETS
 
@@ -255,49 +256,43 @@ def offsets(tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> list[tuple[
     return segments
 
 
-def local_time(column: exp.Expr, tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> exp.Expr:
+def local_time(
+    column: exp.Expr, tz: ZoneInfo, utc_start: datetime, utc_end: datetime, dialect: Dialect
+) -> exp.Expr:
     """``column`` (UTC) moved to the project's clock, offset by offset."""
     segments = offsets(tz, utc_start, utc_end)
 
     def shifted(seconds: int) -> exp.Expr:
         if seconds == 0:
             return column.copy()
-        return exp.Add(
-            this=column.copy(),
-            expression=exp.Interval(
-                this=exp.Literal.string(str(seconds)), unit=exp.Var(this="SECOND")
-            ),
-        )
+        return dialect.add_seconds(column.copy(), seconds)
 
     if len(segments) == 1:
         return shifted(segments[0][1])
     case = exp.Case()
     for (_, seconds), (until, _) in zip(segments, segments[1:], strict=False):
-        case = case.when(exp.LT(this=column.copy(), expression=_timestamp(until)), shifted(seconds))
+        case = case.when(
+            exp.LT(this=column.copy(), expression=dialect.timestamp(until)), shifted(seconds)
+        )
     return case.else_(shifted(segments[-1][1]))
 
 
-def bucket_expression(local: exp.Expr, interval: str, week_start: int = 0) -> exp.Expr:
+def bucket_expression(
+    local: exp.Expr, interval: str, dialect: Dialect, week_start: int = 0
+) -> exp.Expr:
     """Start of each row's bucket; weeks start on Sunday unless ``week_start`` is 1."""
     if interval == "week" and week_start == 0:
-        plus_day = exp.Add(
-            this=local,
-            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="DAY")),
-        )
-        monday = exp.DateTrunc(this=plus_day, unit=exp.Literal.string("WEEK"))
-        return exp.Sub(
-            this=monday,
-            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="DAY")),
-        )
-    return exp.DateTrunc(this=local, unit=exp.Literal.string(interval.upper()))
+        # The Monday-based week of the next day, less that day.
+        monday = dialect.truncate(dialect.add_seconds(local, _DAY), "week")
+        return dialect.add_seconds(monday, -_DAY)
+    return dialect.truncate(local, interval)
 
 
-def _timestamp(at: datetime) -> exp.Expr:
-    return exp.cast(exp.Literal.string(at.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
+_DAY = 86_400
 
 
-def utc_bound(at: datetime) -> exp.Expr:
-    return _timestamp(at)
+def utc_bound(at: datetime, dialect: Dialect) -> exp.Expr:
+    return dialect.timestamp(at)
 
 
 def label(at: datetime, interval: str) -> str:
