@@ -61,16 +61,18 @@ class Dialect(Protocol):
 
 
 def apply_transforms(tree: exp.Expr, transforms: Mapping[type[exp.Expr], Transform]) -> exp.Expr:
-    """Rewrite every node whose type has a transform, innermost first."""
-
-    def visit(node: exp.Expr) -> exp.Expr:
+    """Rewrite every node whose type has a transform, innermost first (so a
+    transform builds on arguments already in the engine's form)."""
+    for node in reversed(list(tree.walk())):
         transform = transforms.get(type(node))
-        if transform is None:
-            return node
-        replaced = transform(node)
-        return node if replaced is None else replaced
-
-    return tree.transform(visit, copy=False)
+        replaced = transform(node) if transform is not None else None
+        if replaced is None or replaced is node:
+            continue
+        if node is tree:
+            tree = replaced
+        else:
+            node.replace(replaced)
+    return tree
 
 
 def project_filter(alias: str, project_id: int) -> exp.Expr:
