@@ -76,6 +76,7 @@ class TimeWindow:
     end: datetime  # exclusive
     interval: str
     tz: ZoneInfo
+    week_start: int = 0  # weeks start on Sunday (0) or Monday (1)
 
     def buckets(self) -> list[datetime]:
         """The buckets' starts, worked out once per window (callers must not change it)."""
@@ -86,7 +87,7 @@ class TimeWindow:
         if self.interval == "hour":
             return self._hours()
         out = []
-        at = truncate(self.start, self.interval)
+        at = truncate(self.start, self.interval, self.week_start)
         while at < self.end:
             out.append(at)
             at = step(at, self.interval)
@@ -115,7 +116,7 @@ class TimeWindow:
     def shifted_back(self) -> TimeWindow:
         """The same length of time just before this one (for comparisons)."""
         length = self.end - self.start
-        return TimeWindow(self.start - length, self.start, self.interval, self.tz)
+        return TimeWindow(self.start - length, self.start, self.interval, self.tz, self.week_start)
 
 
 def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -177,6 +178,7 @@ def window(
     tz: ZoneInfo,
     now: datetime,
     earliest: datetime | None = None,
+    week_start: int = 0,
 ) -> TimeWindow:
     """The range a query covers. Relative starts snap to the start of their bucket
     (``-7d`` by day covers seven whole days and today so far), as insight tools do."""
@@ -196,12 +198,12 @@ def window(
         )
     else:
         start = _in_range(lambda: parse_point(date_from, now_local, tz, is_end=False))
-    start = truncate(start, interval)
+    start = truncate(start, interval, week_start)
     end = _in_range(
         lambda: (
             parse_point(date_to, now_local, tz, is_end=True)
             if date_to
-            else step(truncate(now_local, interval), interval)
+            else step(truncate(now_local, interval, week_start), interval)
         )
     )
     if end <= start:
@@ -213,7 +215,7 @@ def window(
             f"{MAX_BUCKETS:,} buckets (the bucket limit): choose a longer interval or a "
             "shorter range"
         )
-    return TimeWindow(start, end, interval, tz)
+    return TimeWindow(start, end, interval, tz, week_start)
 
 
 # The shortest length of each interval: the most buckets a range can hold.

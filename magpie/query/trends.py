@@ -111,6 +111,7 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
         tz,
         context.now,
         earliest,
+        week_start=context.week_start,
     )
     periods = [("current", current)]
     if query.compareFilter and query.compareFilter.compare:

@@ -224,13 +224,13 @@ class ClickHouseDialect:
     def truncate(self, value: exp.Expr, unit: str) -> exp.Expr:
         return exp.DateTrunc(this=value, unit=exp.Literal.string(unit.upper()))
 
+    # Literals go into HogQL trees that the compiler checks, so they are portable
+    # casts; the function map prints them as ClickHouse's UTC instants.
     def timestamp(self, at: datetime) -> exp.Expr:
-        return _call(
-            "toDateTime64", _string(at.isoformat(sep=" ")), exp.Literal.number(6), _string("UTC")
-        )
+        return exp.cast(_string(at.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
 
     def date(self, day: date) -> exp.Expr:
-        return _call("toDate32", _string(day.isoformat()))
+        return exp.cast(_string(day.isoformat()), exp.DataType.build("DATE"))
 
 
 def _parameter_type(value: Any) -> str:
@@ -268,6 +268,10 @@ def _cast(node: exp.Expr) -> exp.Expr | None:
     to = node.args["to"]
     if to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME):
         return _call("toDateTime64", node.this, exp.Literal.number(6), _string("UTC"))
+    if to.this == exp.DataType.Type.DATE:
+        return _call("toDate32", node.this)
+    if isinstance(node.this, _CONDITIONS):  # as text: 'true', as DuckDB writes it
+        node.set("this", _as_bool(node.this))
     return None
 
 
@@ -329,7 +333,61 @@ def _substring(node: exp.Expr) -> exp.Expr:
     return _call("substringUTF8", *(a for a in args if a is not None))
 
 
+def _unique_aliases(node: exp.Expr) -> None:
+    """ClickHouse refuses two result columns of one name; the runner reports the
+    names the query gave (``CompiledQuery.columns``)."""
+    seen: set[str] = set()
+    for projection in node.expressions:
+        if not isinstance(projection, exp.Alias):
+            seen.add(projection.alias_or_name)
+            continue
+        name, n = projection.alias, 1
+        while projection.alias in seen:
+            n += 1
+            projection.set("alias", exp.to_identifier(f"{name}__{n}", quoted=True))
+        seen.add(projection.alias)
+
+
+# Conditions are UInt8 in ClickHouse, booleans in DuckDB (true/false in JSON).
+_CONDITIONS = (
+    exp.Predicate,
+    exp.Connector,
+    exp.Not,
+    exp.StartsWith,
+    exp.EndsWith,
+    exp.RegexpLike,
+    exp.ArrayContains,
+)
+
+
+def _as_bool(value: exp.Expr) -> exp.Expr:
+    return _call("toBool", value) if isinstance(value, _CONDITIONS) else value
+
+
+def _boolean_results(node: exp.Expr) -> None:
+    for projection in node.expressions:
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if isinstance(inner, _CONDITIONS):
+            inner.replace(_as_bool(inner.copy()))
+
+
+def _select(node: exp.Expr) -> None:
+    _unique_aliases(node)
+    _boolean_results(node)
+    return None
+
+
+def _nullable_default(node: exp.Expr) -> None:
+    """lag()/lead() past the partition's edge: NULL, not the type's default ('')."""
+    if node.args.get("default") is None:
+        node.set("this", _call("toNullable", node.this))
+    return None
+
+
 TRANSFORMS: dict[type[exp.Expr], Transform] = {
+    exp.Select: _select,
+    exp.Lag: _nullable_default,
+    exp.Lead: _nullable_default,
     exp.TryCast: _try_cast,
     exp.Cast: _cast,
     exp.DateTrunc: _truncate,

@@ -155,6 +155,45 @@ def _count_distinct(node: exp.Expr) -> exp.Expr:
     return exp.Count(this=exp.Distinct(expressions=[node.this]))
 
 
+# HogQL's formatDateTime codes are ClickHouse's; DuckDB's strftime spells some
+# otherwise (%i is the minute, %M the month's name in ClickHouse).
+_FORMAT_CODES = {
+    "c": "%m",
+    "D": "%m/%d/%y",
+    "e": "%-d",
+    "F": "%Y-%m-%d",
+    "h": "%I",
+    "i": "%M",
+    "k": "%-H",
+    "l": "%-I",
+    "M": "%B",
+    "n": "\n",
+    "r": "%I:%M %p",
+    "R": "%H:%M",
+    "s": "%S",
+    "t": "\t",
+    "T": "%H:%M:%S",
+    "W": "%A",
+}
+
+
+def _strftime(node: exp.Expr) -> exp.Expr | None:
+    fmt = node.args.get("format")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return None
+    text, out, i = fmt.this, [], 0
+    while i < len(text):
+        if text[i] == "%" and i + 1 < len(text):
+            code = text[i + 1]
+            out.append(_FORMAT_CODES.get(code, "%" + code))
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    node.set("format", exp.Literal.string("".join(out)))
+    return None
+
+
 class DuckDBDialect:
     name = "duckdb"
     sqlglot = "duckdb"
@@ -169,7 +208,10 @@ class DuckDBDialect:
     MATERIALIZED: dict[tuple[str, str], dict[str, str]] = {
         ("events", "properties"): MATERIALIZED_PROPERTIES,
     }
-    TRANSFORMS: dict[type[exp.Expr], Transform] = {exp.ApproxDistinct: _count_distinct}
+    TRANSFORMS: dict[type[exp.Expr], Transform] = {
+        exp.ApproxDistinct: _count_distinct,
+        exp.TimeToStr: _strftime,
+    }
 
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
         return self.TABLES[table.name](used, project_id)

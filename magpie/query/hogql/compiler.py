@@ -49,6 +49,9 @@ class CompiledQuery:
     sql: str
     parameters: dict[str, Any]
     hogql: str
+    # The result's column names as the query names them (an engine may have to
+    # print them otherwise, e.g. ClickHouse, where two columns cannot share one).
+    columns: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -106,8 +109,18 @@ def compile_hogql(
     _scope_tables(tree, needs, resolution, project_id, dialect)
     if default_limit is not None:
         _apply_limit(tree, default_limit)
+    columns = _result_columns(tree)
     printed = dialect.finish(tree).sql(dialect=dialect.sqlglot)
-    return CompiledQuery(printed, parameters, hogql)
+    return CompiledQuery(printed, parameters, hogql, columns)
+
+
+def _result_columns(tree: exp.Query) -> tuple[str, ...] | None:
+    if not isinstance(tree, exp.Select) or any(
+        isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+        for p in tree.expressions
+    ):
+        return None
+    return tuple(p.alias_or_name for p in tree.expressions)
 
 
 def _name_projections(tree: exp.Query) -> set[int]:

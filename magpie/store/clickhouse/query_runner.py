@@ -110,6 +110,8 @@ class ClickHouseQueryRunner(SlottedRunner):
                     raise result_too_large(self.max_result_bytes) from None
                 log.info("query failed in ClickHouse: %s\nSQL: %s", exc, compiled.sql)
                 raise query_failed(_KINDS.get(code or 0, "other")) from None
+        if compiled.columns is not None and len(compiled.columns) == len(names):
+            names = list(compiled.columns)
         return QueryResult(columns=names, types=types, results=rows)
 
     def _cancel(self, query_id: str) -> None:
