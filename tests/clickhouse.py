@@ -35,43 +35,47 @@ def copy_to_clickhouse(ingest: Ingest, client: Client) -> None:
     """Every event and person-store row of the harness's DuckDB file, into ClickHouse."""
     cursor = ingest.magpie.db.new_cursor()
     try:
-        names = [f.name for f in EVENT_SCHEMA]
-        select = ", ".join(f"CAST({n} AS VARCHAR)" if n in _AS_TEXT else n for n in names)
-        rows = cursor.execute(f"SELECT {select} FROM events ORDER BY timestamp").fetchall()
-        columns: dict[str, list[Any]] = {n: [r[i] for r in rows] for i, n in enumerate(names)}
-        ClickHouseEventWriter(client).append(columns)
-        persons = ClickHousePersonWriter(client)
-        persons.write_persons(
-            [
-                PersonRow(p, u, orjson.loads(props), created, identified, version, seen)
-                for p, u, props, created, identified, version, seen in cursor.execute(
-                    "SELECT project_id, uuid, properties, created_at, is_identified, version,"
-                    " last_seen_at FROM persons"
-                ).fetchall()
-            ]
-        )
-        persons.write_distinct_ids(_distinct_ids(cursor, "person_distinct_ids"))
-        persons.write_overrides(_distinct_ids(cursor, "person_overrides"))
-        persons.write_group_types(
-            [
-                GroupTypeRow(*row)
-                for row in cursor.execute(
-                    "SELECT project_id, group_type, group_type_index, created_at"
-                    " FROM group_type_mapping"
-                ).fetchall()
-            ]
-        )
-        persons.write_groups(
-            [
-                GroupRow(p, index, key, orjson.loads(props), created, version)
-                for p, index, key, props, created, version in cursor.execute(
-                    "SELECT project_id, group_type_index, group_key, properties, created_at,"
-                    " version FROM groups"
-                ).fetchall()
-            ]
-        )
+        copy_store(cursor, client)
     finally:
         cursor.close()
+
+
+def copy_store(cursor: Any, client: Client) -> None:
+    """Every event and person-store row a DuckDB cursor reads, into ClickHouse."""
+    names = [f.name for f in EVENT_SCHEMA]
+    select = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" if n in _AS_TEXT else n for n in names)
+    events = cursor.sql(f"SELECT {select} FROM events ORDER BY timestamp").to_arrow_reader()
+    ClickHouseEventWriter(client).append_table(events.read_all().cast(EVENT_SCHEMA))
+    persons = ClickHousePersonWriter(client)
+    persons.write_persons(
+        [
+            PersonRow(p, u, orjson.loads(props), created, identified, version, seen)
+            for p, u, props, created, identified, version, seen in cursor.execute(
+                "SELECT project_id, uuid, properties, created_at, is_identified, version,"
+                " last_seen_at FROM persons"
+            ).fetchall()
+        ]
+    )
+    persons.write_distinct_ids(_distinct_ids(cursor, "person_distinct_ids"))
+    persons.write_overrides(_distinct_ids(cursor, "person_overrides"))
+    persons.write_group_types(
+        [
+            GroupTypeRow(*row)
+            for row in cursor.execute(
+                "SELECT project_id, group_type, group_type_index, created_at"
+                " FROM group_type_mapping"
+            ).fetchall()
+        ]
+    )
+    persons.write_groups(
+        [
+            GroupRow(p, index, key, orjson.loads(props), created, version)
+            for p, index, key, props, created, version in cursor.execute(
+                "SELECT project_id, group_type_index, group_key, properties, created_at,"
+                " version FROM groups"
+            ).fetchall()
+        ]
+    )
 
 
 def _distinct_ids(cursor: Any, table: str) -> list[DistinctIdRow]:

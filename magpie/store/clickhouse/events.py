@@ -21,6 +21,9 @@ from magpie.store.event_columns import arrow_table
 # timestamp: only stored events within a day of the batch's times are compared.
 _REPEAT_WINDOW = timedelta(days=1)
 
+# uuids compared per query (each is one bound parameter in the query text).
+_CHECK_UUIDS = 10_000
+
 _STORED = """
 SELECT DISTINCT toString(uuid) FROM events
 WHERE project_id IN {projects:Array(Int64)}
@@ -39,32 +42,40 @@ class ClickHouseEventWriter:
     ) -> set[str]:
         """Which of these (project, uuid) pairs, timed between ``earliest`` and
         ``latest``, are already stored."""
-        if not keys:
-            return set()
-        rows = self._client.query(
-            _STORED,
-            parameters={
-                "projects": sorted({k[0] for k in keys}),
-                "uuids": sorted({k[1] for k in keys}),
-                "earliest": earliest - _REPEAT_WINDOW,
-                "latest": latest + _REPEAT_WINDOW,
-            },
-        ).result_rows
-        stored = {row[0] for row in rows}
+        stored: set[str] = set()
+        projects = sorted({k[0] for k in keys})
+        uuids = sorted({k[1] for k in keys})
+        for start in range(0, len(uuids), _CHECK_UUIDS):
+            rows = self._client.query(
+                _STORED,
+                parameters={
+                    "projects": projects,
+                    "uuids": uuids[start : start + _CHECK_UUIDS],
+                    "earliest": earliest - _REPEAT_WINDOW,
+                    "latest": latest + _REPEAT_WINDOW,
+                },
+            ).result_rows
+            stored.update(row[0] for row in rows)
         # The query matched uuids across the batch's projects: keep exact pairs.
         return {u for p, u in keys if u in stored}
 
     def append(self, columns: dict[str, list[Any]]) -> int:
         """Store the events not stored yet; how many were new."""
-        table = arrow_table(columns)
+        return self.append_table(arrow_table(columns))
+
+    def append_table(self, table: pa.Table) -> int:
+        """``append`` for columns already in an Arrow table of EVENT_SCHEMA."""
         if table.num_rows == 0:
             return 0
-        keys = list(zip(columns["project_id"], columns["uuid"], strict=True))
-        times = [t for t in columns["timestamp"] if t is not None]
-        stored = self.stored_uuids(keys, min(times), max(times)) if times else set()
-        if stored:
-            keep = pc.invert(pc.is_in(table["uuid"], value_set=pa.array(sorted(stored))))
-            table = table.filter(keep)
+        keys = list(
+            zip(table["project_id"].to_pylist(), table["uuid"].to_pylist(), strict=True)
+        )
+        times = pc.min_max(table["timestamp"]).as_py()
+        if times["min"] is not None:
+            stored = self.stored_uuids(keys, times["min"], times["max"])
+            if stored:
+                keep = pc.invert(pc.is_in(table["uuid"], value_set=pa.array(sorted(stored))))
+                table = table.filter(keep)
         table = _first_of_each_uuid(table)
         if table.num_rows:
             self._client.insert_arrow("events", table)
