@@ -1,4 +1,5 @@
-"""Query benchmark: Magpie's compiled insights against hand-written DuckDB SQL.
+"""Query benchmark: Magpie's compiled insights against hand-written SQL, on DuckDB
+and on ClickHouse (chdb).
 
 Generates realistic data straight into a Magpie data folder (100k users, 30%
 identified, 20 event names, 30 days, URLs, browsers and UTM properties) at 1M
@@ -11,7 +12,9 @@ and 10M events, then times, on the same data and in the same run:
 - a HogQL count of events per day,
 
 each through Magpie's query layer (compile + run, as the API does) and as the
-equivalent hand-written DuckDB SQL (the floor). Results go to docs/benchmarks.md.
+equivalent hand-written SQL (the floor), on the DuckDB store and on the
+ClickHouse store (chdb, the same rows copied through its writers). Results go
+to docs/benchmarks.md.
 
     python bench/query.py [--scales 1000000,10000000] [--runs 5] [--no-write]
 """
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import chdb
 import duckdb
 import pyarrow as pa
 
@@ -39,7 +43,10 @@ from magpie.app import Magpie  # noqa: E402
 from magpie.ingest.persons import person_uuid_for  # noqa: E402
 from magpie.query.context import QueryContext  # noqa: E402
 from magpie.query.kinds import run_query  # noqa: E402
+from magpie.query.runner import QueryRunner  # noqa: E402
 from magpie.settings import Settings  # noqa: E402
+from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: E402
+from tests.clickhouse import copy_store, new_database  # noqa: E402
 
 USERS = 100_000
 IDENTIFIED_SHARE = 0.3
@@ -147,10 +154,43 @@ class Case:
     name: str
     query: dict[str, object]
     floor_sql: str
+    floor_clickhouse: str
     target_ms: float | None
 
 
+def clickhouse_floors(project_id: int) -> list[str]:
+    """The same five queries written by hand for the ClickHouse tables."""
+    window = f"project_id = {project_id} AND timestamp >= '2026-10-01' AND timestamp < '2026-10-31'"
+    latest = (
+        f"(SELECT distinct_id, person_uuid FROM person_overrides FINAL"
+        f" WHERE project_id = {project_id})"
+    )
+    persons = (
+        f"(SELECT uuid, properties FROM persons FINAL"
+        f" WHERE project_id = {project_id} AND is_deleted = 0)"
+    )
+    return [
+        f"SELECT toStartOfDay(timestamp) d, count() FROM events"
+        f" WHERE {window} AND event = '$pageview' GROUP BY d",
+        f"SELECT toStartOfDay(timestamp) d, mat_browser, count() FROM events"
+        f" WHERE {window} AND event = '$pageview' GROUP BY d, mat_browser",
+        f"SELECT toStartOfDay(e.timestamp) d, JSONExtractString(p.properties, 'plan') plan,"
+        f" count() FROM events e LEFT JOIN {latest} o ON o.distinct_id = e.distinct_id"
+        f" LEFT JOIN {persons} p ON p.uuid = coalesce(o.person_uuid, e.person_id)"
+        f" WHERE e.{window.replace(' AND timestamp', ' AND e.timestamp')}"
+        f" AND e.event = '$pageview' GROUP BY d, plan",
+        f"SELECT toStartOfDay(e.timestamp) d, count(DISTINCT coalesce(o.person_uuid,"
+        f" e.person_id)) FROM events e LEFT JOIN {latest} o ON o.distinct_id = e.distinct_id"
+        f" WHERE e.{window.replace(' AND timestamp', ' AND e.timestamp')}"
+        f" AND e.event = '$pageview' GROUP BY d",
+        f"SELECT toStartOfDay(timestamp) d, count() FROM events"
+        f" WHERE project_id = {project_id} AND timestamp >= '2026-10-01'"
+        f" GROUP BY d ORDER BY d",
+    ]
+
+
 def cases(project_id: int) -> list[Case]:
+    floors = iter(clickhouse_floors(project_id))
     date_range = {"date_from": "2026-10-01", "date_to": "2026-10-30"}
     window = (
         f"project_id = {project_id} AND timestamp >= TIMESTAMP '2026-10-01'"
@@ -163,6 +203,7 @@ def cases(project_id: int) -> list[Case]:
             trend,
             f"SELECT date_trunc('day', timestamp) d, count(*) FROM events"
             f" WHERE {window} AND event = '$pageview' GROUP BY 1",
+            next(floors),
             300,
         ),
         Case(
@@ -170,6 +211,7 @@ def cases(project_id: int) -> list[Case]:
             {**trend, "breakdownFilter": {"breakdown": "$browser"}},
             f"SELECT date_trunc('day', timestamp) d, mat_browser, count(*) FROM events"
             f" WHERE {window} AND event = '$pageview' GROUP BY 1, 2",
+            next(floors),
             500,
         ),
         Case(
@@ -182,6 +224,7 @@ def cases(project_id: int) -> list[Case]:
             f" e.project_id AND p.uuid = coalesce(o.person_uuid, e.person_id)"
             f" WHERE e.{window.replace(' AND timestamp', ' AND e.timestamp')}"
             f" AND e.event = '$pageview' GROUP BY 1, 2",
+            next(floors),
             1000,
         ),
         Case(
@@ -192,6 +235,7 @@ def cases(project_id: int) -> list[Case]:
             f" e.project_id AND o.distinct_id = e.distinct_id"
             f" WHERE e.{window.replace(' AND timestamp', ' AND e.timestamp')}"
             f" AND e.event = '$pageview' GROUP BY 1",
+            next(floors),
             None,
         ),
         Case(
@@ -204,6 +248,7 @@ def cases(project_id: int) -> list[Case]:
             f"SELECT date_trunc('day', timestamp) d, count(*) FROM events"
             f" WHERE project_id = {project_id} AND timestamp >= '2026-10-01'"
             f" GROUP BY 1 ORDER BY 1",
+            next(floors),
             None,
         ),
     ]
@@ -219,10 +264,21 @@ def timed(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
-def measure(scale: int, runs: int) -> list[tuple[Case, float, float]]:
+@dataclass(frozen=True)
+class Timing:
+    case: Case
+    duckdb: float  # Magpie on DuckDB, ms
+    duckdb_floor: float
+    clickhouse: float  # Magpie on ClickHouse (chdb), ms
+    clickhouse_floor: float
+
+
+def measure(scale: int, runs: int) -> list[Timing]:
     folder = Path(tempfile.mkdtemp(prefix="magpie-bench-query-"))
     try:
-        magpie = Magpie(Settings.load(env={}, data_dir=folder))
+        # chdb shares this process: the memory guard's budget must leave it room.
+        settings = Settings.load(env={}, data_dir=folder, query_memory_margin="8GB")
+        magpie = Magpie(settings)
         project = magpie.projects.create("bench")
         started = time.perf_counter()
         generate(magpie.db.cursor(), project.id, scale)
@@ -230,22 +286,41 @@ def measure(scale: int, runs: int) -> list[tuple[Case, float, float]]:
         context_project = magpie.projects.get(project.id)
         assert context_project is not None
         floor_cursor = magpie.db.new_cursor()
+
+        def ours(case: Case, runner: QueryRunner) -> object:
+            return run_query(case.query, QueryContext(context_project, runner, NOW))
+
+        # DuckDB first, before chdb starts in this process and shares its cores.
+        duckdb_times = {
+            case.name: (
+                timed(lambda case=case: ours(case, magpie.query_runner), runs),
+                timed(lambda case=case: floor_cursor.execute(case.floor_sql).fetchall(), runs),
+            )
+            for case in cases(project.id)
+        }
+        started = time.perf_counter()
+        client, database = new_database(f"chdb://{folder / 'chdb'}", "bench")
+        copy_store(magpie.db.new_cursor(), client)
+        client.command(f"OPTIMIZE TABLE {database}.events FINAL")
+        print(f"  copied them into ClickHouse in {time.perf_counter() - started:.1f} s")
+        house = ClickHouseQueryRunner(client, database)
         rows = []
         for case in cases(project.id):
 
-            def ours(case: Case = case) -> object:
-                return run_query(
-                    case.query, QueryContext(context_project, magpie.query_runner, NOW)
-                )
+            def house_floor(case: Case = case) -> object:
+                settings = {"join_use_nulls": 1}
+                return client.query(case.floor_clickhouse, settings=settings).result_rows
 
-            def floor(case: Case = case) -> object:
-                return floor_cursor.execute(case.floor_sql).fetchall()
-
-            our_ms, floor_ms = timed(ours, runs), timed(floor, runs)
-            rows.append((case, our_ms, floor_ms))
+            timing = Timing(
+                case,
+                *duckdb_times[case.name],
+                timed(lambda case=case: ours(case, house), runs),
+                timed(house_floor, runs),
+            )
+            rows.append(timing)
             print(
-                f"  {case.name:40} magpie {our_ms:8.1f} ms   floor {floor_ms:8.1f} ms"
-                f"   ratio {our_ms / floor_ms:5.2f}"
+                f"  {case.name:38} duckdb {timing.duckdb:7.1f} / {timing.duckdb_floor:7.1f} ms"
+                f"   clickhouse {timing.clickhouse:7.1f} / {timing.clickhouse_floor:7.1f} ms"
             )
         magpie.close()
         return rows
@@ -272,37 +347,68 @@ def machine() -> str:
 
     return (
         f"{cpu}, {os.cpu_count()} cores{mem}; Python {platform.python_version()}, "
-        f"DuckDB {duckdb.__version__}, pyarrow {pa.__version__}"
+        f"DuckDB {duckdb.__version__}, chdb {chdb.__version__}, pyarrow {pa.__version__}"
     )
 
 
-def report(results: dict[int, list[tuple[Case, float, float]]], runs: int) -> str:
-    lines = [
+COLUMNS = (
+    "events",
+    "query",
+    "Magpie DuckDB (ms)",
+    "floor DuckDB (ms)",
+    "ratio",
+    "Magpie ClickHouse (ms)",
+    "floor ClickHouse (ms)",
+    "ratio",
+    "target (DuckDB)",
+)
+
+
+def table(headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    """One Markdown table: text columns left, figures right."""
+    numeric = [all(r[i][:1].isdigit() for r in rows) for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |"]
+    lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _row(scale: int, t: Timing) -> list[str]:
+    target = ""
+    if t.case.target_ms is not None and scale >= 10_000_000:
+        verdict = "met" if t.duckdb <= t.case.target_ms else "missed"
+        target = f"≤ {t.case.target_ms:.0f} ms: {verdict}"
+    return [
+        f"{scale:,}",
+        t.case.name,
+        f"{t.duckdb:.1f}",
+        f"{t.duckdb_floor:.1f}",
+        f"{t.duckdb / t.duckdb_floor:.2f}×",
+        f"{t.clickhouse:.1f}",
+        f"{t.clickhouse_floor:.1f}",
+        f"{t.clickhouse / t.clickhouse_floor:.2f}×",
+        target,
+    ]
+
+
+def report(results: dict[int, list[Timing]], runs: int) -> str:
+    intro = [
         START_MARK,
         "## Query speed",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/query.py` on {machine()}.",
         f"Median of {runs} runs after one warm-up. *Magpie* is the whole query layer as the API",
         "runs it (HogQL compile with sqlglot, project scoping, execution, result shaping);",
-        "*floor* is the equivalent hand-written DuckDB SQL on the same data in the same run.",
+        "*floor* is the equivalent hand-written SQL for the same engine on the same data in",
+        "the same run. ClickHouse is chdb (in-process ClickHouse) holding the same rows,",
+        "copied through Magpie's ClickHouse writers and merged; DuckDB is timed first, before",
+        "chdb starts in the same process.",
         "Data: 100k users (30% identified, anonymous before they sign up), 20 event names,",
         "30 days, URLs, browsers and UTM sources.",
         "",
-        "| events | query | Magpie (ms) | floor (ms) | ratio | target |",
-        "|---:|---|---:|---:|---:|---|",
     ]
-    for scale, rows in results.items():
-        for case, ours, floor in rows:
-            target = ""
-            if case.target_ms is not None and scale >= 10_000_000:
-                verdict = "met" if ours <= case.target_ms else "missed"
-                target = f"≤ {case.target_ms:.0f} ms: {verdict}"
-            lines.append(
-                f"| {scale:,} | {case.name} | {ours:.1f} | {floor:.1f} | "
-                f"{ours / floor:.2f}× | {target} |"
-            )
-    lines += ["", END_MARK]
-    return "\n".join(lines)
+    rows = [_row(scale, t) for scale, timings in results.items() for t in timings]
+    return "\n".join([*intro, *table(COLUMNS, rows), "", END_MARK])
 
 
 def write(section: str) -> None:

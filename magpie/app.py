@@ -35,11 +35,11 @@ from magpie.http.capture import capture_routes
 from magpie.http.errors import http_error, install_id_convertor, internal_error
 from magpie.http.flags import flags_routes
 from magpie.ingest.worker import IngestWorker
-from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
 from magpie.store.duckdb import duckdb_stores
 from magpie.store.duckdb.database import Database
+from magpie.store.duckdb.query_runner import DuckDBQueryRunner
 from magpie.store.model import Project
 from magpie.store.tokens import TokenDirectory
 
@@ -93,7 +93,7 @@ class Magpie:
             transaction_events=settings.worker_transaction_events,
             on_batch=self.billing.quota_gate.refresh,
         )
-        self.query_runner = QueryRunner(
+        self.query_runner = DuckDBQueryRunner(
             self.db,
             timeout_seconds=settings.query_timeout_seconds,
             memory_budget_bytes=settings.query_memory_budget,

@@ -193,3 +193,9 @@ def ingest(tmp_path: Path) -> Iterator[Ingest]:
     harness = Ingest(tmp_path / "data")
     yield harness
     harness.close()
+
+
+@pytest.fixture(scope="session")
+def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session's one chdb data path (chdb allows one per process)."""
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}"

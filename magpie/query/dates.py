@@ -4,7 +4,7 @@ Events are stored in UTC. Buckets (days, weeks, months) follow the project's
 clock, daylight saving included. Converting every row with the engine's time
 zone functions is slow, so the UTC offsets in force during the range are
 worked out here, in Python, and the SQL adds the right offset per segment
-with plain interval arithmetic.
+with plain interval arithmetic, which every dialect spells for its engine.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from magpie.capture.timestamps import parse_timestamp
 from magpie.errors import InvalidInput
+from magpie.query.dialects.base import Dialect
 from magpie.query.errors import TooManyBuckets
 from magpie.query.limits import MAX_BUCKETS
 
@@ -74,6 +75,7 @@ class TimeWindow:
     end: datetime  # exclusive
     interval: str
     tz: ZoneInfo
+    week_start: int = 0  # weeks start on Sunday (0) or Monday (1)
 
     def buckets(self) -> list[datetime]:
         """The buckets' starts, worked out once per window (callers must not change it)."""
@@ -84,7 +86,7 @@ class TimeWindow:
         if self.interval == "hour":
             return self._hours()
         out = []
-        at = truncate(self.start, self.interval)
+        at = truncate(self.start, self.interval, self.week_start)
         while at < self.end:
             out.append(at)
             at = step(at, self.interval)
@@ -113,7 +115,7 @@ class TimeWindow:
     def shifted_back(self) -> TimeWindow:
         """The same length of time just before this one (for comparisons)."""
         length = self.end - self.start
-        return TimeWindow(self.start - length, self.start, self.interval, self.tz)
+        return TimeWindow(self.start - length, self.start, self.interval, self.tz, self.week_start)
 
 
 def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -175,6 +177,7 @@ def window(
     tz: ZoneInfo,
     now: datetime,
     earliest: datetime | None = None,
+    week_start: int = 0,
 ) -> TimeWindow:
     """The range a query covers. Relative starts snap to the start of their bucket
     (``-7d`` by day covers seven whole days and today so far), as insight tools do.
@@ -188,7 +191,7 @@ def window(
     if earliest is not None:
         earliest = max(earliest, EARLIEST)
     try:
-        found = _window(date_from, date_to, interval, tz, now, earliest)
+        found = _window(date_from, date_to, interval, tz, now, earliest, week_start)
     except (OverflowError, ValueError):
         # -99999999d, 9999-12-31T23:59-05:00 and the like: past the calendar's ends.
         raise InvalidInput(
@@ -236,6 +239,7 @@ def _window(
     tz: ZoneInfo,
     now: datetime,
     earliest: datetime | None,
+    week_start: int,
 ) -> TimeWindow:
     now_local = to_local(
         now.replace(tzinfo=None)
@@ -251,15 +255,15 @@ def _window(
         )
     else:
         start = parse_point(date_from, now_local, tz, is_end=False)
-    start = truncate(start, interval)
+    start = truncate(start, interval, week_start)
     end = (
         parse_point(date_to, now_local, tz, is_end=True)
         if date_to
-        else step(truncate(now_local, interval), interval)
+        else step(truncate(now_local, interval, week_start), interval)
     )
     if end <= start:
         raise InvalidInput("date_to must come after date_from", attr="dateRange")
-    return TimeWindow(start, end, interval, tz)
+    return TimeWindow(start, end, interval, tz, week_start)
 
 
 def offsets(tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> list[tuple[datetime, int]]:
@@ -286,49 +290,43 @@ def offsets(tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> list[tuple[
     return segments
 
 
-def local_time(column: exp.Expr, tz: ZoneInfo, utc_start: datetime, utc_end: datetime) -> exp.Expr:
+def local_time(
+    column: exp.Expr, tz: ZoneInfo, utc_start: datetime, utc_end: datetime, dialect: Dialect
+) -> exp.Expr:
     """``column`` (UTC) moved to the project's clock, offset by offset."""
     segments = offsets(tz, utc_start, utc_end)
 
     def shifted(seconds: int) -> exp.Expr:
         if seconds == 0:
             return column.copy()
-        return exp.Add(
-            this=column.copy(),
-            expression=exp.Interval(
-                this=exp.Literal.string(str(seconds)), unit=exp.Var(this="SECOND")
-            ),
-        )
+        return dialect.add_seconds(column.copy(), seconds)
 
     if len(segments) == 1:
         return shifted(segments[0][1])
     case = exp.Case()
     for (_, seconds), (until, _) in zip(segments, segments[1:], strict=False):
-        case = case.when(exp.LT(this=column.copy(), expression=_timestamp(until)), shifted(seconds))
+        case = case.when(
+            exp.LT(this=column.copy(), expression=dialect.timestamp(until)), shifted(seconds)
+        )
     return case.else_(shifted(segments[-1][1]))
 
 
-def bucket_expression(local: exp.Expr, interval: str, week_start: int = 0) -> exp.Expr:
+def bucket_expression(
+    local: exp.Expr, interval: str, dialect: Dialect, week_start: int = 0
+) -> exp.Expr:
     """Start of each row's bucket; weeks start on Sunday unless ``week_start`` is 1."""
     if interval == "week" and week_start == 0:
-        plus_day = exp.Add(
-            this=local,
-            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="DAY")),
-        )
-        monday = exp.DateTrunc(this=plus_day, unit=exp.Literal.string("WEEK"))
-        return exp.Sub(
-            this=monday,
-            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="DAY")),
-        )
-    return exp.DateTrunc(this=local, unit=exp.Literal.string(interval.upper()))
+        # The Monday-based week of the next day, less that day.
+        monday = dialect.truncate(dialect.add_seconds(local, _DAY), "week")
+        return dialect.add_seconds(monday, -_DAY)
+    return dialect.truncate(local, interval)
 
 
-def _timestamp(at: datetime) -> exp.Expr:
-    return exp.cast(exp.Literal.string(at.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
+_DAY = 86_400
 
 
-def utc_bound(at: datetime) -> exp.Expr:
-    return _timestamp(at)
+def utc_bound(at: datetime, dialect: Dialect) -> exp.Expr:
+    return dialect.timestamp(at)
 
 
 def label(at: datetime, interval: str) -> str:

@@ -31,13 +31,27 @@ def field(*parts: str) -> exp.Expr:
     return exp.Dot.build([exp.Column(this=identifiers[0]), *identifiers[1:]])
 
 
+# Where a property of each kind is read on an event: key, group type index → HogQL.
+PROPERTY_FIELDS: dict[str, Callable[[str, int], exp.Expr]] = {
+    "event": lambda key, index: field("properties", key),
+    "person": lambda key, index: field("person", "properties", key),
+    "group": lambda key, index: field(f"group_{index}", "properties", key),
+}
+
+
+def valid_group_index(index: int | None, message: str, attr: str) -> int:
+    if index is None or not 0 <= index <= 4:
+        raise InvalidInput(message, attr=attr)
+    return index
+
+
 def _event(f: PropertyFilter, now: datetime) -> exp.Expr:
-    return operator(f.operator).sql(field("properties", f.key), f.value, now)
+    return operator(f.operator).sql(PROPERTY_FIELDS["event"](f.key, 0), f.value, now)
 
 
 def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
     has_person = exp.Not(this=exp.Is(this=field("person", "created_at"), expression=exp.Null()))
-    condition = operator(f.operator).sql(field("person", "properties", f.key), f.value, now)
+    condition = operator(f.operator).sql(PROPERTY_FIELDS["person"](f.key, 0), f.value, now)
     return exp.and_(has_person, condition)
 
 
@@ -45,15 +59,15 @@ def _person_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
     """In an exclusion list (filter out test accounts), an event without a person is
     never the one excluded: anonymous traffic is kept."""
     no_person = exp.Is(this=field("person", "created_at"), expression=exp.Null())
-    condition = operator(f.operator).sql(field("person", "properties", f.key), f.value, now)
+    condition = operator(f.operator).sql(PROPERTY_FIELDS["person"](f.key, 0), f.value, now)
     return exp.or_(no_person, condition)
 
 
 def _group(f: PropertyFilter, now: datetime) -> exp.Expr:
-    if f.group_type_index is None or not 0 <= f.group_type_index <= 4:
-        raise InvalidInput("a group filter needs group_type_index 0-4", attr="group_type_index")
-    column = field(f"group_{f.group_type_index}", "properties", f.key)
-    return operator(f.operator).sql(column, f.value, now)
+    index = valid_group_index(
+        f.group_type_index, "a group filter needs group_type_index 0-4", "group_type_index"
+    )
+    return operator(f.operator).sql(PROPERTY_FIELDS["group"](f.key, index), f.value, now)
 
 
 def _hogql(f: PropertyFilter, now: datetime) -> exp.Expr:

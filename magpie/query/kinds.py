@@ -16,7 +16,7 @@ from magpie.query.trends import run_trends
 
 
 def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
-    compiled = compile_hogql(query.query, context.project.id, query.values)
+    compiled = compile_hogql(query.query, context.project.id, query.values, dialect=context.dialect)
     result = context.execute(compiled)
     # The engine's SQL is not part of the answer: it names stored tables and columns.
     return {

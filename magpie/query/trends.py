@@ -17,6 +17,13 @@ from typing import Any
 from sqlglot import exp
 
 from magpie.errors import InvalidInput
+from magpie.query.breakdowns import (
+    BREAKDOWN_NULL,
+    BREAKDOWN_OTHER,
+    Folded,
+    breakdown_of,
+    fold_other,
+)
 from magpie.query.context import QueryContext
 from magpie.query.dates import (
     TimeWindow,
@@ -25,19 +32,17 @@ from magpie.query.dates import (
     label,
     local_time,
     step,
-    utc_bound,
     window,
     zone,
 )
-from magpie.query.errors import BreakdownLimitTooLarge, ResultTooLarge
-from magpie.query.filters import field, hogql_expression, properties_condition
+from magpie.query.errors import ResultTooLarge
+from magpie.query.filters import field
 from magpie.query.formula import Formula, parse_formula
-from magpie.query.hogql.compiler import compile_hogql
-from magpie.query.limits import MAX_BREAKDOWN_LIMIT, MAX_POINTS
-from magpie.query.models import EventsNode, Properties, TrendsQuery
+from magpie.query.limits import MAX_POINTS
+from magpie.query.models import EventsNode, TrendsQuery
+from magpie.query.series import SeriesFilter, series_filter
 
-BREAKDOWN_NULL = "$$_posthog_breakdown_null_$$"
-BREAKDOWN_OTHER = "$$_posthog_breakdown_other_$$"
+__all__ = ["BREAKDOWN_NULL", "BREAKDOWN_OTHER", "run_trends"]
 ACTIVE_DAYS = {"weekly_active": 7, "monthly_active": 30}
 
 
@@ -105,6 +110,7 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
         tz,
         context.now,
         earliest,
+        week_start=context.week_start,
     )
     periods = [("current", current)]
     text = query.trendsFilter.formula if query.trendsFilter else None
@@ -145,71 +151,24 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
 # -- SQL -------------------------------------------------------------------------
 
 
-def _conditions(
+def _events_of(
     query: TrendsQuery,
     node: EventsNode,
     period: TimeWindow,
     context: QueryContext,
-    *,
     since: datetime | None = None,
-) -> list[exp.Expr]:
-    conditions: list[exp.Expr] = [
-        exp.GTE(this=field("timestamp"), expression=utc_bound(since or period.utc_start)),
-        exp.LT(this=field("timestamp"), expression=utc_bound(period.utc_end)),
-    ]
-    if node.event is not None:
-        conditions.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
-    for properties in (node.properties, query.properties):
-        condition = properties_condition(properties, context.now_naive)
-        if condition is not None:
-            conditions.append(condition)
-    if query.filterTestAccounts:
-        test_filters: Properties = list(context.test_account_filters)
-        condition = properties_condition(test_filters, context.now_naive, exclusion=True)
-        if condition is not None:
-            conditions.append(condition)
-    return conditions
-
-
-def _breakdown_expression(query: TrendsQuery) -> exp.Expr | None:
-    breakdown = query.breakdownFilter
-    if breakdown is None or breakdown.breakdown is None:
-        return None
-    key = str(breakdown.breakdown)
-    kind = breakdown.breakdown_type or "event"
-    if kind == "event":
-        value = field("properties", key)
-    elif kind == "person":
-        value = field("person", "properties", key)
-    elif kind == "group":
-        index = breakdown.breakdown_group_type_index
-        if index is None or not 0 <= index <= 4:
-            raise InvalidInput(
-                "a group breakdown needs breakdown_group_type_index 0-4", attr="breakdownFilter"
-            )
-        value = field(f"group_{index}", "properties", key)
-    elif kind == "hogql":
-        # Properties are text already; an expression may be anything.
-        return exp.cast(hogql_expression(key), exp.DataType.build("VARCHAR"))
-    else:
-        raise InvalidInput(f"breakdown_type {kind!r} is not supported yet", attr="breakdownFilter")
-    # A missing value stays NULL in SQL and is named in Python (cheaper per row).
-    return value
+) -> SeriesFilter:
+    return series_filter(
+        node,
+        period,
+        context,
+        properties=query.properties,
+        filter_test_accounts=query.filterTestAccounts,
+        since=since,
+    )
 
 
 ADDITIVE_MATH = frozenset({"total", "sum"})
-
-
-def _breakdown_limit(query: TrendsQuery) -> int:
-    if query.breakdownFilter is None:
-        return 0
-    limit = query.breakdownFilter.breakdown_limit
-    if limit > MAX_BREAKDOWN_LIMIT:
-        raise BreakdownLimitTooLarge(
-            f"breakdown_limit may be at most {MAX_BREAKDOWN_LIMIT:,} (the breakdown limit)",
-            attr="breakdownFilter.breakdown_limit",
-        )
-    return max(1, limit)
 
 
 def _series_values(
@@ -218,27 +177,15 @@ def _series_values(
     """One query gives every breakdown value; past the limit, the smaller values are
     folded into 'other' (added up in Python when the math is additive, recounted in
     SQL when it is not, e.g. distinct users)."""
-    breakdown = _breakdown_expression(query)
-    limit = _breakdown_limit(query)
-    values = _grouped_values(query, node, period, context, breakdown)
-    if breakdown is None or len(values) <= limit:
+    breakdown = breakdown_of(query.breakdownFilter)
+    expression = breakdown.expression if breakdown else None
+    values = _grouped_values(query, node, period, context, expression)
+    if breakdown is None:
         return values or {None: {}}
-    ranked = sorted(values, key=lambda k: (-sum(values[k].values()), str(k)))
-    kept, folded = ranked[:limit], ranked[limit:]
-    if node.math in ADDITIVE_MATH:
-        other: dict[datetime, float] = defaultdict(float)
-        for key in folded:
-            for bucket, value in values[key].items():
-                other[bucket] += value
-        return {**{k: values[k] for k in kept}, BREAKDOWN_OTHER: dict(other)}
-    kept_literals = [exp.Literal.string(str(k)) for k in kept if k != BREAKDOWN_NULL]
-    is_kept: exp.Expr = exp.In(this=breakdown.copy(), expressions=kept_literals)
-    if BREAKDOWN_NULL in kept:
-        is_kept = exp.or_(is_kept, exp.Is(this=breakdown.copy(), expression=exp.Null()))
-    folded_expression = exp.If(
-        this=is_kept, true=breakdown, false=exp.Literal.string(BREAKDOWN_OTHER)
-    )
-    return _grouped_values(query, node, period, context, folded_expression)
+    folding = fold_other(values, breakdown, additive=node.math in ADDITIVE_MATH)
+    if isinstance(folding, Folded):
+        return folding.values or {None: {}}
+    return _grouped_values(query, node, period, context, folding.expression)
 
 
 def _grouped_values(
@@ -251,22 +198,20 @@ def _grouped_values(
     if node.math in ACTIVE_DAYS:
         rows = _active_users(query, node, period, context, breakdown)
     else:
-        local = local_time(field("timestamp"), period.tz, period.utc_start, period.utc_end)
-        projections = [
-            exp.alias_(bucket_expression(local, period.interval, context.week_start), "bucket")
-        ]
+        dialect = context.dialect
+        local = local_time(field("timestamp"), period.tz, period.utc_start, period.utc_end, dialect)
+        bucket = bucket_expression(local, period.interval, dialect, context.week_start)
+        projections = [exp.alias_(bucket, "bucket")]
         if breakdown is not None:
             projections.append(exp.alias_(breakdown.copy(), "breakdown_value"))
         projections.append(exp.alias_(MATH[node.math](node), "value"))
         select = (
             exp.select(*projections)
             .from_("events")
-            .where(exp.and_(*_conditions(query, node, period, context)))
+            .where(_events_of(query, node, period, context).where())
             .group_by(*[exp.Literal.number(i + 1) for i in range(len(projections) - 1)])
         )
-        rows = context.run(
-            compile_hogql(select, context.project.id, default_limit=None, copy=False)
-        )
+        rows = context.run(context.compile(select))
     context.check_deadline()
     values: dict[Any, dict[datetime, float]] = defaultdict(dict)
     for row in rows:
@@ -285,7 +230,7 @@ def _active_users(
     """Weekly/monthly active: distinct people active in the N days up to each bucket's end."""
     days = ACTIVE_DAYS[node.math]
     since = period.utc_start - timedelta(days=days)
-    local = local_time(field("timestamp"), period.tz, since, period.utc_end)
+    local = local_time(field("timestamp"), period.tz, since, period.utc_end, context.dialect)
     activity_columns = [
         exp.alias_(field("person_id"), "person_id"),
         exp.alias_(exp.cast(local, exp.DataType.build("DATE")), "day"),
@@ -296,13 +241,13 @@ def _active_users(
         exp.select(*activity_columns)
         .distinct()
         .from_("events")
-        .where(exp.and_(*_conditions(query, node, period, context, since=since)))
+        .where(_events_of(query, node, period, context, since=since).where())
     )
     buckets = period.buckets()
     last_days = [min(step(b, period.interval), period.end) - timedelta(days=1) for b in buckets]
     values = exp.Values(
         expressions=[
-            exp.Tuple(expressions=[_date(b), _date(d)])
+            exp.Tuple(expressions=[context.dialect.date(b.date()), context.dialect.date(d.date())])
             for b, d in zip(buckets, last_days, strict=True)
         ],
         alias=exp.TableAlias(
@@ -328,11 +273,7 @@ def _active_users(
         )
         .group_by(*[exp.Literal.number(i + 1) for i in range(len(projections) - 1)])
     )
-    return context.run(compile_hogql(select, context.project.id, default_limit=None, copy=False))
-
-
-def _date(at: datetime) -> exp.Expr:
-    return exp.cast(exp.Literal.string(at.date().isoformat()), exp.DataType.build("DATE"))
+    return context.run(context.compile(select))
 
 
 # -- results -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """HogQL stays inside its project: no name, case, quoting or CTE trick reaches another
-project's rows, Magpie's internal tables, the engine's catalogs or a file on disk."""
+project's rows, Magpie's internal tables, the engine's catalogs or a file on disk.
+Every query runs on DuckDB and on ClickHouse (chdb, holding a copy of the same rows)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 from magpie.errors import MagpieError
 from magpie.query.context import QueryContext
 from magpie.query.kinds import run_query
+from magpie.query.runner import QueryRunner
+from tests.clickhouse import clickhouse_runner, copy_to_clickhouse, new_database
 from tests.harness import Ingest
 
 MARKER = "zzother"  # in every value the other project stores
@@ -51,8 +54,18 @@ def _variants(name: str) -> list[str]:
     return [name, name.upper(), name.title(), f'"{name}"', f'"{name.upper()}"', f"`{name}`"]
 
 
-@pytest.fixture(scope="module")
-def two_projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ingest, Path]]:
+# Harnesses whose queries run on ClickHouse (the others run on their DuckDB file).
+CLICKHOUSE: dict[int, QueryRunner] = {}
+
+
+def runner_of(ingest: Ingest) -> QueryRunner:
+    return CLICKHOUSE.get(id(ingest), ingest.magpie.query_runner)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "clickhouse"])
+def two_projects(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Ingest, Path]]:
     root = tmp_path_factory.mktemp("isolation")
     ingest = Ingest(root / "data")
     mine = ingest.project_id
@@ -78,14 +91,19 @@ def two_projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ing
     planted = root / "data" / "planted.csv"
     planted.write_text(f"a,b\n{SECRET},1\n")
     (root / "data" / "planted.json").write_text(orjson.dumps([{"a": SECRET}]).decode())
+    if request.param == "clickhouse":
+        client, database = new_database(request.getfixturevalue("chdb_dsn"), "isolation")
+        copy_to_clickhouse(ingest, client)
+        CLICKHOUSE[id(ingest)] = clickhouse_runner(client, database)
     yield ingest, root / "data"
+    CLICKHOUSE.pop(id(ingest), None)
     ingest.close()
 
 
 def hogql(ingest: Ingest, sql: str) -> dict:
     project = ingest.magpie.projects.get(ingest.project_id)
     assert project is not None
-    context = QueryContext(project, ingest.magpie.query_runner, datetime(2026, 3, 2, tzinfo=UTC))
+    context = QueryContext(project, runner_of(ingest), datetime(2026, 3, 2, tzinfo=UTC))
     return run_query({"kind": "HogQLQuery", "query": sql}, context)
 
 
@@ -203,6 +221,8 @@ def test_the_engine_cannot_read_files_or_change_settings(
 ) -> None:
     """Defence in depth: even SQL that never went through the compiler."""
     ingest, data_dir = two_projects
+    if id(ingest) in CLICKHOUSE:
+        pytest.skip("DuckDB's own lock-down")
     cursor = ingest.magpie.db.new_cursor()
     for sql in [
         f"SELECT * FROM '{data_dir / 'planted.csv'}'",
@@ -280,7 +300,7 @@ HOSTILE_SUBQUERIES = [
 def trends(ingest: Ingest, **query: object) -> dict:
     project = ingest.magpie.projects.get(ingest.project_id)
     assert project is not None
-    context = QueryContext(project, ingest.magpie.query_runner, datetime(2026, 3, 2, tzinfo=UTC))
+    context = QueryContext(project, runner_of(ingest), datetime(2026, 3, 2, tzinfo=UTC))
     payload = {"kind": "TrendsQuery", "series": [{"event": None}], **query}
     payload["dateRange"] = {"date_from": "2026-02-01", "date_to": "2026-03-02"}
     return run_query(payload, context)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from magpie.query.context import QueryContext
+from magpie.query.dialects.duckdb import DUCKDB
 from magpie.query.errors import (
     ForbiddenStatement,
     MissingPlaceholder,
@@ -17,7 +18,7 @@ from magpie.query.errors import (
 )
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.kinds import run_query
-from magpie.query.runner import QueryRunner
+from magpie.store.duckdb.query_runner import DuckDBQueryRunner as QueryRunner
 from tests.harness import Ingest
 
 
@@ -186,7 +187,7 @@ def test_limits(ingest: Ingest) -> None:
     ingest.send(*[ingest.event("bulk", f"u{i}", anonymous=True) for i in range(150)])
     assert len(hogql(ingest, "SELECT uuid FROM events")["results"]) == 100
     assert len(hogql(ingest, "SELECT uuid FROM events LIMIT 120")["results"]) == 120
-    assert "LIMIT 50000" in compile_hogql("SELECT 1 LIMIT 9999999", 1).sql
+    assert "LIMIT 50000" in compile_hogql("SELECT 1 LIMIT 9999999", 1, dialect=DUCKDB).sql
 
 
 def test_a_query_that_runs_too_long_is_interrupted(ingest: Ingest) -> None:
@@ -195,6 +196,7 @@ def test_a_query_that_runs_too_long_is_interrupted(ingest: Ingest) -> None:
     compiled = compile_hogql(
         "SELECT count() FROM events a, events b, events c, events d WHERE a.uuid != d.uuid",
         ingest.project_id,
+        dialect=DUCKDB,
     )
     with pytest.raises(QueryTimeout):
         runner.execute(compiled)

@@ -10,6 +10,7 @@ import pytest
 
 from magpie.query.context import QueryContext
 from magpie.query.deadline import Deadline
+from magpie.query.dialects.duckdb import DUCKDB
 from magpie.query.errors import (
     BreakdownLimitTooLarge,
     QueryMemoryExceeded,
@@ -20,7 +21,7 @@ from magpie.query.errors import (
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.kinds import run_query
 from magpie.query.limits import MAX_BREAKDOWN_LIMIT, MAX_STRING_BYTES
-from magpie.query.runner import QueryRunner
+from magpie.store.duckdb.query_runner import DuckDBQueryRunner as QueryRunner
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -61,7 +62,7 @@ def test_results_larger_than_the_cap_are_refused(busy: Ingest) -> None:
 def test_queries_past_the_memory_budget_are_stopped(busy: Ingest) -> None:
     runner = QueryRunner(busy.magpie.db, memory_budget_bytes=1)
     with pytest.raises(QueryMemoryExceeded) as raised:
-        runner.execute(compile_hogql(CROSS_JOIN, busy.project_id))
+        runner.execute(compile_hogql(CROSS_JOIN, busy.project_id, dialect=DUCKDB))
     assert raised.value.code == "query_memory_exceeded" and raised.value.status == 400
     assert hogql(busy, "SELECT count() FROM events")["results"] == [[300]]
 
@@ -72,7 +73,7 @@ def test_a_query_waits_for_a_slot_within_its_deadline(busy: Ingest) -> None:
 
     def heavy() -> None:
         try:
-            runner.execute(compile_hogql(CROSS_JOIN, busy.project_id))
+            runner.execute(compile_hogql(CROSS_JOIN, busy.project_id, dialect=DUCKDB))
         except QueryTimeout as exc:
             errors.append(exc)
 
@@ -81,7 +82,9 @@ def test_a_query_waits_for_a_slot_within_its_deadline(busy: Ingest) -> None:
     while runner._slots._value:  # the heavy query holds the only slot
         pass
     with pytest.raises(QueryTimeout):
-        runner.execute(compile_hogql("SELECT 1", busy.project_id), deadline=Deadline(0.2))
+        runner.execute(
+            compile_hogql("SELECT 1", busy.project_id, dialect=DUCKDB), deadline=Deadline(0.2)
+        )
     thread.join()
     assert errors, "the heavy query outlived its deadline"
 

@@ -1,13 +1,15 @@
-"""HogQL → the store's SQL.
+"""HogQL → one engine's SQL.
 
 The pipeline: parse (HogQL dialect) → refuse anything but one SELECT →
 check and rewrite functions → resolve every table name by scope (CTEs get
 generated names, the rest must be logical tables: ``names.py``) → resolve every
-column against the virtual tables (properties become JSON lookups or
-materialised columns, ``person.*`` a join) → replace every logical table with
-its project-scoped subquery → bind placeholders → apply the LIMIT rules →
-print for the target dialect. The output is SQL text plus named parameters; no
-user value is ever spliced into the text.
+column against the logical catalog (``catalog.py``) → replace every logical
+table with the dialect's project-scoped subquery → bind placeholders → apply
+the LIMIT rules → the dialect's function forms → print for the engine. The
+dialect supplies everything physical: the subqueries and their joins,
+property access and materialised columns, and the spelling of bound values.
+The output is SQL text plus named parameters; no user value is ever spliced
+into the text.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from magpie.query.catalog import Json, LogicalTable, Nested, Scalar
+from magpie.query.dialects.base import Dialect
 from magpie.query.errors import (
     ForbiddenStatement,
     MissingPlaceholder,
@@ -34,11 +38,10 @@ from magpie.query.errors import (
 from magpie.query.hogql import functions
 from magpie.query.hogql.dialect import HogQL
 from magpie.query.hogql.names import Resolution, resolve_tables
-from magpie.query.hogql.printing import property_access
-from magpie.query.hogql.schema import Json, Nested, Scalar, VirtualTable
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000
+_ENGINE_CLAUSES = ("settings", "format")
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,15 @@ class CompiledQuery:
     sql: str
     parameters: dict[str, Any]
     hogql: str
+    # The result's column names as the query names them (an engine may have to
+    # print them otherwise, e.g. ClickHouse, where two columns cannot share one).
+    columns: tuple[str, ...] | None = None
 
 
 @dataclass
 class _Needs:
-    """What each virtual table reference must provide (joins to add)."""
+    """The columns each logical table reference is read for (its dialect adds the
+    joins those need and no others)."""
 
     by_table: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     # Aliases the compiler added to name result columns; the query cannot refer to them.
@@ -72,6 +79,9 @@ def parse(query: str) -> exp.Query:
     for node in statement.walk():
         if isinstance(node, exp.DML | exp.DDL | exp.Command | exp.Into | exp.Pragma):
             raise ForbiddenStatement(f"only SELECT queries are allowed{where(node)}")
+        if isinstance(node, exp.Query) and any(node.args.get(k) for k in _ENGINE_CLAUSES):
+            # ClickHouse would obey them: a query must not change its own limits.
+            raise ForbiddenStatement("SETTINGS and FORMAT clauses are not allowed")
     return statement
 
 
@@ -80,12 +90,12 @@ def compile_hogql(
     project_id: int,
     values: dict[str, Any] | None = None,
     *,
-    dialect: str = "duckdb",
+    dialect: Dialect,
     default_limit: int | None = DEFAULT_LIMIT,
     copy: bool = True,
 ) -> CompiledQuery:
-    """Compile user SQL (text) or an insight's HogQL tree. A tree is copied first
-    unless the caller hands it over (``copy=False``)."""
+    """Compile user SQL (text) or an insight's HogQL tree for ``dialect``'s engine.
+    A tree is copied first unless the caller hands it over (``copy=False``)."""
     if isinstance(query, str):
         tree, hogql = parse(query), query
     else:
@@ -94,12 +104,23 @@ def compile_hogql(
     needs = _Needs(generated_aliases=_name_projections(tree))
     _check_functions(tree)
     resolution = resolve_tables(tree)
-    _resolve_columns(tree, needs, resolution)
-    parameters = _bind_placeholders(tree, values or {})
-    _scope_tables(tree, needs, resolution, project_id)
+    _resolve_columns(tree, needs, resolution, dialect)
+    parameters = _bind_placeholders(tree, values or {}, dialect)
+    _scope_tables(tree, needs, resolution, project_id, dialect)
     if default_limit is not None:
         _apply_limit(tree, default_limit)
-    return CompiledQuery(tree.sql(dialect=dialect), parameters, hogql)
+    columns = _result_columns(tree)
+    printed = dialect.finish(tree).sql(dialect=dialect.sqlglot)
+    return CompiledQuery(printed, parameters, hogql, columns)
+
+
+def _result_columns(tree: exp.Query) -> tuple[str, ...] | None:
+    if not isinstance(tree, exp.Select) or any(
+        isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+        for p in tree.expressions
+    ):
+        return None
+    return tuple(p.alias_or_name for p in tree.expressions)
 
 
 def _name_projections(tree: exp.Query) -> set[int]:
@@ -150,7 +171,9 @@ def _check_functions(tree: exp.Expr) -> None:
 # -- columns ---------------------------------------------------------------------
 
 
-def _resolve_columns(tree: exp.Expr, needs: _Needs, resolution: Resolution) -> None:
+def _resolve_columns(
+    tree: exp.Expr, needs: _Needs, resolution: Resolution, dialect: Dialect
+) -> None:
     try:
         scopes = traverse_scope(tree)
     except (sqlglot.errors.OptimizeError, ValueError) as exc:
@@ -164,7 +187,7 @@ def _resolve_columns(tree: exp.Expr, needs: _Needs, resolution: Resolution) -> N
                 # An unqualified name in a subquery means the subquery's own
                 # sources first; only a qualified name reaches out to this scope.
                 continue
-            replacement = _resolve_column(column, scope, virtual, needs)
+            replacement = _resolve_column(column, scope, virtual, needs, dialect)
             if replacement is not None:
                 column.replace(replacement)
 
@@ -177,7 +200,7 @@ def _columns_of_subqueries(scope: Scope) -> set[int]:
 
 def _virtual_sources(
     scope: Scope, resolution: Resolution
-) -> dict[str, tuple[exp.Table, VirtualTable]]:
+) -> dict[str, tuple[exp.Table, LogicalTable]]:
     found = {}
     for alias, source in scope.sources.items():
         if not isinstance(source, exp.Table):
@@ -216,7 +239,7 @@ def _column_parts(column: exp.Column) -> list[str]:
     return [part.name for part in column.parts]
 
 
-def _expand_stars(scope: Scope, virtual: dict[str, tuple[exp.Table, VirtualTable]]) -> None:
+def _expand_stars(scope: Scope, virtual: dict[str, tuple[exp.Table, LogicalTable]]) -> None:
     """``*`` over a logical table lists its public columns (never the stored table's
     internals); over a CTE or derived table it stays a star of that source."""
     select = scope.expression
@@ -253,8 +276,9 @@ def _expand_stars(scope: Scope, virtual: dict[str, tuple[exp.Table, VirtualTable
 def _resolve_column(
     column: exp.Column,
     scope: Scope,
-    virtual: dict[str, tuple[exp.Table, VirtualTable]],
+    virtual: dict[str, tuple[exp.Table, LogicalTable]],
     needs: _Needs,
+    dialect: Dialect,
 ) -> exp.Expr | None:
     parts = _column_parts(column)
     if not parts or isinstance(column.this, exp.Star):
@@ -283,7 +307,7 @@ def _resolve_column(
             )
         alias, rest = holders[0], parts
     source, table = virtual[alias]
-    return _field_expression(table, alias, rest, column, needs.by_table[id(source)])
+    return _field_expression(table, alias, rest, column, needs.by_table[id(source)], dialect)
 
 
 def _is_outer_source(scope: Scope, name: str) -> bool:
@@ -325,7 +349,12 @@ def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
 
 
 def _field_expression(
-    table: VirtualTable, alias: str, path: list[str], column: exp.Column, needs: set[str]
+    table: LogicalTable,
+    alias: str,
+    path: list[str],
+    column: exp.Column,
+    needs: set[str],
+    dialect: Dialect,
 ) -> exp.Expr:
     fields: dict[str, Any] = table.fields
     position = where(column.this)
@@ -342,7 +371,7 @@ def _field_expression(
                 raise QueryError(f"{'.'.join(path)} is an object; pick one of its fields{position}")
             fields = found.fields
             continue
-        needs.update(found.needs)
+        needs.add(found.column)
         keys = path[depth + 1 :]
         if isinstance(found, Scalar):
             if keys:
@@ -350,22 +379,17 @@ def _field_expression(
                     f"{'.'.join(path[: depth + 1])} has no field {keys[0]!r}{position}"
                 )
             return exp.column(found.column, alias, quoted=True)
-        return _json_field(found, alias, keys)
+        assert isinstance(found, Json)
+        return dialect.property(table, alias, found, keys)
     raise UnknownColumn(f"unknown column {'.'.join(path)!r}{position}")
-
-
-def _json_field(field_: Json, alias: str, keys: list[str]) -> exp.Expr:
-    if not keys:
-        return exp.column(field_.column, alias, quoted=True)
-    if len(keys) == 1 and keys[0] in field_.materialized:
-        return exp.column(field_.materialized[keys[0]], alias, quoted=True)
-    return property_access(exp.column(field_.column, alias, quoted=True), keys)
 
 
 # -- tables ------------------------------------------------------------------------
 
 
-def _scope_tables(tree: exp.Expr, needs: _Needs, resolution: Resolution, project_id: int) -> None:
+def _scope_tables(
+    tree: exp.Expr, needs: _Needs, resolution: Resolution, project_id: int, dialect: Dialect
+) -> None:
     """Every logical table becomes its project-scoped subquery. Fails closed: a
     reference that resolution did not account for never reaches the engine."""
     for table in list(tree.find_all(exp.Table)):
@@ -374,7 +398,8 @@ def _scope_tables(tree: exp.Expr, needs: _Needs, resolution: Resolution, project
         virtual = resolution.logical.get(id(table))
         if virtual is None:
             raise UnknownTable(f"unknown table {table.name!r}{where(table.this)}")
-        subquery = virtual.build(frozenset(needs.by_table.get(id(table), set())), project_id)
+        used = frozenset(needs.by_table.get(id(table), set()))
+        subquery = dialect.table(virtual, used, project_id)
         alias = table.alias or table.name
         table.replace(
             exp.Subquery(this=subquery, alias=exp.TableAlias(this=exp.to_identifier(alias)))
@@ -384,7 +409,7 @@ def _scope_tables(tree: exp.Expr, needs: _Needs, resolution: Resolution, project
 # -- placeholders and limits ---------------------------------------------------------
 
 
-def _bind_placeholders(tree: exp.Expr, values: dict[str, Any]) -> dict[str, Any]:
+def _bind_placeholders(tree: exp.Expr, values: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
     for placeholder in list(tree.find_all(exp.Placeholder)):
         name = placeholder.name
@@ -393,7 +418,7 @@ def _bind_placeholders(tree: exp.Expr, values: dict[str, Any]) -> dict[str, Any]
         if name not in values:
             raise MissingPlaceholder(f"no value given for placeholder {{{name}}}")
         parameters[name] = values[name]
-        placeholder.replace(exp.Placeholder(this=name))
+        placeholder.replace(dialect.placeholder(name, values[name]))
     return parameters
 
 

@@ -4,7 +4,9 @@ sqlglot already turns most ClickHouse functions into dialect-neutral nodes
 (``toStartOfDay`` → ``TimestampTrunc``); those are allowed by class. The rest
 arrive as anonymous calls and are rebuilt here from a table of name →
 builder. Anything else is refused, which also keeps out the engine's file and
-system functions.
+system functions. What an engine spells or computes differently (``uniq``
+approximate or exact, quantiles, casts) is its dialect's function map, not
+this table.
 """
 
 from __future__ import annotations
@@ -224,9 +226,6 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
     bound = BOUNDED.get(type(node))
     if bound is not None:
         return bound(node)
-    if isinstance(node, exp.ApproxDistinct):
-        # uniq() is exact here: DuckDB counts distinct values fast enough.
-        return _count_distinct([node.this])
     if isinstance(node, exp.CombinedAggFunc | exp.Anonymous | exp.AnonymousAggFunc):
         builder = FUNCTIONS.get(str(node.this).lower())
         return builder(list(node.expressions)) if builder else None

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from magpie.query.catalog import TABLES, LogicalTable
 from magpie.query.errors import QueryError, UnknownTable, where
 from magpie.query.hogql.dialect import HogQL
-from magpie.query.hogql.schema import TABLES, VirtualTable
 
 CTE_PREFIX = "__cte_"
 
@@ -36,7 +36,7 @@ CTE_PREFIX = "__cte_"
 class Resolution:
     """What each table reference of a query means, by node id."""
 
-    logical: dict[int, VirtualTable] = field(default_factory=dict)
+    logical: dict[int, LogicalTable] = field(default_factory=dict)
     cte_references: set[int] = field(default_factory=set)
 
 

@@ -1,0 +1,111 @@
+"""What a dialect supplies: one engine's physical side of the logical catalog.
+
+The compiler builds sqlglot trees over the logical tables
+(``magpie/query/catalog.py``) and asks the dialect for everything that depends
+on how an engine stores and spells things: the project-scoped subquery that
+replaces each logical table, how a JSON property is read (and which ones have
+a column of their own), how a bound value is written, the functions the
+engines disagree on, and the time arithmetic the time-zone code needs. The
+dialect then names the sqlglot dialect that prints the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+from magpie.query.catalog import Json, LogicalTable
+
+# A node type → its engine-specific form (None: keep the node as it is).
+Transform = Callable[[exp.Expr], exp.Expr | None]
+# Used columns of a logical table (its subquery's column names) → that subquery.
+TableBuilder = Callable[[frozenset[str], int], exp.Select]
+
+
+class Dialect(Protocol):
+    name: str  # the engine's name ("duckdb", "clickhouse")
+    sqlglot: str  # the sqlglot dialect that prints for it
+
+    def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
+        """The subquery that replaces ``table``, filtered on the project; ``used``
+        names the subquery columns the query reads (joins are added for those only)."""
+        ...
+
+    def property(self, table: LogicalTable, alias: str, field: Json, keys: list[str]) -> exp.Expr:
+        """``alias.field.keys…`` as text: NULL when missing or JSON null, numbers and
+        booleans as their JSON text, objects and arrays as JSON."""
+        ...
+
+    def placeholder(self, name: str, value: Any) -> exp.Expr:
+        """Where a bound value goes in the printed SQL (never the value itself)."""
+        ...
+
+    def finish(self, tree: exp.Expr) -> exp.Expr:
+        """The engine's forms of the portable functions it spells differently."""
+        ...
+
+    def add_seconds(self, value: exp.Expr, seconds: int) -> exp.Expr: ...
+
+    def truncate(self, value: exp.Expr, unit: str) -> exp.Expr:
+        """Start of the ``unit`` (hour, day, week from Monday, month …) holding ``value``."""
+        ...
+
+    def timestamp(self, at: datetime) -> exp.Expr:
+        """A literal instant (naive, UTC) comparable with stored timestamps."""
+        ...
+
+    def date(self, day: date) -> exp.Expr: ...
+
+
+def apply_transforms(tree: exp.Expr, transforms: Mapping[type[exp.Expr], Transform]) -> exp.Expr:
+    """Rewrite every node whose type has a transform, innermost first (so a
+    transform builds on arguments already in the engine's form)."""
+    for node in reversed(list(tree.walk())):
+        transform = transforms.get(type(node))
+        replaced = transform(node) if transform is not None else None
+        if replaced is None or replaced is node:
+            continue
+        if node is tree:
+            tree = replaced
+        else:
+            node.replace(replaced)
+    return tree
+
+
+def project_filter(alias: str, project_id: int) -> exp.Expr:
+    return exp.EQ(this=exp.column("project_id", alias), expression=exp.Literal.number(project_id))
+
+
+def column(name: str, table: str, alias: str | None = None) -> exp.Expr:
+    """``table.name AS alias``, always aliased so every engine names it the same."""
+    return exp.alias_(exp.column(name, table, quoted=True), alias or name, quoted=True)
+
+
+def equals(left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    return exp.EQ(this=left, expression=right)
+
+
+def materialized_or_json(
+    alias: str,
+    field: Json,
+    keys: list[str],
+    materialized: Mapping[str, str],
+    access: Callable[[exp.Expr, list[str]], exp.Expr],
+) -> exp.Expr:
+    """A materialised column when one holds this key, the JSON lookup otherwise."""
+    if not keys:
+        return exp.column(field.column, alias, quoted=True)
+    if len(keys) == 1 and keys[0] in materialized:
+        return exp.column(materialized[keys[0]], alias, quoted=True)
+    return access(exp.column(field.column, alias, quoted=True), keys)
+
+
+def plus_interval(value: exp.Expr, seconds: int) -> exp.Expr:
+    """``value ± INTERVAL 'n' SECOND``, as both engines write it."""
+    interval = exp.Interval(this=exp.Literal.string(str(abs(seconds))), unit=exp.Var(this="SECOND"))
+    if seconds < 0:
+        return exp.Sub(this=value, expression=interval)
+    return exp.Add(this=value, expression=interval)

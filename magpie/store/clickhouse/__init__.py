@@ -1,0 +1,1 @@
+"""The event store at scale: ClickHouse through clickhouse-connect (chdb:// in tests)."""

@@ -1,0 +1,89 @@
+"""The ClickHouse schema, migrated by itself at start-up.
+
+Migrations are numbered steps applied in order and recorded in
+``schema_migrations``; each statement is idempotent (``IF NOT EXISTS``), so a
+step interrupted before it was recorded is simply applied again. Most steps
+are SQL files; the materialised property columns are generated from the one
+expression the query layer reads properties with, so a column and a lookup
+can never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+
+import sqlglot
+from clickhouse_connect.driver.client import Client
+from sqlglot import exp
+
+from magpie.store.clickhouse.properties import json_text
+from magpie.store.columns import MATERIALIZED_PROPERTIES
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32, name String, applied_at DateTime64(6, 'UTC')
+) ENGINE = ReplacingMergeTree ORDER BY version
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: Callable[[], list[str]]
+
+
+def _sql_file(name: str) -> Callable[[], list[str]]:
+    def statements() -> list[str]:
+        text = (resources.files("magpie.store.clickhouse") / "migrations" / name).read_text()
+        without_comments = re.sub(r"--[^\n]*", "", text)
+        return [s.strip() for s in without_comments.split(";") if s.strip()]
+
+    return statements
+
+
+def _materialized_columns() -> list[str]:
+    """Hot properties as columns ClickHouse fills itself on insert."""
+    statements = []
+    for key, name in MATERIALIZED_PROPERTIES.items():
+        template = sqlglot.parse_one(
+            f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} Nullable(String) MATERIALIZED 1",
+            read="clickhouse",
+        )
+        computed = next(template.find_all(exp.ComputedColumnConstraint))
+        computed.set("this", json_text(exp.column("properties"), [key]))
+        statements.append(template.sql(dialect="clickhouse"))
+    return statements
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "0001_initial.sql", _sql_file("0001_initial.sql")),
+    Migration(2, "0002_materialized_columns", _materialized_columns),
+)
+
+
+def apply_migrations(client: Client) -> list[str]:
+    """Bring the client's database up to date; the names of the steps applied."""
+    client.command(_SCHEMA_MIGRATIONS)
+    done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements():
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.name, datetime.now(UTC).replace(tzinfo=None)]],
+            column_names=["version", "name", "applied_at"],
+        )
+        log.info("applied ClickHouse migration %s", migration.name)
+        applied.append(migration.name)
+    return applied

@@ -1,0 +1,40 @@
+"""What may differ between engines' answers, and nothing more.
+
+Only representation is normalised: floats to about 1e-9, instants as naive
+UTC datetimes (a date is midnight of that day), numeric types (Decimal, int
+or float for the same number), and the order of rows where the query does not
+fix it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, bool):
+        return ("bool", value)  # never equal to 1 or 0: JSON tells them apart
+    if value is None:
+        return value
+    if isinstance(value, Decimal | float | int):
+        number = float(value)
+        if math.isnan(number) or math.isinf(number):
+            return str(number)
+        return round(number, 9) if not number.is_integer() else int(number)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def rows(result: list[list[Any]], *, ordered: bool) -> list[Any]:
+    normalised = [plain(row) for row in result]
+    return normalised if ordered else sorted(normalised, key=repr)
