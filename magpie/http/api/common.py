@@ -225,15 +225,7 @@ class ApiEndpoint:
             return error_response(exc)
         except Exception:
             log.exception("API request failed: %s %s", request.method, request.url.path)
-            return json_response(
-                {
-                    "type": "server_error",
-                    "code": "internal_error",
-                    "detail": "internal error",
-                    "attr": None,
-                },
-                500,
-            )
+            return error_response(MagpieError("internal error"))
 
 
 def api_endpoint(
