@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS sink_events (
     event TEXT NOT NULL,
     distinct_id TEXT NOT NULL,
     timestamp TIMESTAMP NOT NULL,
-    properties JSONB NOT NULL,
+    -- json, not jsonb: properties are kept as sent, escaped NULs included.
+    properties JSON NOT NULL,
     elements_chain TEXT,
     person_id UUID NOT NULL,
     person_mode TEXT NOT NULL,
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS sink_events (
 _APPEND = """
 INSERT INTO sink_events AS e (project_id, uuid, event, distinct_id, timestamp, properties,
                               elements_chain, person_id, person_mode, batch)
-SELECT project_id, uuid, event, distinct_id, timestamp, properties::jsonb, elements_chain,
+SELECT project_id, uuid, event, distinct_id, timestamp, properties::json, elements_chain,
        person_id, person_mode, %s
 FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::timestamp[], %s::text[],
             %s::text[], %s::uuid[], %s::text[])

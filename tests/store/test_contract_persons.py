@@ -112,7 +112,7 @@ def test_set_set_once_and_unset_across_units(world: World) -> None:
 
 def test_nested_and_unusual_property_values_round_trip(world: World) -> None:
     value = {"list": [1, 2.5, "x", None, {"deep": [True]}], "ü": "ñ", "big": 2**60, "f": 0.1}
-    world.send(world.event("e", "u", **{"$set": {"doc": value, "quote\"key": "a\\b"}}))
+    world.send(world.event("e", "u", **{"$set": {"doc": value, 'quote"key': "a\\b"}}))
     person = world.the_person("u")
     assert person.properties["doc"] == value
     assert person.properties['quote"key'] == "a\\b"

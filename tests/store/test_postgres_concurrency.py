@@ -112,9 +112,7 @@ def test_identify_both_ways_at_once_makes_one_person(
     pg_db: PostgresDatabase, store: PostgresIngestStore, sink: EventTable
 ) -> None:
     """A→B on one partition, B→A on another, both unidentified persons before."""
-    store.transact(
-        lambda unit: ingest(unit, P, raw_event("e", "A", x=1), raw_event("e", "B", y=1))
-    )
+    store.transact(lambda unit: ingest(unit, P, raw_event("e", "A", x=1), raw_event("e", "B", y=1)))
     waited = race(
         pg_db,
         only_once(store),
@@ -352,11 +350,8 @@ def test_a_lost_group_race_without_retries_is_refused_not_lost(
         assert other_done.wait(10)
 
     def run_first() -> None:
-        only_once(store).transact(
-            lambda unit: ingest(
-                Paused(unit, before_groups=hold), P, raw_event("e", "u1", **{"$groups": {"org": "x"}})
-            )
-        )
+        event = raw_event("e", "u1", **{"$groups": {"org": "x"}})
+        only_once(store).transact(lambda unit: ingest(Paused(unit, before_groups=hold), P, event))
 
     def run_second() -> None:
         assert held.wait(10)
