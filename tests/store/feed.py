@@ -17,6 +17,8 @@ from magpie.ingest.worker import IngestWorker
 from magpie.queue.local import LocalLog
 from magpie.store.base import IngestStore
 
+_EVENT_UUIDS = uuid.UUID("5d1e3c52-8f0e-4f6e-9a53-6d4f0c0b7a21")
+
 
 class Feed:
     def __init__(self, store: IngestStore, folder: Path, clock: FrozenClock) -> None:
@@ -25,6 +27,10 @@ class Feed:
         self.worker = IngestWorker(store, self.queue, clock)
         self.worker.start()
         self._closed = False
+        # Event uuids follow from the feed's name and a count, so that the same
+        # scenario fed to two backends makes the same events.
+        self._name = folder.name
+        self._sent = 0
 
     def event(
         self,
@@ -45,10 +51,14 @@ class Feed:
         return {
             "event": name,
             "distinct_id": distinct_id,
-            "uuid": str(uuid.uuid4()),
+            "uuid": str(self._next_uuid()),
             "timestamp": self.clock.now().isoformat(),
             "properties": props,
         }
+
+    def _next_uuid(self) -> uuid.UUID:
+        self._sent += 1
+        return uuid.uuid5(_EVENT_UUIDS, f"{self._name}:{self._sent}")
 
     def record(self, project_id: int, *events: dict[str, Any]) -> dict[str, Any]:
         context = EventContext(now=self.clock.now() + timedelta(hours=1), sent_at=None)
