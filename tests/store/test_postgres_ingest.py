@@ -4,7 +4,9 @@ off a worker whose partition was taken over, and text PostgreSQL cannot hold."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
+import psycopg
 import pytest
 
 from magpie.store.base import IngestUnit
@@ -102,3 +104,44 @@ def test_nul_characters_are_stored_as_replacement_characters(
     assert [p.uuid for p in reader.list_persons(P, distinct_id="al\x00ias")] == [person.uuid]
     # A search for NUL looks for what it was stored as, instead of failing.
     assert [p.uuid for p in reader.list_persons(P, search="\x00")] == [person.uuid]
+
+
+def test_a_commit_whose_answer_was_lost_is_known_by_its_position(
+    pg_db: PostgresDatabase, sink: EventTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresIngestStore(pg_db, sink)
+    assert store.position("ingest") == 0
+    original = psycopg.Transaction.__exit__
+
+    def commit_then_lose_the_answer(self: psycopg.Transaction, *exc: Any) -> bool:
+        result = original(self, *exc)
+        if exc[0] is None:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return result
+
+    monkeypatch.setattr(psycopg.Transaction, "__exit__", commit_then_lose_the_answer)
+    assert store.transact(lambda unit: (unit.save_position("ingest", 70), "done")[1]) == "done"
+    monkeypatch.undo()
+    # The store knows it moved the position, so the next unit moves it on from there.
+    store.transact(lambda unit: unit.save_position("ingest", 90))
+    assert store.position("ingest") == 90
+
+
+def test_a_commit_that_really_failed_is_reported(pg_db: PostgresDatabase, sink: EventTable) -> None:
+    store = PostgresIngestStore(pg_db, sink)
+    assert store.position("ingest") == 0
+
+    def cut_off(unit: IngestUnit) -> None:
+        unit.add_usage([UsageCount(P, DAY, "web", "1", "anonymous", "", 7)])
+        unit.save_position("ingest", 70)
+        pid = unit._connection.info.backend_pid  # type: ignore[attr-defined]
+        with pg_db.connection() as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    with pytest.raises(psycopg.OperationalError):
+        store.transact(cut_off)
+    assert store.position("ingest") == 0
+    assert PostgresBillingStore(pg_db).usage_rows(P, DAY, date(2026, 3, 2)) == []
+    # The pool replaces the dead connection; the records go again and land once.
+    store.transact(lambda unit: unit.save_position("ingest", 70))
+    assert store.position("ingest") == 70

@@ -56,6 +56,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import psycopg
+
 from magpie.clock import uuid7
 from magpie.store.base import IngestUnit
 from magpie.store.model import IngestionWarning, UsageCount
@@ -156,11 +158,14 @@ class PostgresIngestStore:
 
     def transact(self, work: Callable[[IngestUnit], T]) -> T:
         for attempt in range(1, self._attempts + 1):
+            unit: PostgresIngestUnit | None = None
+            done = False
             try:
                 with self._db.transaction() as connection:
                     connection.execute(_LIMITS, (LOCK_TIMEOUT, IDLE_TIMEOUT))
                     unit = PostgresIngestUnit(connection, self._sink, self._claims)
                     result = work(unit)
+                    done = True
             except RETRYABLE as exc:
                 if attempt == self._attempts:
                     raise
@@ -168,9 +173,30 @@ class PostgresIngestStore:
                 # Jittered, so two units that collided do not collide again.
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
+            except psycopg.OperationalError:
+                if not (done and unit is not None and self._committed_anyway(unit)):
+                    raise
+            assert unit is not None
             self._claims.update(unit.positions)
             return result
         raise AssertionError("unreachable")
+
+    def _committed_anyway(self, unit: PostgresIngestUnit) -> bool:
+        """Whether a unit whose COMMIT lost its connection was committed all the same.
+
+        Its answer never came back, so the outcome is unknown; the positions it
+        saved tell, being in the same transaction. Without this, the worker
+        would run the records again, and the fenced position would refuse them
+        for ever (the store's claim being older than the committed position).
+        """
+        if not unit.positions:
+            return False
+        try:
+            with self._db.connection() as connection:
+                stored = {c: ingest_log.load_position(connection, c) for c in unit.positions}
+        except psycopg.Error:
+            return False
+        return stored == unit.positions
 
     def dead_letter(
         self,
