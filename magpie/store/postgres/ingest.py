@@ -15,7 +15,9 @@ and applies those records again, onto state that never saw them. A worker
 that dies after the commit leaves a position past them, so they are never
 applied again. A worker that only seemed dead cannot commit them a second
 time either: the position moves by compare-and-set from the value this store
-last read or wrote (``ConsumerTakenOver`` otherwise).
+last read or wrote (``ConsumerTakenOver`` otherwise). A COMMIT whose answer
+was lost with its connection is settled the same way: the unit counts as
+committed if the positions it saved are in the database.
 
 What the event sink must guarantee
 ----------------------------------
