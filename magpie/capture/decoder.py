@@ -23,7 +23,7 @@ from magpie.capture.parsing import (
     load_json,
     parse_body,
 )
-from magpie.capture.timestamps import parse_timestamp, sent_at_from_millis
+from magpie.capture.timestamps import parse_client_time, sent_at_from_millis
 from magpie.clock import utc_naive
 from magpie.errors import MagpieError, RequestParsingError, UnsupportedEncoding
 
@@ -83,13 +83,14 @@ def decode_v1(request: WireRequest, limits: CaptureLimits, now: datetime) -> Dec
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise RequestParsingError("the body must be an object with a batch array")
     created_at = body.get("created_at")
-    sent_at = parse_timestamp(created_at) if isinstance(created_at, str) else None
+    sent_at = parse_client_time(created_at, "created_at") if isinstance(created_at, str) else None
     lib = _sdk_info(request.headers.get("posthog-sdk-info", ""))
     context = EventContext(now, sent_at)
     results: dict[str, dict[str, str]] = {}
     accepted = []
     for raw in body["batch"]:
-        key = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
+        uuid = raw.get("uuid") if isinstance(raw, dict) else None
+        key = uuid if isinstance(uuid, str) else ""
         try:
             event = build_event(_v1_to_v0(raw, lib), context)
             _events_json([event])

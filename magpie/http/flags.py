@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -14,13 +15,21 @@ from starlette.routing import Route
 from magpie.capture.decoding import decode_payload
 from magpie.capture.parsing import load_json
 from magpie.capture.rules import clean_token
-from magpie.errors import IngestKeyRequired, IngestKeyUnknown, MagpieError, RequestParsingError
+from magpie.errors import (
+    IngestKeyRequired,
+    IngestKeyUnknown,
+    InvalidInput,
+    MagpieError,
+    RequestParsingError,
+)
 from magpie.flags.responses import FlagResult, FlagsContext, remote_config, render
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
 from magpie.http.requests import Network, wire_request
 from magpie.store.duckdb.projects import Project, TokenDirectory
 
 FLAGS_BODY_LIMIT = 1024 * 1024
+# Response versions are small numbers; nine digits still fit any integer type.
+_VERSION = re.compile(r"[0-9]{1,9}")
 _CONFIG_JS = """(function() {
     window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {};
     window._POSTHOG_REMOTE_CONFIG[%s] = {config: %s, siteApps: []};
@@ -38,6 +47,7 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
         return project
 
     async def evaluate(request: Request, endpoint: str) -> Response:
+        version = _version(request)
         wire = await wire_request(request, FLAGS_BODY_LIMIT * 2, trusted_proxies)
         body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False))
         if not isinstance(body, dict):
@@ -46,7 +56,7 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
         # No flag definitions exist in Magpie yet, so every request evaluates none.
         flags: list[FlagResult] = []
         context = FlagsContext(str(uuid.uuid4()), int(time.time() * 1000))
-        answer = render(endpoint, _version(request), flags, context)
+        answer = render(endpoint, version, flags, context)
         if endpoint == "decide" or request.query_params.get("config") == "true":
             answer = {
                 **remote_config(project.api_token, has_feature_flags=bool(flags)),
@@ -107,7 +117,13 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
 
 def _version(request: Request) -> int | None:
     raw = request.query_params.get("v", "")
-    return int(raw) if raw.isdigit() else None
+    if not raw:
+        return None
+    # str.isdigit() accepts '²', which int() refuses; and int() refuses (slowly)
+    # thousands of digits.
+    if not _VERSION.fullmatch(raw):
+        raise InvalidInput("v must be a response version such as 2 or 4", attr="v")
+    return int(raw)
 
 
 def _json(body: object, request: Request) -> Response:

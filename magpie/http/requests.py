@@ -16,7 +16,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 async def read_body(request: Request, cap: int) -> bytes:
     """The request body, refusing to buffer more than ``cap`` bytes."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
+    # isascii: str.isdigit() also accepts digits int() refuses, such as '²'.
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > cap:
         raise PayloadTooLarge(f"request body exceeds {cap} bytes")
     chunks = []
     size = 0
