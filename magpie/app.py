@@ -58,6 +58,7 @@ class Magpie:
         self.queue: LocalLog | LogFollower
         self.capture: Capture
         self.gateway: CaptureGateway | None = None
+        self.capture_service: CaptureService | None = None  # when capture runs in this process
         if settings.separate_capture:
             self.queue = LogFollower(settings.queue_dir)
             self.gateway = CaptureGateway(
@@ -71,9 +72,14 @@ class Magpie:
             self.capture = self.gateway
         else:
             self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
-            self.capture = CaptureService(
-                self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
+            self.capture_service = CaptureService(
+                self.tokens,
+                self.queue,
+                self.clock,
+                self.limits,
+                self.billing.quota_gate,
             )
+            self.capture = self.capture_service
         self.worker = IngestWorker(
             self.db,
             self.queue,
@@ -108,6 +114,8 @@ class Magpie:
 
     def close(self) -> None:
         """Stop taking events, ingest everything already acknowledged, close the store."""
+        if self.capture_service is not None:
+            self.capture_service.close()
         self.queue.close()
         if self._started:
             self.worker.stop()

@@ -22,20 +22,14 @@ from typing import Any
 
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.decoding import WireRequest
-from magpie.capture.ipc import encode, read_frame
+from magpie.capture.ipc import RemoteCaptureError, encode, read_frame, request_header
 from magpie.capture.service import CaptureOutcome
-from magpie.errors import MagpieError, ServiceUnavailable
+from magpie.errors import ServiceUnavailable
 from magpie.queue.local import LogFollower
 
+__all__ = ["CaptureGateway", "RemoteCaptureError"]
+
 log = logging.getLogger(__name__)
-
-
-class RemoteCaptureError(MagpieError):
-    """An error the capture process found, with its status and code."""
-
-    def __init__(self, status: int, code: str, type_: str, message: str, attr: str | None) -> None:
-        super().__init__(message, attr=attr)
-        self.status, self.code, self.type = status, code, type_
 
 
 class CaptureGateway:
@@ -140,25 +134,12 @@ class CaptureGateway:
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self._pending[request_id] = future
         self._writer.write(
-            encode(
-                {
-                    "type": kind,
-                    "id": request_id,
-                    "path": request.path,
-                    "method": request.method,
-                    "query": dict(request.query),
-                    "headers": dict(request.headers),
-                    "client_ip": request.client_ip,
-                },
-                request.body,
-            )
+            encode({"type": kind, "id": request_id, **request_header(request)}, request.body)
         )
         reply = await future
         error = reply.get("error")
         if error is not None:
-            raise RemoteCaptureError(
-                error["status"], error["code"], error["type"], error["message"], error["attr"]
-            )
+            raise RemoteCaptureError.from_header(error)
         return CaptureOutcome(
             reply["accepted"], reply["quota_limited"], reply["position"], reply["results"]
         )

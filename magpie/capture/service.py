@@ -4,6 +4,8 @@ The SDK is answered only after the record is fsynced, so a success always
 means the events will be ingested. Everything that can be wrong with a
 request is found before the queue and reported with a stable code.
 Under ``magpie serve`` this runs in the capture process (see process.py).
+Small requests are decoded inline, large ones in the decode process
+(lanes.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Protocol
 
 import orjson
 
-from magpie.capture.decoder import CaptureLimits, DecodedBatch, decode_v0, decode_v1
+from magpie.capture.decoder import CaptureLimits, DecodedBatch
 from magpie.capture.decoding import WireRequest
+from magpie.capture.lanes import Lanes
 from magpie.capture.rules import clean_token
 from magpie.clock import Clock, utc_naive
 from magpie.errors import IngestKeyRequired, IngestKeyUnknown
@@ -62,16 +65,20 @@ class CaptureService:
         clock: Clock,
         limits: CaptureLimits,
         quota: QuotaCheck,
+        lanes: Lanes | None = None,
     ) -> None:
         self._tokens = tokens
         self._queue = queue
         self._clock = clock
-        self._limits = limits
         self._quota = quota
+        self.lanes = lanes or Lanes(limits)
+
+    def close(self) -> None:
+        self.lanes.close()
 
     async def capture(self, request: WireRequest) -> CaptureOutcome:
         """Validate a v0 request and store it durably (or count it as dropped over quota)."""
-        decoded = decode_v0(request, self._limits, self._clock.now())
+        decoded = await self.lanes.v0(request, self._clock.now())
         assert decoded.token is not None
         project_id = self._project_id(decoded.token)
         if self._quota.is_limited(project_id):
@@ -85,7 +92,7 @@ class CaptureService:
         project_id = self._project_id(
             clean_token(_bearer(request.headers.get("authorization", "")))
         )
-        decoded = decode_v1(request, self._limits, self._clock.now())
+        decoded = await self.lanes.v1(request, self._clock.now())
         results = decoded.results or {}
         if not decoded.count:
             return CaptureOutcome(0, results=results)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from magpie.capture.decoding import decode_payload
+from magpie.capture.decoding import DECODERS, Decoder, WireRequest, decode_payload
 from magpie.capture.parsing import load_json
 from magpie.capture.rules import clean_token
 from magpie.errors import (
@@ -21,6 +23,7 @@ from magpie.errors import (
     InvalidInput,
     MagpieError,
     RequestParsingError,
+    UnsupportedEncoding,
 )
 from magpie.flags.responses import FlagResult, FlagsContext, remote_config, render
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
@@ -49,9 +52,8 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
     async def evaluate(request: Request, endpoint: str) -> Response:
         version = _version(request)
         wire = await wire_request(request, FLAGS_BODY_LIMIT * 2, trusted_proxies)
-        body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False))
-        if not isinstance(body, dict):
-            raise RequestParsingError("the body must be a JSON object")
+        # Off the event loop: the server's API and health checks share it.
+        body = await asyncio.to_thread(decode_flags_body, wire)
         project = project_for(body.get("token") or body.get("api_key") or body.get("$token"))
         # No flag definitions exist in Magpie yet, so every request evaluates none.
         flags: list[FlagResult] = []
@@ -113,6 +115,25 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
         )
     )
     return routes
+
+
+def decode_flags_body(wire: WireRequest) -> dict[str, Any]:
+    """The JSON object of a /flags or /decide request.
+
+    Linear C-speed work bounded by FLAGS_BODY_LIMIT (gzip, base64, JSON):
+    lz64, pure Python, is refused, as PostHog's flags service does not take it.
+    """
+    body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False, decoders=_DECODERS))
+    if not isinstance(body, dict):
+        raise RequestParsingError("the body must be a JSON object")
+    return body
+
+
+def _no_lz64(payload: bytes, limit: int) -> bytes:
+    raise UnsupportedEncoding("/flags and /decide take gzip or base64, not lz64")
+
+
+_DECODERS: Mapping[str, Decoder] = {**DECODERS, "lz64": _no_lz64}
 
 
 def _version(request: Request) -> int | None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
+import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +20,7 @@ import httpx
 import lzstring
 import pytest
 
+from magpie.http import flags as flags_module
 from tests.conftest import LiveServer, start_live_server
 
 V0_PATHS = ["/e/", "/i/v0/e/", "/batch/", "/capture/", "/track/", "/engage/"]
@@ -21,6 +28,9 @@ V1_PATH = "/i/v1/analytics/events"
 FLAGS_PATHS = ["/flags/?v=2", "/decide/"]
 TOKEN = "<token>"  # replaced by the live server's project token
 OUT_OF_RANGE = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+# 50 KB of this took 17 s through the old base64 check, and four times as long
+# takes sixteen times longer: this would need over four minutes.
+QUADRATIC = "A" + " " * 200_000 + "!"
 
 
 def ev(**fields: Any) -> dict[str, Any]:
@@ -239,3 +249,143 @@ def test_ids_an_identify_joins_are_sanitised_too(server: LiveServer, client: htt
     [person] = persons
     assert ("anon\ufffd" + "a" * 300)[:200] in person["distinct_ids"]
     assert all("\0" not in d and len(d) <= 200 for d in person["distinct_ids"])
+
+
+# -- bounded decoding ---------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("ways", ["text", "form", "query", "tabs", "v1", "flags", "decide"])
+def test_the_quadratic_base64_input_is_refused_by_every_way_in(
+    server: LiveServer, client: httpx.Client, ways: str
+) -> None:
+    specs: dict[str, tuple[str, dict[str, Any]]] = {
+        "text": ("/e/", {"content": QUADRATIC, "headers": {"Content-Type": "text/plain"}}),
+        "form": ("/e/", form(QUADRATIC)),
+        # As long as a URL may be here (about 64 KB); '+' arrives as a space.
+        "query": ("/e/?data=A" + "+" * 60_000 + "!", {"method": "GET"}),
+        "tabs": ("/batch/", {"content": QUADRATIC.replace(" ", "\t")}),
+        "v1": (
+            V1_PATH,
+            {"content": QUADRATIC, "headers": {"Authorization": f"Bearer {server.token}"}},
+        ),
+        "flags": ("/flags/?v=2", {"content": QUADRATIC, "headers": {"Content-Type": "text/plain"}}),
+        "decide": ("/decide/", form(QUADRATIC)),
+    }
+    path, spec = specs[ways]
+    response = send(client, path, spec)
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("path", FLAGS_PATHS)
+def test_flags_refuse_lz64(server: LiveServer, client: httpx.Client, path: str) -> None:
+    body = json.dumps({"token": server.token, "distinct_id": "u"})
+    response = send(client, path, form(lz64(body), compression="lz64"))
+    assert (response.status_code, response.json()["code"]) == (415, "unsupported_encoding")
+
+
+def test_a_huge_lz64_body_is_refused_before_decoding(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    events = [ev(properties={"i": i, "pad": "p" * 200}) for i in range(40_000)]
+    body = lz64(json.dumps({"api_key": server.token, "batch": events}))
+    assert len(body) > 1024 * 1024
+    response = send(client, "/batch/", {**form(body), "params": {"compression": "lz64"}})
+    assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+    assert "lz64" in response.json()["error"]
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def decode_process_pid(live: LiveServer, http: httpx.Client) -> int:
+    """Start the decode process with a large request, and find it."""
+    assert send_large(live, http, "warm-up").status_code == 200
+    service = live.magpie.capture_service
+    if service is not None:
+        pid = service.lanes.heavy.pid
+        assert pid is not None
+        return pid
+    gateway = live.magpie.gateway
+    assert gateway is not None and gateway._process is not None
+    [pid] = [p for p in children_of(gateway._process.pid)]
+    return pid
+
+
+def send_large(live: LiveServer, http: httpx.Client, name: str) -> httpx.Response:
+    events = [ev(event=name, distinct_id=f"big-{i}") for i in range(700)]  # over the light budget
+    return http.post("/batch/", json={"api_key": live.token, "batch": events})
+
+
+def send_small(live: LiveServer, http: httpx.Client, name: str) -> httpx.Response:
+    events = [ev(event=name, distinct_id=f"small-{i}") for i in range(20)]
+    return http.post("/batch/", json={"api_key": live.token, "batch": events})
+
+
+@pytest.mark.parametrize("capture_process", [False, True])
+def test_a_stuck_large_request_holds_up_no_other_request(
+    tmp_path: Path, capture_process: bool
+) -> None:
+    live, uvicorn_server, thread = start_live_server(
+        tmp_path / "data", capture_process=capture_process
+    )
+    pid = None
+    try:
+        with httpx.Client(base_url=live.url, timeout=60) as http, ThreadPoolExecutor(2) as pool:
+            pid = decode_process_pid(live, http)
+            os.kill(pid, signal.SIGSTOP)  # as if it were decoding something enormous
+            stuck: Future[httpx.Response] = pool.submit(send_large, live, http, "large")
+            for i in range(5):
+                assert send_small(live, http, f"small-{i}").status_code == 200
+            assert http.get("/_health").status_code == 200
+            assert not stuck.done()
+            os.kill(pid, signal.SIGCONT)
+            pid = None
+            assert stuck.result().status_code == 200
+        assert len(live.events(event="large")) == 700
+        assert len(live.events(event="small-4")) == 20
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+        uvicorn_server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_flags_bodies_are_decoded_off_the_event_loop(
+    server: LiveServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release, entered = threading.Event(), threading.Event()
+    on_a_loop: list[bool] = []
+    decode = flags_module.decode_flags_body
+
+    def held(wire: Any) -> dict[str, Any]:
+        try:
+            asyncio.get_running_loop()
+            on_a_loop.append(True)
+        except RuntimeError:
+            on_a_loop.append(False)
+        entered.set()
+        assert release.wait(60)
+        return decode(wire)
+
+    monkeypatch.setattr(flags_module, "decode_flags_body", held)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(
+            httpx.post, server.url + "/flags/?v=2", json={"token": server.token, "distinct_id": "u"}
+        )
+        assert entered.wait(60)
+        # While a flags body is being decoded, the loop serves everyone else.
+        assert client.get("/_health").status_code == 200
+        assert send_small(server, client, "during-flags").status_code == 200
+        release.set()
+        assert pending.result().status_code == 200
+    assert on_a_loop == [False]
