@@ -88,6 +88,11 @@ class UnsupportedEncoding(MagpieError):
     status, code, type = 415, "unsupported_encoding", "validation_error"
 
 
+class RecordingsNotSupported(MagpieError):
+    # 4xx: posthog-js retries only network errors and 5xx, so it does not resend.
+    status, code, type = 410, "recordings_not_supported", "invalid_request"
+
+
 class ServiceUnavailable(MagpieError):
     status, code, type = 503, "service_unavailable", "server_error"
     retry_after = 5

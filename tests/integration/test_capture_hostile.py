@@ -389,3 +389,47 @@ def test_flags_bodies_are_decoded_off_the_event_loop(
         release.set()
         assert pending.result().status_code == 200
     assert on_a_loop == [False]
+
+
+# -- session recordings --------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/s", "/s/"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_recordings_are_refused_with_a_code_posthog_js_does_not_retry(
+    server: LiveServer, client: httpx.Client, path: str, method: str
+) -> None:
+    response = client.request(
+        method,
+        path,
+        content=b"\x1f\x8b" + os.urandom(1000),
+        headers={"Origin": "https://a.example"},
+    )
+    # posthog-js's RetryQueue resends only on network errors and 5xx.
+    assert response.status_code == 410
+    assert response.json() == {
+        "status": 410,
+        "code": "recordings_not_supported",
+        "error": response.json()["error"],
+        "quota_limited": ["recordings"],
+    }
+    # CORS headers, or the browser would see a network error, which it retries.
+    assert response.headers["access-control-allow-origin"] == "https://a.example"
+
+
+def test_recordings_preflight_succeeds(server: LiveServer, client: httpx.Client) -> None:
+    response = client.options(
+        "/s/",
+        headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://a.example"
+
+
+@pytest.mark.parametrize("path", ["/decide/", "/flags/?v=2&config=true"])
+def test_remote_config_keeps_recordings_off(
+    server: LiveServer, client: httpx.Client, path: str
+) -> None:
+    response = client.post(path, json={"token": server.token, "distinct_id": "u"})
+    assert response.status_code == 200
+    assert response.json()["sessionRecording"] is False
