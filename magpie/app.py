@@ -18,6 +18,7 @@ from starlette.routing import Route
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
+from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
 from magpie.http.api.billing import billing_routes
@@ -42,6 +43,7 @@ class Magpie:
     """The running parts of one data folder."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        rate_limit = RateLimit.from_settings(settings)  # before anything is opened: fail fast
         self.settings = settings
         self.clock = clock or SystemClock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,7 @@ class Magpie:
                 self.limits,
                 self.queue,
                 self._token_ids,
+                rate_limit,
             )
             self.billing.quota_gate.observe(self.gateway.set_limited)
             self.capture = self.gateway
@@ -78,6 +81,7 @@ class Magpie:
                 self.clock,
                 self.limits,
                 self.billing.quota_gate,
+                rate_limit,
             )
             self.capture = self.capture_service
         self.worker = IngestWorker(

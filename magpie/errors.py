@@ -88,6 +88,10 @@ class UnsupportedEncoding(MagpieError):
     status, code, type = 415, "unsupported_encoding", "validation_error"
 
 
+class RateLimited(MagpieError):
+    status, code, type = 429, "rate_limited", "throttled_error"
+
+
 class RecordingsNotSupported(MagpieError):
     # 4xx: posthog-js retries only network errors and 5xx, so it does not resend.
     status, code, type = 410, "recordings_not_supported", "invalid_request"

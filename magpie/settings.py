@@ -58,6 +58,14 @@ class Settings:
     query_timeout_seconds: float = 30.0
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 2
+    # -- Capture rate limit per project token (off by default) ----------------
+    # A token bucket per project: it refills at this many events per second,
+    # and a request it cannot take is answered 429 with Retry-After (never
+    # accepted and dropped). None: no limit. Checked in magpie/capture/ratelimit.py.
+    capture_rate_limit_events_per_second: float | None = None
+    # The bucket's size: how many events a project may send at once above that
+    # rate. None: ten seconds' worth of the rate.
+    capture_rate_limit_burst_events: int | None = None
 
     @property
     def database_path(self) -> Path:
@@ -127,6 +135,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "query_timeout_seconds": float,
     "capture_process": lambda raw: _boolean(raw),
     "switch_interval_seconds": float,
+    "capture_rate_limit_events_per_second": float,
+    "capture_rate_limit_burst_events": int,
 }
 
 

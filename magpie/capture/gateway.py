@@ -23,6 +23,7 @@ from typing import Any
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.decoding import WireRequest
 from magpie.capture.ipc import RemoteCaptureError, encode, read_frame, request_header
+from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import CaptureOutcome
 from magpie.errors import ServiceUnavailable
 from magpie.queue.local import LogFollower
@@ -40,10 +41,12 @@ class CaptureGateway:
         limits: CaptureLimits,
         follower: LogFollower,
         tokens: Callable[[], dict[str, int]],
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._queue_dir = queue_dir
         self._segment_bytes = segment_bytes
         self._limits = limits
+        self._rate_limit = rate_limit
         self._follower = follower
         self._tokens = tokens
         self._limited: list[int] = []
@@ -90,6 +93,7 @@ class CaptureGateway:
             "queue_dir": str(self._queue_dir),
             "segment_bytes": self._segment_bytes,
             "limits": dataclasses.asdict(self._limits),
+            "rate_limit": dataclasses.asdict(self._rate_limit) if self._rate_limit else None,
         }
         return subprocess.Popen(
             [sys.executable, "-m", "magpie.capture.process", json.dumps(config)],

@@ -20,6 +20,7 @@ from typing import Any
 
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.ipc import INTERNAL_ERROR, encode, error_header, read_frame, request_from
+from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import CaptureOutcome, CaptureService
 from magpie.clock import SystemClock
 from magpie.errors import MagpieError
@@ -60,7 +61,10 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING)
     sock = socket.socket(fileno=config["fd"])
     limits = CaptureLimits(**config["limits"])
-    asyncio.run(_serve(sock, Path(config["queue_dir"]), config["segment_bytes"], limits))
+    rate_limit = RateLimit(**config["rate_limit"]) if config.get("rate_limit") else None
+    asyncio.run(
+        _serve(sock, Path(config["queue_dir"]), config["segment_bytes"], limits, rate_limit)
+    )
 
 
 async def _serve(
@@ -68,10 +72,11 @@ async def _serve(
     queue_dir: Path,
     segment_bytes: int,
     limits: CaptureLimits,
+    rate_limit: RateLimit | None,
 ) -> None:
     queue = LocalLog(queue_dir, segment_bytes=segment_bytes)
     tokens, limited = TokenMap(), LimitedProjects()
-    service = CaptureService(tokens, queue, SystemClock(), limits, limited)
+    service = CaptureService(tokens, queue, SystemClock(), limits, limited, rate_limit)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     writer.write(encode({"type": "ready", "end": queue.end}))
     tasks: set[asyncio.Task[None]] = set()

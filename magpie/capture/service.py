@@ -5,7 +5,7 @@ means the events will be ingested. Everything that can be wrong with a
 request is found before the queue and reported with a stable code.
 Under ``magpie serve`` this runs in the capture process (see process.py).
 Small requests are decoded inline, large ones in the decode process
-(lanes.py).
+(lanes.py); a project over its rate limit is refused with 429 (ratelimit.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import orjson
 from magpie.capture.decoder import CaptureLimits, DecodedBatch
 from magpie.capture.decoding import WireRequest
 from magpie.capture.lanes import Lanes
+from magpie.capture.ratelimit import RateLimit, TokenBuckets
 from magpie.capture.rules import clean_token
 from magpie.clock import Clock, utc_naive
 from magpie.errors import IngestKeyRequired, IngestKeyUnknown
@@ -65,12 +66,14 @@ class CaptureService:
         clock: Clock,
         limits: CaptureLimits,
         quota: QuotaCheck,
+        rate_limit: RateLimit | None = None,
         lanes: Lanes | None = None,
     ) -> None:
         self._tokens = tokens
         self._queue = queue
         self._clock = clock
         self._quota = quota
+        self._buckets = TokenBuckets(rate_limit) if rate_limit else None
         self.lanes = lanes or Lanes(limits)
 
     def close(self) -> None:
@@ -81,6 +84,7 @@ class CaptureService:
         decoded = await self.lanes.v0(request, self._clock.now())
         assert decoded.token is not None
         project_id = self._project_id(decoded.token)
+        self._take(project_id, decoded.count)
         if self._quota.is_limited(project_id):
             position = await self._queue.append(self._drop_record(project_id, decoded.count))
             return CaptureOutcome(0, quota_limited=True, position=position)
@@ -96,12 +100,17 @@ class CaptureService:
         results = decoded.results or {}
         if not decoded.count:
             return CaptureOutcome(0, results=results)
+        self._take(project_id, decoded.count)
         if self._quota.is_limited(project_id):
             dropped = await self._queue.append(self._drop_record(project_id, decoded.count))
             limited = {k: _QUOTA_DROP if v["result"] == "ok" else v for k, v in results.items()}
             return CaptureOutcome(0, quota_limited=True, position=dropped, results=limited)
         position = await self._queue.append(self._record(project_id, request, decoded))
         return CaptureOutcome(decoded.count, position=position, results=results)
+
+    def _take(self, project_id: int, events: int) -> None:
+        if self._buckets is not None:
+            self._buckets.take(project_id, events)
 
     def _project_id(self, token: str) -> int:
         project_id = self._tokens.project_id(token)
