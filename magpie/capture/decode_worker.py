@@ -27,10 +27,10 @@ from magpie.capture.decoder import CaptureLimits, DecodedBatch, decode_v0, decod
 from magpie.capture.decoding import WireRequest
 from magpie.capture.ipc import (
     INTERNAL_ERROR,
-    encode,
     error_header,
     read_frame_blocking,
     request_from,
+    write_frame,
 )
 from magpie.errors import MagpieError, PayloadTooLarge
 
@@ -72,7 +72,7 @@ def serve(stream: io.BufferedIOBase, limits: CaptureLimits, cpu_seconds: float) 
     while (frame := read_frame_blocking(stream)) is not None:
         header, body = frame
         reply, events_json = answer(header, body, limits, cpu_seconds)
-        stream.write(encode(reply, events_json))
+        write_frame(stream, reply, events_json)
         stream.flush()
 
 

@@ -19,7 +19,13 @@ from typing import Any
 
 import orjson
 
-from magpie.capture.decoding import DECODERS, Decoder, WireRequest, decode_payload
+from magpie.capture.decoding import (
+    DECODERS,
+    Decoder,
+    WireRequest,
+    decode_payload,
+    refuse_large_lz64,
+)
 from magpie.capture.parsing import (
     EventContext,
     batch_token,
@@ -163,6 +169,7 @@ def _payload(
         return decode_payload(request, limit, legacy_path=legacy_path)
     raw_size = len(request.body) + len(request.query.get("data", ""))
     if raw_size > light.raw_bytes:
+        refuse_large_lz64(request)  # rather than ship megabytes to be refused there
         raise TooHeavy(f"{raw_size} bytes received")
     light_limit = min(limit, light.decoded_bytes)
     try:

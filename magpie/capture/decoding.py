@@ -30,6 +30,7 @@ _BASE64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
 LZ64_INPUT_LIMIT = 64 * 1024
 
 Decoder = Callable[[bytes, int], bytes]
+_FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _raw_payload(request: WireRequest) -> tuple[bytes, str | None]:
         # Query parsing turned an unescaped '+' of base64 into a space.
         return _restore_plus(data.encode("utf-8", "replace")), None
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded"):
+    if content_type.startswith(_FORM):
         return _form_payload(request.body)
     return request.body, None
 
@@ -142,13 +143,34 @@ def _after_base64(payload: bytes, limit: int) -> bytes:
     return decoded if decoded.lstrip()[:1] in (b"{", b"[") else payload
 
 
+def refuse_large_lz64(request: WireRequest) -> None:
+    """Refuse an lz64 body over its cap from the request's hint and size alone.
+
+    Only a body that is the payload itself (no form, no ``?data=``, not gzip):
+    anything else is judged once decoded.
+    """
+    body = request.body
+    if (
+        len(body) > LZ64_INPUT_LIMIT
+        and compression_hint(request) == "lz64"
+        and not request.query.get("data")
+        and not request.headers.get("content-type", "").startswith(_FORM)
+        and not body.startswith(GZIP_MAGIC)
+    ):
+        raise _lz64_too_large()
+
+
+def _lz64_too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"lz64 payloads are limited to {LZ64_INPUT_LIMIT // 1024} KiB; send gzip instead"
+    )
+
+
 def _lz64(payload: bytes, limit: int) -> bytes:
     if payload.startswith(GZIP_MAGIC):
         return gunzip(payload, limit)
     if len(payload) > LZ64_INPUT_LIMIT:
-        raise PayloadTooLarge(
-            f"lz64 payloads are limited to {LZ64_INPUT_LIMIT // 1024} KiB; send gzip instead"
-        )
+        raise _lz64_too_large()
     try:
         text = payload.decode("ascii")
     except UnicodeDecodeError:

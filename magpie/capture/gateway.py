@@ -22,7 +22,13 @@ from typing import Any
 
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.decoding import WireRequest
-from magpie.capture.ipc import RemoteCaptureError, encode, read_frame, request_header
+from magpie.capture.ipc import (
+    RemoteCaptureError,
+    encode,
+    read_frame,
+    request_header,
+    write_frame,
+)
 from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import CaptureOutcome
 from magpie.errors import ServiceUnavailable
@@ -137,9 +143,8 @@ class CaptureGateway:
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self._pending[request_id] = future
-        self._writer.write(
-            encode({"type": kind, "id": request_id, **request_header(request)}, request.body)
-        )
+        header = {"type": kind, "id": request_id, **request_header(request)}
+        write_frame(self._writer, header, request.body)
         reply = await future
         error = reply.get("error")
         if error is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import struct
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -25,6 +25,18 @@ _LENGTHS = struct.Struct("<II")
 def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
     head = orjson.dumps(header)
     return _LENGTHS.pack(len(head), len(body)) + head + body
+
+
+class _Writes(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
+def write_frame(writer: _Writes, header: dict[str, Any], body: bytes) -> None:
+    """``encode`` written in two parts: a body of megabytes is not copied to join it."""
+    head = orjson.dumps(header)
+    writer.write(_LENGTHS.pack(len(head), len(body)) + head)
+    if body:
+        writer.write(body)
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from magpie.capture.decoder import CaptureLimits, DecodedBatch
 from magpie.capture.decoding import WireRequest
-from magpie.capture.ipc import RemoteCaptureError, encode, read_frame, request_header
+from magpie.capture.ipc import RemoteCaptureError, read_frame, request_header, write_frame
 from magpie.errors import PayloadTooLarge, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class DecodeProcess:
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         header = {"type": kind, "id": request_id, "now": now.isoformat(), **request_header(request)}
-        self._writer.write(encode(header, request.body))
+        write_frame(self._writer, header, request.body)
         reply, events_json = await future
         if reply.get("error") is not None:
             raise RemoteCaptureError.from_header(reply["error"])

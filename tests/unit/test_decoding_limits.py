@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
 from datetime import UTC, datetime
 
@@ -157,3 +158,13 @@ def test_flags_bodies_refuse_lz64_and_take_gzip() -> None:
     with pytest.raises(UnsupportedEncoding):
         decode_flags_body(request(lz64(body.decode()), "/flags/", query={"compression": "lz64"}))
     assert decode_flags_body(request(gzip.compress(body), "/flags/"))["distinct_id"] == "u"
+
+
+def test_a_large_lz64_body_is_refused_inline_not_shipped_to_the_decode_process() -> None:
+    big = request(b"A" * (LightBudget().raw_bytes + 1), query={"compression": "lz64"})
+    with pytest.raises(PayloadTooLarge, match="lz64"):
+        decode_v0(big, LIMITS, NOW, LightBudget())
+    # A gzip body hinted lz64 is gzip: judged by the decode process once inflated.
+    gzipped = request(gzip.compress(os.urandom(400_000)), query={"compression": "lz64"})
+    with pytest.raises(TooHeavy):
+        decode_v0(gzipped, LIMITS, NOW, LightBudget())
