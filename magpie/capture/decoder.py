@@ -169,7 +169,8 @@ def _payload(
         return decode_payload(request, limit, legacy_path=legacy_path)
     raw_size = len(request.body) + len(request.query.get("data", ""))
     if raw_size > light.raw_bytes:
-        refuse_large_lz64(request)  # rather than ship megabytes to be refused there
+        # Rather than ship megabytes to the decode process to be refused there.
+        refuse_large_lz64(request.query, request.headers, len(request.body), request.body[:2])
         raise TooHeavy(f"{raw_size} bytes received")
     light_limit = min(limit, light.decoded_bytes)
     try:

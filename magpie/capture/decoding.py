@@ -70,12 +70,13 @@ def decode_payload(
 
 
 def compression_hint(request: WireRequest, form_hint: str | None = None) -> str:
-    raw = (
-        request.query.get("compression")
-        or form_hint
-        or request.headers.get("content-encoding")
-        or ""
-    )
+    return _hint(request.query, request.headers, form_hint)
+
+
+def _hint(
+    query: Mapping[str, str], headers: Mapping[str, str], form_hint: str | None = None
+) -> str:
+    raw = query.get("compression") or form_hint or headers.get("content-encoding") or ""
     return _HINT_ALIASES.get(raw.strip().lower(), "")
 
 
@@ -143,19 +144,21 @@ def _after_base64(payload: bytes, limit: int) -> bytes:
     return decoded if decoded.lstrip()[:1] in (b"{", b"[") else payload
 
 
-def refuse_large_lz64(request: WireRequest) -> None:
-    """Refuse an lz64 body over its cap from the request's hint and size alone.
+def refuse_large_lz64(
+    query: Mapping[str, str], headers: Mapping[str, str], size: int, head: bytes
+) -> None:
+    """Refuse an lz64 body over its cap from the hint, its size and first bytes alone.
 
     Only a body that is the payload itself (no form, no ``?data=``, not gzip):
-    anything else is judged once decoded.
+    anything else is judged once decoded. ``head`` is the body's first bytes,
+    so that the HTTP layer can refuse before reading megabytes.
     """
-    body = request.body
     if (
-        len(body) > LZ64_INPUT_LIMIT
-        and compression_hint(request) == "lz64"
-        and not request.query.get("data")
-        and not request.headers.get("content-type", "").startswith(_FORM)
-        and not body.startswith(GZIP_MAGIC)
+        size > LZ64_INPUT_LIMIT
+        and _hint(query, headers) == "lz64"
+        and not query.get("data")
+        and not headers.get("content-type", "").startswith(_FORM)
+        and not GZIP_MAGIC.startswith(head[:2])  # gzip is sniffed whatever the hint
     ):
         raise _lz64_too_large()
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from magpie.capture.decoding import refuse_large_lz64
 from magpie.capture.service import Capture
 from magpie.errors import MagpieError, RecordingsNotSupported
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
@@ -35,7 +36,11 @@ def capture_routes(
     service: Capture, body_cap: Callable[[str], int], trusted_proxies: Sequence[Network]
 ) -> list[Route]:
     async def capture(request: Request) -> Response:
-        wire = await wire_request(request, body_cap(request.url.path), trusted_proxies)
+        def check_start(size: int, head: bytes) -> None:
+            # A 25 MB lz64 body is refused on its first bytes, not after reading it.
+            refuse_large_lz64(request.query_params, request.headers, size, head)
+
+        wire = await wire_request(request, body_cap(request.url.path), trusted_proxies, check_start)
         outcome = await service.capture(wire)
         if request.query_params.get("beacon") == "1":
             return Response(status_code=204, headers=cors_headers(request))

@@ -284,6 +284,22 @@ def test_flags_refuse_lz64(server: LiveServer, client: httpx.Client, path: str) 
     assert (response.status_code, response.json()["code"]) == (415, "unsupported_encoding")
 
 
+def test_a_25_mb_lz64_body_is_refused_on_its_first_bytes(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    body = base64.b64encode(os.urandom(18 * 1024 * 1024))  # 24 MB of lz64's alphabet
+    response = client.post(
+        "/batch/",
+        params={"compression": "lz64"},
+        content=body,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+    assert "lz64" in response.json()["error"]
+    # The unread rest of the body did not break the connection for what follows.
+    assert send_small(server, client, "after-lz64").status_code == 200
+
+
 def test_a_huge_lz64_body_is_refused_before_decoding(
     server: LiveServer, client: httpx.Client
 ) -> None:
