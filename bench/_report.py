@@ -257,11 +257,11 @@ def render(results: Results) -> str:
         + (" with `--quick` (smoke run: figures not representative)." if results.quick else "."),
         *_noise_warning(results),
         "",
-        *_table(("Machine", ""), machine()),
+        *table(("Machine", ""), machine()),
         "",
         "### Targets",
         "",
-        *_table(
+        *table(
             ("Measure", "Result", "Target", "Met"),
             [
                 (name, value, target, "yes" if met else "**no**")
@@ -271,11 +271,11 @@ def render(results: Results) -> str:
         "",
         "### Figures",
         "",
-        *_table(("Figure", "Value"), _figures(results) + _identified_figures(results)),
+        *table(("Figure", "Value"), _figures(results) + _identified_figures(results)),
         "",
         "### Identified versus anonymous events",
         "",
-        *_table(
+        *table(
             ("Measure", "Anonymous (B)", "Identified workload (C)", "C costs"), _ratios(results)
         ),
         "",
@@ -284,7 +284,7 @@ def render(results: Results) -> str:
         "### Where the time goes per event (Magpie's capture and worker code in one thread, "
         "no HTTP)",
         "",
-        *_table(
+        *table(
             ("Stage", "B µs/event", "B share", "C µs/event", "C share", "C − B"),
             _stages(results.ceiling, results.identified.stages),
         ),
@@ -602,19 +602,21 @@ def _method(results: Results) -> list[str]:
     ]
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 
 
-def write_section(doc: Path, section: str) -> None:
-    """Replace the bench's section between its markers, or append it (creating the file)."""
-    block = f"{START_MARKER}\n{section}\n{END_MARKER}"
+def write_section(
+    doc: Path, section: str, start_marker: str = START_MARKER, end_marker: str = END_MARKER
+) -> None:
+    """Replace a bench's section between its markers, or append it (creating the file)."""
+    block = f"{start_marker}\n{section}\n{end_marker}"
     text = doc.read_text() if doc.exists() else _DOC_INTRO
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start != -1 and end > start:
-        text = text[:start] + block + text[end + len(END_MARKER) :]
+        text = text[:start] + block + text[end + len(end_marker) :]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
