@@ -57,6 +57,7 @@ class DecodeProcess:
         self._writer: asyncio.StreamWriter | None = None
         self._listener: asyncio.Task[None] | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._starting: asyncio.Lock | None = None  # made on the loop that uses it
         self.started = 0  # processes started so far (tests count them)
 
     @property
@@ -67,8 +68,7 @@ class DecodeProcess:
         """``decode_v0`` or ``decode_v1`` (``kind``) of ``request``, run in the decode process."""
         if len(self._pending) >= self._budget.waiting:
             raise ServiceUnavailable("capture is busy with large requests; retry shortly")
-        if self._writer is None:
-            await self._start()
+        await self._ensure_started()
         assert self._writer is not None
         request_id = next(self._ids)
         future = asyncio.get_running_loop().create_future()
@@ -98,6 +98,15 @@ class DecodeProcess:
             # It keeps nothing: whatever it is still decoding has no one waiting.
             self._process.kill()
             self._process.wait()
+
+    async def _ensure_started(self) -> None:
+        # Two large requests arriving together must not each start a process.
+        if self._writer is not None:
+            return
+        self._starting = self._starting or asyncio.Lock()
+        async with self._starting:
+            if self._writer is None:
+                await self._start()
 
     async def _start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -369,6 +369,9 @@ def test_a_stuck_large_request_holds_up_no_other_request(
             assert stuck.result().status_code == 200
         assert len(live.events(event="large")) == 700
         assert len(live.events(event="small-4")) == 20
+        if live.magpie.capture_service is not None:  # the lanes are visible in this process
+            lanes = live.magpie.capture_service.lanes
+            assert lanes.offloaded == 2 and lanes.inline >= 5
     finally:
         if pid is not None:
             os.kill(pid, signal.SIGCONT)

@@ -74,6 +74,16 @@ def test_it_decodes_exactly_as_inline() -> None:
     assert run(both) == (3000, 1)
 
 
+def test_requests_arriving_together_share_one_process() -> None:
+    async def together(process: DecodeProcess) -> tuple[list[int], int]:
+        decoded = await asyncio.gather(
+            *(process.decode("v0", batch_request(n), NOW) for n in (1, 2, 3, 4))
+        )
+        return [d.count for d in decoded], process.started
+
+    assert run(together) == ([1, 2, 3, 4], 1)
+
+
 def test_a_request_over_its_cpu_budget_is_refused_and_the_next_one_served() -> None:
     # A millisecond of CPU: 20,000 events need a hundred times more, on any machine.
     async def over_then_under(process: DecodeProcess) -> int:
