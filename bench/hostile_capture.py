@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +61,42 @@ class Phase:
     load: LoadResult
     server_cores: float
     other_cores: float  # processes other than the server and the two load generators
+    fsyncs: list[float]  # the probe's fdatasync latencies, sorted
+
+
+class FsyncProbe:
+    """fdatasync of 4 KiB on the data folder's disk, 20 times a second, from a thread.
+
+    Capture answers only once its record is synced, so a slow disk (other work
+    writing on a shared machine) shows in its latency: this is that floor.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._path = folder / "fsync-probe"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.latencies: list[float] = []
+
+    def __enter__(self) -> FsyncProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._path.unlink(missing_ok=True)
+        self.latencies.sort()
+
+    def _run(self) -> None:
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            while not self._stop.wait(0.05):
+                started = time.perf_counter()
+                os.pwrite(fd, b"x" * 4096, 0)
+                os.fdatasync(fd)
+                self.latencies.append(time.perf_counter() - started)
+        finally:
+            os.close(fd)
 
 
 @dataclass
@@ -141,22 +178,24 @@ def measure(server: MagpieServer, work: Work, plan: Plan, exclude: Sequence[int]
     """One fixed-rate run, with the CPU the server and everyone else used meanwhile."""
     server_cpu, machine_cpu = server.cpu_seconds(), machine_busy_seconds()
     generators_cpu, wall = _generators_cpu(exclude), time.perf_counter()
-    load = run_async(
-        fixed_rate(
-            server,
-            work,
-            requests_per_second=plan.rate / EVENTS_PER_REQUEST,
-            connections=plan.connections,
+    with FsyncProbe(server.data_dir.parent) as probe:
+        load = run_async(
+            fixed_rate(
+                server,
+                work,
+                requests_per_second=plan.rate / EVENTS_PER_REQUEST,
+                connections=plan.connections,
+            )
         )
-    )
     wall = time.perf_counter() - wall
     server_used = server.cpu_seconds() - server_cpu
     generators_used = _generators_cpu(exclude) - generators_cpu
     others = machine_busy_seconds() - machine_cpu - server_used - generators_used
-    phase = Phase(load, server_used / wall, max(0.0, others / wall))
+    phase = Phase(load, server_used / wall, max(0.0, others / wall), probe.latencies)
     progress(
         f"  p99 {percentile(load.latencies(), 99) * 1000:.1f} ms, {load.failures} failures; "
-        f"other processes {phase.other_cores:.2f} cores"
+        f"other processes {phase.other_cores:.2f} cores; "
+        f"fsync p99 {percentile(probe.latencies, 99) * 1000:.1f} ms"
     )
     return phase
 
@@ -237,7 +276,10 @@ def render(results: Results) -> str:
         f"{results.tallies['max_slip'] * 1000:,.0f} ms behind its schedule). "
         'Latency runs from writing a request to reading its whole answer; "from due" '
         "also counts any wait for a free connection. CPU is in cores (CPU seconds per second); "
-        '"other processes" is what the rest of the machine used meanwhile.',
+        '"other processes" is what the rest of the machine used meanwhile. Capture answers '
+        "only once a request is fsynced, so a thread of the bench also times a 4 KiB "
+        "`fdatasync` on the same disk 20 times a second: on a shared machine that floor moves "
+        "with other work's writes.",
     ]
     return "\n".join(lines)
 
@@ -261,6 +303,12 @@ def _valid_rows(results: Results) -> list[tuple[str, str, str]]:
         row("max", ms(100)),
         row("p99 from due", ms(99, from_due=True)),
         row("Server CPU", lambda p: f"{p.server_cores:.2f} cores"),
+        row(
+            "Disk: fdatasync of 4 KiB, p50 / p99 / max",
+            lambda p: (
+                " / ".join(f"{percentile(p.fsyncs, q) * 1000:.1f}" for q in (50, 99, 100)) + " ms"
+            ),
+        ),
         row(
             "Other processes' CPU",
             lambda p: (
