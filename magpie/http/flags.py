@@ -120,8 +120,9 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
 def decode_flags_body(wire: WireRequest) -> dict[str, Any]:
     """The JSON object of a /flags or /decide request.
 
-    Linear C-speed work bounded by FLAGS_BODY_LIMIT (gzip, base64, JSON):
-    lz64, pure Python, is refused, as PostHog's flags service does not take it.
+    Linear C-speed work bounded by FLAGS_BODY_LIMIT (gzip, base64, JSON).
+    lz64, pure Python, is refused: PostHog's flags endpoint is documented to
+    take gzip and base64 (compat §6.1), and no SDK sends it lz64.
     """
     body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False, decoders=_DECODERS))
     if not isinstance(body, dict):
