@@ -174,6 +174,7 @@ async def _flood(
         tally["max_slip"] = max(tally["max_slip"], time.perf_counter() - due)
         tasks.append(asyncio.create_task(send(connection, catalogue[index % len(catalogue)])))
         index += 1
+    tally["rounds_per_second"] = index / len(catalogue) / (time.perf_counter() - started)
     await asyncio.gather(*tasks)
     while not idle.empty():
         await idle.get_nowait().close()

@@ -261,6 +261,11 @@ def render(results: Results) -> str:
             _hostile_rows(results),
         ),
         "",
+        f"Hostile rounds (one request of each kind) sent: "
+        f"{results.tallies['rounds_per_second']:.2f} a second of the "
+        f"{plan.hostile_rounds_per_second:g} scheduled; a send waits for a free connection, "
+        "so the large kinds slow the sender down when the server takes long to answer them.",
+        "",
         f"Every acknowledged event stored: {results.stored:,} of {results.expected:,} "
         f"({'yes' if results.stored >= results.expected else '**no**'}). "
         f"Server peak RSS (server, capture and decode processes, each at its own peak): "
