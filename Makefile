@@ -35,6 +35,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/billing.py
+	$(BIN)/python bench/hostile_capture.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check magpie tests bench sdk/python

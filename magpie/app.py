@@ -21,6 +21,7 @@ from magpie import access
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
+from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
 from magpie.http.api.billing import billing_routes
@@ -50,6 +51,7 @@ class Magpie:
     """The running parts of one data folder."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        rate_limit = RateLimit.from_settings(settings)  # before anything is opened: fail fast
         self.settings = settings
         self.clock = clock or SystemClock()
         make_private(settings.data_dir)
@@ -68,6 +70,7 @@ class Magpie:
         self.queue: LocalLog | LogFollower
         self.capture: Capture
         self.gateway: CaptureGateway | None = None
+        self.capture_service: CaptureService | None = None  # when capture runs in this process
         if settings.separate_capture:
             self.queue = LogFollower(settings.queue_dir)
             self.gateway = CaptureGateway(
@@ -76,14 +79,21 @@ class Magpie:
                 self.limits,
                 self.queue,
                 self._token_ids,
+                rate_limit,
             )
             self.billing.quota_gate.observe(self.gateway.set_limited)
             self.capture = self.gateway
         else:
             self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
-            self.capture = CaptureService(
-                self.tokens, self.queue, self.clock, self.limits, self.billing.quota_gate
+            self.capture_service = CaptureService(
+                self.tokens,
+                self.queue,
+                self.clock,
+                self.limits,
+                self.billing.quota_gate,
+                rate_limit,
             )
+            self.capture = self.capture_service
         self.worker = IngestWorker(
             self.stores.ingest,
             self.queue,
@@ -131,6 +141,8 @@ class Magpie:
 
     def close(self) -> None:
         """Stop taking events, ingest everything already acknowledged, close the store."""
+        if self.capture_service is not None:
+            self.capture_service.close()
         self.queue.close()
         if self._started:
             self.worker.stop()

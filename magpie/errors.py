@@ -12,15 +12,25 @@ class MagpieError(Exception):
     status: int = 500
     code: str = "internal_error"
     type: str = "server_error"
+    # Seconds after which the caller may try again (sent as Retry-After), if any.
+    retry_after: int | None = None
 
-    def __init__(self, message: str, *, attr: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, attr: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.attr = attr
+        if retry_after is not None:
+            self.retry_after = retry_after
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Errors cross process boundaries (capture decodes in a process pool).
-        return (self.__class__, (self.message,), {"attr": self.attr})
+        # Errors cross process boundaries (capture decodes in other processes).
+        return (
+            self.__class__,
+            (self.message,),
+            {"attr": self.attr, "retry_after": self.retry_after},
+        )
 
     def capture_body(self) -> dict[str, object]:
         return {"status": self.status, "code": self.code, "error": self.message}
@@ -66,6 +76,10 @@ class InvalidCookielessMode(MagpieError):
     status, code, type = 400, "invalid_cookieless_mode", "validation_error"
 
 
+class InvalidTimestamp(MagpieError):
+    status, code, type = 400, "invalid_timestamp", "validation_error"
+
+
 class PayloadTooLarge(MagpieError):
     status, code, type = 413, "payload_too_large", "validation_error"
 
@@ -74,8 +88,18 @@ class UnsupportedEncoding(MagpieError):
     status, code, type = 415, "unsupported_encoding", "validation_error"
 
 
+class RateLimited(MagpieError):
+    status, code, type = 429, "rate_limited", "throttled_error"
+
+
+class RecordingsNotSupported(MagpieError):
+    # 4xx: posthog-js retries only network errors and 5xx, so it does not resend.
+    status, code, type = 410, "recordings_not_supported", "invalid_request"
+
+
 class ServiceUnavailable(MagpieError):
     status, code, type = 503, "service_unavailable", "server_error"
+    retry_after = 5
 
 
 # Private API errors.

@@ -67,6 +67,14 @@ class Settings:
     query_memory_margin: str = "768MB"
     # Disk that queries larger than memory may spill to, in <data_dir>/spill.
     duckdb_spill_limit: str = "10GB"
+    # -- Capture rate limit per project token (off by default) ----------------
+    # A token bucket per project: it refills at this many events per second,
+    # and a request it cannot take is answered 429 with Retry-After (never
+    # accepted and dropped). None: no limit. Checked in magpie/capture/ratelimit.py.
+    capture_rate_limit_events_per_second: float | None = None
+    # The bucket's size: how many events a project may send at once above that
+    # rate. None: ten seconds' worth of the rate.
+    capture_rate_limit_burst_events: int | None = None
 
     @property
     def database_path(self) -> Path:

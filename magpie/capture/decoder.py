@@ -4,17 +4,28 @@ Pure functions of the request and the time, with no access to the store, so
 that they can run in a separate process: on a machine with two cores,
 decoding beside the ingest worker (rather than under the same interpreter
 lock) is what lets capture keep up and answer fast.
+
+Given a ``LightBudget``, a decoder gives up with ``TooHeavy`` as soon as the
+request turns out to cost more than the budget allows; capture then decodes
+it again in its decode process (lanes.py), where it cannot hold up others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from magpie.capture.decoding import WireRequest, decode_payload
+from magpie.capture.decoding import (
+    DECODERS,
+    Decoder,
+    WireRequest,
+    decode_payload,
+    refuse_large_lz64,
+)
 from magpie.capture.parsing import (
     EventContext,
     batch_token,
@@ -23,9 +34,11 @@ from magpie.capture.parsing import (
     load_json,
     parse_body,
 )
-from magpie.capture.timestamps import parse_timestamp, sent_at_from_millis
+from magpie.capture.timestamps import parse_client_time, sent_at_from_millis
 from magpie.clock import utc_naive
-from magpie.errors import MagpieError, RequestParsingError, UnsupportedEncoding
+from magpie.errors import MagpieError, PayloadTooLarge, RequestParsingError, UnsupportedEncoding
+
+KiB = 1024
 
 V1_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
 # v1 carries these as typed options; Magpie stores them as the properties v0 uses.
@@ -42,9 +55,37 @@ V1_FIELDS_TO_PROPERTIES = {"session_id": "$session_id", "window_id": "$window_id
 class CaptureLimits:
     batch_body: int
     event_body: int
+    # No SDK sends more than a few hundred events at once; the cap bounds what
+    # one request costs to validate and to ingest, however small its events.
+    events_per_request: int = 20_000
 
     def for_path(self, path: str) -> int:
         return self.batch_body if path.startswith("/batch") else self.event_body
+
+
+@dataclass(frozen=True)
+class LightBudget:
+    """What a request may cost to be decoded on capture's event loop: a few ms at most.
+
+    posthog-js and posthog-python requests (up to a hundred or so events, tens
+    of KiB) fit; larger ones are decoded in the decode process.
+    """
+
+    raw_bytes: int = 384 * KiB  # the body (or ?data=) as received
+    decoded_bytes: int = 256 * KiB  # after decompression
+    events: int = 500
+
+
+class TooHeavy(Exception):
+    """The request costs more than the light budget: decode it in the decode process."""
+
+
+def _to_decode_process(payload: bytes, limit: int) -> bytes:
+    raise TooHeavy("lz64 is decoded in pure Python, in the decode process")
+
+
+# Within the light budget, lz64 (pure Python, about 1 µs per input byte) is never tried.
+_LIGHT_DECODERS: Mapping[str, Decoder] = {**DECODERS, "lz64": _to_decode_process}
 
 
 @dataclass(frozen=True)
@@ -58,11 +99,17 @@ class DecodedBatch:
     results: dict[str, dict[str, str]] | None = None
 
 
-def decode_v0(request: WireRequest, limits: CaptureLimits, now: datetime) -> DecodedBatch:
-    payload = decode_payload(
-        request, limits.for_path(request.path), legacy_path=_is_legacy(request.path)
+def decode_v0(
+    request: WireRequest,
+    limits: CaptureLimits,
+    now: datetime,
+    light: LightBudget | None = None,
+) -> DecodedBatch:
+    payload = _payload(
+        request, limits.for_path(request.path), light, legacy_path=_is_legacy(request.path)
     )
     raw = parse_body(load_json(payload), engage_path=request.path.startswith("/engage"))
+    _check_count(len(raw.events), limits, light)
     token = batch_token(raw)
     sent_at = raw.sent_at or sent_at_from_millis(
         request.query.get("_") or request.query.get("sent_at")
@@ -74,22 +121,29 @@ def decode_v0(request: WireRequest, limits: CaptureLimits, now: datetime) -> Dec
     )
 
 
-def decode_v1(request: WireRequest, limits: CaptureLimits, now: datetime) -> DecodedBatch:
+def decode_v1(
+    request: WireRequest,
+    limits: CaptureLimits,
+    now: datetime,
+    light: LightBudget | None = None,
+) -> DecodedBatch:
     """The strict protocol: each event is judged alone and gets its own result."""
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in V1_ENCODINGS:
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported")
-    body = load_json(decode_payload(request, limits.batch_body, legacy_path=False))
+    body = load_json(_payload(request, limits.batch_body, light, legacy_path=False))
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise RequestParsingError("the body must be an object with a batch array")
+    _check_count(len(body["batch"]), limits, light)
     created_at = body.get("created_at")
-    sent_at = parse_timestamp(created_at) if isinstance(created_at, str) else None
+    sent_at = parse_client_time(created_at, "created_at") if isinstance(created_at, str) else None
     lib = _sdk_info(request.headers.get("posthog-sdk-info", ""))
     context = EventContext(now, sent_at)
     results: dict[str, dict[str, str]] = {}
     accepted = []
     for raw in body["batch"]:
-        key = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
+        uuid = raw.get("uuid") if isinstance(raw, dict) else None
+        key = uuid if isinstance(uuid, str) else ""
         try:
             event = build_event(_v1_to_v0(raw, lib), context)
             _events_json([event])
@@ -106,6 +160,36 @@ def decode_v1(request: WireRequest, limits: CaptureLimits, now: datetime) -> Dec
         body.get("historical_migration") is True,
         results,
     )
+
+
+def _payload(
+    request: WireRequest, limit: int, light: LightBudget | None, *, legacy_path: bool
+) -> bytes:
+    if light is None:
+        return decode_payload(request, limit, legacy_path=legacy_path)
+    raw_size = len(request.body) + len(request.query.get("data", ""))
+    if raw_size > light.raw_bytes:
+        # Rather than ship megabytes to the decode process to be refused there.
+        refuse_large_lz64(request.query, request.headers, len(request.body), request.body[:2])
+        raise TooHeavy(f"{raw_size} bytes received")
+    light_limit = min(limit, light.decoded_bytes)
+    try:
+        return decode_payload(
+            request, light_limit, legacy_path=legacy_path, decoders=_LIGHT_DECODERS
+        )
+    except PayloadTooLarge:
+        if light_limit < limit:
+            raise TooHeavy(f"more than {light_limit} bytes decoded") from None
+        raise
+
+
+def _check_count(count: int, limits: CaptureLimits, light: LightBudget | None) -> None:
+    if count > limits.events_per_request:
+        raise PayloadTooLarge(
+            f"a request may carry at most {limits.events_per_request} events; this one has {count}"
+        )
+    if light is not None and count > light.events:
+        raise TooHeavy(f"{count} events")
 
 
 def _events_json(events: list[dict[str, Any]]) -> bytes:

@@ -22,20 +22,21 @@ from typing import Any
 
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.decoding import WireRequest
-from magpie.capture.ipc import encode, read_frame
+from magpie.capture.ipc import (
+    RemoteCaptureError,
+    encode,
+    read_frame,
+    request_header,
+    write_frame,
+)
+from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import CaptureOutcome
-from magpie.errors import MagpieError, ServiceUnavailable
+from magpie.errors import ServiceUnavailable
 from magpie.queue.local import LogFollower
 
+__all__ = ["CaptureGateway", "RemoteCaptureError"]
+
 log = logging.getLogger(__name__)
-
-
-class RemoteCaptureError(MagpieError):
-    """An error the capture process found, with its status and code."""
-
-    def __init__(self, status: int, code: str, type_: str, message: str, attr: str | None) -> None:
-        super().__init__(message, attr=attr)
-        self.status, self.code, self.type = status, code, type_
 
 
 class CaptureGateway:
@@ -46,10 +47,12 @@ class CaptureGateway:
         limits: CaptureLimits,
         follower: LogFollower,
         tokens: Callable[[], dict[str, int]],
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._queue_dir = queue_dir
         self._segment_bytes = segment_bytes
         self._limits = limits
+        self._rate_limit = rate_limit
         self._follower = follower
         self._tokens = tokens
         self._limited: list[int] = []
@@ -96,6 +99,7 @@ class CaptureGateway:
             "queue_dir": str(self._queue_dir),
             "segment_bytes": self._segment_bytes,
             "limits": dataclasses.asdict(self._limits),
+            "rate_limit": dataclasses.asdict(self._rate_limit) if self._rate_limit else None,
         }
         return subprocess.Popen(
             [sys.executable, "-m", "magpie.capture.process", json.dumps(config)],
@@ -139,26 +143,12 @@ class CaptureGateway:
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self._pending[request_id] = future
-        self._writer.write(
-            encode(
-                {
-                    "type": kind,
-                    "id": request_id,
-                    "path": request.path,
-                    "method": request.method,
-                    "query": dict(request.query),
-                    "headers": dict(request.headers),
-                    "client_ip": request.client_ip,
-                },
-                request.body,
-            )
-        )
+        header = {"type": kind, "id": request_id, **request_header(request)}
+        write_frame(self._writer, header, request.body)
         reply = await future
         error = reply.get("error")
         if error is not None:
-            raise RemoteCaptureError(
-                error["status"], error["code"], error["type"], error["message"], error["attr"]
-            )
+            raise RemoteCaptureError.from_header(error)
         return CaptureOutcome(
             reply["accepted"], reply["quota_limited"], reply["position"], reply["results"]
         )

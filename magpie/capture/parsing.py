@@ -14,14 +14,19 @@ from typing import Any
 
 import orjson
 
-from magpie.capture.rules import clean_token, distinct_id_of, event_token, event_uuid
-from magpie.capture.timestamps import parse_timestamp, resolve_timestamp
+from magpie.capture.rules import (
+    clean_event_name,
+    clean_token,
+    distinct_id_of,
+    event_token,
+    event_uuid,
+)
+from magpie.capture.timestamps import parse_client_time, resolve_timestamp
 from magpie.clock import uuid7
 from magpie.errors import (
     EmptyBatch,
     IngestKeyRequired,
     InvalidCookielessMode,
-    MissingEventName,
     RequestDecodingError,
     RequestParsingError,
     UnroutableEvents,
@@ -59,7 +64,7 @@ def parse_body(body: Any, *, engage_path: bool) -> RawBatch:
             raise RequestParsingError("batch must be an array", attr="batch")
         token = body.get("api_key", body.get("token"))
         sent_at = body.get("sent_at")
-        parsed_sent_at = parse_timestamp(sent_at) if isinstance(sent_at, str) else None
+        parsed_sent_at = parse_client_time(sent_at, "sent_at") if isinstance(sent_at, str) else None
         historical = body.get("historical_migration") is True
         return RawBatch(token, body["batch"], parsed_sent_at, historical)
     if "event" not in body and engage_path:
@@ -80,8 +85,14 @@ def batch_token(batch: RawBatch) -> str:
     return clean_token(tokens.pop())
 
 
+# Objects and arrays are never valid tokens (clean_token says so): they only
+# need a key in the set of tokens, and their repr could be megabytes long or
+# recurse too deep.
+_NOT_TEXT = ("not", "text")
+
+
 def _hashable(value: object) -> object:
-    return value if value is None or isinstance(value, str | int | float | bool) else repr(value)
+    return value if value is None or isinstance(value, str | int | float | bool) else _NOT_TEXT
 
 
 @dataclass(frozen=True)
@@ -94,11 +105,7 @@ def build_event(raw: object, context: EventContext) -> dict[str, Any]:
     """One validated event in Magpie's queue form, or a capture error saying what is wrong."""
     if not isinstance(raw, dict):
         raise RequestParsingError("each event must be a JSON object")
-    name = raw.get("event")
-    if name is None or name == "":
-        raise MissingEventName("every event needs an event name", attr="event")
-    if not isinstance(name, str):
-        raise RequestParsingError("event must be a string", attr="event")
+    name = clean_event_name(raw.get("event"))
     properties = _object_field(raw, "properties")
     _check_cookieless(properties.get("$cookieless_mode"))
     timestamp = resolve_timestamp(
@@ -123,12 +130,20 @@ def build_event(raw: object, context: EventContext) -> dict[str, Any]:
 
 
 def drop_filtered(events: list[Any]) -> list[Any]:
-    kept = [e for e in events if not (isinstance(e, dict) and e.get("event") in FILTERED_EVENTS)]
+    kept = [e for e in events if not _filtered(e)]
     if not events:
         raise EmptyBatch("the batch holds no events")
     if not kept:
         raise EmptyBatch("every event of the batch was filtered out")
     return kept
+
+
+def _filtered(event: object) -> bool:
+    if not isinstance(event, dict):
+        return False
+    name = event.get("event")
+    # Only strings can be in the set: a list or object name is not hashable.
+    return isinstance(name, str) and name in FILTERED_EVENTS
 
 
 def _object_field(raw: dict[str, Any], key: str, default: Any = ...) -> Any:

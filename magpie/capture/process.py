@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from magpie.capture.decoder import CaptureLimits
-from magpie.capture.decoding import WireRequest
-from magpie.capture.ipc import encode, read_frame
+from magpie.capture.ipc import INTERNAL_ERROR, encode, error_header, read_frame, request_from
+from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import CaptureOutcome, CaptureService
 from magpie.clock import SystemClock
 from magpie.errors import MagpieError
@@ -61,15 +61,22 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING)
     sock = socket.socket(fileno=config["fd"])
     limits = CaptureLimits(**config["limits"])
-    asyncio.run(_serve(sock, Path(config["queue_dir"]), config["segment_bytes"], limits))
+    rate_limit = RateLimit(**config["rate_limit"]) if config.get("rate_limit") else None
+    asyncio.run(
+        _serve(sock, Path(config["queue_dir"]), config["segment_bytes"], limits, rate_limit)
+    )
 
 
 async def _serve(
-    sock: socket.socket, queue_dir: Path, segment_bytes: int, limits: CaptureLimits
+    sock: socket.socket,
+    queue_dir: Path,
+    segment_bytes: int,
+    limits: CaptureLimits,
+    rate_limit: RateLimit | None,
 ) -> None:
     queue = LocalLog(queue_dir, segment_bytes=segment_bytes)
     tokens, limited = TokenMap(), LimitedProjects()
-    service = CaptureService(tokens, queue, SystemClock(), limits, limited)
+    service = CaptureService(tokens, queue, SystemClock(), limits, limited, rate_limit)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     writer.write(encode({"type": "ready", "end": queue.end}))
     tasks: set[asyncio.Task[None]] = set()
@@ -89,6 +96,7 @@ async def _serve(
                 task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
     finally:
+        service.close()
         queue.close()
         writer.close()
 
@@ -96,14 +104,7 @@ async def _serve(
 async def _handle(
     service: CaptureService, header: dict[str, Any], body: bytes, writer: asyncio.StreamWriter
 ) -> None:
-    request = WireRequest(
-        header["path"],
-        header["method"],
-        header["query"],
-        header["headers"],
-        body,
-        header["client_ip"],
-    )
+    request = request_from(header, body)
     reply: dict[str, Any] = {"type": "reply", "id": header["id"]}
     try:
         capture = service.capture_v1 if header["type"] == "v1" else service.capture
@@ -115,22 +116,10 @@ async def _handle(
             results=outcome.results,
         )
     except MagpieError as exc:
-        reply["error"] = {
-            "status": exc.status,
-            "code": exc.code,
-            "type": exc.type,
-            "message": exc.message,
-            "attr": exc.attr,
-        }
+        reply["error"] = error_header(exc)
     except Exception:
         log.exception("capture failed on %s", request.path)
-        reply["error"] = {
-            "status": 500,
-            "code": "internal_error",
-            "type": "server_error",
-            "message": "internal error",
-            "attr": None,
-        }
+        reply["error"] = INTERNAL_ERROR
     writer.write(encode(reply))
 
 

@@ -1,4 +1,4 @@
-"""Field rules of capture: token, distinct id and uuid (compat §1.3, §1.4, §1.9)."""
+"""Field rules of capture: token, event name, distinct id and uuid (compat §1.3, §1.4, §1.9)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import orjson
 from magpie.errors import (
     IngestKeyUnknown,
     MissingDistinctId,
+    MissingEventName,
     RequestParsingError,
 )
 
 MAX_TOKEN_LENGTH = 64
 MAX_DISTINCT_ID_LENGTH = 200
+# PostHog cuts distinct ids at 200 characters; event names get the same rule,
+# so that a runaway name cannot make every insight's event list unreadable.
+MAX_EVENT_NAME_LENGTH = 200
 
 
 def clean_token(raw: object) -> str:
@@ -55,20 +59,39 @@ def distinct_id_of(event: dict[str, Any]) -> str:
     return clean_distinct_id(raw)
 
 
+def clean_event_name(raw: object) -> str:
+    """The event's name: a non-empty string, NUL made U+FFFD, at most 200 characters."""
+    if raw is None or raw == "":
+        raise MissingEventName("every event needs an event name", attr="event")
+    if not isinstance(raw, str):
+        raise RequestParsingError("event must be a string", attr="event")
+    return raw[:MAX_EVENT_NAME_LENGTH].replace("\0", "\ufffd")
+
+
 def clean_distinct_id(raw: object) -> str:
     text = raw if isinstance(raw, str) else stringify(raw)
-    text = text.replace("\0", "\ufffd")
     if not text.strip():
         raise MissingDistinctId("distinct_id is empty")
-    return text[:MAX_DISTINCT_ID_LENGTH]
+    return id_text(text)
+
+
+def id_text(text: str) -> str:
+    """An id as stored (PostHog's rule): NUL made U+FFFD, cut at 200 characters.
+
+    For every value that becomes a distinct id: the event's own, and those an
+    ``$identify`` or ``$create_alias`` joins to it.
+    """
+    return text[:MAX_DISTINCT_ID_LENGTH].replace("\0", "\ufffd")
 
 
 def stringify(value: object) -> str:
     """JSON text of a non-string value, as PostHog's capture renders it (``23`` → ``"23"``)."""
     try:
         return orjson.dumps(value).decode()
-    except TypeError:
-        return str(value)
+    except orjson.JSONEncodeError:
+        # Only nesting deeper than orjson writes (255) gets here: its Python
+        # repr would recurse as deep, so it is refused instead.
+        raise RequestParsingError("an id is nested too deeply to be written as text") from None
 
 
 _CANONICAL_UUID = re.compile(

@@ -4,6 +4,8 @@ The SDK is answered only after the record is fsynced, so a success always
 means the events will be ingested. Everything that can be wrong with a
 request is found before the queue and reported with a stable code.
 Under ``magpie serve`` this runs in the capture process (see process.py).
+Small requests are decoded inline, large ones in the decode process
+(lanes.py); a project over its rate limit is refused with 429 (ratelimit.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Protocol
 
 import orjson
 
-from magpie.capture.decoder import CaptureLimits, DecodedBatch, decode_v0, decode_v1
+from magpie.capture.decoder import CaptureLimits, DecodedBatch
 from magpie.capture.decoding import WireRequest
+from magpie.capture.lanes import Lanes
+from magpie.capture.ratelimit import RateLimit, TokenBuckets
 from magpie.capture.rules import clean_token
 from magpie.clock import Clock, utc_naive
 from magpie.errors import IngestKeyRequired, IngestKeyUnknown
@@ -62,18 +66,25 @@ class CaptureService:
         clock: Clock,
         limits: CaptureLimits,
         quota: QuotaCheck,
+        rate_limit: RateLimit | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self._tokens = tokens
         self._queue = queue
         self._clock = clock
-        self._limits = limits
         self._quota = quota
+        self._buckets = TokenBuckets(rate_limit) if rate_limit else None
+        self.lanes = lanes or Lanes(limits)
+
+    def close(self) -> None:
+        self.lanes.close()
 
     async def capture(self, request: WireRequest) -> CaptureOutcome:
         """Validate a v0 request and store it durably (or count it as dropped over quota)."""
-        decoded = decode_v0(request, self._limits, self._clock.now())
+        decoded = await self.lanes.v0(request, self._clock.now())
         assert decoded.token is not None
         project_id = self._project_id(decoded.token)
+        self._take(project_id, decoded.count)
         if self._quota.is_limited(project_id):
             position = await self._queue.append(self._drop_record(project_id, decoded.count))
             return CaptureOutcome(0, quota_limited=True, position=position)
@@ -85,16 +96,21 @@ class CaptureService:
         project_id = self._project_id(
             clean_token(_bearer(request.headers.get("authorization", "")))
         )
-        decoded = decode_v1(request, self._limits, self._clock.now())
+        decoded = await self.lanes.v1(request, self._clock.now())
         results = decoded.results or {}
         if not decoded.count:
             return CaptureOutcome(0, results=results)
+        self._take(project_id, decoded.count)
         if self._quota.is_limited(project_id):
             dropped = await self._queue.append(self._drop_record(project_id, decoded.count))
             limited = {k: _QUOTA_DROP if v["result"] == "ok" else v for k, v in results.items()}
             return CaptureOutcome(0, quota_limited=True, position=dropped, results=limited)
         position = await self._queue.append(self._record(project_id, request, decoded))
         return CaptureOutcome(decoded.count, position=position, results=results)
+
+    def _take(self, project_id: int, events: int) -> None:
+        if self._buckets is not None:
+            self._buckets.take(project_id, events)
 
     def _project_id(self, token: str) -> int:
         project_id = self._tokens.project_id(token)

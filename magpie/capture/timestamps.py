@@ -3,7 +3,9 @@
 The client's clock may be wrong; ``sent_at`` tells how wrong. The order is:
 an ``offset`` wins, then a parsed ``timestamp`` corrected by the skew between
 ``sent_at`` and the server's ``now``, then ``now``. Anything more than 23 hours
-in the future is clamped to ``now``.
+in the future is clamped to ``now``. A client's date that parses but lies
+outside the years 1 to 9999 once in UTC is refused (``invalid_timestamp``):
+nothing downstream can hold it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from magpie.errors import InvalidTimestamp
+
 FUTURE_CUTOFF = timedelta(hours=23)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SHORT_OFFSET = re.compile(r"([+-]\d{2})$")
@@ -19,6 +23,8 @@ _EXTRA_FRACTION = re.compile(r"(\.\d{6})\d+")
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _CIVIL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d")
 _EARLIEST_MS_SENT_AT = datetime(2021, 1, 1, tzinfo=UTC)
+# Longer than any date format SDKs send: such text is not parsed at all.
+MAX_TIMESTAMP_LENGTH = 100
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -79,6 +85,26 @@ def _epoch(text: str) -> datetime | None:
 _PARSERS = (_iso, _civil, _rfc2822, _epoch)
 
 
+def parse_client_time(value: str, attr: str) -> datetime | None:
+    """A date sent by a client, in UTC; None when it is not a date.
+
+    Raises InvalidTimestamp (naming ``attr``) when it is a date whose UTC
+    instant falls outside the years 1 to 9999, such as
+    ``0001-01-01T00:00:00+05:00``: Python cannot hold it, nor can the store.
+    """
+    if len(value) > MAX_TIMESTAMP_LENGTH:
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        return None
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimestamp(
+            f"{attr} {value!r} is outside the years 1 to 9999 in UTC", attr=attr
+        ) from None
+
+
 def sent_at_from_millis(value: str | None) -> datetime | None:
     """``?_=`` / ``?sent_at=`` in milliseconds; years up to 2020 mean the client sent seconds."""
     if not value or not _NUMERIC.match(value.strip()):
@@ -99,14 +125,19 @@ def resolve_timestamp(
     ignore_sent_at: bool,
 ) -> datetime:
     """The event's time in UTC, after skew correction and clamping."""
-    resolved = now
-    parsed = parse_timestamp(timestamp) if timestamp else None
     try:
-        if parsed is not None:
-            effective_sent_at = None if ignore_sent_at else sent_at
-            resolved = parsed - (effective_sent_at - now) if effective_sent_at else parsed
         if offset_ms is not None:
+            # The offset wins, so the timestamp beside it is not even looked at.
             resolved = now - timedelta(milliseconds=offset_ms)
+        else:
+            parsed = parse_client_time(timestamp, "timestamp") if timestamp else None
+            effective_sent_at = None if ignore_sent_at else sent_at
+            if parsed is None:
+                resolved = now
+            elif effective_sent_at is not None:
+                resolved = parsed - (effective_sent_at - now)
+            else:
+                resolved = parsed
     except OverflowError:
         return EPOCH
     if resolved - now > FUTURE_CUTOFF:

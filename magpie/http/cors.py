@@ -15,7 +15,6 @@ from magpie.errors import MagpieError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
-RETRY_AFTER_SECONDS = 5
 
 
 def cors_headers(request: Request) -> dict[str, str]:
@@ -50,9 +49,9 @@ def public_endpoint(
             return await handler(request)
         except MagpieError as exc:
             response = cors_json(orjson.dumps(error_body(exc)), exc.status, request)
-            if exc.status == 503:
-                # A transient failure (the disk): tell SDKs when to try again.
-                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            if exc.retry_after is not None:
+                # A transient refusal (the disk, a rate limit): when to try again.
+                response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except Exception:
             log.exception("request failed on %s", request.url.path)

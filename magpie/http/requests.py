@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.requests import Request
 
@@ -13,10 +13,15 @@ from magpie.errors import PayloadTooLarge
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-async def read_body(request: Request, cap: int) -> bytes:
+# Called with the body's declared size and its first bytes, before the rest is
+# read: it raises to refuse the request without reading megabytes.
+StartCheck = Callable[[int, bytes], None]
+
+
+async def read_body(request: Request, cap: int, check_start: StartCheck | None = None) -> bytes:
     """The request body, refusing to buffer more than ``cap`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
+    declared = declared_length(request)
+    if declared is not None and declared > cap:
         raise PayloadTooLarge(f"request body exceeds {cap} bytes")
     chunks = []
     size = 0
@@ -24,8 +29,19 @@ async def read_body(request: Request, cap: int) -> bytes:
         size += len(chunk)
         if size > cap:
             raise PayloadTooLarge(f"request body exceeds {cap} bytes")
+        if check_start is not None and chunk:
+            check_start(declared if declared is not None else size, chunk[:2])
+            check_start = None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def declared_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length")
+    # isascii: str.isdigit() also accepts digits int() refuses, such as '²'.
+    if declared and declared.isascii() and declared.isdigit():
+        return int(declared)
+    return None
 
 
 def client_ip(request: Request, trusted_proxies: Sequence[Network]) -> str | None:
@@ -51,7 +67,10 @@ def _is_trusted(address: str, networks: Sequence[Network]) -> bool:
 
 
 async def wire_request(
-    request: Request, cap: int, trusted_proxies: Sequence[Network]
+    request: Request,
+    cap: int,
+    trusted_proxies: Sequence[Network],
+    check_start: StartCheck | None = None,
 ) -> WireRequest:
     # Plain dicts: the request may be decoded in another process.
     return WireRequest(
@@ -59,6 +78,6 @@ async def wire_request(
         method=request.method,
         query=dict(request.query_params),
         headers=dict(request.headers.items()),
-        body=await read_body(request, cap),
+        body=await read_body(request, cap, check_start),
         client_ip=client_ip(request, trusted_proxies),
     )

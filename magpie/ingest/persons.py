@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from magpie.capture.rules import MAX_DISTINCT_ID_LENGTH, stringify
+from magpie.capture.rules import id_text, stringify
 from magpie.ingest.events import IncomingEvent
 from magpie.ingest.normalize import WarningSink
 from magpie.store.state import MergeRecord, Person, PersonState
@@ -86,7 +86,7 @@ def merge_pair(event: IncomingEvent) -> tuple[str, str] | None:
     if other is None:
         return None
     other_id = other if isinstance(other, str) else stringify(other)
-    return other_id[:MAX_DISTINCT_ID_LENGTH], event.distinct_id
+    return id_text(other_id), event.distinct_id
 
 
 class PersonRules:
