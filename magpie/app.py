@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from magpie import access
+from magpie import access, running
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
@@ -172,9 +172,11 @@ def create_app(magpie: Magpie) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await magpie.start_serving()
+        running.announce(magpie.settings.data_dir, magpie.settings.local_url)
         try:
             yield
         finally:
+            running.withdraw(magpie.settings.data_dir)
             await magpie.stop_serving()
 
     # Base64 bodies are a third larger than what they decode to.

@@ -16,7 +16,7 @@ import orjson
 import uvicorn
 from rich.table import Table
 
-from magpie import access
+from magpie import access, running
 from magpie.app import Magpie, server_config, tune_interpreter
 from magpie.billing.meter import Period
 from magpie.billing.pricing import DEFAULT_PRICING
@@ -54,17 +54,19 @@ def _through_server_or_folder(
     """``remote`` through the running server when there is one, else ``local`` on the
     data folder: one process at a time may open it, and a server holds it.
 
-    The server is looked for at MAGPIE_HOST:MAGPIE_PORT with the key saved at
-    first start (which has every scope and reaches every project).
+    The server announces itself in the data folder (magpie/running.py); it is
+    asked with the key saved at first start (which has every scope and reaches
+    every project).
     """
     saved = load_saved_credentials(settings.credentials_path)
-    if saved is not None:
+    url = running.running_server(settings.data_dir)
+    if saved is not None and url is not None:
         headers = {"Authorization": f"Bearer {saved[1]}"}
         try:
-            with httpx.Client(base_url=settings.url, headers=headers, timeout=30) as api:
+            with httpx.Client(base_url=url, headers=headers, timeout=30) as api:
                 return remote(api)
         except httpx.ConnectError:
-            pass  # no server there: open the folder
+            pass  # it has just stopped (or not yet started listening): open the folder
     try:
         # The queue opened as the server opens it without a capture process:
         # a follower of a capture process that is not running would not know
@@ -72,8 +74,7 @@ def _through_server_or_folder(
         magpie = Magpie(settings.with_overrides(capture_process=False))
     except Exception as exc:  # most often: a server elsewhere holds the file
         raise click.ClickException(
-            f"cannot open {settings.data_dir} ({exc}); if a server is using it, set"
-            " MAGPIE_HOST and MAGPIE_PORT to its address"
+            f"cannot open {settings.data_dir} ({exc}); is a server starting or stopping on it?"
         ) from None
     try:
         return local(magpie)

@@ -103,6 +103,13 @@ class Settings:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def local_url(self) -> str:
+        """Where a process on this machine reaches the server (also when it listens
+        on every interface)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://{host}:{self.port}"
+
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
