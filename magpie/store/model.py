@@ -123,6 +123,10 @@ class EventFilter:
     event: str | None = None
     after: datetime | None = None
     before: datetime | None = None
+    # One event property: events where it equals ``property_value`` (as text),
+    # or, with no value, where it is set.
+    property_key: str | None = None
+    property_value: str | None = None
     limit: int = 100
     offset: int = 0
 

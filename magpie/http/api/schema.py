@@ -435,6 +435,16 @@ OPERATIONS: list[Operation] = [
             Param("event", STRING, "only this event name"),
             Param("after", TIME, "events after this time (ISO 8601; no zone means UTC)"),
             Param("before", TIME, "events before this time"),
+            Param(
+                "property",
+                {"type": "string", "maxLength": 1000},
+                "only events with this property set",
+            ),
+            Param(
+                "property_value",
+                {"type": "string", "maxLength": 1000},
+                "with property: only events where it equals this (as text)",
+            ),
             LIMIT,
             OFFSET,
         ),
