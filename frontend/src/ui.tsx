@@ -65,6 +65,8 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
 export function useDebounced<T>(value: T, ms: number): T {
   const [current, setCurrent] = useState(value);
   useEffect(() => {
+    // The first real value needs no wait: only changes to it are debounced.
+    if (current === null || current === undefined) return setCurrent(value);
     const id = setTimeout(() => setCurrent(value), ms);
     return () => clearTimeout(id);
   }, [value, ms]);

@@ -33,7 +33,7 @@ export default function Events({ projectId }: PageProps) {
   const [value, setValue] = useState("");
   const [open, setOpen] = useState<Set<string>>(new Set());
   const [live, setLive] = useState(true);
-  const names = useEventNames(projectId);
+  const [names, wantNames] = useEventNames(projectId);
   // Filters apply as you type, once typing pauses.
   const filters = useDebounced(JSON.stringify([event.trim(), key.trim(), value]), 300);
   const rows = useAsync(() => loadEvents(projectId, ...(JSON.parse(filters) as [string, string, string])), [projectId, filters]);
@@ -54,7 +54,7 @@ export default function Events({ projectId }: PageProps) {
       <form class="toolbar" onSubmit={(e) => e.preventDefault()} aria-label="Event filters">
         <datalist id="live-event-names">{names.map((n) => <option value={n} key={n} />)}</datalist>
         <Field label="Event name" id="filter-event">
-          <input id="filter-event" list="live-event-names" placeholder="Any event" value={event} onInput={(e) => setEvent((e.target as HTMLInputElement).value)} />
+          <input id="filter-event" list="live-event-names" onFocus={wantNames} placeholder="Any event" value={event} onInput={(e) => setEvent((e.target as HTMLInputElement).value)} />
         </Field>
         <Field label="Event property" id="filter-key">
           <input id="filter-key" placeholder="$browser" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />

@@ -7,10 +7,13 @@ import { DATE_PRESETS, DISPLAYS, letter, MATHS, PROPERTY_MATHS, type Series, typ
 
 const eventNames = new Map<number, Promise<string[]>>();
 
-/** The project's event names, most frequent first, for the event pickers. */
-export function useEventNames(projectId: number): string[] {
+/** The project's event names, most frequent first, for the event pickers: asked
+ * for once a picker is focused (``want``), so the page's own query runs first. */
+export function useEventNames(projectId: number): [string[], () => void] {
   const [names, setNames] = useState<string[]>([]);
+  const [wanted, setWanted] = useState(false);
   useEffect(() => {
+    if (!wanted) return;
     if (!eventNames.has(projectId)) {
       eventNames.set(
         projectId,
@@ -21,12 +24,12 @@ export function useEventNames(projectId: number): string[] {
       );
     }
     eventNames.get(projectId)!.then(setNames);
-  }, [projectId]);
-  return names;
+  }, [projectId, wanted]);
+  return [names, () => setWanted(true)];
 }
 
-function SeriesEditor({ series, index, onChange, onRemove, canRemove }: {
-  series: Series; index: number; onChange: (s: Series) => void; onRemove: () => void; canRemove: boolean;
+function SeriesEditor({ series, index, onChange, onRemove, canRemove, onFocusEvent }: {
+  series: Series; index: number; onChange: (s: Series) => void; onRemove: () => void; canRemove: boolean; onFocusEvent: () => void;
 }) {
   const id = `series-${index}`;
   const name = `series ${letter(index)}`;
@@ -37,7 +40,7 @@ function SeriesEditor({ series, index, onChange, onRemove, canRemove }: {
       </legend>
       <div class="row">
         <Field label={`Event of ${name}`} id={`${id}-event`}>
-          <input id={`${id}-event`} list="event-names" value={series.event ?? ""} placeholder="All events (leave empty)"
+          <input id={`${id}-event`} list="event-names" onFocus={onFocusEvent} value={series.event ?? ""} placeholder="All events (leave empty)"
             onInput={(e) => onChange({ ...series, event: (e.target as HTMLInputElement).value || null })} />
         </Field>
         <Field label={`Measure of ${name}`} id={`${id}-math`}>
@@ -62,7 +65,7 @@ function SeriesEditor({ series, index, onChange, onRemove, canRemove }: {
 }
 
 export function TrendsBuilder({ query, onChange, projectId }: { query: TrendsQuery; onChange: (q: TrendsQuery) => void; projectId: number }) {
-  const names = useEventNames(projectId);
+  const [names, wantNames] = useEventNames(projectId);
   const preset = query.dateRange?.date_from ?? "-7d";
   const custom = !DATE_PRESETS.some(([value]) => value === preset) || query.dateRange?.date_to;
   const [showCustom, setShowCustom] = useState(Boolean(custom));
@@ -76,7 +79,7 @@ export function TrendsBuilder({ query, onChange, projectId }: { query: TrendsQue
         {names.map((n) => <option value={n} key={n} />)}
       </datalist>
       {query.series.map((s, i) => (
-        <SeriesEditor key={i} series={s} index={i} canRemove={query.series.length > 1}
+        <SeriesEditor key={i} series={s} index={i} onFocusEvent={wantNames} canRemove={query.series.length > 1}
           onChange={(next) => setSeries(i, next)} onRemove={() => set({ series: query.series.filter((_, j) => j !== i) })} />
       ))}
       <button type="button" class="secondary" onClick={() => set({ series: [...query.series, { kind: "EventsNode", event: "$pageview", math: "total" }] })}>

@@ -39,7 +39,8 @@ function options(results: TrendResult[], display: string, width: number, height:
   return {
     width,
     height,
-    scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] } },
+    // Bars sit on their bucket: half a bucket of room at each end.
+    scales: { x: display === "ActionsBar" ? { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } : { time: false }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 5] } },
     axes: [
       {
         values: (_u, splits) => splits.map((s) => (Number.isInteger(s) ? shortLabel(labels[s] ?? "") : "")),

@@ -44,6 +44,21 @@ export function TrendView({ results, display, asTable = false, height, name }: {
         Try a longer date range, or check that the event name is one your project receives.
       </Empty>
     );
+  const nothing = results.every((r) => !r.count && r.data.every((v) => !v));
+  const note = nothing && (
+    <p class="muted" role="note">
+      No matching events in this date range: a longer range, or another event, may find some.
+    </p>
+  );
+  return (
+    <>
+      {note}
+      {drawn(results, display, asTable, name, height)}
+    </>
+  );
+}
+
+function drawn(results: TrendResult[], display: string, asTable: boolean, name: string, height?: number) {
   if (asTable || display === "ActionsTable") return <TrendTable results={results} caption={`${name} as a table`} />;
   if (display === "BoldNumber") return <BoldNumber results={results} />;
   if (display === "ActionsPie") return <Pie results={results} label={`${name} as a pie chart`} />;
