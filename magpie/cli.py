@@ -335,11 +335,10 @@ def user() -> None:
 def user_add(data_dir: Path | None, email: str) -> None:
     """Add a user; the password is read from standard input (first line), never an argument,
     so it stays out of the shell's history and the process list."""
-    stream = click.get_text_stream("stdin")
-    if stream.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if sys.stdin.isatty():
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
     else:
-        password = stream.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     body = {"email": email, "password": password}
     created = _through_server_or_folder(
         _settings(data_dir=data_dir),
