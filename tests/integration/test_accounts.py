@@ -9,6 +9,13 @@ import sys
 import httpx
 
 from tests.conftest import ROOT, LiveServer
+from tests.integration.tenants import (
+    HARMLESS_BODIES,
+    api_routes,
+    iterate_methods,
+    route_url,
+    two_tenants,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -170,3 +177,33 @@ def test_user_add_from_the_command_line(live_server: LiveServer) -> None:
         assert client.get("/signup").headers["location"] == "/login"
         login = client.post("/login", data={"email": "cli@example.com", "password": PASSWORD})
         assert login.status_code == 303
+
+
+def test_every_api_route_takes_the_session_and_every_write_needs_the_csrf_token(
+    live_server: LiveServer,
+) -> None:
+    """Enumerated from the app: a new route is covered without anyone remembering to."""
+    client = sign_up(live_server)
+    token = csrf_of(client, live_server.project_id)
+    tenants = two_tenants(live_server)
+    key_id = client.get("/api/personal_api_keys/").json()[0]["id"]
+    values = {**tenants.path_values(), "key_id": key_id}
+    cases = list(iterate_methods(api_routes(live_server)))
+    for route, method in cases:
+        if method == "GET":
+            # The session passes the checks a key with every scope on every project passes.
+            answer = client.get(route_url(route, **values))
+            assert answer.status_code == 200, (route.path, answer.text)
+    writes = 0
+    for route, method in cases:
+        if method == "GET":
+            continue
+        url = route_url(route, **values)
+        body = HARMLESS_BODIES.get((route.path, method))
+        refused = client.request(method, url, json=body)
+        assert refused.status_code == 403, (method, url, refused.text)
+        assert refused.json()["attr"] == "csrf_token"
+        allowed = client.request(method, url, json=body, headers={"X-CSRFToken": token})
+        assert allowed.status_code not in (401, 403), (method, url, allowed.text)
+        writes += 1
+    assert writes >= 10

@@ -4,7 +4,9 @@ import { get } from "../api";
 import type { PageProps } from "../routes";
 import { Empty, ErrorBox, formatTime, JsonView, Loading, ModeBadge, PageHeader, useAsync } from "../ui";
 
-const KIND: Record<string, string> = { create: "Created", attach: "Distinct id joined", merge: "Merged another person" };
+// person_merges kinds: a new person (an identify joining an anonymous id makes one
+// when neither had a person), an id joining an existing person, two persons merged.
+const KIND: Record<string, string> = { create: "Person created", attach: "Distinct id joined", merge: "Merged another person" };
 
 async function load(projectId: number, distinctId: string) {
   const found = await get(`/api/projects/${projectId}/persons/?distinct_id=${encodeURIComponent(distinctId)}`);
@@ -48,7 +50,7 @@ export default function Person({ projectId, params }: PageProps) {
               {person.merge_history.map((m: any, i: number) => (
                 <tr key={i}>
                   <td>{formatTime(m.event_timestamp)}</td>
-                  <td>{KIND[m.kind] ?? m.kind}{m.source_person_uuid && m.kind === "merge" ? <div class="muted">from person {m.source_person_uuid}</div> : null}</td>
+                  <td>{KIND[m.kind] ?? m.kind}{m.distinct_ids.length > 1 && <div class="muted">{m.distinct_ids.length} distinct ids joined</div>}{m.source_person_uuid && m.kind === "merge" ? <div class="muted">from person {m.source_person_uuid}</div> : null}</td>
                   <td><code>{m.event}</code>{m.event_uuid && <div class="muted">{m.event_uuid}</div>}</td>
                   <td>{m.distinct_ids.map((d: string) => <code key={d} class="chip">{d}</code>)}</td>
                 </tr>
