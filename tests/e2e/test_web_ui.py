@@ -531,3 +531,30 @@ def test_every_page_loads_without_console_errors(clean: Ui, server: LiveServer) 
     clean.go("/project/999/events")
     clean.page.get_by_text("There is no project 999").wait_for()
     clean.shot("project-unknown")
+
+
+def test_loading_and_error_states_say_what_is_happening(clean: Ui, server: LiveServer) -> None:
+    page = clean.page
+    held: list[Any] = []
+    page.route("**/api/projects/*/query/", lambda route: held.append(route))
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("status").filter(has_text="Running the query").wait_for()
+    clean.shot("insight-loading", full_page=False)
+    for route in held:
+        route.fulfill(
+            status=400,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "type": "validation_error",
+                    "code": "query_failed",
+                    "detail": "the query failed: a value could not be converted",
+                    "attr": None,
+                }
+            ),
+        )
+    page.unroute("**/api/projects/*/query/")
+    clean.console.allowed.append("400 (Bad Request)")
+    alert = page.get_by_role("alert").filter(has_text="This query did not run")
+    alert.get_by_text("a value could not be converted").wait_for()
+    clean.shot("insight-error", full_page=False)
