@@ -18,13 +18,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from magpie import access, running
+from magpie.accounts import SessionAuthority, load_secret
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
 from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
+from magpie.credentials import DEFAULT_PROJECT_NAME
 from magpie.http.api.billing import billing_routes
+from magpie.http.api.boards import board_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.keys import key_routes
@@ -32,9 +35,12 @@ from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
 from magpie.http.api.query import query_routes
 from magpie.http.api.schema import schema_routes
+from magpie.http.api.users import user_routes
 from magpie.http.capture import capture_routes
 from magpie.http.errors import http_error, install_id_convertor, internal_error
 from magpie.http.flags import flags_routes
+from magpie.http.throttle import FailureLimiter
+from magpie.http.ui.routes import UiContext, ui_routes
 from magpie.ingest.worker import IngestWorker
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
@@ -65,6 +71,9 @@ class Magpie:
         self.projects = self.stores.projects
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
+        self.sessions = SessionAuthority(
+            self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
+        )
         self.billing = BillingService(self.stores.billing, self.clock, settings.pricing_file)
         self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
         self.queue: LocalLog | LogFollower
@@ -162,11 +171,22 @@ def make_private(data_dir: Path) -> None:
 
 def create_app(magpie: Magpie) -> Starlette:
     install_id_convertor()
+    failures = FailureLimiter()  # failed keys, sessions and logins, per client address
     api = ApiContext(
         magpie.api_keys,
         magpie.projects,
         magpie.clock,
         trusted_proxies=magpie.settings.trusted_proxies,
+        failures=failures,
+        sessions=magpie.sessions,
+    )
+    ui = UiContext(
+        magpie.stores.users,
+        magpie.projects,
+        magpie.sessions,
+        trusted_proxies=magpie.settings.trusted_proxies,
+        failures=failures,
+        first_project=lambda: magpie.create_project(DEFAULT_PROJECT_NAME).id,
     )
 
     @asynccontextmanager
@@ -208,15 +228,17 @@ def create_app(magpie: Magpie) -> Starlette:
         *project_routes(api, magpie.projects, magpie.create_project),
         *key_routes(api, magpie.api_keys, magpie.projects),
         *billing_routes(api, magpie.billing),
+        *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
+        *user_routes(api, magpie.stores.users),
         *schema_routes(),
         Route(
             "/api/ingestion/status/",
             api_endpoint(api, ingestion_status, scope="ingestion:read", server_wide=True),
         ),
-        Route("/", health),
         Route("/_health", health),
         Route("/_readiness", health),
         Route("/_liveness", health),
+        *ui_routes(ui),
     ]
 
     return Starlette(

@@ -16,7 +16,7 @@ import orjson
 import uvicorn
 from rich.table import Table
 
-from magpie import access, running
+from magpie import access, accounts, running
 from magpie.app import Magpie, server_config, tune_interpreter
 from magpie.billing.meter import Period
 from magpie.billing.pricing import DEFAULT_PRICING
@@ -28,6 +28,7 @@ from magpie.errors import MagpieError
 from magpie.http.api.common import encode_json
 from magpie.http.api.keys import public_key
 from magpie.http.api.projects import public_project
+from magpie.http.api.users import public_user
 from magpie.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -322,6 +323,45 @@ def key_revoke(data_dir: Path | None, key_id: str) -> None:
         lambda magpie: access.revoke_key(magpie.api_keys, None, key_id),
     )
     click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def user() -> None:
+    """Web UI users: each logs in with an email and a password."""
+
+
+@user.command("add")
+@_data_dir
+@click.option("--email", required=True, help="The user's email, used to log in.")
+def user_add(data_dir: Path | None, email: str) -> None:
+    """Add a user; the password is read from standard input (first line), never an argument,
+    so it stays out of the shell's history and the process list."""
+    if sys.stdin.isatty():
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    body = {"email": email, "password": password}
+    created = _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.post("/api/users/", json=body)),
+        lambda magpie: _plain(public_user(accounts.add_user(magpie.stores.users, email, password))),
+    )
+    click.echo(json.dumps(created))
+
+
+@user.command("list")
+@_data_dir
+def user_list(data_dir: Path | None) -> None:
+    """Every user (never a password)."""
+    found = _through_server_or_folder(
+        _settings(data_dir=data_dir),
+        lambda api: _answer(api.get("/api/users/"))["results"],
+        lambda magpie: _plain([public_user(u) for u in magpie.stores.users.all()]),
+    )
+    table = Table("id", "email", "created")
+    for u in found:
+        table.add_row(str(u["id"]), u["email"], _minute(u["created_at"]))
+    console().print(table)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,15 @@ class FailureLimiter:
             return None
         return max(1, math.ceil(start + self.window - now))
 
+    def waiting(self, address: str) -> int | None:
+        """The seconds an address over its limit must still wait, without counting."""
+        now = self._monotonic()
+        with self._lock:
+            start, count = self._windows.get(address, (now, 0))
+        if count <= self.limit or now - start >= self.window:
+            return None
+        return max(1, math.ceil(start + self.window - now))
+
     def _forget_ended(self, now: float) -> None:
         ended = [a for a, (start, _) in self._windows.items() if now - start >= self.window]
         for address in ended:

@@ -15,16 +15,20 @@ from typing import Any, Protocol, TypeVar
 
 from magpie.store.model import (
     ApiKey,
+    Dashboard,
     EventFilter,
     IngestionWarning,
+    Insight,
     IssuedKey,
     PersonRecord,
     Project,
     QuotaLimits,
+    Session,
     StoredEvent,
     StoredWarning,
     UsageCount,
     UsageRow,
+    User,
 )
 from magpie.store.state import GroupState, Key, PersonState
 
@@ -185,6 +189,100 @@ class PersonReader(Protocol):
     ) -> list[StoredWarning]: ...
 
 
+class UserStore(Protocol):
+    """Web UI accounts: an email and an argon2 hash (made and checked in ``magpie/accounts.py``)."""
+
+    def create(self, email: str, password_hash: str) -> User:
+        """Raises ``ValueError`` when the email is taken (compared case-insensitively)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def all(self) -> list[User]: ...
+
+    def by_email(self, email: str) -> User | None: ...
+
+    def password_hash(self, user_id: int) -> str | None: ...
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """A rehash with newer parameters after a successful login."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Server-side sessions, known by the SHA-256 digest of their token."""
+
+    def create(self, token_digest: str, user_id: int, expires_at: datetime) -> Session: ...
+
+    def find(self, token_digest: str, now: datetime) -> Session | None:
+        """The session, unless it expired or was ended."""
+        ...
+
+    def delete(self, token_digest: str) -> None: ...
+
+
+class InsightStore(Protocol):
+    """Saved insights of a project (PostHog's ``/insights/``)."""
+
+    def create(
+        self, project_id: int, short_id: str, name: str, description: str, query: dict[str, Any]
+    ) -> Insight: ...
+
+    def get(self, project_id: int, insight_id: int) -> Insight | None: ...
+
+    def list(
+        self, project_id: int, *, short_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Insight]:
+        """Newest first."""
+        ...
+
+    def update(self, project_id: int, insight_id: int, **changes: Any) -> Insight | None:
+        """Change ``name``, ``description`` or ``query``."""
+        ...
+
+    def delete(self, project_id: int, insight_id: int) -> bool:
+        """The insight and its dashboard tiles; False if there was none."""
+        ...
+
+
+class DashboardStore(Protocol):
+    """Dashboards of a project, each a list of tiles showing saved insights."""
+
+    def create(self, project_id: int, name: str, description: str = "") -> Dashboard: ...
+
+    def get(self, project_id: int, dashboard_id: int) -> Dashboard | None:
+        """With its tiles, in the order they were added."""
+        ...
+
+    def list(self, project_id: int) -> list[Dashboard]:
+        """Oldest first, without tiles."""
+        ...
+
+    def update(self, project_id: int, dashboard_id: int, **changes: Any) -> Dashboard | None:
+        """Change ``name``, ``description`` or ``filters``."""
+        ...
+
+    def delete(self, project_id: int, dashboard_id: int) -> bool: ...
+
+    def add_tile(self, project_id: int, dashboard_id: int, insight_id: int) -> bool:
+        """Show the insight on the dashboard (once); False if either is not the project's."""
+        ...
+
+    def remove_tile(
+        self,
+        project_id: int,
+        dashboard_id: int,
+        *,
+        tile_id: int | None = None,
+        insight_id: int | None = None,
+    ) -> bool: ...
+
+    def claim_default(self, project_id: int) -> bool:
+        """True the first time it is called for a project, ever: its first dashboard
+        is made once, and not again after someone deleted it."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """One backend's stores, as ``magpie/app.py`` builds them from the settings."""
@@ -195,3 +293,7 @@ class Stores:
     events: EventReader
     persons: PersonReader
     ingest: IngestStore
+    users: UserStore
+    sessions: SessionStore
+    insights: InsightStore
+    dashboards: DashboardStore

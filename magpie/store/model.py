@@ -123,6 +123,10 @@ class EventFilter:
     event: str | None = None
     after: datetime | None = None
     before: datetime | None = None
+    # One event property: events where it equals ``property_value`` (as text),
+    # or, with no value, where it is set.
+    property_key: str | None = None
+    property_value: str | None = None
     limit: int = 100
     offset: int = 0
 
@@ -171,3 +175,61 @@ class StoredWarning:
     details: dict[str, Any]
     event_uuid: UUID | None
     timestamp: datetime
+
+
+# -- accounts and what the web UI saves -------------------------------------------
+
+
+def email_key(email: str) -> str:
+    """Emails are unique whatever their case: Ada@x.com and ada@x.com are one account."""
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who logs in to the web UI. The password hash never leaves the store
+    except to be checked (``UserStore.password_hash``)."""
+
+    id: int
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in browser; the store knows it by a digest of its token only."""
+
+    user: User
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Insight:
+    id: int
+    project_id: int
+    short_id: str
+    name: str
+    description: str
+    query: dict[str, Any]  # a TrendsQuery, HogQLQuery or PostHog's InsightVizNode wrapper
+    created_at: datetime
+    last_modified_at: datetime
+    dashboards: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class DashboardTile:
+    id: int
+    insight: Insight
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    id: int
+    project_id: int
+    name: str
+    description: str
+    # A date range for every tile: {"date_from": ..., "date_to": ...}, or {}.
+    filters: dict[str, Any]
+    created_at: datetime
+    tiles: tuple[DashboardTile, ...] = ()

@@ -23,6 +23,17 @@ class Tenants:
     key_a: str  # every scope, project a only
     key_b: str  # every scope, project b only
     person_b: str  # a person of project b
+    insight_b: int  # an insight of project b (its first dashboard's)
+    dashboard_b: int  # project b's first dashboard
+
+    def path_values(self) -> dict[str, object]:
+        """Values for every path parameter, naming project b's things."""
+        return {
+            "project_id": self.b,
+            "person_uuid": self.person_b,
+            "insight_id": self.insight_b,
+            "dashboard_id": self.dashboard_b,
+        }
 
     def api(self, key: str) -> httpx.Client:
         return httpx.Client(
@@ -62,7 +73,18 @@ def two_tenants(server: LiveServer) -> Tenants:
     server.settle()
     with server.api() as owner:
         people = owner.get(f"/api/projects/{b['id']}/persons/").json()["results"]
-    return Tenants(server, server.project_id, b["id"], key_a, key_b, people[0]["uuid"])
+        [board] = owner.get(f"/api/projects/{b['id']}/dashboards/").json()["results"]
+        insight = owner.get(f"/api/projects/{b['id']}/insights/").json()["results"][0]
+    return Tenants(
+        server,
+        server.project_id,
+        b["id"],
+        key_a,
+        key_b,
+        people[0]["uuid"],
+        insight["id"],
+        board["id"],
+    )
 
 
 # Routes under /api/ that need no key: they show nothing of any project.
@@ -107,6 +129,11 @@ HARMLESS_BODIES: dict[tuple[str, str], Any] = {
     ("/api/projects/{project_id:int}/billing/quota/", "PUT"): {"max_events": "lots"},
     ("/api/billing/pricing/", "PUT"): {"tiers": [{"up_to": 5}]},
     ("/api/personal_api_keys/", "POST"): {"label": "", "scopes": ["*"]},
+    ("/api/projects/{project_id:int}/insights/", "POST"): {"name": "no query"},
+    ("/api/projects/{project_id:int}/insights/{insight_id:int}/", "PATCH"): {"query": 5},
+    ("/api/projects/{project_id:int}/dashboards/", "POST"): {"name": ""},
+    ("/api/projects/{project_id:int}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": ""},
+    ("/api/users/", "POST"): {"email": "", "password": ""},
 }
 
 

@@ -113,7 +113,7 @@ def test_every_route_needs_its_declared_scope(tenants: Tenants) -> None:
             scope: new_key(owner, label=scope[:40], scopes=[scope])
             for scope in {declared_scope(route, method) for route, method in cases}
         }
-    values = {"project_id": tenants.b, "person_uuid": tenants.person_b, "key_id": key_id}
+    values = {**tenants.path_values(), "key_id": key_id}
     for route, method in cases:
         scope = declared_scope(route, method)
         url, body = route_url(route, **values), HARMLESS_BODIES.get((route.path, method))

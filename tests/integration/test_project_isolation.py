@@ -35,6 +35,8 @@ OUTSIDE_PROJECTS = {
     ("/api/billing/pricing/", "GET"): 403,  # the price list is the whole server's
     ("/api/billing/pricing/", "PUT"): 403,
     ("/api/ingestion/status/", "GET"): 403,  # the queue holds every project's events
+    ("/api/users/", "GET"): 403,  # a user sees every project
+    ("/api/users/", "POST"): 403,
 }
 
 
@@ -45,6 +47,9 @@ ATTEMPTS = {
     ("/api/projects/{project_id:int}/query/", "POST"): {
         "query": {"kind": "HogQLQuery", "query": "SELECT * FROM events"}
     },
+    ("/api/projects/{project_id:int}/insights/{insight_id:int}/", "PATCH"): {"name": "A's"},
+    ("/api/projects/{project_id:int}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": "A's"},
+    ("/api/projects/{project_id:int}/insights/", "POST"): {"query": {"kind": "TrendsQuery"}},
 }
 
 
@@ -70,7 +75,7 @@ def test_every_project_route_answers_404_to_another_projects_key(tenants: Tenant
     with tenants.api(tenants.key_a) as a, tenants.api(tenants.key_b) as b:
         for route, method in iterate_methods(routes):
             body = ATTEMPTS.get((route.path, method))
-            url = route_url(route, project_id=tenants.b, person_uuid=tenants.person_b)
+            url = route_url(route, **tenants.path_values())
             answer = a.request(method, url, json=body)
             assert answer.status_code == 404, (method, url, answer.text)
             # Exactly what a project that does not exist answers: nothing tells them apart.

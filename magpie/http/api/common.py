@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from magpie import scopes
+from magpie.accounts import LoggedIn, SessionAuthority
 from magpie.capture.timestamps import parse_timestamp
 from magpie.clock import Clock, utc_naive
 from magpie.errors import (
@@ -45,6 +46,29 @@ MAX_API_BODY = 10 * 1024 * 1024
 # Methods that only read: a route declared with a scope object ("billing")
 # needs its read scope for these and its write scope for the others.
 _READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_COOKIE = "magpie_session"
+CSRF_HEADER = "x-csrftoken"  # the header Django and PostHog's front end send
+
+
+@dataclass(frozen=True)
+class SessionKey(ApiKey):
+    """A logged-in web UI user, seen by the API as a key with every scope on every
+    project: the session passes the same checks as a personal API key."""
+
+    logged_in: LoggedIn | None = None
+
+
+def session_key(logged_in: LoggedIn) -> SessionKey:
+    user = logged_in.user
+    return SessionKey(
+        id=f"session:{user.id}",
+        label=user.email,
+        mask_value="",
+        scopes=(scopes.ALL,),
+        scoped_teams=(),
+        created_at=user.created_at,
+        logged_in=logged_in,
+    )
 
 
 @dataclass(frozen=True)
@@ -86,8 +110,10 @@ class ApiContext:
         *,
         trusted_proxies: Sequence[Network] = (),
         failures: FailureLimiter | None = None,
+        sessions: SessionAuthority | None = None,
     ) -> None:
         self._api_keys = api_keys
+        self._sessions = sessions
         self._projects = projects
         self._clock = clock
         self._trusted_proxies = trusted_proxies
@@ -121,6 +147,9 @@ class ApiContext:
         return key
 
     def _identify(self, request: Request) -> ApiKey:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if "authorization" not in request.headers and cookie and self._sessions is not None:
+            return self._from_session(request, cookie)
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         value = value.strip()
         if scheme.lower() != "bearer" or not value:
@@ -140,6 +169,21 @@ class ApiContext:
             if generation == self._generation:
                 self._valid_keys[value] = key
         return key
+
+    def _from_session(self, request: Request, cookie: str) -> ApiKey:
+        assert self._sessions is not None
+        logged_in = self._sessions.find(cookie)
+        if logged_in is None:
+            raise NotAuthenticated("your session has ended: log in again")
+        # A browser sends the cookie with any site's form or fetch; only Magpie's
+        # own pages know the CSRF token to send with it.
+        if request.method not in _READING_METHODS and not self._sessions.csrf_ok(
+            logged_in, request.headers.get(CSRF_HEADER)
+        ):
+            raise PermissionDenied(
+                "CSRF token missing or wrong: reload the page", attr="csrf_token"
+            )
+        return session_key(logged_in)
 
     def authorize(self, request: Request, access: Access) -> None:
         """404 for a project the key does not reach, 403 for a scope it lacks."""
@@ -187,6 +231,8 @@ class ApiContext:
         return project
 
     def _touch(self, key: ApiKey) -> None:
+        if isinstance(key, SessionKey):
+            return  # a session is not a stored key
         now = utc_naive(self._clock.now())
         with self._lock:
             last = self._last_used.get(key.id, key.last_used_at)

@@ -22,6 +22,7 @@ from magpie.store.base import EventReader
 from magpie.store.model import EventFilter, StoredEvent
 
 MAX_LIMIT = 1000
+MAX_TEXT = 1000
 
 
 def event_routes(context: ApiContext, reader: EventReader) -> list[Route]:
@@ -34,6 +35,8 @@ def event_routes(context: ApiContext, reader: EventReader) -> list[Route]:
             event=request.query_params.get("event") or None,
             after=time_param(request, "after"),
             before=time_param(request, "before"),
+            property_key=_text_param(request, "property"),
+            property_value=_text_param(request, "property_value"),
             limit=int_param(request, "limit", 100, low=1, high=MAX_LIMIT),
             offset=int_param(request, "offset", 0, low=0, high=10**9),
         )
@@ -65,6 +68,15 @@ def public_event(event: StoredEvent) -> dict[str, object]:
         "person_id": str(event.person_id),
         "person_mode": event.person_mode,
     }
+
+
+def _text_param(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if len(raw) > MAX_TEXT:
+        raise InvalidInput(f"{name} may have at most {MAX_TEXT} characters", attr=name)
+    return raw
 
 
 def _uuid_param(request: Request, name: str) -> uuid.UUID | None:

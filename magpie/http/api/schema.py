@@ -19,12 +19,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboard, NewInsight
 from magpie.http.api.common import MAX_API_BODY, json_response
 from magpie.http.api.projects import ProjectChanges
+from magpie.http.api.users import NewUser
 from magpie.query.models import HogQLQuery, TrendsQuery
 
 Schema = dict[str, Any]
-MODELS: tuple[type[BaseModel], ...] = (HogQLQuery, TrendsQuery, ProjectChanges)
+MODELS: tuple[type[BaseModel], ...] = (
+    HogQLQuery,
+    TrendsQuery,
+    ProjectChanges,
+    NewInsight,
+    InsightChanges,
+    NewDashboard,
+    DashboardChanges,
+    NewUser,
+)
 BIGINT = 2**63 - 1
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
@@ -130,6 +141,12 @@ PROJECT_ID = Param(
 )
 PERSON_UUID = Param("person_uuid", {"type": "string", "format": "uuid"}, "a person's uuid", "path")
 KEY_ID = Param("key_id", STRING, "a personal API key's id", "path")
+INSIGHT_ID = Param(
+    "insight_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "an insight's id", "path"
+)
+DASHBOARD_ID = Param(
+    "dashboard_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a dashboard's id", "path"
+)
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})
 OFFSET = Param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0})
 DISTINCT_ID = Param("distinct_id", STRING, "only this distinct id")
@@ -248,6 +265,34 @@ ANSWERS: dict[str, Schema] = {
             "last_used_at": nullable(TIME),
         }
     ),
+    "Insight": obj(
+        {
+            "id": INTEGER,
+            "short_id": STRING,
+            "name": STRING,
+            "description": STRING,
+            "query": OBJECT,
+            "dashboards": {"type": "array", "items": INTEGER},
+            "created_at": TIME,
+            "last_modified_at": TIME,
+        }
+    ),
+    "Dashboard": obj(
+        {
+            "id": INTEGER,
+            "name": STRING,
+            "description": STRING,
+            "filters": OBJECT,
+            "created_at": TIME,
+        },
+        {
+            "tiles": {
+                "type": "array",
+                "items": obj({"id": INTEGER, "insight": ref("Insight")}),
+            }
+        },
+    ),
+    "User": obj({"id": INTEGER, "email": STRING, "created_at": TIME}),
     "QueryResult": obj(
         {"results": {"type": "array"}},
         {"columns": {"type": "array"}, "types": {"type": "array"}, "hogql": STRING},
@@ -333,7 +378,7 @@ ERRORS = {
     401: "No valid personal API key",
     403: "The key lacks the scope this needs, or reaches only some projects",
     429: "Too many failed authentications from this address (see Retry-After)",
-    404: "No such project, person or path",
+    404: "No such project, person, insight, dashboard or path",
     408: "The query ran too long",
     413: "The body is too large",
 }
@@ -390,6 +435,16 @@ OPERATIONS: list[Operation] = [
             Param("event", STRING, "only this event name"),
             Param("after", TIME, "events after this time (ISO 8601; no zone means UTC)"),
             Param("before", TIME, "events before this time"),
+            Param(
+                "property",
+                {"type": "string", "maxLength": 1000},
+                "only events with this property set",
+            ),
+            Param(
+                "property_value",
+                {"type": "string", "maxLength": 1000},
+                "with property: only events where it equals this (as text)",
+            ),
             LIMIT,
             OFFSET,
         ),
@@ -525,6 +580,67 @@ OPERATIONS: list[Operation] = [
         "personal_api_keys",
         (KEY_ID,),
         status=204,
+    ),
+    *[
+        Operation(
+            method,
+            f"/api/projects/{{project_id}}/{plural}/",
+            f"{plural}_{verb}",
+            summary,
+            plural,
+            (PROJECT_ID,) if method == "post" else (PROJECT_ID, *params),
+            body=ref(model) if method == "post" else None,
+            response=ref(thing) if method == "post" else page(ref(thing)),
+            status=201 if method == "post" else 200,
+        )
+        for plural, thing, model, params in (
+            ("insights", "Insight", "NewInsight", (Param("short_id", STRING), LIMIT, OFFSET)),
+            ("dashboards", "Dashboard", "NewDashboard", ()),
+        )
+        for method, verb, summary in (
+            ("get", "list", f"The project's {plural}"),
+            ("post", "create", f"Save a new {thing.lower()}"),
+        )
+    ],
+    *[
+        Operation(
+            method,
+            f"/api/projects/{{project_id}}/{plural}/{{{param.name}}}/",
+            f"{plural}_{verb}",
+            summary,
+            plural,
+            (PROJECT_ID, param),
+            body=ref(changes) if method == "patch" else None,
+            response=None if method == "delete" else ref(thing),
+            status=204 if method == "delete" else 200,
+        )
+        for plural, thing, changes, param in (
+            ("insights", "Insight", "InsightChanges", INSIGHT_ID),
+            ("dashboards", "Dashboard", "DashboardChanges", DASHBOARD_ID),
+        )
+        for method, verb, summary in (
+            ("get", "retrieve", f"One {thing.lower()}"),
+            ("patch", "partial_update", f"Change a {thing.lower()}"),
+            ("delete", "destroy", f"Delete a {thing.lower()}"),
+        )
+    ],
+    Operation(
+        "get",
+        "/api/users/",
+        "users_list",
+        "The web UI's users (never their passwords)",
+        "users",
+        response=page(ref("User")),
+    ),
+    Operation(
+        "post",
+        "/api/users/",
+        "users_create",
+        "Add a web UI user",
+        "users",
+        body=ref("NewUser"),
+        response=ref("User"),
+        status=201,
     ),
     Operation(
         "get",

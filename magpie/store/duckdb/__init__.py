@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from magpie.clock import Clock
 from magpie.store.base import Stores
+from magpie.store.duckdb.accounts import DuckDBSessionStore, DuckDBUserStore
 from magpie.store.duckdb.billing import DuckDBBillingStore
+from magpie.store.duckdb.boards import DuckDBDashboardStore, DuckDBInsightStore
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.event_reader import DuckDBEventReader
 from magpie.store.duckdb.ingest import DuckDBIngestStore
@@ -20,4 +22,8 @@ def duckdb_stores(db: Database, clock: Clock) -> Stores:
         events=DuckDBEventReader(db),
         persons=DuckDBPersonReader(db),
         ingest=DuckDBIngestStore(db),
+        users=DuckDBUserStore(db, clock),
+        sessions=DuckDBSessionStore(db, clock),
+        insights=DuckDBInsightStore(db, clock),
+        dashboards=DuckDBDashboardStore(db, clock),
     )

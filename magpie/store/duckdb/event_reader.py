@@ -19,6 +19,9 @@ WHERE e.project_id = $project_id
   AND ($event IS NULL OR e.event = $event)
   AND ($after IS NULL OR e.timestamp > $after)
   AND ($before IS NULL OR e.timestamp < $before)
+  AND ($property_pointer IS NULL OR CASE WHEN $property_value IS NULL
+        THEN json_extract(e.properties, $property_pointer) IS NOT NULL
+        ELSE json_extract_string(e.properties, $property_pointer) = $property_value END)
   AND ($person_id IS NULL OR coalesce(o.person_uuid, e.person_id) = $person_id)
 ORDER BY e.timestamp DESC, e.uuid DESC
 LIMIT $limit OFFSET $offset
@@ -35,6 +38,8 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[S
             "after": where.after,
             "before": where.before,
             "person_id": where.person_id,
+            "property_pointer": _pointer(where.property_key),
+            "property_value": where.property_value,
             "limit": where.limit,
             "offset": where.offset,
         },
@@ -52,6 +57,14 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[S
         )
         for row in rows
     ]
+
+
+def _pointer(key: str | None) -> str | None:
+    """A property name as a JSON Pointer (RFC 6901): any name, ``$browser`` or
+    ``a.b`` included, names one top-level key."""
+    if key is None:
+        return None
+    return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
 class DuckDBEventReader:

@@ -1,4 +1,5 @@
-"""The cluster backend's PostgreSQL part: projects, keys, billing, persons and groups.
+"""The cluster backend's PostgreSQL part: projects, keys, billing, persons, groups,
+accounts, insights and dashboards.
 
 Events are not here: ClickHouse holds them, so the event reader and the sink
 that ingest units write events to come from that backend.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from magpie.clock import Clock
 from magpie.store.base import EventReader, Stores
+from magpie.store.postgres.accounts import PostgresSessionStore, PostgresUserStore
 from magpie.store.postgres.billing import PostgresBillingStore
+from magpie.store.postgres.boards import PostgresDashboardStore, PostgresInsightStore
 from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.ingest import PostgresIngestStore
 from magpie.store.postgres.keys import PostgresApiKeyStore
@@ -36,4 +39,8 @@ def postgres_stores(
         events=events,
         persons=PostgresPersonReader(db),
         ingest=PostgresIngestStore(db, sink),
+        users=PostgresUserStore(db, clock),
+        sessions=PostgresSessionStore(db, clock),
+        insights=PostgresInsightStore(db, clock),
+        dashboards=PostgresDashboardStore(db, clock),
     )
