@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -17,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from magpie import access, running
+from magpie import access, priority, running
 from magpie.accounts import SessionAuthority, load_secret
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
@@ -39,6 +42,7 @@ from magpie.http.api.users import user_routes
 from magpie.http.capture import capture_routes
 from magpie.http.errors import http_error, install_id_convertor, internal_error
 from magpie.http.flags import flags_routes
+from magpie.http.front import trust_front
 from magpie.http.throttle import FailureLimiter
 from magpie.http.ui.routes import UiContext, ui_routes
 from magpie.ingest.worker import IngestWorker
@@ -61,11 +65,15 @@ class Magpie:
         self.settings = settings
         self.clock = clock or SystemClock()
         make_private(settings.data_dir)
-        self.db = Database(
-            settings.database_path,
-            memory_limit=settings.duckdb_memory_limit,
-            threads=settings.duckdb_threads,
-            spill_limit=settings.duckdb_spill_limit,
+        # The engine's worker threads run queries: below capture, above ingestion.
+        self.db = priority.started_lowered(
+            priority.QUERIES,
+            lambda: Database(
+                settings.database_path,
+                memory_limit=settings.duckdb_memory_limit,
+                threads=settings.duckdb_threads,
+                spill_limit=settings.duckdb_spill_limit,
+            ),
         )
         self.stores = duckdb_stores(self.db, self.clock)
         self.projects = self.stores.projects
@@ -80,8 +88,11 @@ class Magpie:
         self.capture: Capture
         self.gateway: CaptureGateway | None = None
         self.capture_service: CaptureService | None = None  # when capture runs in this process
+        # The server's private socket when the capture process is the public front.
+        self.api_socket: Path | None = None
         if settings.separate_capture:
             self.queue = LogFollower(settings.queue_dir)
+            self.api_socket = _private_socket_path() if settings.capture_front else None
             self.gateway = CaptureGateway(
                 settings.queue_dir,
                 settings.queue_segment_bytes,
@@ -89,6 +100,7 @@ class Magpie:
                 self.queue,
                 self._token_ids,
                 rate_limit,
+                front=self._front_config(),
             )
             self.billing.quota_gate.observe(self.gateway.set_limited)
             self.capture = self.gateway
@@ -119,6 +131,16 @@ class Magpie:
             concurrency=settings.query_concurrency,
         )
         self._started = False
+
+    def _front_config(self) -> dict[str, Any] | None:
+        if self.api_socket is None:
+            return None
+        return {
+            "host": self.settings.host,
+            "port": self.settings.port,
+            "trusted_proxies": [str(n) for n in self.settings.trusted_proxies],
+            "api_socket": str(self.api_socket),
+        }
 
     def _token_ids(self) -> dict[str, int]:
         return {project.api_token: project.id for project in self.projects.all()}
@@ -156,6 +178,13 @@ class Magpie:
         if self._started:
             self.worker.stop()
         self.db.close()
+        if self.api_socket is not None:
+            shutil.rmtree(self.api_socket.parent, ignore_errors=True)
+
+
+def _private_socket_path() -> Path:
+    """A socket path short enough for AF_UNIX (108 bytes), in a folder only we enter."""
+    return Path(tempfile.mkdtemp(prefix="magpie-")) / "api.sock"
 
 
 def make_private(data_dir: Path) -> None:
@@ -199,10 +228,6 @@ def create_app(magpie: Magpie) -> Starlette:
             running.withdraw(magpie.settings.data_dir)
             await magpie.stop_serving()
 
-    # Base64 bodies are a third larger than what they decode to.
-    def body_cap(path: str) -> int:
-        return magpie.limits.for_path(path) * 4 // 3 + 4096
-
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -220,7 +245,7 @@ def create_app(magpie: Magpie) -> Starlette:
         )
 
     routes = [
-        *capture_routes(magpie.capture, body_cap, magpie.settings.trusted_proxies),
+        *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
         *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
         *event_routes(api, magpie.stores.events),
         *person_routes(api, magpie.stores.persons),
@@ -272,10 +297,17 @@ def server_config(magpie: Magpie, *, log_level: str | None = None) -> uvicorn.Co
     set the client address (MAGPIE_TRUSTED_PROXIES), not uvicorn.
     """
     settings = magpie.settings
+    # Behind the capture process's front, the server listens on its private
+    # socket only, and learns each client's address from the front.
+    address: dict[str, Any] = (
+        {"uds": str(magpie.api_socket)}
+        if magpie.api_socket is not None
+        else {"host": settings.host, "port": settings.port}
+    )
+    app = create_app(magpie)
     return uvicorn.Config(
-        create_app(magpie),
-        host=settings.host,
-        port=settings.port,
+        trust_front(app) if magpie.api_socket is not None else app,
+        **address,
         log_level=log_level or settings.log_level,
         access_log=False,
         lifespan="on",

@@ -51,6 +51,10 @@ class Settings:
     # Capture (decoding and the queue) in a process of its own, beside the ingest
     # worker; None: yes when the machine has two cores or more.
     capture_process: bool | None = None
+    # With a capture process, it also serves the public address itself and
+    # passes every other request to the server over a private socket, so
+    # capture answers fast however busy the server's interpreter is.
+    capture_front: bool = True
     # How often Python's interpreter lock changes hands between threads (seconds).
     switch_interval_seconds: float = 0.0005
     # A JSON or TOML price list used until one is set through the API.

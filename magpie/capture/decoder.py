@@ -62,6 +62,11 @@ class CaptureLimits:
     def for_path(self, path: str) -> int:
         return self.batch_body if path.startswith("/batch") else self.event_body
 
+    def wire_cap(self, path: str) -> int:
+        """Most bytes read off the wire for ``path``: base64 bodies are a third larger
+        than what they decode to."""
+        return self.for_path(path) * 4 // 3 + 4096
+
 
 @dataclass(frozen=True)
 class LightBudget:

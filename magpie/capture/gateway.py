@@ -48,7 +48,11 @@ class CaptureGateway:
         follower: LogFollower,
         tokens: Callable[[], dict[str, int]],
         rate_limit: RateLimit | None = None,
+        front: dict[str, Any] | None = None,
     ) -> None:
+        """``front``: the public address the capture process serves itself, with the
+        server's private socket for everything else (magpie/http/front.py)."""
+        self._front = front
         self._queue_dir = queue_dir
         self._segment_bytes = segment_bytes
         self._limits = limits
@@ -100,6 +104,7 @@ class CaptureGateway:
             "segment_bytes": self._segment_bytes,
             "limits": dataclasses.asdict(self._limits),
             "rate_limit": dataclasses.asdict(self._rate_limit) if self._rate_limit else None,
+            "front": self._front,
         }
         return subprocess.Popen(
             [sys.executable, "-m", "magpie.capture.process", json.dumps(config)],
@@ -156,6 +161,9 @@ class CaptureGateway:
     async def _listen(self, reader: asyncio.StreamReader) -> None:
         while (frame := await read_frame(reader)) is not None:
             reply = frame[0]
+            if reply.get("type") == "end":  # appended by the front's own requests
+                self._follower.advance(reply["end"])
+                continue
             if reply.get("position") is not None:
                 self._follower.advance(reply["position"])
             future = self._pending.pop(reply["id"], None)

@@ -16,10 +16,8 @@ that has caught up commits at once so that new events are soon queryable.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +26,7 @@ from datetime import datetime
 
 import orjson
 
+from magpie import priority
 from magpie.billing.classify import usage_counts
 from magpie.clock import Clock, utc_naive
 from magpie.ingest.events import IncomingEvent, IngestionWarning
@@ -282,8 +281,7 @@ class IngestWorker:
 def _yield_to_capture() -> None:
     """Ingestion runs at a lower scheduling priority than the rest of the server:
     it is throughput work that can wait a moment; answering SDKs cannot."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    priority.lower(priority.INGEST)
 
 
 def apply_persons_and_groups(

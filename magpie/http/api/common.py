@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from magpie import scopes
+from magpie import priority, scopes
 from magpie.accounts import LoggedIn, SessionAuthority
 from magpie.capture.timestamps import parse_timestamp
 from magpie.clock import Clock, utc_naive
@@ -260,13 +260,18 @@ class ApiEndpoint:
         self.handler = handler
         self.access = access
 
+    def _lowered(self, request: Request, body: Any) -> Response:
+        # Handlers run queries: below capture in CPU priority (magpie/priority.py).
+        priority.lower(priority.QUERIES)
+        return self.handler(request, body)
+
     async def serve(self, request: Request) -> Response:
         """Authenticates, authorizes, reads the JSON body, runs the handler in a
         thread, and renders errors in the API's one error shape."""
         try:
             await run_in_threadpool(self.context.admit, request, self.access)
             body = await _json_body(request)
-            return await run_in_threadpool(self.handler, request, body)
+            return await run_in_threadpool(self._lowered, request, body)
         except MagpieError as exc:
             return error_response(exc)
         except Exception:
