@@ -12,7 +12,10 @@ from magpie import priority
 def _nice_of_threads() -> dict[int, int]:
     found = {}
     for task in Path("/proc/self/task").iterdir():
-        stat = (task / "stat").read_text()
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
         found[int(task.name)] = int(stat[stat.rindex(")") + 2 :].split()[16])
     return found
 
