@@ -23,7 +23,7 @@ from magpie.capture.ratelimit import RateLimit, TokenBuckets
 from magpie.capture.rules import clean_token
 from magpie.clock import Clock, utc_naive
 from magpie.errors import IngestKeyRequired, IngestKeyUnknown
-from magpie.queue.local import LocalLog
+from magpie.queue import QueueWriter
 
 __all__ = ["Capture", "CaptureLimits", "CaptureOutcome", "CaptureService", "QuotaCheck"]
 
@@ -62,7 +62,7 @@ class CaptureService:
     def __init__(
         self,
         tokens: ProjectIds,
-        queue: LocalLog,
+        queue: QueueWriter,
         clock: Clock,
         limits: CaptureLimits,
         quota: QuotaCheck,

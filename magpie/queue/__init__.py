@@ -30,6 +30,21 @@ class QueueCorrupt(Exception):
         self.damaged = damaged
 
 
+class QueueWriter(Protocol):
+    """What capture needs of the queue: an append that returns once it is durable."""
+
+    async def append(self, payload: bytes) -> int:
+        """Store one record; returns the (opaque) position after it, once durable."""
+        ...
+
+    @property
+    def end(self) -> int:
+        """The position after the last durable record."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class QueueReader(Protocol):
     """What the ingest worker needs of the queue."""
 
