@@ -103,6 +103,55 @@ def materialized_or_json(
     return access(exp.column(field.column, alias, quoted=True), keys)
 
 
+class PropertyPath(exp.Expression, exp.Func):
+    """A property of a typed column at a path (``this``: the column, ``keys``: its
+    keys as string literals), left in the tree until the dialect's function map
+    spells it: as a number where the query casts it to one (``toFloat``, math
+    properties, ``gt``/``lt``), which reads the typed value directly, and as text
+    everywhere else. Never printed: ``finish`` replaces every one."""
+
+    arg_types = {"this": True, "keys": True}
+
+    @property
+    def path(self) -> list[str]:
+        return [key.this for key in self.args["keys"]]
+
+
+def property_path(column: exp.Expr, keys: list[str]) -> PropertyPath:
+    return PropertyPath(this=column, keys=[exp.Literal.string(k) for k in keys])
+
+
+# Casts after which a property is wanted as a number rather than as text. Only
+# floating point: ``toInt`` of the text '30.5' is NULL, of the number 30.5 would be 31.
+_NUMBER_TYPES = frozenset({exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT})
+
+
+def wanted_as_number(node: exp.Expr) -> bool:
+    parent = node.parent
+    return (
+        isinstance(parent, exp.Cast)  # TryCast is a Cast
+        and parent.this is node
+        and parent.args["to"].this in _NUMBER_TYPES
+    )
+
+
+def typed_property(
+    alias: str,
+    field: Json,
+    keys: list[str],
+    materialized: Mapping[str, str],
+    whole: Callable[[exp.Expr], exp.Expr],
+) -> exp.Expr:
+    """A materialised column when one holds this key, the typed column's value at the
+    path otherwise (a ``PropertyPath`` for ``finish``); ``whole`` is the field itself
+    as JSON text."""
+    if not keys:
+        return whole(exp.column(field.column, alias, quoted=True))
+    if len(keys) == 1 and keys[0] in materialized:
+        return exp.column(materialized[keys[0]], alias, quoted=True)
+    return property_path(exp.column(field.column, alias, quoted=True), keys)
+
+
 def plus_interval(value: exp.Expr, seconds: int) -> exp.Expr:
     """``value ± INTERVAL 'n' SECOND``, as both engines write it."""
     interval = exp.Interval(this=exp.Literal.string(str(abs(seconds))), unit=exp.Var(this="SECOND"))

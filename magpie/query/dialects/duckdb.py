@@ -3,7 +3,8 @@
 Events carry the person id they were ingested with; ``person_overrides``
 re-points the events of a distinct id that was merged since, so ``person_id``
 and ``person.*`` resolve through it, and nothing is joined unless the query
-reads those fields.
+reads those fields. Event, person and group properties are VARIANT columns,
+read through ``store/duckdb/properties.py``.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from sqlglot import exp
 
 from magpie.query.catalog import GROUP_INDEXES, Json, LogicalTable
 from magpie.query.dialects.base import (
+    PropertyPath,
     TableBuilder,
     Transform,
     apply_transforms,
     column,
     equals,
-    materialized_or_json,
     plus_interval,
     project_filter,
+    typed_property,
+    wanted_as_number,
 )
-from magpie.store.columns import MATERIALIZED_PROPERTIES, json_pointer
+from magpie.store.columns import MATERIALIZED_PROPERTIES
+from magpie.store.duckdb.properties import property_number, property_text, whole_json
 
 _EVENT_SCALARS = (
     "uuid",
@@ -37,12 +41,6 @@ _EVENT_SCALARS = (
 )
 _PERSON_COLUMNS = frozenset({"person_properties", "person_created_at", "person_is_identified"})
 _RESOLVED = frozenset({"person_id"}) | _PERSON_COLUMNS
-
-
-def json_text(value: exp.Expr, keys: list[str]) -> exp.Expr:
-    return exp.Anonymous(
-        this="json_extract_string", expressions=[value, exp.Literal.string(json_pointer(keys))]
-    )
 
 
 def _same_project(alias: str) -> exp.Expr:
@@ -150,6 +148,12 @@ def _groups(used: frozenset[str], project_id: int) -> exp.Select:
     )
 
 
+def _property(node: exp.Expr) -> exp.Expr:
+    assert isinstance(node, PropertyPath)
+    read = property_number if wanted_as_number(node) else property_text
+    return read(node.this, node.path)
+
+
 def _count_distinct(node: exp.Expr) -> exp.Expr:
     # uniq() is exact here: DuckDB counts distinct values fast enough.
     return exp.Count(this=exp.Distinct(expressions=[node.this]))
@@ -209,6 +213,7 @@ class DuckDBDialect:
         ("events", "properties"): MATERIALIZED_PROPERTIES,
     }
     TRANSFORMS: dict[type[exp.Expr], Transform] = {
+        PropertyPath: _property,
         exp.ApproxDistinct: _count_distinct,
         exp.TimeToStr: _strftime,
     }
@@ -218,7 +223,7 @@ class DuckDBDialect:
 
     def property(self, table: LogicalTable, alias: str, field: Json, keys: list[str]) -> exp.Expr:
         materialized = self.MATERIALIZED.get((table.name, field.column), {})
-        return materialized_or_json(alias, field, keys, materialized, json_text)
+        return typed_property(alias, field, keys, materialized, whole_json)
 
     def placeholder(self, name: str, value: Any) -> exp.Expr:
         return exp.Placeholder(this=name)
