@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlglot import exp
 
 from magpie.query.catalog import Json, LogicalTable
+from magpie.store.columns import json_pointer
 
 # A node type → its engine-specific form (None: keep the node as it is).
 Transform = Callable[[exp.Expr], exp.Expr | None]
@@ -36,7 +37,9 @@ class Dialect(Protocol):
 
     def property(self, table: LogicalTable, alias: str, field: Json, keys: list[str]) -> exp.Expr:
         """``alias.field.keys…`` as text: NULL when missing or JSON null, numbers and
-        booleans as their JSON text, objects and arrays as JSON."""
+        booleans as their JSON text, objects and arrays as JSON. Every column of
+        ``alias`` the expression reads is passed to ``table`` in ``used``, so a
+        dialect may read a property from a column its subquery extracts."""
         ...
 
     def placeholder(self, name: str, value: Any) -> exp.Expr:
@@ -121,6 +124,37 @@ def property_path(column: exp.Expr, keys: list[str]) -> PropertyPath:
     return PropertyPath(this=column, keys=[exp.Literal.string(k) for k in keys])
 
 
+def path_column(column: str, keys: list[str]) -> str:
+    """The subquery column that holds ``column``'s value at ``keys`` (``properties/a~1b``
+    for the key ``a/b``): a JSON column's name never holds a ``/``."""
+    return column + json_pointer(keys)
+
+
+def path_of(name: str) -> tuple[str, list[str]] | None:
+    """(column, keys) of a ``path_column`` name, None for any other column."""
+    column, slash, pointer = name.partition("/")
+    if not slash:
+        return None
+    keys = [k.replace("~1", "/").replace("~0", "~") for k in pointer.split("/")]
+    return column, keys
+
+
+def extracted_paths(
+    used: frozenset[str],
+    sources: Mapping[str, exp.Expr],
+    extract: Callable[[exp.Expr, list[str]], exp.Expr],
+) -> list[exp.Expr]:
+    """``extract(source, keys) AS "column/keys"`` for every used path of a column in
+    ``sources`` (logical column → the stored column it is read from)."""
+    found = []
+    for name in sorted(used):
+        path = path_of(name)
+        if path is not None and path[0] in sources:
+            source = sources[path[0]].copy()
+            found.append(exp.alias_(extract(source, path[1]), name, quoted=True))
+    return found
+
+
 # Casts after which a property is wanted as a number rather than as text. Only
 # floating point: ``toInt`` of the text '30.5' is NULL, of the number 30.5 would be 31.
 _NUMBER_TYPES = frozenset({exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT})
@@ -142,14 +176,14 @@ def typed_property(
     materialized: Mapping[str, str],
     whole: Callable[[exp.Expr], exp.Expr],
 ) -> exp.Expr:
-    """A materialised column when one holds this key, the typed column's value at the
-    path otherwise (a ``PropertyPath`` for ``finish``); ``whole`` is the field itself
-    as JSON text."""
+    """A materialised column when one holds this key; otherwise the value the table's
+    subquery extracts at the path (its ``path_column``), as a ``PropertyPath`` for
+    ``finish``. ``whole`` is the field itself as JSON text."""
     if not keys:
         return whole(exp.column(field.column, alias, quoted=True))
     if len(keys) == 1 and keys[0] in materialized:
         return exp.column(materialized[keys[0]], alias, quoted=True)
-    return property_path(exp.column(field.column, alias, quoted=True), keys)
+    return property_path(exp.column(path_column(field.column, keys), alias, quoted=True), [])
 
 
 def plus_interval(value: exp.Expr, seconds: int) -> exp.Expr:

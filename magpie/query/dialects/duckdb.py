@@ -22,13 +22,14 @@ from magpie.query.dialects.base import (
     apply_transforms,
     column,
     equals,
+    extracted_paths,
     plus_interval,
     project_filter,
     typed_property,
     wanted_as_number,
 )
 from magpie.store.columns import MATERIALIZED_PROPERTIES
-from magpie.store.duckdb.properties import property_number, property_text, whole_json
+from magpie.store.duckdb.properties import property_number, property_text, value_at, whole_json
 
 _EVENT_SCALARS = (
     "uuid",
@@ -47,7 +48,18 @@ def _same_project(alias: str) -> exp.Expr:
     return equals(exp.column("project_id", alias), exp.column("project_id", "e"))
 
 
+def _with_paths(
+    query: exp.Select, used: frozenset[str], sources: dict[str, exp.Expr]
+) -> exp.Select:
+    """The properties the query reads, extracted here: DuckDB pushes a
+    ``variant_extract`` over a table's own column down into the scan (a shredded
+    property is read from its own column), but not through a subquery's projection."""
+    paths = extracted_paths(used, sources, value_at)
+    return query.select(*paths) if paths else query
+
+
 def _events(used: frozenset[str], project_id: int) -> exp.Select:
+    sources: dict[str, exp.Expr] = {"properties": exp.column("properties", "e")}
     resolves = bool(used & _RESOLVED)
     person = (
         exp.func("coalesce", exp.column("person_uuid", "o"), exp.column("person_id", "e"))
@@ -85,6 +97,7 @@ def _events(used: frozenset[str], project_id: int) -> exp.Select:
             column("created_at", "p", "person_created_at"),
             column("is_identified", "p", "person_is_identified"),
         )
+        sources["person_properties"] = exp.column("properties", "p")
     for index in GROUP_INDEXES:
         if not used & {f"group_{index}_properties", f"group_{index}_created_at"}:
             continue
@@ -101,11 +114,12 @@ def _events(used: frozenset[str], project_id: int) -> exp.Select:
             column("properties", alias, f"group_{index}_properties"),
             column("created_at", alias, f"group_{index}_created_at"),
         )
-    return query
+        sources[f"group_{index}_properties"] = exp.column("properties", alias)
+    return _with_paths(query, used, sources)
 
 
 def _persons(used: frozenset[str], project_id: int) -> exp.Select:
-    return (
+    query = (
         exp.select(
             column("uuid", "p", "id"),
             column("created_at", "p"),
@@ -116,6 +130,7 @@ def _persons(used: frozenset[str], project_id: int) -> exp.Select:
         .from_(exp.table_("persons", alias="p"))
         .where(project_filter("p", project_id))
     )
+    return _with_paths(query, used, {"properties": exp.column("properties", "p")})
 
 
 def _distinct_ids(used: frozenset[str], project_id: int) -> exp.Select:
@@ -127,7 +142,7 @@ def _distinct_ids(used: frozenset[str], project_id: int) -> exp.Select:
 
 
 def _groups(used: frozenset[str], project_id: int) -> exp.Select:
-    return (
+    query = (
         exp.select(
             column("group_type_index", "g"),
             column("group_type", "m"),
@@ -146,6 +161,7 @@ def _groups(used: frozenset[str], project_id: int) -> exp.Select:
         )
         .where(project_filter("g", project_id))
     )
+    return _with_paths(query, used, {"properties": exp.column("properties", "g")})
 
 
 def _property(node: exp.Expr) -> exp.Expr:

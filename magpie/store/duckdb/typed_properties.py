@@ -30,14 +30,14 @@ _PROGRESS = "events_typed_progress"
 # The events table of 0001 with properties as VARIANT. person_properties stays
 # JSON text: it is a copy of the person's properties at ingestion that no query
 # reads (queries join the persons table).
-_CREATE_TARGET = f"""
-CREATE TABLE IF NOT EXISTS {_TARGET} (
+_EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     project_id BIGINT NOT NULL,
     uuid UUID NOT NULL,
     event VARCHAR NOT NULL,
     distinct_id VARCHAR NOT NULL,
     timestamp TIMESTAMP NOT NULL,
-    properties VARIANT,
+    properties {properties},
     elements_chain VARCHAR,
     person_id UUID NOT NULL,
     person_mode person_mode NOT NULL,
@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS {_TARGET} (
     created_at TIMESTAMP NOT NULL
 )
 """
+
+
+def events_table_sql(name: str, properties: str = "VARIANT") -> str:
+    """CREATE TABLE for an events table with this type of properties column (the
+    query bench also makes one as events were before: ``JSON USING COMPRESSION zstd``)."""
+    return _EVENTS_TABLE.format(name=name, properties=properties)
+
+
+_CREATE_TARGET = events_table_sql(_TARGET)
 
 _COPY_SLICE = f"""
 INSERT INTO {_TARGET} BY NAME
