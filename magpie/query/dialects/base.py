@@ -113,7 +113,8 @@ class PropertyPath(exp.Expression, exp.Func):
     properties, ``gt``/``lt``), which reads the typed value directly, and as text
     everywhere else. Never printed: ``finish`` replaces every one."""
 
-    arg_types = {"this": True, "keys": True}
+    # object: where the dialect reads an object at the path, when that is elsewhere
+    arg_types = {"this": True, "keys": True, "object": False}
 
     @property
     def path(self) -> list[str]:
@@ -139,19 +140,18 @@ def path_of(name: str) -> tuple[str, list[str]] | None:
     return column, keys
 
 
-def extracted_paths(
-    used: frozenset[str],
-    sources: Mapping[str, exp.Expr],
-    extract: Callable[[exp.Expr, list[str]], exp.Expr],
-) -> list[exp.Expr]:
-    """``extract(source, keys) AS "column/keys"`` for every used path of a column in
-    ``sources`` (logical column → the stored column it is read from)."""
+# A logical JSON column → how its value at some keys is read from what is stored.
+Extractors = Mapping[str, Callable[[list[str]], exp.Expr]]
+
+
+def extracted_paths(used: frozenset[str], extractors: Extractors) -> list[exp.Expr]:
+    """``extract(keys) AS "column/keys"`` for every used path of a column that has an
+    extractor."""
     found = []
     for name in sorted(used):
         path = path_of(name)
-        if path is not None and path[0] in sources:
-            source = sources[path[0]].copy()
-            found.append(exp.alias_(extract(source, path[1]), name, quoted=True))
+        if path is not None and path[0] in extractors:
+            found.append(exp.alias_(extractors[path[0]](path[1]), name, quoted=True))
     return found
 
 

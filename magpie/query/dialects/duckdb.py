@@ -51,10 +51,15 @@ def _same_project(alias: str) -> exp.Expr:
 def _with_paths(
     query: exp.Select, used: frozenset[str], sources: dict[str, exp.Expr]
 ) -> exp.Select:
-    """The properties the query reads, extracted here: DuckDB pushes a
-    ``variant_extract`` over a table's own column down into the scan (a shredded
-    property is read from its own column), but not through a subquery's projection."""
-    paths = extracted_paths(used, sources, value_at)
+    """The properties the query reads, extracted here (``sources``: logical JSON
+    column → the stored VARIANT): DuckDB pushes a ``variant_extract`` over a table's
+    own column down into the scan (a shredded property is read from its own column),
+    but not through a subquery's projection."""
+    extractors = {
+        name: (lambda keys, source=source: value_at(source, keys))
+        for name, source in sources.items()
+    }
+    paths = extracted_paths(used, extractors)
     return query.select(*paths) if paths else query
 
 
