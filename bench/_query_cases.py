@@ -100,7 +100,7 @@ def cases(project_id: int, tables: Tables) -> list[Case]:
                 "duckdb_json": f"SELECT date_trunc('day', timestamp) d,"
                 f" json_extract_string(properties, '/category') c, count(*)"
                 f" FROM {tables.duckdb_json} WHERE {window} AND {pageviews} GROUP BY 1, 2",
-                "clickhouse": f"SELECT toStartOfDay(timestamp) d, properties.category.:String c,"
+                "clickhouse": f"SELECT toStartOfDay(timestamp) d, properties_json.category.:String c,"
                 f" count() FROM events WHERE {house} AND {pageviews} GROUP BY d, c",
                 "clickhouse_string": f"SELECT toStartOfDay(timestamp) d,"
                 f" JSONExtractString(properties, 'category') c, count()"
@@ -171,7 +171,7 @@ def cases(project_id: int, tables: Tables) -> list[Case]:
                 "duckdb_json": f"SELECT json_extract_string(properties, '/category') c,"
                 f" count(*) FROM {tables.duckdb_json} WHERE project_id = {project_id}"
                 f" GROUP BY 1 ORDER BY 2 DESC",
-                "clickhouse": f"SELECT properties.category.:String c, count() FROM events"
+                "clickhouse": f"SELECT properties_json.category.:String c, count() FROM events"
                 f" WHERE project_id = {project_id} GROUP BY c ORDER BY 2 DESC",
                 "clickhouse_string": f"SELECT JSONExtractString(properties, 'category') c,"
                 f" count() FROM {tables.clickhouse_string} WHERE project_id = {project_id}"
