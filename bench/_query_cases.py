@@ -100,8 +100,9 @@ def cases(project_id: int, tables: Tables) -> list[Case]:
                 "duckdb_json": f"SELECT date_trunc('day', timestamp) d,"
                 f" json_extract_string(properties, '/category') c, count(*)"
                 f" FROM {tables.duckdb_json} WHERE {window} AND {pageviews} GROUP BY 1, 2",
-                "clickhouse": f"SELECT toStartOfDay(timestamp) d, properties_json.category.:String c,"
-                f" count() FROM events WHERE {house} AND {pageviews} GROUP BY d, c",
+                "clickhouse": f"SELECT toStartOfDay(timestamp) d,"
+                f" properties_json.category.:String c, count() FROM events"
+                f" WHERE {house} AND {pageviews} GROUP BY d, c",
                 "clickhouse_string": f"SELECT toStartOfDay(timestamp) d,"
                 f" JSONExtractString(properties, 'category') c, count()"
                 f" FROM {tables.clickhouse_string} WHERE {house} AND {pageviews} GROUP BY d, c",

@@ -230,12 +230,16 @@ def measure(scale: int, runs: int, engines: set[str]) -> tuple[list[Timing], dic
             )
             for case in all_cases
         }
-        sizes = {"DuckDB": _duckdb_megabytes(floor_cursor, scale)}
+        sizes = {
+            "DuckDB, properties as JSON text (before)": _duckdb_megabytes(
+                floor_cursor, scale, TEXT_EVENTS
+            ),
+            "DuckDB, as VARIANT (now)": _duckdb_megabytes(floor_cursor, scale, "events"),
+        }
         house_times: dict[str, tuple[float | None, dict[str, float]]] = {}
         if "clickhouse" in engines:
-            house_times, sizes["ClickHouse"] = _clickhouse(
-                folder, magpie, all_cases, runs, scale, ours
-            )
+            house_times, house_sizes = _clickhouse(folder, magpie, all_cases, runs, scale, ours)
+            sizes.update(house_sizes)
         rows = []
         for case in all_cases:
             ours_duck, duck_floors = duckdb_times[case.name]
@@ -249,11 +253,12 @@ def measure(scale: int, runs: int, engines: set[str]) -> tuple[list[Timing], dic
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _duckdb_megabytes(cursor: duckdb.DuckDBPyConnection, scale: int) -> float:
-    """Bytes of the events table's blocks (the JSON-text copy not counted), per million."""
+def _duckdb_megabytes(cursor: duckdb.DuckDBPyConnection, scale: int, table: str) -> float:
+    """MB of a table's blocks, per million events."""
     (blocks,) = cursor.execute(
-        "SELECT count(DISTINCT block_id) FROM pragma_storage_info('events')"
-        " WHERE persistent AND block_id >= 0"
+        "SELECT count(DISTINCT block_id) FROM pragma_storage_info($table)"
+        " WHERE persistent AND block_id >= 0",
+        {"table": table},
     ).fetchall()[0]
     (block_size,) = cursor.execute(
         "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
@@ -268,7 +273,7 @@ def _clickhouse(
     runs: int,
     scale: int,
     ours: Callable[[Case, QueryRunner], object],
-) -> tuple[dict[str, tuple[float | None, dict[str, float]]], float]:
+) -> tuple[dict[str, tuple[float | None, dict[str, float]]], dict[str, float]]:
     started = time.perf_counter()
     client, database = new_database(f"chdb://{folder / 'chdb'}", "bench")
     copy_store(magpie.db.new_cursor(), client)
@@ -291,7 +296,15 @@ def _clickhouse(
         f"SELECT sum(data_compressed_bytes) FROM system.parts"
         f" WHERE database = '{database}' AND table = 'events' AND active"
     ).result_rows[0]
-    return times, compressed / 1e6 / (scale / 1e6)
+    (typed,) = client.query(
+        f"SELECT sum(data_compressed_bytes) FROM system.columns"
+        f" WHERE database = '{database}' AND table = 'events' AND name = 'properties_json'"
+    ).result_rows[0]
+    per_million = scale / 1e6
+    return times, {
+        "ClickHouse, String alone (before)": (compressed - typed) / 1e6 / per_million,
+        "ClickHouse, String and JSON (now)": compressed / 1e6 / per_million,
+    }
 
 
 def machine() -> str:
@@ -393,7 +406,7 @@ def report(results: dict[int, tuple[list[Timing], dict[str, float]]], runs: int)
     sizes = [
         f"- {scale:,} events: "
         + ", ".join(f"{store} {mb:,.1f} MB" for store, mb in per_store.items())
-        + " per million events (the events table)"
+        + " per million events (the events table, compressed)"
         for scale, (_, per_store) in results.items()
     ]
     return "\n".join([*intro, *table(COLUMNS, rows), "", "Disk:", "", *sizes, "", END_MARK])
