@@ -1,16 +1,22 @@
 """ClickHouse (chdb) beside the DuckDB store in tests: the same rows in both.
 
 chdb allows one data path per process, so the whole session shares one and
-each test module takes a database of its own. Events, persons, distinct ids,
+each test module takes a database of its own. Persons, distinct ids,
 overrides and groups are read from the DuckDB file the harness ingested into
 and written through the ClickHouse writers, so both engines hold the same
-rows.
+rows. Events go to ClickHouse as ingestion built them for DuckDB
+(``events_as_ingested``), properties as the JSON text the worker wrote,
+since DuckDB keeps them only as VARIANT; without a recording they are read
+back from DuckDB.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import orjson
 from clickhouse_connect.driver.client import Client
@@ -19,11 +25,14 @@ from magpie.store.clickhouse.connection import connect
 from magpie.store.clickhouse.events import ClickHouseEventWriter
 from magpie.store.clickhouse.persons import ClickHousePersonWriter
 from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner
+from magpie.store.duckdb.ingest import DuckDBIngestUnit
 from magpie.store.event_columns import EVENT_SCHEMA
 from magpie.store.person_rows import DistinctIdRow, GroupRow, GroupTypeRow, PersonRow
 from tests.harness import Ingest
 
 _AS_TEXT = {"uuid", "person_id", "person_mode"}
+# Stored as VARIANT in DuckDB; the writers take JSON text.
+_AS_JSON = {"properties"}
 
 
 def new_database(dsn: str, prefix: str = "t") -> tuple[Client, str]:
@@ -31,28 +40,69 @@ def new_database(dsn: str, prefix: str = "t") -> tuple[Client, str]:
     return connect(dsn, database), database
 
 
-def copy_to_clickhouse(ingest: Ingest, client: Client) -> None:
-    """Every event and person-store row of the harness's DuckDB file, into ClickHouse."""
+@contextmanager
+def events_as_ingested() -> Iterator[list[dict[str, list[Any]]]]:
+    """The column lists every DuckDB ingest unit is given to append, in order (a
+    unit retried after a conflict appends again: ClickHouse's writer keeps one)."""
+    batches: list[dict[str, list[Any]]] = []
+    append = DuckDBIngestUnit.append_events
+
+    def recorded(unit: DuckDBIngestUnit, columns: dict[str, list[Any]]) -> int:
+        batches.append(columns)
+        return append(unit, columns)
+
+    with mock.patch.object(DuckDBIngestUnit, "append_events", recorded):
+        yield batches
+
+
+def copy_to_clickhouse(
+    ingest: Ingest, client: Client, events: list[dict[str, list[Any]]] | None = None
+) -> None:
+    """The harness's events (as ingested, when recorded) and every person-store row of
+    its DuckDB file, into ClickHouse."""
     cursor = ingest.magpie.db.new_cursor()
     try:
-        copy_store(cursor, client)
+        copy_store(cursor, client, events)
     finally:
         cursor.close()
 
 
-def copy_store(cursor: Any, client: Client) -> None:
-    """Every event and person-store row a DuckDB cursor reads, into ClickHouse."""
+def copy_store(
+    cursor: Any, client: Client, events: list[dict[str, list[Any]]] | None = None
+) -> None:
+    """Events (these column lists, or every event a DuckDB cursor reads) and every
+    person-store row it reads, into ClickHouse."""
+    if events is None:
+        _copy_events(cursor, client)
+    else:
+        writer = ClickHouseEventWriter(client)
+        for columns in events:
+            writer.append(columns)
+    _copy_person_store(cursor, client)
+
+
+def _copy_events(cursor: Any, client: Client) -> None:
     names = [f.name for f in EVENT_SCHEMA]
-    select = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" if n in _AS_TEXT else n for n in names)
+    select = ", ".join(
+        f"CAST({n} AS VARCHAR) AS {n}"
+        if n in _AS_TEXT
+        else f"CAST(CAST({n} AS JSON) AS VARCHAR) AS {n}"
+        if n in _AS_JSON
+        else n
+        for n in names
+    )
     events = cursor.sql(f"SELECT {select} FROM events ORDER BY timestamp").to_arrow_reader()
     ClickHouseEventWriter(client).append_table(events.read_all().cast(EVENT_SCHEMA))
+
+
+def _copy_person_store(cursor: Any, client: Client) -> None:
     persons = ClickHousePersonWriter(client)
     persons.write_persons(
         [
             PersonRow(p, u, orjson.loads(props), created, identified, version, seen)
             for p, u, props, created, identified, version, seen in cursor.execute(
-                "SELECT project_id, uuid, properties, created_at, is_identified, version,"
-                " last_seen_at FROM persons"
+                "SELECT project_id, uuid, CAST(properties AS JSON), created_at, is_identified,"
+                " version, last_seen_at FROM persons"
             ).fetchall()
         ]
     )
@@ -71,8 +121,8 @@ def copy_store(cursor: Any, client: Client) -> None:
         [
             GroupRow(p, index, key, orjson.loads(props), created, version)
             for p, index, key, props, created, version in cursor.execute(
-                "SELECT project_id, group_type_index, group_key, properties, created_at,"
-                " version FROM groups"
+                "SELECT project_id, group_type_index, group_key, CAST(properties AS JSON),"
+                " created_at, version FROM groups"
             ).fetchall()
         ]
     )

@@ -14,7 +14,12 @@ from magpie.errors import MagpieError
 from magpie.query.context import QueryContext
 from magpie.query.kinds import run_query
 from magpie.query.runner import QueryRunner
-from tests.clickhouse import clickhouse_runner, copy_to_clickhouse, new_database
+from tests.clickhouse import (
+    clickhouse_runner,
+    copy_to_clickhouse,
+    events_as_ingested,
+    new_database,
+)
 from tests.harness import Ingest
 
 
@@ -43,9 +48,10 @@ def engines_over(
     tmp_path_factory: pytest.TempPathFactory, dsn: str, fill: Callable[[Ingest], None]
 ) -> Iterator[Engines]:
     ingest = Ingest(tmp_path_factory.mktemp("golden") / "data")
-    fill(ingest)
+    with events_as_ingested() as events:
+        fill(ingest)
     client, database = new_database(dsn, "golden")
-    copy_to_clickhouse(ingest, client)
+    copy_to_clickhouse(ingest, client, events)
     yield Engines(
         ingest,
         {"duckdb": ingest.magpie.query_runner, "clickhouse": clickhouse_runner(client, database)},

@@ -93,6 +93,12 @@ def fill(ingest: Ingest) -> None:
     PROJECTS["math"] = ingest.new_project()
     for day, price in [(8, 10), (8, 30), (9, 5), (9, "not a number"), (9, 7.5), (9, 12)]:
         send_at(ingest, at(day), "purchase", "buyer", price=price)
+    PROJECTS["typed"] = ingest.new_project()
+    # One key of many types over two days, and keys only some events have.
+    values: list[object] = [10, "10", 12.5, 30.0, True, None, "cheap", -3, [1, 2], {"a": 1}, 1e20]
+    for n, value in enumerate(values):
+        extra = {"coupon": f"C{n % 2}"} if n % 3 == 0 else {}
+        send_at(ingest, at(8 + n % 2, 10 + n), "purchase", f"b{n % 3}", price=value, **extra)
     PROJECTS["dst"] = ingest.new_project()
     ingest.magpie.projects.update(ingest.project_id, timezone="America/New_York")
     # US clocks go forward on 8 March 2026 at 02:00 local (07:00 UTC).
@@ -377,6 +383,65 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
                 {"key": "price", "operator": "is_set"},
                 {"key": "price", "value": [5, 20], "operator": "between"},
             ],
+        },
+    ),
+    *[
+        (
+            f"typed math {math}",
+            "typed",
+            {
+                "series": [{"event": "purchase", "math": math, "math_property": PRICE}],
+                "dateRange": {"date_from": "2026-03-08", "date_to": "2026-03-09"},
+            },
+        )
+        for math in ("sum", "avg", "min", "max", "median", "p90")
+    ],
+    *[
+        (
+            f"typed filter {operator} {value!r}",
+            "typed",
+            {
+                "series": [{"event": "purchase"}],
+                "dateRange": {"date_from": "2026-03-08", "date_to": "2026-03-09"},
+                "properties": [{"key": "price", "value": value, "operator": operator}],
+            },
+        )
+        for operator, value in [
+            ("exact", "10"),
+            ("exact", ["12.5", "true"]),
+            ("is_not", "10"),
+            ("icontains", "E"),
+            ("not_icontains", "e"),
+            ("starts_with", "1"),
+            ("ends_with", "]"),
+            ("regex", "^[0-9.]+$"),
+            ("not_regex", "^1"),
+            ("gt", 10),
+            ("gte", 10),
+            ("lt", 11),
+            ("lte", 12.5),
+            ("between", [0, 100]),
+            ("not_between", [0, 100]),
+            ("is_set", None),
+            ("is_not_set", None),
+        ]
+    ],
+    (
+        "typed breakdown by a mixed key",
+        "typed",
+        {
+            "series": [{"event": "purchase"}],
+            "dateRange": {"date_from": "2026-03-08", "date_to": "2026-03-09"},
+            "breakdownFilter": {"breakdown": "price"},
+        },
+    ),
+    (
+        "typed breakdown by a key few events have",
+        "typed",
+        {
+            "series": [{"event": "purchase", "math": "dau"}],
+            "dateRange": {"date_from": "2026-03-08", "date_to": "2026-03-09"},
+            "breakdownFilter": {"breakdown": "coupon"},
         },
     ),
     (

@@ -21,7 +21,7 @@ import pytest
 
 from magpie.app import Magpie
 from magpie.settings import Settings
-from magpie.store.duckdb import database
+from magpie.store.duckdb import schema
 from tests.conftest import ROOT, LiveServer, free_port, spawn_server, start_live_server
 from tests.integration.tenants import (
     HARMLESS_BODIES,
@@ -245,10 +245,10 @@ def test_keys_from_before_scopes_keep_every_scope_on_every_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = tmp_path / "data"
-    files = database.migration_files()
+    steps = schema.migrations()
     with monkeypatch.context() as patched:
         # A data folder as Magpie made it before migration 0004.
-        patched.setattr(database, "migration_files", lambda: [f for f in files if f[0] <= 3])
+        patched.setattr(schema, "migrations", lambda: [m for m in steps if m.version <= 3])
         old = Magpie(Settings.load(env={}, data_dir=data, capture_process=False))
         old.db.cursor().execute(
             "INSERT INTO personal_api_keys VALUES (gen_random_uuid(), 'old', ?, 'phx_old…', now())",

@@ -6,12 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from magpie.query.hogql.compiler import compile_hogql
+from magpie.store.clickhouse import migrations
 from magpie.store.clickhouse.connection import connect
 from magpie.store.clickhouse.events import ClickHouseEventWriter
 from magpie.store.clickhouse.migrations import MIGRATIONS
 from magpie.store.clickhouse.persons import ClickHousePersonWriter
 from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner
+from magpie.store.event_columns import arrow_table
 from magpie.store.person_rows import DistinctIdRow, PersonRow
 from tests.clickhouse import new_database
 
@@ -93,3 +97,40 @@ def test_person_state_written_twice_answers_the_same(chdb_dsn: str) -> None:
         assert _answer(client, database, sql) == [["ada@example.com", 1, 3]]
         assert _answer(client, database, "SELECT count() FROM persons") == [[1]]
         assert _answer(client, database, "SELECT count() FROM person_distinct_ids") == [[3]]
+
+
+def test_typed_properties_reach_a_database_made_before_them(
+    chdb_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 3 adds the JSON-typed copy of the properties to a database whose
+    events were written without it: they read the same, from the typed column."""
+    with monkeypatch.context() as patched:
+        patched.setattr(migrations, "MIGRATIONS", tuple(m for m in MIGRATIONS if m.version < 3))
+        client, database = new_database(chdb_dsn)
+        # As the writer stored them before: the event columns alone.
+        old = {**_events(2, uuid.uuid4()), "properties": [_OLD_PROPERTIES] * 2}
+        client.insert_arrow("events", arrow_table(old))
+    assert "properties_json" not in _columns(client, database)
+    upgraded = connect(chdb_dsn, database)
+    assert "properties_json" in _columns(upgraded, database)
+    sql = (
+        "SELECT properties['a.b'], properties.a.b, properties.n, toFloat(properties.n) FROM events"
+    )
+    assert _answer(upgraded, database, sql) == [["dotted", "deep", "30.0", 30.0]] * 2
+    paths = upgraded.query(f"SELECT JSONAllPaths(properties_json) FROM {database}.events")
+    assert sorted(paths.result_rows[0][0]) == ["a%2Eb", "a.b", "n"]
+    tables = upgraded.query(
+        "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
+    ).result_rows
+    assert not {"events_typed", "events_untyped"} & {t[0] for t in tables}
+
+
+_OLD_PROPERTIES = '{"a.b": "dotted", "a": {"b": "deep"}, "n": 30.0}'
+
+
+def _columns(client: Any, database: str) -> set[str]:
+    rows = client.query(
+        "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'events'",
+        parameters={"db": database},
+    ).result_rows
+    return {row[0] for row in rows}

@@ -451,8 +451,8 @@ def test_groups(ingest: Ingest, split: str) -> None:
         ingest.event("e", "v", anonymous=True, **{"$groups": {"company": "acme"}}),
     )
     rows = ingest.cursor.execute(
-        "SELECT m.group_type, g.group_type_index, g.group_key, g.properties, g.version"
-        " FROM groups g JOIN group_type_mapping m USING (project_id, group_type_index)"
+        "SELECT m.group_type, g.group_type_index, g.group_key, CAST(g.properties AS JSON),"
+        " g.version FROM groups g JOIN group_type_mapping m USING (project_id, group_type_index)"
         " WHERE project_id = ? ORDER BY 2",
         [ingest.project_id],
     ).fetchall()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlglot import exp
 
 from magpie.query.catalog import Json, LogicalTable
+from magpie.store.columns import json_pointer
 
 # A node type → its engine-specific form (None: keep the node as it is).
 Transform = Callable[[exp.Expr], exp.Expr | None]
@@ -36,7 +37,9 @@ class Dialect(Protocol):
 
     def property(self, table: LogicalTable, alias: str, field: Json, keys: list[str]) -> exp.Expr:
         """``alias.field.keys…`` as text: NULL when missing or JSON null, numbers and
-        booleans as their JSON text, objects and arrays as JSON."""
+        booleans as their JSON text, objects and arrays as JSON. Every column of
+        ``alias`` the expression reads is passed to ``table`` in ``used``, so a
+        dialect may read a property from a column its subquery extracts."""
         ...
 
     def placeholder(self, name: str, value: Any) -> exp.Expr:
@@ -101,6 +104,86 @@ def materialized_or_json(
     if len(keys) == 1 and keys[0] in materialized:
         return exp.column(materialized[keys[0]], alias, quoted=True)
     return access(exp.column(field.column, alias, quoted=True), keys)
+
+
+class PropertyPath(exp.Expression, exp.Func):
+    """A property of a typed column at a path (``this``: the column, ``keys``: its
+    keys as string literals), left in the tree until the dialect's function map
+    spells it: as a number where the query casts it to one (``toFloat``, math
+    properties, ``gt``/``lt``), which reads the typed value directly, and as text
+    everywhere else. Never printed: ``finish`` replaces every one."""
+
+    # object: where the dialect reads an object at the path, when that is elsewhere
+    arg_types = {"this": True, "keys": True, "object": False}
+
+    @property
+    def path(self) -> list[str]:
+        return [key.this for key in self.args["keys"]]
+
+
+def property_path(column: exp.Expr, keys: list[str]) -> PropertyPath:
+    return PropertyPath(this=column, keys=[exp.Literal.string(k) for k in keys])
+
+
+def path_column(column: str, keys: list[str]) -> str:
+    """The subquery column that holds ``column``'s value at ``keys`` (``properties/a~1b``
+    for the key ``a/b``): a JSON column's name never holds a ``/``."""
+    return column + json_pointer(keys)
+
+
+def path_of(name: str) -> tuple[str, list[str]] | None:
+    """(column, keys) of a ``path_column`` name, None for any other column."""
+    column, slash, pointer = name.partition("/")
+    if not slash:
+        return None
+    keys = [k.replace("~1", "/").replace("~0", "~") for k in pointer.split("/")]
+    return column, keys
+
+
+# A logical JSON column → how its value at some keys is read from what is stored.
+Extractors = Mapping[str, Callable[[list[str]], exp.Expr]]
+
+
+def extracted_paths(used: frozenset[str], extractors: Extractors) -> list[exp.Expr]:
+    """``extract(keys) AS "column/keys"`` for every used path of a column that has an
+    extractor."""
+    found = []
+    for name in sorted(used):
+        path = path_of(name)
+        if path is not None and path[0] in extractors:
+            found.append(exp.alias_(extractors[path[0]](path[1]), name, quoted=True))
+    return found
+
+
+# Casts after which a property is wanted as a number rather than as text. Only
+# floating point: ``toInt`` of the text '30.5' is NULL, of the number 30.5 would be 31.
+_NUMBER_TYPES = frozenset({exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT})
+
+
+def wanted_as_number(node: exp.Expr) -> bool:
+    parent = node.parent
+    return (
+        isinstance(parent, exp.Cast)  # TryCast is a Cast
+        and parent.this is node
+        and parent.args["to"].this in _NUMBER_TYPES
+    )
+
+
+def typed_property(
+    alias: str,
+    field: Json,
+    keys: list[str],
+    materialized: Mapping[str, str],
+    whole: Callable[[exp.Expr], exp.Expr],
+) -> exp.Expr:
+    """A materialised column when one holds this key; otherwise the value the table's
+    subquery extracts at the path (its ``path_column``), as a ``PropertyPath`` for
+    ``finish``. ``whole`` is the field itself as JSON text."""
+    if not keys:
+        return whole(exp.column(field.column, alias, quoted=True))
+    if len(keys) == 1 and keys[0] in materialized:
+        return exp.column(materialized[keys[0]], alias, quoted=True)
+    return property_path(exp.column(path_column(field.column, keys), alias, quoted=True), [])
 
 
 def plus_interval(value: exp.Expr, seconds: int) -> exp.Expr:

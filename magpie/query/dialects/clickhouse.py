@@ -23,15 +23,25 @@ from sqlglot import exp
 
 from magpie.query.catalog import GROUP_INDEXES, Json, LogicalTable
 from magpie.query.dialects.base import (
+    PropertyPath,
     Transform,
     apply_transforms,
     column,
     equals,
+    extracted_paths,
     materialized_or_json,
+    path_column,
     plus_interval,
     project_filter,
+    wanted_as_number,
 )
-from magpie.store.clickhouse.properties import json_text
+from magpie.store.clickhouse.properties import (
+    json_text,
+    sub_object,
+    subcolumn,
+    typed_number,
+    typed_text,
+)
 from magpie.store.columns import MATERIALIZED_PROPERTIES
 
 # Session settings every query of this dialect runs with (the runner adds limits).
@@ -55,6 +65,9 @@ _EVENT_SCALARS = (
 _PERSON_COLUMNS = frozenset({"person_properties", "person_created_at", "person_is_identified"})
 _RESOLVED = frozenset({"person_id"}) | _PERSON_COLUMNS
 _TIMESTAMP = "DateTime64(6, 'UTC')"
+# The typed copy of event properties, and the logical column of an object at a path.
+_TYPED = "properties_json"
+_OBJECT = "properties^"
 
 
 def _string(value: str) -> exp.Expr:
@@ -129,6 +142,18 @@ class ClickHouseDialect:
                 column("created_at", "p", "person_created_at"),
                 column("is_identified", "p", "person_is_identified"),
             )
+        # Subcolumns are read alone only when selected from the table itself, not
+        # through this subquery: the properties the query reads are extracted here.
+        typed = exp.column(_TYPED, "e")
+        query = query.select(
+            *extracted_paths(
+                used,
+                {
+                    "properties": lambda keys: subcolumn(typed, keys),
+                    _OBJECT: lambda keys: sub_object(typed, keys),
+                },
+            )
+        )
         for index in GROUP_INDEXES:
             if not used & {f"group_{index}_properties", f"group_{index}_created_at"}:
                 continue
@@ -204,9 +229,19 @@ class ClickHouseDialect:
         ("events", "properties"): MATERIALIZED_PROPERTIES,
     }
 
+    # (logical table, JSON column) kept in the JSON type as well, read from there.
+    TYPED: frozenset[tuple[str, str]] = frozenset({("events", "properties")})
+
     def property(self, table: LogicalTable, alias: str, field: Json, keys: list[str]) -> exp.Expr:
         materialized = self.MATERIALIZED.get((table.name, field.column), {})
-        return materialized_or_json(alias, field, keys, materialized, json_text)
+        hot = len(keys) == 1 and keys[0] in materialized
+        if (table.name, field.column) not in self.TYPED or not keys or hot:
+            return materialized_or_json(alias, field, keys, materialized, json_text)
+        return PropertyPath(
+            this=exp.column(path_column(field.column, keys), alias, quoted=True),
+            keys=[],
+            object=exp.column(path_column(_OBJECT, keys), alias, quoted=True),
+        )
 
     def placeholder(self, name: str, value: Any) -> exp.Expr:
         # Bound by the server from its own parameter, typed after the value.
@@ -384,7 +419,15 @@ def _nullable_default(node: exp.Expr) -> None:
     return None
 
 
+def _property(node: exp.Expr) -> exp.Expr:
+    assert isinstance(node, PropertyPath)
+    if wanted_as_number(node):
+        return typed_number(node.this)
+    return typed_text(node.this, node.args["object"])
+
+
 TRANSFORMS: dict[type[exp.Expr], Transform] = {
+    PropertyPath: _property,
     exp.Select: _select,
     exp.Lag: _nullable_default,
     exp.Lead: _nullable_default,

@@ -3,7 +3,8 @@
 Events carry the person id they were ingested with; ``person_overrides``
 re-points the events of a distinct id that was merged since, so ``person_id``
 and ``person.*`` resolve through it, and nothing is joined unless the query
-reads those fields.
+reads those fields. Event, person and group properties are VARIANT columns,
+read through ``store/duckdb/properties.py``.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from sqlglot import exp
 
 from magpie.query.catalog import GROUP_INDEXES, Json, LogicalTable
 from magpie.query.dialects.base import (
+    PropertyPath,
     TableBuilder,
     Transform,
     apply_transforms,
     column,
     equals,
-    materialized_or_json,
+    extracted_paths,
     plus_interval,
     project_filter,
+    typed_property,
+    wanted_as_number,
 )
-from magpie.store.columns import MATERIALIZED_PROPERTIES, json_pointer
+from magpie.store.columns import MATERIALIZED_PROPERTIES
+from magpie.store.duckdb.properties import property_number, property_text, value_at, whole_json
 
 _EVENT_SCALARS = (
     "uuid",
@@ -39,17 +44,27 @@ _PERSON_COLUMNS = frozenset({"person_properties", "person_created_at", "person_i
 _RESOLVED = frozenset({"person_id"}) | _PERSON_COLUMNS
 
 
-def json_text(value: exp.Expr, keys: list[str]) -> exp.Expr:
-    return exp.Anonymous(
-        this="json_extract_string", expressions=[value, exp.Literal.string(json_pointer(keys))]
-    )
-
-
 def _same_project(alias: str) -> exp.Expr:
     return equals(exp.column("project_id", alias), exp.column("project_id", "e"))
 
 
+def _with_paths(
+    query: exp.Select, used: frozenset[str], sources: dict[str, exp.Expr]
+) -> exp.Select:
+    """The properties the query reads, extracted here (``sources``: logical JSON
+    column → the stored VARIANT): DuckDB pushes a ``variant_extract`` over a table's
+    own column down into the scan (a shredded property is read from its own column),
+    but not through a subquery's projection."""
+    extractors = {
+        name: (lambda keys, source=source: value_at(source, keys))
+        for name, source in sources.items()
+    }
+    paths = extracted_paths(used, extractors)
+    return query.select(*paths) if paths else query
+
+
 def _events(used: frozenset[str], project_id: int) -> exp.Select:
+    sources: dict[str, exp.Expr] = {"properties": exp.column("properties", "e")}
     resolves = bool(used & _RESOLVED)
     person = (
         exp.func("coalesce", exp.column("person_uuid", "o"), exp.column("person_id", "e"))
@@ -87,6 +102,7 @@ def _events(used: frozenset[str], project_id: int) -> exp.Select:
             column("created_at", "p", "person_created_at"),
             column("is_identified", "p", "person_is_identified"),
         )
+        sources["person_properties"] = exp.column("properties", "p")
     for index in GROUP_INDEXES:
         if not used & {f"group_{index}_properties", f"group_{index}_created_at"}:
             continue
@@ -103,11 +119,12 @@ def _events(used: frozenset[str], project_id: int) -> exp.Select:
             column("properties", alias, f"group_{index}_properties"),
             column("created_at", alias, f"group_{index}_created_at"),
         )
-    return query
+        sources[f"group_{index}_properties"] = exp.column("properties", alias)
+    return _with_paths(query, used, sources)
 
 
 def _persons(used: frozenset[str], project_id: int) -> exp.Select:
-    return (
+    query = (
         exp.select(
             column("uuid", "p", "id"),
             column("created_at", "p"),
@@ -118,6 +135,7 @@ def _persons(used: frozenset[str], project_id: int) -> exp.Select:
         .from_(exp.table_("persons", alias="p"))
         .where(project_filter("p", project_id))
     )
+    return _with_paths(query, used, {"properties": exp.column("properties", "p")})
 
 
 def _distinct_ids(used: frozenset[str], project_id: int) -> exp.Select:
@@ -129,7 +147,7 @@ def _distinct_ids(used: frozenset[str], project_id: int) -> exp.Select:
 
 
 def _groups(used: frozenset[str], project_id: int) -> exp.Select:
-    return (
+    query = (
         exp.select(
             column("group_type_index", "g"),
             column("group_type", "m"),
@@ -148,6 +166,13 @@ def _groups(used: frozenset[str], project_id: int) -> exp.Select:
         )
         .where(project_filter("g", project_id))
     )
+    return _with_paths(query, used, {"properties": exp.column("properties", "g")})
+
+
+def _property(node: exp.Expr) -> exp.Expr:
+    assert isinstance(node, PropertyPath)
+    read = property_number if wanted_as_number(node) else property_text
+    return read(node.this, node.path)
 
 
 def _count_distinct(node: exp.Expr) -> exp.Expr:
@@ -209,6 +234,7 @@ class DuckDBDialect:
         ("events", "properties"): MATERIALIZED_PROPERTIES,
     }
     TRANSFORMS: dict[type[exp.Expr], Transform] = {
+        PropertyPath: _property,
         exp.ApproxDistinct: _count_distinct,
         exp.TimeToStr: _strftime,
     }
@@ -218,7 +244,7 @@ class DuckDBDialect:
 
     def property(self, table: LogicalTable, alias: str, field: Json, keys: list[str]) -> exp.Expr:
         materialized = self.MATERIALIZED.get((table.name, field.column), {})
-        return materialized_or_json(alias, field, keys, materialized, json_text)
+        return typed_property(alias, field, keys, materialized, whole_json)
 
     def placeholder(self, name: str, value: Any) -> exp.Expr:
         return exp.Placeholder(this=name)

@@ -380,7 +380,11 @@ def _field_expression(
                 )
             return exp.column(found.column, alias, quoted=True)
         assert isinstance(found, Json)
-        return dialect.property(table, alias, found, keys)
+        value = dialect.property(table, alias, found, keys)
+        # The dialect may read the property from a column of its own that the
+        # table's subquery must then provide (e.g. a value extracted in the scan).
+        needs.update(c.name for c in value.find_all(exp.Column) if c.table == alias)
+        return value
     raise UnknownColumn(f"unknown column {'.'.join(path)!r}{position}")
 
 

@@ -3,7 +3,8 @@
 Events whose (project, uuid) is already stored are skipped, so a batch written
 twice (a retry, a replay) is stored once; the table's ReplacingMergeTree
 deduplication is only the backstop for writers that race. Materialised
-property columns are filled by ClickHouse itself on insert.
+property columns are filled by ClickHouse itself on insert; the typed copy of
+the properties (JSON type) is added here (``typed.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
+from magpie.store.clickhouse.typed import with_typed_column
 from magpie.store.event_columns import arrow_table
 
 # A repeat carries the original's uuid and, give or take clock skew, its
@@ -76,7 +78,7 @@ class ClickHouseEventWriter:
                 table = table.filter(keep)
         table = _first_of_each_uuid(table)
         if table.num_rows:
-            self._client.insert_arrow("events", table)
+            self._client.insert_arrow("events", with_typed_column(table))
         return int(table.num_rows)
 
 

@@ -22,6 +22,7 @@ from clickhouse_connect.driver.client import Client
 from sqlglot import exp
 
 from magpie.store.clickhouse.properties import json_text
+from magpie.store.clickhouse.typed_migration import add_typed_properties
 from magpie.store.columns import MATERIALIZED_PROPERTIES
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ class Migration:
     version: int
     name: str
     statements: Callable[[], list[str]]
+    # A step that is code rather than statements (it rewrites a table).
+    run: Callable[[Client], None] | None = None
+
+
+def _no_statements() -> list[str]:
+    return []
 
 
 def _sql_file(name: str) -> Callable[[], list[str]]:
@@ -66,6 +73,7 @@ def _materialized_columns() -> list[str]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "0001_initial.sql", _sql_file("0001_initial.sql")),
     Migration(2, "0002_materialized_columns", _materialized_columns),
+    Migration(3, "0003_typed_properties", _no_statements, add_typed_properties),
 )
 
 
@@ -79,6 +87,8 @@ def apply_migrations(client: Client) -> list[str]:
             continue
         for statement in migration.statements():
             client.command(statement)
+        if migration.run is not None:
+            migration.run(client)
         client.insert(
             "schema_migrations",
             [[migration.version, migration.name, datetime.now(UTC).replace(tzinfo=None)]],

@@ -1,20 +1,11 @@
-"""Opening the DuckDB file and migrating its schema.
-
-Migrations are numbered SQL files applied in order, each in its own
-transaction, and recorded in ``schema_migrations``; a start-up applies the ones
-a data folder has not seen yet.
-"""
+"""Opening the DuckDB file (its schema is migrated by ``schema.py``) and binding
+Arrow tables to statements."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +14,12 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-log = logging.getLogger(__name__)
+from magpie.store.duckdb.schema import apply_migrations
+from magpie.store.duckdb.transactions import first_row, transaction
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+__all__ = ["Database", "execute_over", "fetch_over", "first_row", "transaction"]
+
+log = logging.getLogger(__name__)
 
 
 # Rows per DuckDB row group. DuckDB compresses and writes a row group once it
@@ -35,6 +29,11 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # per row group in flight; a smaller one keeps ingestion's memory low and
 # cheap to commit, at a negligible cost to scans.
 ROW_GROUP_ROWS = 16_384
+# DuckDB shreds a VARIANT column (each property into a typed column of its own)
+# only in row groups of at least this many rows; its default is a quarter of
+# its own default row group, more than Magpie's whole row group, which would
+# leave properties unshredded and every read of one decoding whole objects.
+VARIANT_SHREDDING_ROWS = ROW_GROUP_ROWS // 4
 _CATALOG = "magpie"
 
 
@@ -59,6 +58,7 @@ class Database:
                 # A large insert writes each row group out as soon as it is full,
                 # rather than holding several back to write together.
                 "write_buffer_row_group_count": 1,
+                "variant_minimum_shredding_size": VARIANT_SHREDDING_ROWS,
                 "python_enable_replacements": False,
                 # Operators that outgrow the memory limit spill here, up to a cap,
                 # not into the server's working directory.
@@ -113,60 +113,6 @@ def _use_catalog(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection
     # Each cursor starts in DuckDB's in-memory catalog; Magpie's tables are in the file.
     cursor.execute(f"USE {_CATALOG}")
     return cursor
-
-
-def first_row(result: duckdb.DuckDBPyConnection) -> Any:
-    """The first row of a result, reading it to the end.
-
-    ``fetchone()`` leaves the result open, and with it the cursor's
-    transaction, which blocks DuckDB's checkpoints for as long as that cursor
-    is not used again.
-    """
-    rows = result.fetchall()
-    return rows[0] if rows else None
-
-
-def migration_files() -> list[tuple[int, str, str]]:
-    folder = resources.files("magpie.store.duckdb") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text()))
-    return sorted(found)
-
-
-def apply_migrations(connection: duckdb.DuckDBPyConnection) -> list[str]:
-    connection.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-    )
-    row = first_row(connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations"))
-    current = row[0] if row else 0
-    applied = []
-    for version, name, script in migration_files():
-        if version <= current:
-            continue
-        with transaction(connection):
-            connection.execute(script)
-            connection.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                [version, name, datetime.now(UTC).replace(tzinfo=None)],
-            )
-        log.info("applied migration %s", name)
-        applied.append(name)
-    return applied
-
-
-@contextmanager
-def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    cursor.execute("BEGIN TRANSACTION")
-    try:
-        yield cursor
-    except BaseException:
-        cursor.execute("ROLLBACK")
-        raise
-    cursor.execute("COMMIT")
 
 
 def execute_over(

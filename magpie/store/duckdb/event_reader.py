@@ -9,7 +9,7 @@ from magpie.store.duckdb.database import Database
 from magpie.store.model import EventFilter, StoredEvent
 
 _LIST_EVENTS = """
-SELECT e.uuid, e.event, e.distinct_id, e.timestamp, e.properties, e.elements_chain,
+SELECT e.uuid, e.event, e.distinct_id, e.timestamp, CAST(e.properties AS JSON), e.elements_chain,
        coalesce(o.person_uuid, e.person_id) AS person_id, e.person_mode
 FROM events AS e
 LEFT JOIN person_overrides AS o

@@ -2,8 +2,10 @@
 updated in the same transaction.
 
 The worker hands over events it has already deduplicated (see
-``stored_uuids``). Materialised property columns are filled here by DuckDB
-from the properties JSON, in one parse per row, rather than in Python.
+``stored_uuids``). DuckDB turns each row's properties JSON text into the
+stored VARIANT in the INSERT itself (one parse per row, in the engine rather
+than in Python), and the materialised property columns are read out of that
+VARIANT with the query layer's own expression, not by parsing the text again.
 """
 
 from __future__ import annotations
@@ -15,21 +17,21 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from magpie.store.columns import MATERIALIZED_PROPERTIES, json_pointer
+from magpie.store.columns import MATERIALIZED_PROPERTIES
 from magpie.store.duckdb.database import execute_over, fetch_over
+from magpie.store.duckdb.properties import property_text
 from magpie.store.event_columns import EVENT_SCHEMA, arrow_table
 
 
+def as_variant(text: exp.Expr) -> exp.Expr:
+    """JSON text → VARIANT (a plain VARCHAR would become one string value)."""
+    return exp.cast(exp.cast(text, "JSON"), "VARIANT")
+
+
 def _insert_sql() -> str:
-    """INSERT … SELECT that casts the Arrow columns and extracts the materialised ones."""
-    paths = exp.Array(
-        expressions=[exp.Literal.string(json_pointer([key])) for key in MATERIALIZED_PROPERTIES]
-    )
-    extracted = exp.alias_(
-        exp.Anonymous(this="json_extract_string", expressions=[exp.column("properties"), paths]),
-        "mat",
-    )
-    inner = exp.select(exp.Star(), extracted).from_("incoming")
+    """INSERT … SELECT that types the Arrow columns and extracts the materialised ones."""
+    typed = exp.alias_(as_variant(exp.column("properties")), "properties")
+    inner = exp.select(exp.Star(except_=[exp.column("properties")]), typed).from_("incoming")
     casts = [
         exp.alias_(exp.cast(exp.column(name), to), name)
         for name, to in (("uuid", "UUID"), ("person_id", "UUID"))
@@ -40,10 +42,9 @@ def _insert_sql() -> str:
             "person_mode",
         )
     )
-    # sqlglot's brackets count from 0 and print DuckDB's 1-based lists.
     materialized = [
-        exp.alias_(exp.Bracket(this=exp.column("mat"), expressions=[exp.Literal.number(i)]), column)
-        for i, column in enumerate(MATERIALIZED_PROPERTIES.values())
+        exp.alias_(property_text(exp.column("properties"), [key]), column)
+        for key, column in MATERIALIZED_PROPERTIES.items()
     ]
     passthrough = [
         exp.column(f.name)

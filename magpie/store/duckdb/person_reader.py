@@ -12,7 +12,7 @@ from magpie.store.duckdb.database import Database, first_row
 from magpie.store.model import MergeEvent, PersonRecord, StoredWarning
 
 _PERSON_COLUMNS = """
-    p.uuid, p.properties, p.is_identified, p.created_at, p.last_seen_at, p.version,
+    p.uuid, CAST(p.properties AS JSON), p.is_identified, p.created_at, p.last_seen_at, p.version,
     (SELECT list(d.distinct_id ORDER BY d.version, d.distinct_id) FROM person_distinct_ids AS d
       WHERE d.project_id = p.project_id AND d.person_uuid = p.uuid) AS distinct_ids
 """
@@ -25,7 +25,7 @@ WHERE p.project_id = $project_id
         SELECT d.person_uuid FROM person_distinct_ids AS d
         WHERE d.project_id = $project_id AND d.distinct_id = $distinct_id))
   AND ($search IS NULL
-       OR CAST(p.properties AS VARCHAR) ILIKE '%' || $search || '%'
+       OR CAST(CAST(p.properties AS JSON) AS VARCHAR) ILIKE '%' || $search || '%'
        OR EXISTS (SELECT 1 FROM person_distinct_ids AS d
                   WHERE d.project_id = p.project_id AND d.person_uuid = p.uuid
                     AND d.distinct_id ILIKE '%' || $search || '%'))

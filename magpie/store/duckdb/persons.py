@@ -2,7 +2,8 @@
 
 Each direction is a handful of set-based statements over Arrow tables (each
 read as ``incoming``, see ``execute_over``), never a query per event or per
-person.
+person. Properties travel as JSON text and are stored as VARIANT (what queries
+read); DuckDB converts them both ways.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ WITH owners AS (
     FROM person_distinct_ids AS d
     JOIN incoming AS k ON k.project_id = d.project_id AND k.distinct_id = d.distinct_id
 )
-SELECT p.project_id, p.uuid, p.properties, p.created_at, p.is_identified, p.version,
-       p.last_seen_at, list(d.distinct_id), list(d.version)
+SELECT p.project_id, p.uuid, CAST(p.properties AS JSON), p.created_at, p.is_identified,
+       p.version, p.last_seen_at, list(d.distinct_id), list(d.version)
 FROM owners AS o
 JOIN persons AS p ON p.project_id = o.project_id AND p.uuid = o.person_uuid
 JOIN person_distinct_ids AS d ON d.project_id = p.project_id AND d.person_uuid = p.uuid
@@ -40,8 +41,8 @@ JOIN incoming AS k ON k.project_id = l.project_id AND k.distinct_id = l.distinct
 
 _UPSERT_PERSONS = """
 INSERT INTO persons
-SELECT project_id, CAST(uuid AS UUID), properties, created_at, is_identified, version,
-       last_seen_at
+SELECT project_id, CAST(uuid AS UUID), CAST(CAST(properties AS JSON) AS VARIANT), created_at,
+       is_identified, version, last_seen_at
 FROM incoming
 ON CONFLICT (project_id, uuid) DO UPDATE SET
     properties = excluded.properties, created_at = excluded.created_at,
@@ -87,7 +88,8 @@ FROM group_type_mapping AS m JOIN incoming AS b ON b.project_id = m.project_id
 """
 
 _LOAD_GROUPS = """
-SELECT g.project_id, g.group_type_index, g.group_key, g.properties, g.created_at, g.version
+SELECT g.project_id, g.group_type_index, g.group_key, CAST(g.properties AS JSON), g.created_at,
+       g.version
 FROM groups AS g
 JOIN group_type_mapping AS m
   ON m.project_id = g.project_id AND m.group_type_index = g.group_type_index
@@ -98,7 +100,10 @@ JOIN incoming AS b
 _INSERT_GROUP_TYPES = "INSERT INTO group_type_mapping SELECT * FROM incoming"
 
 _UPSERT_GROUPS = """
-INSERT INTO groups SELECT * FROM incoming
+INSERT INTO groups
+SELECT project_id, group_type_index, group_key, CAST(CAST(properties AS JSON) AS VARIANT),
+       created_at, version
+FROM incoming
 ON CONFLICT (project_id, group_type_index, group_key) DO UPDATE SET
     properties = excluded.properties, version = excluded.version
 """
