@@ -142,6 +142,12 @@ class Magpie:
             "api_socket": str(self.api_socket),
         }
 
+    def wait_until_caught_up(self, timeout: float = 10.0) -> bool:
+        """Block until every event acknowledged so far is stored (tests, CLI)."""
+        if self.gateway is not None:
+            self.gateway.sync_from_thread(timeout)
+        return self.worker.wait_until_caught_up(timeout)
+
     def _token_ids(self) -> dict[str, int]:
         return {project.api_token: project.id for project in self.projects.all()}
 

@@ -50,5 +50,7 @@ def started_lowered(niceness: int, make: Callable[[], T]) -> T:
     thread.start()
     thread.join()
     if failed:
-        raise failed[0]
-    return made[0]
+        # Popped, not indexed: the list must not keep the error (and through its
+        # traceback whatever ``make`` had half built) alive in a cycle.
+        raise failed.pop()
+    return made.pop()

@@ -59,7 +59,7 @@ class LiveServer:
 
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until every acknowledged event has been ingested."""
-        assert self.magpie.worker.wait_until_caught_up(timeout), "ingest worker did not catch up"
+        assert self.magpie.wait_until_caught_up(timeout), "ingest worker did not catch up"
 
     def events(self, **params: object) -> list[dict]:
         self.settle()

@@ -86,7 +86,7 @@ class Ingest:
         return [e["uuid"] for e in record["events"]]
 
     def settle(self) -> None:
-        assert self.magpie.worker.wait_until_caught_up(20)
+        assert self.magpie.wait_until_caught_up(20)
 
     # -- reading ------------------------------------------------------------
 

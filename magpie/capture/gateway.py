@@ -133,6 +133,22 @@ class CaptureGateway:
     async def capture_v1(self, request: WireRequest) -> CaptureOutcome:
         return await self._call("v1", request)
 
+    async def sync(self) -> None:
+        """Once this returns, the queue's end includes every request the capture
+        process has answered so far (its front answers without the server)."""
+        if self._writer is None or self._stopping:
+            return
+        assert self._loop is not None
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._pending[request_id] = future
+        self._send({"type": "sync", "id": request_id})
+        await future
+
+    def sync_from_thread(self, timeout: float) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self.sync(), self._loop).result(timeout)
+
     def refresh_tokens(self) -> None:
         self._send_threadsafe({"type": "tokens", "tokens": self._tokens()})
 
@@ -161,9 +177,10 @@ class CaptureGateway:
     async def _listen(self, reader: asyncio.StreamReader) -> None:
         while (frame := await read_frame(reader)) is not None:
             reply = frame[0]
-            if reply.get("type") == "end":  # appended by the front's own requests
+            if reply.get("type") in ("end", "synced"):  # the front's own appends
                 self._follower.advance(reply["end"])
-                continue
+                if reply["type"] == "end":
+                    continue
             if reply.get("position") is not None:
                 self._follower.advance(reply["position"])
             future = self._pending.pop(reply["id"], None)

@@ -145,6 +145,9 @@ async def _serve(
                 limited.replace(header["projects"])
             elif kind == "stop":
                 break
+            elif kind == "sync":
+                # Frames are read in order: by now every earlier end is announced.
+                writer.write(encode({"type": "synced", "id": header["id"], "end": queue.end}))
             else:
                 task = asyncio.create_task(_handle(service, header, body, writer))
                 tasks.add(task)

@@ -66,14 +66,21 @@ class Database:
                 "max_temp_directory_size": spill_limit,
             },
         )
-        # The row group size is an option of attaching a file, not of the file.
-        self._connection.execute(
-            f"ATTACH $path AS {_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})", {"path": str(path)}
-        )
-        _use_catalog(self._connection)
         self._local = threading.local()
-        apply_migrations(self._connection)
-        _lock_down(self._connection)
+        try:
+            # The row group size is an option of attaching a file, not of the file.
+            self._connection.execute(
+                f"ATTACH $path AS {_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+                {"path": str(path)},
+            )
+            _use_catalog(self._connection)
+            apply_migrations(self._connection)
+            _lock_down(self._connection)
+        except BaseException:
+            # A failed start (a migration, another process holding the file) must
+            # not keep the file attached until the garbage collector finds it.
+            self._connection.close()
+            raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for the calling thread, reused across calls."""

@@ -20,8 +20,9 @@ WHERE e.project_id = $project_id
   AND ($after IS NULL OR e.timestamp > $after)
   AND ($before IS NULL OR e.timestamp < $before)
   AND ($property_pointer IS NULL OR CASE WHEN $property_value IS NULL
-        THEN json_extract(e.properties, $property_pointer) IS NOT NULL
-        ELSE json_extract_string(e.properties, $property_pointer) = $property_value END)
+        THEN json_extract(CAST(e.properties AS JSON), $property_pointer) IS NOT NULL
+        ELSE json_extract_string(CAST(e.properties AS JSON), $property_pointer)
+             = $property_value END)
   AND ($person_id IS NULL OR coalesce(o.person_uuid, e.person_id) = $person_id)
 ORDER BY e.timestamp DESC, e.uuid DESC
 LIMIT $limit OFFSET $offset
