@@ -24,6 +24,7 @@ from magpie.clock import Clock
 from magpie.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from magpie.store.base import SessionStore, UserStore
 from magpie.store.model import Session, User
+from magpie.store.secrets import key_digest
 
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD = 8
@@ -137,7 +138,7 @@ class SessionAuthority:
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return key_digest(token)  # stored, like an API key's, only as its digest
 
 
 def load_secret(path: Path) -> bytes:

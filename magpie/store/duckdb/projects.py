@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -14,6 +12,7 @@ from magpie import scopes
 from magpie.clock import Clock, utc_naive
 from magpie.store.duckdb.database import Database, first_row
 from magpie.store.model import ApiKey, IssuedKey, Project
+from magpie.store.secrets import key_digest, key_mask, new_api_key, new_project_token
 
 
 def _project(row: tuple[Any, ...]) -> Project:
@@ -41,7 +40,7 @@ class DuckDBProjectStore:
         self._clock = clock
 
     def create(self, name: str, timezone: str = "UTC") -> Project:
-        token = "phc_" + secrets.token_urlsafe(32)
+        token = new_project_token()
         row = first_row(
             self._db.cursor().execute(
                 f"INSERT INTO projects (name, api_token, timezone, created_at) VALUES (?, ?, ?, ?)"
@@ -126,7 +125,7 @@ class DuckDBApiKeyStore:
         scoped_teams: tuple[int, ...] = (),
     ) -> IssuedKey:
         """A new key; the defaults (every scope, every project) are the owner's key."""
-        value = "phx_" + secrets.token_urlsafe(32)
+        value = new_api_key()
         row = first_row(
             self._db.cursor().execute(
                 "INSERT INTO personal_api_keys"
@@ -135,8 +134,8 @@ class DuckDBApiKeyStore:
                 [
                     uuid.uuid4(),
                     label,
-                    _digest(value),
-                    value[:8] + "…" + value[-4:],
+                    key_digest(value),
+                    key_mask(value),
                     utc_naive(self._clock.now()),
                     orjson.dumps(list(scope_list)).decode(),
                     orjson.dumps(sorted(scoped_teams)).decode(),
@@ -151,7 +150,7 @@ class DuckDBApiKeyStore:
         row = first_row(
             self._db.cursor().execute(
                 f"SELECT {_KEY_COLUMNS} FROM personal_api_keys WHERE key_digest = ?",
-                [_digest(value)],
+                [key_digest(value)],
             )
         )
         return _api_key(row) if row else None
@@ -200,7 +199,3 @@ class DuckDBApiKeyStore:
             [now, uuid.UUID(key.id)],
         )
         return replace(key, last_used_at=now)
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -12,6 +10,7 @@ from magpie import scopes
 from magpie.clock import Clock, utc_naive
 from magpie.store.model import ApiKey, IssuedKey
 from magpie.store.postgres.database import PostgresDatabase
+from magpie.store.secrets import key_digest, key_mask, new_api_key
 
 _COLUMNS = "id, label, mask, scopes, scoped_teams, created_at, last_used_at"
 
@@ -34,14 +33,6 @@ def _api_key(row: Any) -> ApiKey:
     )
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _mask(value: str) -> str:
-    return value[:8] + "…" + value[-4:]
-
-
 def _key_id(key_id: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(key_id)
@@ -61,15 +52,15 @@ class PostgresApiKeyStore:
         scoped_teams: tuple[int, ...] = (),
     ) -> IssuedKey:
         """A new key; the defaults (every scope, every project) are the owner's key."""
-        value = "phx_" + secrets.token_urlsafe(32)
+        value = new_api_key()
         with self._db.connection() as connection:
             row = connection.execute(
                 _CREATE,
                 (
                     uuid.uuid4(),
                     label,
-                    _digest(value),
-                    _mask(value),
+                    key_digest(value),
+                    key_mask(value),
                     utc_naive(self._clock.now()),
                     list(scope_list),
                     sorted(scoped_teams),
@@ -80,7 +71,7 @@ class PostgresApiKeyStore:
     def find(self, value: str) -> ApiKey | None:
         """The key whose value this is, if it exists (and was not revoked)."""
         with self._db.connection() as connection:
-            row = connection.execute(_FIND, (_digest(value),)).fetchone()
+            row = connection.execute(_FIND, (key_digest(value),)).fetchone()
         return _api_key(row) if row else None
 
     def is_valid(self, value: str) -> bool:

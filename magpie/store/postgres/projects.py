@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from magpie.clock import Clock, utc_naive
 from magpie.store.model import Project
 from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.text import jsonb_text
+from magpie.store.secrets import new_project_token
 
 _COLUMNS = "id, name, api_token, timezone, created_at, test_account_filters, week_start_day"
 
@@ -44,7 +44,7 @@ class PostgresProjectStore:
         self._clock = clock
 
     def create(self, name: str, timezone: str = "UTC") -> Project:
-        token = "phc_" + secrets.token_urlsafe(32)
+        token = new_project_token()
         with self._db.connection() as connection:
             row = connection.execute(
                 _CREATE, (name, token, timezone, utc_naive(self._clock.now()))
