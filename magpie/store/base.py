@@ -7,6 +7,7 @@ implementations from the settings, and nothing else names an engine.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -307,11 +308,11 @@ class CohortStore(Protocol):
         """The cohort, deleted or not (``Cohort.deleted`` tells)."""
         ...
 
-    def list(self, project_id: int, *, limit: int = 100, offset: int = 0) -> list[Cohort]:
+    def list(self, project_id: int, *, limit: int = 100, offset: int = 0) -> builtins.list[Cohort]:
         """The project's cohorts that are not deleted, newest first."""
         ...
 
-    def computed(self) -> list[Cohort]:
+    def computed(self) -> builtins.list[Cohort]:
         """Every project's cohorts that are computed from a definition and not
         deleted, oldest calculation first (what a refresh goes through)."""
         ...
@@ -328,7 +329,7 @@ class CohortStore(Protocol):
 
     def add_static_members(
         self, project_id: int, cohort_id: int, distinct_ids: Sequence[str], at: datetime
-    ) -> list[uuid.UUID]:
+    ) -> builtins.list[uuid.UUID]:
         """Add the persons these distinct ids belong to (ids without a person are
         skipped); returns the persons that were not members before."""
         ...
@@ -339,7 +340,7 @@ class CohortStore(Protocol):
 
     def members(
         self, project_id: int, cohort_id: int, *, limit: int = 100, offset: int = 0
-    ) -> list[uuid.UUID]:
+    ) -> builtins.list[uuid.UUID]:
         """Member persons in a stable order (by uuid)."""
         ...
 

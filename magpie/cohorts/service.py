@@ -1,0 +1,153 @@
+"""Cohorts as the API and feature flags use them: definitions checked before they
+are saved, membership computed through the query layer and stored, and the
+questions flags ask (is this person a member; can this cohort be evaluated
+from person properties alone)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from magpie.clock import Clock
+from magpie.cohorts.definition import is_person_properties_only, parse_definition
+from magpie.cohorts.membership import CohortLookup, membership_query
+from magpie.errors import InvalidInput, MagpieError, NotFound
+from magpie.query.context import QueryContext
+from magpie.query.runner import QueryRunner
+from magpie.store.base import CohortStore, ProjectStore
+from magpie.store.model import Cohort
+
+log = logging.getLogger(__name__)
+
+
+class CohortService:
+    def __init__(
+        self, cohorts: CohortStore, projects: ProjectStore, runner: QueryRunner, clock: Clock
+    ) -> None:
+        self.store = cohorts
+        self._projects = projects
+        self._runner = runner
+        self._clock = clock
+
+    # -- definitions ------------------------------------------------------------
+
+    def check(self, project_id: int, cohort_id: int, filters: dict[str, Any]) -> None:
+        """Refuse a definition that could not be computed (InvalidInput), before it is
+        saved: bad fields, unknown kinds, missing or cyclic nested cohorts."""
+        group = parse_definition(filters)
+        now = self._clock.now().astimezone(UTC).replace(tzinfo=None)
+        membership_query(cohort_id, group, now, self._runner.dialect, self._lookup(project_id))
+
+    def create(
+        self,
+        project_id: int,
+        name: str,
+        description: str,
+        filters: dict[str, Any],
+        *,
+        is_static: bool = False,
+    ) -> Cohort:
+        if not is_static:
+            self.check(project_id, 0, filters)  # no cohort has id 0: none can be reached
+        made = self.store.create(project_id, name, description, filters, is_static=is_static)
+        return made if is_static else self.recompute(project_id, made.id)
+
+    def update(self, project_id: int, cohort_id: int, **changes: Any) -> Cohort:
+        current = self.get(project_id, cohort_id)
+        if "filters" in changes and not current.is_static:
+            self.check(project_id, cohort_id, changes["filters"])
+        updated = self.store.update(project_id, cohort_id, **changes)
+        if updated is None:
+            raise NotFound(f"no cohort {cohort_id}")
+        if "filters" in changes and not updated.is_static:
+            return self.recompute(project_id, cohort_id)
+        return updated
+
+    def get(self, project_id: int, cohort_id: int) -> Cohort:
+        found = self.store.get(project_id, cohort_id)
+        if found is None or found.deleted:
+            raise NotFound(f"no cohort {cohort_id}")
+        return found
+
+    # -- membership ---------------------------------------------------------------
+
+    def recompute(self, project_id: int, cohort_id: int) -> Cohort:
+        """Compute the membership now and store it; a static cohort is left as it is."""
+        cohort = self.get(project_id, cohort_id)
+        if cohort.is_static:
+            return cohort
+        project = self._projects.get(project_id)
+        if project is None:
+            raise NotFound(f"no project {project_id}")
+        context = QueryContext(project, self._runner, self._clock.now())
+        try:
+            tree = membership_query(
+                cohort_id,
+                parse_definition(cohort.filters),
+                context.now_naive,
+                context.dialect,
+                self._lookup(project_id),
+            )
+            rows = context.run(context.compile(tree))
+        except MagpieError as exc:
+            self.store.record_failure(project_id, cohort_id, f"{exc.code}: {exc.message}")
+            raise
+        members = [_uuid(row[0]) for row in rows]
+        stored = self.store.set_members(project_id, cohort_id, members, context.now)
+        if stored is None:
+            raise NotFound(f"no cohort {cohort_id}")
+        return stored
+
+    def refresh_all(self) -> int:
+        """Recompute every project's computed cohorts; returns how many failed (each
+        failure is recorded on its cohort and logged, and the others go on)."""
+        failed = 0
+        for cohort in self.store.computed():
+            try:
+                self.recompute(cohort.project_id, cohort.id)
+            except MagpieError as exc:
+                failed += 1
+                log.warning("cohort %s could not be computed: %s", cohort.id, exc.message)
+        return failed
+
+    def add_static_members(
+        self, project_id: int, cohort_id: int, distinct_ids: Sequence[str]
+    ) -> Cohort:
+        cohort = self.get(project_id, cohort_id)
+        if not cohort.is_static:
+            raise InvalidInput(
+                "only a static cohort takes a list of persons; this one is computed",
+                attr="is_static",
+            )
+        self.store.add_static_members(project_id, cohort_id, distinct_ids, self._clock.now())
+        return self.get(project_id, cohort_id)
+
+    # -- what feature flags ask -------------------------------------------------------
+
+    def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool:
+        """From the stored membership (as fresh as its last computation)."""
+        return self.store.is_member(project_id, cohort_id, person_id)
+
+    def person_property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
+        """The cohort's ``filters.properties`` when membership follows from person
+        properties alone (so an SDK can evaluate it locally), else None."""
+        cohort = self.store.get(project_id, cohort_id)
+        if cohort is None or cohort.deleted or cohort.is_static:
+            return None
+        try:
+            group = parse_definition(cohort.filters)
+        except MagpieError:
+            return None
+        if not is_person_properties_only(group):
+            return None
+        return dict(cohort.filters["properties"])
+
+    def _lookup(self, project_id: int) -> CohortLookup:
+        return lambda other_id: self.store.get(project_id, other_id)
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
