@@ -53,7 +53,7 @@ class CohortService:
         if not is_static:
             self.check(project_id, 0, filters)  # no cohort has id 0: none can be reached
         made = self.store.create(project_id, name, description, filters, is_static=is_static)
-        return made if is_static else self.recompute(project_id, made.id)
+        return made if is_static else self._first_computation(made)
 
     def update(self, project_id: int, cohort_id: int, **changes: Any) -> Cohort:
         current = self.get(project_id, cohort_id)
@@ -63,8 +63,18 @@ class CohortService:
         if updated is None:
             raise NotFound(f"no cohort {cohort_id}")
         if "filters" in changes and not updated.is_static:
-            return self.recompute(project_id, cohort_id)
+            return self._first_computation(updated)
         return updated
+
+    def _first_computation(self, cohort: Cohort) -> Cohort:
+        """Membership of a definition just saved. The definition was checked, so a
+        failure here is the engine's (a timeout, a memory limit): the cohort stays
+        saved with the failure recorded, and the next refresh tries again."""
+        try:
+            return self.recompute(cohort.project_id, cohort.id)
+        except MagpieError as exc:
+            log.warning("cohort %s could not be computed: %s", cohort.id, exc.message)
+            return self.get(cohort.project_id, cohort.id)
 
     def get(self, project_id: int, cohort_id: int) -> Cohort:
         found = self.store.get(project_id, cohort_id)
