@@ -49,10 +49,13 @@ def _event(f: PropertyFilter, now: datetime) -> exp.Expr:
     return operator(f.operator).sql(PROPERTY_FIELDS["event"](f.key, 0), f.value, now)
 
 
+def _has_person() -> exp.Expr:
+    return exp.Not(this=exp.Is(this=field("person", "created_at"), expression=exp.Null()))
+
+
 def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
-    has_person = exp.Not(this=exp.Is(this=field("person", "created_at"), expression=exp.Null()))
     condition = operator(f.operator).sql(PROPERTY_FIELDS["person"](f.key, 0), f.value, now)
-    return exp.and_(has_person, condition)
+    return exp.and_(_has_person(), condition)
 
 
 def _person_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
@@ -74,10 +77,43 @@ def _hogql(f: PropertyFilter, now: datetime) -> exp.Expr:
     return hogql_expression(f.key)
 
 
-def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
-    raise InvalidInput(
-        "cohort filters need cohorts, which this Magpie does not have yet", attr="type"
+def cohort_members(cohort_id: int) -> exp.Expr:
+    """The stored members of a cohort, as a subquery of person ids."""
+    members = (
+        exp.select(field("person_id"))
+        .from_("cohort_people")
+        .where(exp.EQ(this=field("cohort_id"), expression=exp.Literal.number(cohort_id)))
     )
+    return exp.Subquery(this=members)
+
+
+def in_cohort(cohort_id: int) -> exp.Expr:
+    """The event's person is a member of the cohort (as last computed)."""
+    return exp.In(this=field("person_id"), query=cohort_members(cohort_id))
+
+
+def cohort_id_of(value: object, attr: str = "value") -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput("a cohort filter's value is a cohort id", attr=attr)
+    try:
+        found = int(value)
+    except ValueError:
+        raise InvalidInput(
+            f"a cohort filter's value is a cohort id, not {str(value)[:64]!r}", attr=attr
+        ) from None
+    if not 0 <= found < 2**63:
+        raise InvalidInput("a cohort id is a positive whole number", attr=attr)
+    return found
+
+
+def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
+    """``{"type": "cohort", "key": "id", "value": N}``: the event's person is in cohort
+    N (``operator: "not_in"`` or ``negation``: is not). Like person properties, it
+    only ever matches events that have a person."""
+    member = in_cohort(cohort_id_of(f.value))
+    if f.negation or f.operator == "not_in":
+        member = exp.Not(this=member)
+    return exp.and_(_has_person(), member)
 
 
 FILTER_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {

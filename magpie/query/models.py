@@ -17,6 +17,7 @@ class PropertyFilter(_Model):
     operator: str | None = "exact"
     type: str = "event"
     group_type_index: int | None = None
+    negation: bool = False
 
 
 class PropertyGroup(_Model):
@@ -69,8 +70,11 @@ class EventsNode(_Model):
 
 
 class BreakdownFilter(_Model):
-    breakdown: str | int | None = None
-    breakdown_type: Literal["event", "person", "group", "session", "hogql"] | None = "event"
+    # A cohort breakdown names cohort ids (or "all"); the others one property or expression.
+    breakdown: str | int | list[str | int] | None = None
+    breakdown_type: Literal["event", "person", "group", "session", "hogql", "cohort"] | None = (
+        "event"
+    )
     breakdown_group_type_index: int | None = None
     breakdown_limit: int = 25
 
