@@ -51,6 +51,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/billing.py
+	$(BIN)/python bench/cohorts.py --clickhouse
 	$(BIN)/python bench/hostile_capture.py
 	$(BIN)/python bench/heavy_queries.py
 	$(MAKE) --no-print-directory ui
