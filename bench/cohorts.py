@@ -124,7 +124,7 @@ def measure(events: int, runs: int, clickhouse: bool) -> list[Row]:
             )
             for name, filters in DEFINITIONS.items():
                 made = service.create(project.id, name, "", filters)
-                ms = timed(lambda made=made: service.recompute(project.id, made.id), runs)
+                ms = timed(lambda s=service, c=made.id: s.recompute(project.id, c), runs)
                 count = service.get(project.id, made.id).count or 0
                 rows.append(Row(engine, name, count, ms))
                 print(f"  {engine:10} {name:55} {count:8,} members {ms:9.1f} ms")
