@@ -25,6 +25,7 @@ from magpie.cohorts.definition import (
     CohortGroup,
     CohortProperty,
     cohort_id,
+    leaves,
     parse_definition,
 )
 from magpie.errors import InvalidInput
@@ -70,13 +71,15 @@ def membership_query(
 
 
 def _group(group: CohortGroup, build: _Build) -> exp.Expr:
+    # A group without leaves (an editor's empty row) is left out, as PostHog does:
+    # it neither lets everyone in through an OR nor shuts everyone out of an AND.
     parts = [
         exp.paren(_group(item, build) if isinstance(item, CohortGroup) else _leaf(item, build))
         for item in group.values
+        if not isinstance(item, CohortGroup) or any(True for _ in leaves(item))
     ]
     if not parts:
-        # An empty group constrains nothing in an AND, and offers nothing in an OR.
-        return exp.true() if group.type == "AND" else exp.false()
+        return exp.false()
     return exp.and_(*parts) if group.type == "AND" else exp.or_(*parts)
 
 

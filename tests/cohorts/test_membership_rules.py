@@ -270,6 +270,20 @@ RULES: list[tuple[str, Any, set[str]]] = [
         },
         {"eve", "cat"},
     ),
+    # An empty group (an editor's blank row) lets no one in.
+    (
+        "an empty group beside a real one",
+        lambda: {
+            "properties": {
+                "type": "OR",
+                "values": [
+                    {"type": "AND", "values": []},
+                    {"type": "AND", "values": [_plan("trial")]},
+                ],
+            }
+        },
+        {"eve"},
+    ),
     (
         "AND of groups",
         lambda: {
