@@ -17,7 +17,7 @@ from typing import Any
 from magpie.clock import Clock, utc_naive
 from magpie.store.base import MembershipCopy
 from magpie.store.model import Cohort
-from magpie.store.postgres.database import Connection, PostgresDatabase
+from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.text import jsonb_text, pg_text
 
 _COLUMNS = (
@@ -38,6 +38,15 @@ WHERE project_id = %s AND id = %s RETURNING {_COLUMNS}
 _NEXT_VERSION = f"""
 UPDATE cohorts SET version = version + 1, count = %s, last_calculation = %s
 WHERE project_id = %s AND id = %s RETURNING {_COLUMNS}
+"""
+_DROP_LEFT = """
+DELETE FROM cohort_people AS c WHERE c.cohort_id = %s
+AND NOT EXISTS (SELECT 1 FROM unnest(%s::uuid[]) AS m(id) WHERE m.id = c.person_uuid)
+RETURNING c.person_uuid
+"""
+_ADD_NEW = """
+INSERT INTO cohort_people (project_id, cohort_id, person_uuid, version)
+SELECT %s, %s, unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING
 """
 _ADD_STATIC = """
 INSERT INTO cohort_people (project_id, cohort_id, person_uuid, version)
@@ -126,16 +135,14 @@ class PostgresCohortStore:
             if row is None:
                 return None
             cohort = _cohort(row)
+            # Only the difference is written: a computation mostly finds the members
+            # of the last one, and every row written or deleted costs an index update.
+            removed = [
+                r[0] for r in connection.execute(_DROP_LEFT, (cohort_id, members)).fetchall()
+            ]
+            connection.execute(_ADD_NEW, (project_id, cohort_id, members, cohort.version))
             if self._copy is not None:
-                before = set(_member_rows(connection, cohort_id))
-                removed = builtins.list(before - set(members))
                 self._copy.write(project_id, cohort_id, cohort.version, members, removed)
-            connection.execute("DELETE FROM cohort_people WHERE cohort_id = %s", (cohort_id,))
-            connection.execute(
-                "INSERT INTO cohort_people (project_id, cohort_id, person_uuid, version)"
-                " SELECT %s, %s, unnest(%s::uuid[]), %s",
-                (project_id, cohort_id, members, cohort.version),
-            )
         return cohort
 
     def add_static_members(
@@ -198,10 +205,3 @@ class PostgresCohortStore:
                 (cohort_id, person_id, project_id),
             ).fetchone()
         return row is not None
-
-
-def _member_rows(connection: Connection, cohort_id: int) -> builtins.list[uuid.UUID]:
-    rows = connection.execute(
-        "SELECT person_uuid FROM cohort_people WHERE cohort_id = %s", (cohort_id,)
-    ).fetchall()
-    return [r[0] for r in rows]

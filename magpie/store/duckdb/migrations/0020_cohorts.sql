@@ -19,7 +19,7 @@ CREATE TABLE cohorts (
 );
 
 -- The stored membership: one row per member person, tagged with the version of
--- the computation that found it. Replaced whole in one transaction.
+-- the computation that added it. Each computation replaces it in one transaction.
 CREATE TABLE cohort_people (
     project_id BIGINT NOT NULL,
     cohort_id BIGINT NOT NULL,

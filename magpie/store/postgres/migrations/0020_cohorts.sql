@@ -19,8 +19,8 @@ CREATE TABLE cohorts (
 CREATE INDEX cohorts_by_project ON cohorts (project_id, id);
 
 -- The stored membership: one row per member person, tagged with the version of
--- the computation that found it. Replaced whole in one transaction; the key is
--- also the index a flag's membership lookup uses.
+-- the computation that added it. Each computation replaces it in one
+-- transaction; the key is also the index a flag's membership lookup uses.
 CREATE TABLE cohort_people (
     project_id BIGINT NOT NULL,
     cohort_id BIGINT NOT NULL,
