@@ -6,6 +6,7 @@ from person properties alone)."""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC
@@ -31,6 +32,9 @@ class CohortService:
         self._projects = projects
         self._runner = runner
         self._clock = clock
+        # Membership writes take turns (the API's and the refresh's): DuckDB would
+        # refuse the second of two transactions changing one cohort at once.
+        self._writing = threading.Lock()
 
     # -- definitions ------------------------------------------------------------
 
@@ -106,7 +110,8 @@ class CohortService:
             self.store.record_failure(project_id, cohort_id, f"{exc.code}: {exc.message}")
             raise
         members = [_uuid(row[0]) for row in rows]
-        stored = self.store.set_members(project_id, cohort_id, members, context.now)
+        with self._writing:
+            stored = self.store.set_members(project_id, cohort_id, members, context.now)
         if stored is None:
             raise NotFound(f"no cohort {cohort_id}")
         return stored
@@ -132,7 +137,8 @@ class CohortService:
                 "only a static cohort takes a list of persons; this one is computed",
                 attr="is_static",
             )
-        self.store.add_static_members(project_id, cohort_id, distinct_ids, self._clock.now())
+        with self._writing:
+            self.store.add_static_members(project_id, cohort_id, distinct_ids, self._clock.now())
         return self.get(project_id, cohort_id)
 
     # -- what feature flags ask -------------------------------------------------------
