@@ -87,7 +87,7 @@ def until(at: datetime, dialect: Dialect) -> exp.Expr:
     return exp.LTE(this=hogql_field("timestamp"), expression=dialect.timestamp(at))
 
 
-def _event_name(leaf: CohortProperty, event_type: str | None, key: object) -> str:
+def _event_name(event_type: str | None, key: object) -> str:
     if event_type == "actions":
         raise InvalidInput(
             "behavioural filters on actions are not supported: name an event", attr="event_type"
@@ -99,7 +99,7 @@ def _event_name(leaf: CohortProperty, event_type: str | None, key: object) -> st
 
 def _matches(leaf: CohortProperty, scan: Scan) -> tuple[str, exp.Expr]:
     """The leaf's event, and the condition an event must meet to be one of it."""
-    event = _event_name(leaf, leaf.event_type, leaf.key)
+    event = _event_name(leaf.event_type, leaf.key)
     condition = exp.EQ(this=hogql_field("event"), expression=exp.Literal.string(event))
     filters = properties_condition(list(leaf.event_filters or []), scan.now)
     return event, condition if filters is None else exp.and_(condition, exp.paren(filters))
@@ -247,7 +247,7 @@ def performed_event_sequence(leaf: CohortProperty, scan: Scan) -> exp.Expr:
     assert leaf.seq_time_value is not None and leaf.seq_time_interval is not None
     start = _window_start(leaf, scan)
     first, matches = _matches(leaf, scan)
-    then = _event_name(leaf, leaf.seq_event_type, leaf.seq_event)
+    then = _event_name(leaf.seq_event_type, leaf.seq_event)
     is_first = exp.paren(matches)
     is_then = exp.EQ(this=hogql_field("event"), expression=exp.Literal.string(then))
     next_then = exp.Window(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from magpie.errors import InvalidInput
+from magpie.query.filters import cohort_id_of
 from magpie.query.models import PropertyFilter
 
 LeafType = Literal["person", "cohort", "behavioral"]
@@ -105,13 +106,7 @@ def nested_cohort_ids(group: CohortGroup) -> list[int]:
 
 
 def cohort_id(leaf: CohortProperty) -> int:
-    try:
-        return int(leaf.value)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"a cohort filter's value is a cohort id, not {str(leaf.value)[:64]!r}",
-            attr="filters",
-        ) from None
+    return cohort_id_of(leaf.value, "filters")
 
 
 def is_person_properties_only(group: CohortGroup) -> bool:

@@ -30,7 +30,7 @@ from magpie.cohorts.definition import (
 )
 from magpie.errors import InvalidInput
 from magpie.query.dialects.base import Dialect
-from magpie.query.filters import field
+from magpie.query.filters import cohort_members, field
 from magpie.query.operators import operator
 from magpie.store.model import Cohort
 
@@ -50,14 +50,15 @@ class _Build:
 
 
 def membership_query(
-    cohort_id_: int, group: CohortGroup, now: datetime, dialect: Dialect, lookup: CohortLookup
+    owner_id: int, group: CohortGroup, now: datetime, dialect: Dialect, lookup: CohortLookup
 ) -> exp.Select:
     """``SELECT persons.id`` of the persons in the cohort defined by ``group``.
 
-    ``lookup`` finds the project's other cohorts (for nested ones); a cohort
-    that reaches itself is refused (``cohort_cycle``).
+    ``owner_id`` is the cohort being defined and ``lookup`` finds the
+    project's other cohorts (for nested ones); a cohort that reaches itself is
+    refused (``cohort_cycle``).
     """
-    build = _Build(Scan(now, dialect), lookup, (cohort_id_,))
+    build = _Build(Scan(now, dialect), lookup, (owner_id,))
     condition = _group(group, build)
     query = exp.select(exp.alias_(PERSON.copy(), "id")).from_("persons")
     behaviour = build.scan.query()
@@ -119,11 +120,7 @@ def _cohort(leaf: CohortProperty, build: _Build) -> exp.Expr:
     if other is None or other.deleted:
         raise InvalidInput(f"cohort filter: no cohort {other_id}", attr="filters")
     if other.is_static:
-        members = exp.select(field("person_id")).from_("cohort_people")
-        members = members.where(
-            exp.EQ(this=field("cohort_id"), expression=exp.Literal.number(other_id))
-        )
-        return exp.In(this=PERSON.copy(), query=exp.Subquery(this=members))
+        return exp.In(this=PERSON.copy(), query=cohort_members(other_id))
     nested = _Build(build.scan, build.lookup, (*build.path, other_id))
     return _group(parse_definition(other.filters), nested)
 
