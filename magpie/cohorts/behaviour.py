@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlglot import exp
 
 from magpie.cohorts.definition import CohortProperty
-from magpie.cohorts.windows import back, length_seconds
+from magpie.cohorts.windows import EARLIEST, back, length_seconds
 from magpie.errors import InvalidInput
 from magpie.query.dialects.base import Dialect
 from magpie.query.filters import field as hogql_field
@@ -113,7 +113,7 @@ def _needs(leaf: CohortProperty, *names: str) -> None:
 
 def _window_start(leaf: CohortProperty, scan: Scan) -> datetime:
     if leaf.explicit_datetime:
-        return point_in_time(leaf.explicit_datetime, scan.now)
+        return max(point_in_time(leaf.explicit_datetime, scan.now), EARLIEST)
     _needs(leaf, "time_value", "time_interval")
     assert leaf.time_value is not None and leaf.time_interval is not None
     return back(scan.now, leaf.time_value, leaf.time_interval)
