@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC
@@ -23,6 +24,12 @@ from magpie.store.model import Cohort
 
 log = logging.getLogger(__name__)
 
+# Membership lookups for flags are answered from memory: a cohort's members are
+# read once and kept this long (another process may have computed it since)...
+MEMBERS_KEPT_SECONDS = 30.0
+# ...unless it has more members than this, which are looked up in the store.
+MEMBERS_KEPT_AT_MOST = 200_000
+
 
 class CohortService:
     def __init__(
@@ -35,6 +42,8 @@ class CohortService:
         # Membership writes take turns (the API's and the refresh's): DuckDB would
         # refuse the second of two transactions changing one cohort at once.
         self._writing = threading.Lock()
+        # (project, cohort) → (when read, its members, or None: look them up in the store)
+        self._kept: dict[tuple[int, int], tuple[float, frozenset[uuid.UUID] | None]] = {}
 
     # -- definitions ------------------------------------------------------------
 
@@ -64,6 +73,7 @@ class CohortService:
         if "filters" in changes and not current.is_static:
             self.check(project_id, cohort_id, changes["filters"])
         updated = self.store.update(project_id, cohort_id, **changes)
+        self._kept.pop((project_id, cohort_id), None)
         if updated is None:
             raise NotFound(f"no cohort {cohort_id}")
         if "filters" in changes and not updated.is_static:
@@ -112,6 +122,7 @@ class CohortService:
         members = [_uuid(row[0]) for row in rows]
         with self._writing:
             stored = self.store.set_members(project_id, cohort_id, members, context.now)
+            self._kept.pop((project_id, cohort_id), None)
         if stored is None:
             raise NotFound(f"no cohort {cohort_id}")
         return stored
@@ -139,13 +150,35 @@ class CohortService:
             )
         with self._writing:
             self.store.add_static_members(project_id, cohort_id, distinct_ids, self._clock.now())
+            self._kept.pop((project_id, cohort_id), None)
         return self.get(project_id, cohort_id)
 
     # -- what feature flags ask -------------------------------------------------------
 
     def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool:
-        """From the stored membership (as fresh as its last computation)."""
-        return self.store.is_member(project_id, cohort_id, person_id)
+        """From the stored membership (as fresh as its last computation), kept in
+        memory for a while: a flag evaluation asks this many times a second."""
+        members = self._members(project_id, cohort_id)
+        if members is None:
+            return self.store.is_member(project_id, cohort_id, person_id)
+        return person_id in members
+
+    def _members(self, project_id: int, cohort_id: int) -> frozenset[uuid.UUID] | None:
+        key = (project_id, cohort_id)
+        now = time.monotonic()
+        kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < MEMBERS_KEPT_SECONDS:
+            return kept[1]
+        cohort = self.store.get(project_id, cohort_id)
+        members: frozenset[uuid.UUID] | None = frozenset()
+        if cohort is not None and not cohort.deleted:
+            if (cohort.count or 0) > MEMBERS_KEPT_AT_MOST:
+                members = None
+            else:
+                limit = MEMBERS_KEPT_AT_MOST + 1
+                members = frozenset(self.store.members(project_id, cohort_id, limit=limit))
+        self._kept[key] = (now, members)
+        return members
 
     def person_property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
         """The cohort's ``filters.properties`` when membership follows from person

@@ -103,3 +103,10 @@ def test_flags_get_person_property_definitions_only(setup: tuple[Ingest, CohortS
     assert service.person_property_filters(project, 10**6) is None
     assert service.is_member(project, pro.id, _person(ingest, "ada"))
     assert not service.is_member(project + 1, pro.id, _person(ingest, "ada"))
+    # A new member counts once computed (the kept membership is dropped at once).
+    ingest.send(ingest.event("$pageview", "bob", **{"$set": {"plan": "pro"}}))
+    assert not service.is_member(project, pro.id, _person(ingest, "bob"))
+    service.recompute(project, pro.id)
+    assert service.is_member(project, pro.id, _person(ingest, "bob"))
+    service.update(project, pro.id, deleted=True)  # a deleted cohort has no members
+    assert not service.is_member(project, pro.id, _person(ingest, "bob"))

@@ -13,7 +13,13 @@ import orjson
 import pyarrow as pa
 
 from magpie.clock import Clock, utc_naive
-from magpie.store.duckdb.database import Database, execute_over, first_row, transaction
+from magpie.store.duckdb.database import (
+    Database,
+    execute_over,
+    fetch_over,
+    first_row,
+    transaction,
+)
 from magpie.store.model import Cohort
 
 _COLUMNS = (
@@ -25,6 +31,14 @@ _EDITABLE = ("name", "description", "filters", "deleted")
 _DROP_LEFT = """
 DELETE FROM cohort_people WHERE cohort_id = $cohort
 AND person_uuid NOT IN (SELECT CAST(id AS UUID) FROM incoming)
+"""
+_ADD_STATIC = """
+INSERT INTO cohort_people
+SELECT DISTINCT d.project_id, $cohort, d.person_uuid, $version
+FROM person_distinct_ids d JOIN incoming i ON i.distinct_id = d.distinct_id
+WHERE d.project_id = $project
+  AND d.person_uuid NOT IN (SELECT person_uuid FROM cohort_people WHERE cohort_id = $cohort)
+RETURNING person_uuid
 """
 _ADD_NEW = """
 INSERT INTO cohort_people
@@ -169,14 +183,12 @@ class DuckDBCohortStore:
             )
             if row is None:
                 return []
-            added = cursor.execute(
-                "INSERT INTO cohort_people"
-                " SELECT DISTINCT d.project_id, ?, d.person_uuid, ?"
-                " FROM person_distinct_ids d"
-                " WHERE d.project_id = ? AND list_contains(?, d.distinct_id)"
-                " ON CONFLICT DO NOTHING RETURNING person_uuid",
-                [cohort_id, row[0], project_id, builtins.list(distinct_ids)],
-            ).fetchall()
+            added = fetch_over(
+                cursor,
+                _ADD_STATIC,
+                pa.table({"distinct_id": pa.array(builtins.list(distinct_ids), pa.string())}),
+                {"project": project_id, "cohort": cohort_id, "version": row[0]},
+            )
             cursor.execute(
                 "UPDATE cohorts SET count = (SELECT count(*) FROM cohort_people"
                 " WHERE cohort_id = ?) WHERE id = ?",

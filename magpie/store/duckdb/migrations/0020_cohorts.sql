@@ -19,11 +19,12 @@ CREATE TABLE cohorts (
 );
 
 -- The stored membership: one row per member person, tagged with the version of
--- the computation that added it. Each computation replaces it in one transaction.
+-- the computation that added it. Each computation replaces it in one
+-- transaction. No key: DuckDB would not use one for a member lookup (its index
+-- scans take a single column), and maintaining it would triple a write's cost.
 CREATE TABLE cohort_people (
     project_id BIGINT NOT NULL,
     cohort_id BIGINT NOT NULL,
     person_uuid UUID NOT NULL,
-    version BIGINT NOT NULL,
-    PRIMARY KEY (cohort_id, person_uuid)
+    version BIGINT NOT NULL
 );
