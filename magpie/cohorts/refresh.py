@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from magpie import priority
 from magpie.cohorts.service import CohortService
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class CohortRefresher:
         self._thread.start()
 
     def _run(self) -> None:
+        # Background work: below capture and the API's own queries.
+        priority.lower(priority.INGEST)
         while not self._stop.wait(self._interval):
             try:
                 self._service.refresh_all()
