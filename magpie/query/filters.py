@@ -106,14 +106,21 @@ def cohort_id_of(value: object, attr: str = "value") -> int:
     return found
 
 
+def _cohort_membership(f: PropertyFilter) -> exp.Expr:
+    member = in_cohort(cohort_id_of(f.value))
+    return exp.Not(this=member) if f.negation or f.operator == "not_in" else member
+
+
 def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
     """``{"type": "cohort", "key": "id", "value": N}``: the event's person is in cohort
     N (``operator: "not_in"`` or ``negation``: is not). Like person properties, it
     only ever matches events that have a person."""
-    member = in_cohort(cohort_id_of(f.value))
-    if f.negation or f.operator == "not_in":
-        member = exp.Not(this=member)
-    return exp.and_(_has_person(), member)
+    return exp.and_(_has_person(), _cohort_membership(f))
+
+
+def _cohort_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
+    no_person = exp.Is(this=field("person", "created_at"), expression=exp.Null())
+    return exp.or_(no_person, _cohort_membership(f))
 
 
 FILTER_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {
@@ -132,10 +139,15 @@ def hogql_expression(text: str) -> exp.Expr:
         raise InvalidInput(f"cannot parse the HogQL expression {text!r}: {exc}") from None
 
 
+# In an exclusion list, the filter types about persons keep events without one.
+EXCLUSION_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {
+    "person": _person_exclusion,
+    "cohort": _cohort_exclusion,
+}
+
+
 def property_condition(f: PropertyFilter, now: datetime, *, exclusion: bool = False) -> exp.Expr:
-    if exclusion and f.type == "person":
-        return _person_exclusion(f, now)
-    build = FILTER_TYPES.get(f.type)
+    build = (EXCLUSION_TYPES.get(f.type) if exclusion else None) or FILTER_TYPES.get(f.type)
     if build is None:
         raise InvalidInput(
             f"unknown filter type {f.type!r}; types are {', '.join(sorted(FILTER_TYPES))}",

@@ -67,6 +67,8 @@ def fill(ingest: Ingest) -> None:
         COHORTS[name] = service.create(project, name, "", filters).id
     listed = service.create(project, "list", "", {}, is_static=True)
     COHORTS["list"] = service.add_static_members(project, listed.id, ["anon-1", "anon-3"]).id
+    internal = {"type": "cohort", "key": "id", "value": COHORTS["list"], "operator": "not_in"}
+    magpie.projects.update(project, test_account_filters=[internal])
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +117,12 @@ CASES: list[tuple[str, Any, dict[Any, list[int]]]] = [
             }
         },
         {None: [1, 0, 1, 0, 3, 1, 0]},
+    ),
+    # The project's test accounts are its "list" cohort (ada): anonymous traffic stays.
+    (
+        "test accounts as a cohort",
+        lambda: {"filterTestAccounts": True},
+        {None: [0, 0, 0, 0, 2, 1, 1]},
     ),
     (
         "unique users in a cohort",
