@@ -33,7 +33,7 @@ class CohortRefresher:
         priority.lower(priority.INGEST)
         while not self._stop.wait(self._interval):
             try:
-                self._service.refresh_all()
+                self._service.refresh_all(stopping=self._stop.is_set)
             except Exception:
                 # The store itself failed (not one cohort): try again next pass.
                 log.exception("refreshing cohorts failed")

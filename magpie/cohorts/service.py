@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -127,11 +127,13 @@ class CohortService:
             raise NotFound(f"no cohort {cohort_id}")
         return stored
 
-    def refresh_all(self) -> int:
-        """Recompute every project's computed cohorts; returns how many failed (each
-        failure is recorded on its cohort and logged, and the others go on)."""
+    def refresh_all(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Recompute every project's computed cohorts (until ``stopping()``); returns how
+        many failed (each is recorded on its cohort and logged, and the others go on)."""
         failed = 0
         for cohort in self.store.computed():
+            if stopping():
+                break
             try:
                 self.recompute(cohort.project_id, cohort.id)
             except MagpieError as exc:
