@@ -28,16 +28,25 @@ class PropertyGroup(_Model):
 Properties = list[PropertyFilter | PropertyGroup] | PropertyGroup | None
 
 
-class HogQLQuery(_Model):
-    kind: Literal["HogQLQuery"]
-    query: str
-    values: dict[str, Any] = Field(default_factory=dict)
-
-
 class DateRange(_Model):
     date_from: str | None = "-7d"
     date_to: str | None = None
     explicitDate: bool = False
+
+
+class HogQLFilters(_Model):
+    """What a query's ``{filters}`` placeholder stands for."""
+
+    properties: Properties = None
+    dateRange: DateRange | None = None
+    filterTestAccounts: bool = False
+
+
+class HogQLQuery(_Model):
+    kind: Literal["HogQLQuery"]
+    query: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    filters: HogQLFilters | None = None
 
 
 MathName = Literal[

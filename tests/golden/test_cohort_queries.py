@@ -196,3 +196,20 @@ def test_a_bad_cohort_filter_is_refused(engines: Engines, properties: list[Any])
     payload = {"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "properties": properties}
     answer = engines.run("duckdb", payload, NOW, engines.ingest.project_id)
     assert answer.error == (400, "invalid_input")
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (lambda: {"properties": [_in("pro")]}, 5),
+        (lambda: {"properties": [_in("pro")], "dateRange": {"date_from": "2026-03-08"}}, 3),
+        (lambda: {"filterTestAccounts": True}, 4),
+        (lambda: None, 8),
+    ],
+)
+def test_hogql_filters_placeholder(engines: Engines, filters: Any, expected: int) -> None:
+    query = "SELECT count() FROM events WHERE event = '$pageview' AND {filters}"
+    payload = {"kind": "HogQLQuery", "query": query, "filters": filters()}
+    project = engines.ingest.project_id
+    answers = [engines.run(e, payload, NOW, project) for e in ("duckdb", "clickhouse")]
+    assert [a.value["results"] for a in answers if a.value] == [[[expected]], [[expected]]]
