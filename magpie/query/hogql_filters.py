@@ -4,12 +4,14 @@ placeholder, over the ``events`` of that SELECT. Without filters it is true."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlglot import exp
 
 from magpie.query.context import QueryContext
+from magpie.query.dates import parse_point, to_local, to_utc, zone
 from magpie.query.filters import field, properties_condition
-from magpie.query.models import HogQLFilters
-from magpie.query.operators import point_in_time
+from magpie.query.models import DateRange, HogQLFilters
 
 PLACEHOLDER = "filters"
 
@@ -19,16 +21,14 @@ def filters_condition(filters: HogQLFilters | None, context: QueryContext) -> ex
         return exp.true()
     now = context.now_naive
     conditions: list[exp.Expr] = []
-    date_range = filters.dateRange
-    if date_range is not None and date_range.date_from not in (None, "all"):
-        start = point_in_time(date_range.date_from, now)
+    date_range = filters.dateRange or DateRange(date_from=None)
+    bounds = ((date_range.date_from, False, exp.GTE), (date_range.date_to, True, exp.LT))
+    for value, is_end, compare in bounds:
+        if value is None or value == "all":
+            continue
+        at = _bound(value, context, is_end=is_end)
         conditions.append(
-            exp.GTE(this=field("timestamp"), expression=context.dialect.timestamp(start))
-        )
-    if date_range is not None and date_range.date_to is not None:
-        end = point_in_time(date_range.date_to, now)
-        conditions.append(
-            exp.LT(this=field("timestamp"), expression=context.dialect.timestamp(end))
+            compare(this=field("timestamp"), expression=context.dialect.timestamp(at))
         )
     chosen = properties_condition(filters.properties, now)
     if chosen is not None:
@@ -40,8 +40,12 @@ def filters_condition(filters: HogQLFilters | None, context: QueryContext) -> ex
     return exp.and_(*conditions) if conditions else exp.true()
 
 
-def has_filters_placeholder(tree: exp.Expr) -> bool:
-    return any(p.name == PLACEHOLDER for p in tree.find_all(exp.Placeholder))
+def _bound(value: str, context: QueryContext, *, is_end: bool) -> datetime:
+    """A date-range bound as trends read one (the project's time zone, ``-7d``,
+    ``mStart``, dates), in UTC."""
+    tz = zone(context.project.timezone)
+    local = parse_point(value, to_local(context.now_naive, tz), tz, is_end=is_end)
+    return to_utc(local, tz)
 
 
 def fill_filters(tree: exp.Expr, filters: HogQLFilters | None, context: QueryContext) -> None:
