@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 # Membership lookups for flags are answered from memory: a cohort's members are
 # read once and kept this long (another process may have computed it since)...
 MEMBERS_KEPT_SECONDS = 30.0
-# ...unless it has more members than this, which are looked up in the store.
+# ...unless it has more members than this, which are looked up in the store;
+# and all cohorts together keep at most this many (the oldest read go first).
 MEMBERS_KEPT_AT_MOST = 200_000
+MEMBERS_KEPT_IN_ALL = 1_000_000
 
 
 class CohortService:
@@ -44,6 +46,7 @@ class CohortService:
         self._writing = threading.Lock()
         # (project, cohort) → (when read, its members, or None: look them up in the store)
         self._kept: dict[tuple[int, int], tuple[float, frozenset[uuid.UUID] | None]] = {}
+        self._keeping = threading.Lock()
 
     # -- definitions ------------------------------------------------------------
 
@@ -179,8 +182,17 @@ class CohortService:
             else:
                 limit = MEMBERS_KEPT_AT_MOST + 1
                 members = frozenset(self.store.members(project_id, cohort_id, limit=limit))
-        self._kept[key] = (now, members)
+        self._keep(key, now, members)
         return members
+
+    def _keep(self, key: tuple[int, int], now: float, members: frozenset[uuid.UUID] | None) -> None:
+        with self._keeping:
+            self._kept.pop(key, None)
+            self._kept[key] = (now, members)  # last in the order: the newest
+            total = sum(len(m) for _, m in self._kept.values() if m)
+            while total > MEMBERS_KEPT_IN_ALL and len(self._kept) > 1:
+                dropped = self._kept.pop(next(iter(self._kept)))[1]
+                total -= len(dropped) if dropped else 0
 
     def person_property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
         """The cohort's ``filters.properties`` when membership follows from person
