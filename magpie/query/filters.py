@@ -49,8 +49,12 @@ def _event(f: PropertyFilter, now: datetime) -> exp.Expr:
     return operator(f.operator).sql(PROPERTY_FIELDS["event"](f.key, 0), f.value, now)
 
 
+def _no_person() -> exp.Expr:
+    return exp.Is(this=field("person", "created_at"), expression=exp.Null())
+
+
 def _has_person() -> exp.Expr:
-    return exp.Not(this=exp.Is(this=field("person", "created_at"), expression=exp.Null()))
+    return exp.Not(this=_no_person())
 
 
 def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
@@ -61,9 +65,8 @@ def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
 def _person_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
     """In an exclusion list (filter out test accounts), an event without a person is
     never the one excluded: anonymous traffic is kept."""
-    no_person = exp.Is(this=field("person", "created_at"), expression=exp.Null())
     condition = operator(f.operator).sql(PROPERTY_FIELDS["person"](f.key, 0), f.value, now)
-    return exp.or_(no_person, condition)
+    return exp.or_(_no_person(), condition)
 
 
 def _group(f: PropertyFilter, now: datetime) -> exp.Expr:
@@ -102,7 +105,7 @@ def cohort_id_of(value: object, attr: str = "value") -> int:
             f"a cohort filter's value is a cohort id, not {str(value)[:64]!r}", attr=attr
         ) from None
     if not 0 <= found < 2**63:
-        raise InvalidInput("a cohort id is a positive whole number", attr=attr)
+        raise InvalidInput("a cohort id is a whole number, not negative", attr=attr)
     return found
 
 
@@ -119,8 +122,7 @@ def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
 
 
 def _cohort_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
-    no_person = exp.Is(this=field("person", "created_at"), expression=exp.Null())
-    return exp.or_(no_person, _cohort_membership(f))
+    return exp.or_(_no_person(), _cohort_membership(f))
 
 
 FILTER_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {
