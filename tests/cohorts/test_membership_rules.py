@@ -306,10 +306,14 @@ def _service(engines: Engines, engine: str) -> CohortService:
     return CohortService(magpie.stores.cohorts, magpie.projects, runner, FrozenClock(NOW))
 
 
+NAMES: dict[str, str] = {}  # person uuid → name, read once
+
+
 def _names(engines: Engines, members: list[uuid.UUID]) -> set[str]:
-    ingest = engines.ingest
-    by_uuid = {ingest.person(name)["uuid"]: name for name in PEOPLE}  # type: ignore[index]
-    return {by_uuid.get(str(m), str(m)) for m in members}
+    if not NAMES:
+        ingest = engines.ingest
+        NAMES.update({ingest.person(name)["uuid"]: name for name in PEOPLE})  # type: ignore[index]
+    return {NAMES.get(str(m), str(m)) for m in members}
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "clickhouse"])
