@@ -1,0 +1,225 @@
+"""What a funnel shows (``funnelVizType``), from the actors' outcomes (compat-2 §2.5)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from magpie.errors import InvalidInput
+from magpie.query.context import QueryContext
+from magpie.query.dates import day_text, label, to_local, truncate
+from magpie.query.funnels.compute import ActorOutcome, Computed, compute
+from magpie.query.funnels.matching import Event
+from magpie.query.funnels.models import FunnelsQuery
+from magpie.query.funnels.rows import EPOCH
+
+# -- steps ---------------------------------------------------------------------------
+
+
+def _step_name(query: FunnelsQuery, i: int) -> tuple[Any, str]:
+    if query.funnelsFilter.funnelOrderType == "unordered":
+        return None, f"Completed {i + 1} step{'s' if i else ''}"
+    node = query.series[i]
+    return node.event, node.event or "All events"
+
+
+def conversion_times(outcomes: Sequence[ActorOutcome], step: int) -> list[float]:
+    """Seconds from the step before (the last one the actor went through) to ``step``."""
+    out = []
+    for o in outcomes:
+        times = o.outcome.times
+        if step not in times:
+            continue
+        before = [s for s in times if s < step]
+        if before:
+            out.append(times[step] - times[max(before)])
+    return out
+
+
+def _steps(
+    computed: Computed, outcomes: Sequence[ActorOutcome], value: Any
+) -> list[dict[str, Any]]:
+    query = computed.query
+    result = []
+    for i in range(computed.rules.steps):
+        action_id, name = _step_name(query, i)
+        node = query.series[i]
+        count = sum(
+            1
+            for o in outcomes
+            if o.outcome.reached > i and (i not in computed.rules.optional or i in o.outcome.times)
+        )
+        times = conversion_times(outcomes, i) if i else []
+        step: dict[str, Any] = {
+            "action_id": action_id,
+            "name": name,
+            "custom_name": node.custom_name,
+            "order": i,
+            "people": [],
+            "count": count,
+            "type": "events",
+            "average_conversion_time": statistics.fmean(times) if times else None,
+            "median_conversion_time": statistics.median(times) if times else None,
+        }
+        if computed.breakdown is not None:
+            step["breakdown"] = [value]
+            step["breakdown_value"] = [value]
+        result.append(step)
+    return result
+
+
+def by_value(outcomes: Sequence[ActorOutcome]) -> dict[Any, list[ActorOutcome]]:
+    groups: dict[Any, list[ActorOutcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.value].append(o)
+    return groups
+
+
+def _ranked(computed: Computed, groups: dict[Any, list[ActorOutcome]]) -> list[Any]:
+    """Values by actors at the last step, then the one before …, "Other" last."""
+    steps = computed.rules.steps
+
+    def key(value: Any) -> tuple[Any, ...]:
+        reached = [o.outcome.reached for o in groups[value]]
+        counts = [-sum(1 for r in reached if r > i) for i in reversed(range(steps))]
+        return (value == "Other", counts, str(value))
+
+    return sorted(groups, key=key)
+
+
+def steps_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
+    computed = compute(query, context)
+    if computed.breakdown is None:
+        results: Any = _steps(computed, computed.outcomes, None)
+    else:
+        groups = by_value(computed.outcomes)
+        results = [_steps(computed, groups[v], v) for v in _ranked(computed, groups)]
+    return {"results": results, "isUdf": False}
+
+
+# -- time to convert --------------------------------------------------------------------
+
+
+def _from_to(query: FunnelsQuery) -> tuple[int, int]:
+    f, steps = query.funnelsFilter, len(query.series)
+    start = f.funnelFromStep or 0
+    end = steps - 1 if f.funnelToStep is None else f.funnelToStep
+    if not 0 <= start < end < steps:
+        raise InvalidInput(
+            "funnelFromStep and funnelToStep must be steps of the funnel, the first before the"
+            " second",
+            attr="funnelsFilter.funnelToStep",
+        )
+    return start, end
+
+
+def time_to_convert_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
+    start, end = _from_to(query)
+    computed = compute(query, context)
+    samples = [
+        o.outcome.times[end] - o.outcome.times[start]
+        for o in computed.outcomes
+        if end in o.outcome.times and start in o.outcome.times
+    ]
+    if not samples:
+        return {"results": {"bins": [], "average_conversion_time": None}, "isUdf": False}
+    given = query.funnelsFilter.binCount
+    count = (
+        min(90, max(1, given))
+        if given is not None
+        else min(60, max(1, math.ceil(len(samples) ** (1 / 3) - 1e-9)))
+    )
+    low, high = min(samples), max(samples)
+    width = math.ceil((high - low) / count) or 60
+    first = math.floor(low)
+    counts = [0] * (count + 1)
+    for sample in samples:
+        counts[min(count, int((sample - first) // width))] += 1
+    bins = [[first + i * width, n] for i, n in enumerate(counts)]
+    average = statistics.fmean(samples)
+    return {"results": {"bins": bins, "average_conversion_time": average}, "isUdf": False}
+
+
+# -- trends (conversion over time) ---------------------------------------------------------
+
+
+def trends_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
+    start, end = _from_to(query)
+    tz_period = None
+
+    def entry_periods(events: Sequence[Event]) -> Iterator[tuple[Any, Sequence[Event]]]:
+        """One run per period the actor entered the funnel in: only step-1 events of
+        that period may start an attempt."""
+        assert tz_period is not None
+        periods = dict.fromkeys(_bucket(e.at, tz_period) for e in events if e.steps & 1)
+        for period in periods:
+            yield (
+                period,
+                [
+                    e
+                    if not e.steps & 1 or _bucket(e.at, tz_period) == period
+                    else _without_first_step(e)
+                    for e in events
+                ],
+            )
+
+    from magpie.query.funnels.compute import period_of
+
+    window = period_of(query, context)
+    tz_period = (window.tz, window.interval, window.week_start)
+    computed = compute(query, context, restrict=entry_periods)
+    buckets = window.buckets()
+    series: dict[Any, dict[datetime, list[int]]] = defaultdict(lambda: {b: [0, 0] for b in buckets})
+    for o in computed.outcomes:
+        value, period = o.value
+        counts = series[value].get(period)
+        if counts is None:
+            continue
+        counts[0] += o.outcome.reached >= start + 1
+        counts[1] += o.outcome.reached >= end + 1
+    if not series:
+        series[None if computed.breakdown is None else ""]
+    results = []
+    for value, counts in series.items():
+        data = [round(c[1] / c[0] * 100, 2) if c[0] else 0 for c in (counts[b] for b in buckets)]
+        item: dict[str, Any] = {
+            "count": len(buckets),
+            "data": data,
+            "days": [day_text(b, window.interval) for b in buckets],
+            "labels": [label(b, window.interval) for b in buckets],
+        }
+        if computed.breakdown is not None:
+            item["breakdown_value"] = [value]
+        results.append(item)
+    return {"results": results, "isUdf": False}
+
+
+def _bucket(at: float, tz_period: tuple[Any, str, int]) -> datetime:
+    tz, interval, week_start = tz_period
+    from datetime import timedelta
+
+    local = to_local(EPOCH + timedelta(seconds=at), tz)
+    return truncate(local, interval, week_start)
+
+
+def _without_first_step(event: Event) -> Event:
+    from dataclasses import replace
+
+    return replace(event, steps=event.steps & ~1)
+
+
+VIEWS: dict[str, Callable[[FunnelsQuery, QueryContext], dict[str, Any]]] = {
+    "steps": steps_view,
+    "time_to_convert": time_to_convert_view,
+    "trends": trends_view,
+}
+
+
+def run_funnels(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
+    answer = VIEWS[query.funnelsFilter.funnelVizType](query, context)
+    answer["timings"] = context.timings
+    return answer
