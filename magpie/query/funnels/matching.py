@@ -68,12 +68,13 @@ Matcher = Callable[[Sequence[Event], Rules, Any], Outcome | None]
 
 
 def _exclusion_entries(rules: Rules, exclusions: int) -> list[int]:
-    """The steps ``k`` before which an event with these exclusion bits excludes: it
-    came after step k-1 and before step k of an exclusion's range."""
+    """The step counts ``k`` (1-based) an event with these exclusion bits guards: it
+    excludes an attempt that reached k-1 steps and not yet k, for every step of an
+    exclusion's range after its first."""
     ks: set[int] = set()
     for j, ex in enumerate(rules.exclusions):
         if exclusions >> j & 1:
-            ks.update(range(ex.from_step + 1, ex.to_step + 1))
+            ks.update(range(ex.from_step + 2, ex.to_step + 2))
     return sorted(ks)
 
 

@@ -56,7 +56,7 @@ def _mask(conditions: list[exp.Expr]) -> exp.Expr:
         exp.If(this=c, true=exp.Literal.number(1 << i), false=exp.Literal.number(0))
         for i, c in enumerate(conditions)
     ]
-    total = terms[0]
+    total: exp.Expr = terms[0]
     for term in terms[1:]:
         total = exp.Add(this=total, expression=term)
     return total
@@ -151,7 +151,7 @@ def funnel_select(
 def _global_filter(
     properties: Properties, test_accounts: bool, context: QueryContext
 ) -> list[exp.Expr]:
-    out = []
+    out: list[exp.Expr] = []
     condition = properties_condition(properties, context.now_naive)
     if condition is not None:
         out.append(exp.paren(condition))

@@ -6,13 +6,21 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
-from magpie.query.dates import day_text, label, to_local, truncate
-from magpie.query.funnels.compute import ActorOutcome, Computed, compute
+from magpie.query.dates import TimeWindow, day_text, label, to_local, truncate
+from magpie.query.funnels.compute import (
+    NULL_VALUE,
+    ActorOutcome,
+    Computed,
+    Restrict,
+    compute,
+    period_of,
+)
 from magpie.query.funnels.matching import Event
 from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.funnels.rows import EPOCH
@@ -147,48 +155,52 @@ def time_to_convert_view(query: FunnelsQuery, context: QueryContext) -> dict[str
 # -- trends (conversion over time) ---------------------------------------------------------
 
 
-def trends_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
-    start, end = _from_to(query)
-    tz_period = None
+def _entry_periods(window: TimeWindow) -> Restrict:
+    """One run per period the actor entered the funnel in, where only that period's
+    step-1 events may start an attempt."""
 
-    def entry_periods(events: Sequence[Event]) -> Iterator[tuple[Any, Sequence[Event]]]:
-        """One run per period the actor entered the funnel in: only step-1 events of
-        that period may start an attempt."""
-        assert tz_period is not None
-        periods = dict.fromkeys(_bucket(e.at, tz_period) for e in events if e.steps & 1)
-        for period in periods:
+    def bucket(at: float) -> datetime:
+        local = to_local(EPOCH + timedelta(seconds=at), window.tz)
+        return truncate(local, window.interval, window.week_start)
+
+    def runs(events: Sequence[Event]) -> Iterator[tuple[Any, Sequence[Event]]]:
+        for period in dict.fromkeys(bucket(e.at) for e in events if e.steps & 1):
             yield (
                 period,
                 [
                     e
-                    if not e.steps & 1 or _bucket(e.at, tz_period) == period
-                    else _without_first_step(e)
+                    if not e.steps & 1 or bucket(e.at) == period
+                    else replace(e, steps=e.steps & ~1)
                     for e in events
                 ],
             )
 
-    from magpie.query.funnels.compute import period_of
+    return runs
 
+
+def trends_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
+    start, end = _from_to(query)
     window = period_of(query, context)
-    tz_period = (window.tz, window.interval, window.week_start)
-    computed = compute(query, context, restrict=entry_periods)
+    computed = compute(query, context, restrict=_entry_periods(window))
     buckets = window.buckets()
-    series: dict[Any, dict[datetime, list[int]]] = defaultdict(lambda: {b: [0, 0] for b in buckets})
+    # value → period → [actors who reached the from step, … the to step]
+    series: dict[Any, dict[datetime, list[int]]] = {}
     for o in computed.outcomes:
         value, period = o.value
-        counts = series[value].get(period)
-        if counts is None:
-            continue
-        counts[0] += o.outcome.reached >= start + 1
-        counts[1] += o.outcome.reached >= end + 1
+        counts = series.setdefault(value, {b: [0, 0] for b in buckets}).get(period)
+        if counts is not None:
+            counts[0] += o.outcome.reached >= start + 1
+            counts[1] += o.outcome.reached >= end + 1
     if not series:
-        series[None if computed.breakdown is None else ""]
+        series[None if computed.breakdown is None else NULL_VALUE] = {b: [0, 0] for b in buckets}
     results = []
-    for value, counts in series.items():
-        data = [round(c[1] / c[0] * 100, 2) if c[0] else 0 for c in (counts[b] for b in buckets)]
+    for value, periods in series.items():
         item: dict[str, Any] = {
             "count": len(buckets),
-            "data": data,
+            "data": [
+                round(to / reached * 100, 2) if reached else 0
+                for reached, to in (periods[b] for b in buckets)
+            ],
             "days": [day_text(b, window.interval) for b in buckets],
             "labels": [label(b, window.interval) for b in buckets],
         }
@@ -196,20 +208,6 @@ def trends_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
             item["breakdown_value"] = [value]
         results.append(item)
     return {"results": results, "isUdf": False}
-
-
-def _bucket(at: float, tz_period: tuple[Any, str, int]) -> datetime:
-    tz, interval, week_start = tz_period
-    from datetime import timedelta
-
-    local = to_local(EPOCH + timedelta(seconds=at), tz)
-    return truncate(local, interval, week_start)
-
-
-def _without_first_step(event: Event) -> Event:
-    from dataclasses import replace
-
-    return replace(event, steps=event.steps & ~1)
 
 
 VIEWS: dict[str, Callable[[FunnelsQuery, QueryContext], dict[str, Any]]] = {
