@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from magpie.errors import InvalidInput
+from magpie.query.actors.models import ActorsQuery
+from magpie.query.actors.run import run_actors
 from magpie.query.context import QueryContext
 from magpie.query.errors import QueryTooComplex
 from magpie.query.funnels.models import FunnelsQuery
@@ -34,6 +36,7 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "HogQLQuery": (HogQLQuery, run_hogql),
     "TrendsQuery": (TrendsQuery, run_trends),
     "FunnelsQuery": (FunnelsQuery, run_funnels),
+    "ActorsQuery": (ActorsQuery, run_actors),
 }
 
 

@@ -430,3 +430,159 @@ def test_refused(engines: Engines, name: str, query: dict[str, Any], attr: str) 
     for engine in ("duckdb", "clickhouse"):
         answer = engines.run(engine, payload, NOW, PROJECTS["ordered"])
         assert answer.error == (400, "invalid_input")
+
+
+# -- actors -----------------------------------------------------------------------------
+
+
+def _actors(engines: Engines, scenario: str, source: dict[str, Any], **page: Any) -> dict[str, Any]:
+    funnel = {"kind": "FunnelsQuery", "dateRange": WEEK, **source.pop("funnel")}
+    payload = {
+        "kind": "ActorsQuery",
+        "source": {"kind": "FunnelsActorsQuery", "source": funnel, **source},
+        **page,
+    }
+    duck = engines.run("duckdb", payload, NOW, PROJECTS[scenario])
+    house = engines.run("clickhouse", payload, NOW, PROJECTS[scenario])
+    assert duck.error == house.error
+    assert duck.value is not None and house.value is not None, duck.error
+    assert plain(duck.value["results"]) == plain(house.value["results"])
+    return duck.value
+
+
+def _names(answer: dict[str, Any]) -> list[str]:
+    return sorted(row[0]["distinct_ids"][0] for row in answer["results"])
+
+
+ACTOR_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
+    (
+        "reached step 1",
+        "ordered",
+        {"funnel": {"series": PV_SU_BUY}, "funnelStep": 1},
+        ["a", "b", "c", "d", "e"],
+    ),
+    (
+        "reached step 2",
+        "ordered",
+        {"funnel": {"series": PV_SU_BUY}, "funnelStep": 2},
+        ["a", "b", "e"],
+    ),
+    ("reached step 3", "ordered", {"funnel": {"series": PV_SU_BUY}, "funnelStep": 3}, ["a"]),
+    (
+        "dropped off before step 2",
+        "ordered",
+        {"funnel": {"series": PV_SU_BUY}, "funnelStep": -2},
+        ["c", "d"],
+    ),
+    (
+        "dropped off before step 3",
+        "ordered",
+        {"funnel": {"series": PV_SU_BUY}, "funnelStep": -3},
+        ["b", "e"],
+    ),
+    (
+        "excluded actors are nobody's",
+        "exclusion",
+        {"funnel": {"series": PV_SU, "funnelsFilter": {"exclusions": [CANCEL]}}, "funnelStep": 1},
+        ["b", "c", "d"],
+    ),
+    (
+        "one breakdown value",
+        "breakdown",
+        {
+            "funnel": {"series": PV_SU, "breakdownFilter": {"breakdown": "$browser"}},
+            "funnelStep": 1,
+            "funnelStepBreakdown": ["Chrome"],
+        },
+        ["a", "c"],
+    ),
+    (
+        "entered on a day and converted",
+        "ordered",
+        {
+            "funnel": {"series": PV_SU, "funnelsFilter": {"funnelVizType": "trends"}},
+            "funnelTrendsEntrancePeriodStart": "2026-03-02",
+        },
+        ["a", "b", "e"],
+    ),
+    (
+        "entered on a day and dropped off",
+        "ordered",
+        {
+            "funnel": {"series": PV_SU, "funnelsFilter": {"funnelVizType": "trends"}},
+            "funnelTrendsEntrancePeriodStart": "2026-03-02",
+            "funnelTrendsDropOff": True,
+        },
+        ["c", "d"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario", "source", "expected"), ACTOR_CASES, ids=[c[0] for c in ACTOR_CASES]
+)
+def test_funnel_actors(
+    engines: Engines, name: str, scenario: str, source: dict[str, Any], expected: list[str]
+) -> None:
+    assert _names(_actors(engines, scenario, dict(source))) == expected
+
+
+def test_anonymous_actors_are_their_distinct_ids(engines: Engines) -> None:
+    answer = _actors(engines, "identify", {"funnel": {"series": PV_SU}, "funnelStep": 2})
+    rows = {row[0]["distinct_ids"][0]: row[0] for row in answer["results"]}
+    # anon-1 identified as ada mid-funnel: one person, with both ids.
+    assert sorted(rows) == ["ada", "anon-2"]
+    ada = rows["ada"]
+    assert ada["distinct_ids"] == ["ada", "anon-1"]
+    assert ada["uuid"] == ada["id"] and ada["is_identified"] is True
+    assert rows["anon-2"] == {
+        "type": "person",
+        "id": "anon-2",
+        "uuid": None,
+        "distinct_ids": ["anon-2"],
+        "properties": {},
+        "created_at": None,
+        "is_identified": False,
+    }
+
+
+def test_group_actors(engines: Engines) -> None:
+    answer = _actors(
+        engines,
+        "groups",
+        {"funnel": {"series": PV_SU, "aggregation_group_type_index": 0}, "funnelStep": 2},
+    )
+    assert [row[0]["id"] for row in answer["results"]] == ["corp"]
+    assert answer["results"][0][0]["type"] == "group"
+
+
+def test_actor_pages(engines: Engines) -> None:
+    source = {"funnel": {"series": PV_SU_BUY}, "funnelStep": 1}
+    first = _actors(engines, "ordered", dict(source), limit=2)
+    last = _actors(engines, "ordered", dict(source), limit=2, offset=4)
+    everyone = _actors(engines, "ordered", dict(source))
+    assert (len(first["results"]), first["hasMore"]) == (2, True)
+    assert (len(last["results"]), last["hasMore"]) == (1, False)
+    assert (
+        first["results"]
+        + _actors(engines, "ordered", dict(source), limit=2, offset=2)["results"]
+        + last["results"]
+        == everyone["results"]
+    )
+
+
+@pytest.mark.parametrize("step", [0, -1, 4])
+def test_bad_funnel_step(engines: Engines, step: int) -> None:
+    payload = {
+        "kind": "ActorsQuery",
+        "source": {
+            "kind": "FunnelsActorsQuery",
+            "source": {"kind": "FunnelsQuery", "series": PV_SU_BUY, "dateRange": WEEK},
+            "funnelStep": step,
+        },
+    }
+    for engine in ("duckdb", "clickhouse"):
+        assert engines.run(engine, payload, NOW, PROJECTS["ordered"]).error == (
+            400,
+            "invalid_input",
+        )

@@ -112,7 +112,7 @@ def steps_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
 # -- time to convert --------------------------------------------------------------------
 
 
-def _from_to(query: FunnelsQuery) -> tuple[int, int]:
+def from_to(query: FunnelsQuery) -> tuple[int, int]:
     f, steps = query.funnelsFilter, len(query.series)
     start = f.funnelFromStep or 0
     end = steps - 1 if f.funnelToStep is None else f.funnelToStep
@@ -126,7 +126,7 @@ def _from_to(query: FunnelsQuery) -> tuple[int, int]:
 
 
 def time_to_convert_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
-    start, end = _from_to(query)
+    start, end = from_to(query)
     computed = compute(query, context)
     samples = [
         o.outcome.times[end] - o.outcome.times[start]
@@ -155,7 +155,7 @@ def time_to_convert_view(query: FunnelsQuery, context: QueryContext) -> dict[str
 # -- trends (conversion over time) ---------------------------------------------------------
 
 
-def _entry_periods(window: TimeWindow) -> Restrict:
+def entry_periods(window: TimeWindow) -> Restrict:
     """One run per period the actor entered the funnel in, where only that period's
     step-1 events may start an attempt."""
 
@@ -179,9 +179,9 @@ def _entry_periods(window: TimeWindow) -> Restrict:
 
 
 def trends_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
-    start, end = _from_to(query)
+    start, end = from_to(query)
     window = period_of(query, context)
-    computed = compute(query, context, restrict=_entry_periods(window))
+    computed = compute(query, context, restrict=entry_periods(window))
     buckets = window.buckets()
     # value → period → [actors who reached the from step, … the to step]
     series: dict[Any, dict[datetime, list[int]]] = {}
