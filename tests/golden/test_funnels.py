@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from magpie.query.funnels import steps_sql
+from magpie.query.funnels.models import FunnelsQuery
 from tests.golden.compare import plain
 from tests.golden.conftest import Engines, engines_over
 from tests.harness import Ingest
@@ -311,8 +313,12 @@ def _counts(results: Any) -> Any:
     return [s["count"] for s in results]
 
 
+def _payload(query: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "FunnelsQuery", "dateRange": WEEK, **query}
+
+
 def _both(engines: Engines, scenario: str, query: dict[str, Any]) -> dict[str, Any]:
-    payload = {"kind": "FunnelsQuery", "dateRange": WEEK, **query}
+    payload = _payload(query)
     duck = engines.run("duckdb", payload, NOW, PROJECTS[scenario])
     house = engines.run("clickhouse", payload, NOW, PROJECTS[scenario])
     assert duck.error == house.error
@@ -586,3 +592,23 @@ def test_bad_funnel_step(engines: Engines, step: int) -> None:
             400,
             "invalid_input",
         )
+
+
+FITTING = [c for c in CASES if steps_sql.fits(FunnelsQuery.model_validate(_payload(c[2])))]
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario", "query", "expected"), FITTING, ids=[c[0] for c in FITTING]
+)
+def test_one_query_plan_agrees_with_matching(
+    engines: Engines,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    scenario: str,
+    query: dict[str, Any],
+    expected: Any,
+) -> None:
+    """Ordered step funnels run as one query; the matching rules give the same answer."""
+    planned = _both(engines, scenario, query)["results"]
+    monkeypatch.setattr(steps_sql, "fits", lambda query: False)
+    assert plain(_both(engines, scenario, query)["results"]) == plain(planned)

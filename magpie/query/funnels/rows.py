@@ -38,7 +38,7 @@ class ActorEvents:
     distinct_id: str | None = None  # one of the actor's distinct ids, when asked for
 
 
-def _node_condition(node: EventsNode, context: QueryContext) -> exp.Expr:
+def node_condition(node: EventsNode, context: QueryContext) -> exp.Expr:
     parts: list[exp.Expr] = []
     if node.event is not None:
         parts.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
@@ -48,7 +48,7 @@ def _node_condition(node: EventsNode, context: QueryContext) -> exp.Expr:
     return exp.and_(*parts) if parts else exp.true()
 
 
-def _mask(conditions: list[exp.Expr]) -> exp.Expr:
+def mask(conditions: list[exp.Expr]) -> exp.Expr:
     """Bit i set where condition i holds: one integer per event."""
     if not conditions:
         return exp.Literal.number(0)
@@ -109,6 +109,27 @@ def reads_every_event(query: FunnelsQuery) -> bool:
     )
 
 
+def funnel_where(
+    query: FunnelsQuery,
+    period: TimeWindow,
+    context: QueryContext,
+    matches: list[exp.Expr],
+    actor: exp.Expr,
+) -> exp.Expr:
+    """The events in range with an actor, under the query's filters, that match a
+    step or an exclusion (``matches``) unless the funnel reads every event."""
+    dialect = context.dialect
+    where: list[exp.Expr] = [
+        exp.GTE(this=field("timestamp"), expression=utc_bound(period.utc_start, dialect)),
+        exp.LT(this=field("timestamp"), expression=utc_bound(period.utc_end, dialect)),
+        exp.Not(this=exp.Is(this=actor.copy(), expression=exp.Null())),
+    ]
+    where.extend(global_filter(query.properties, query.filterTestAccounts, context))
+    if not reads_every_event(query):
+        where.append(exp.paren(exp.or_(*(c.copy() for c in matches))))
+    return exp.and_(*where)
+
+
 def funnel_select(
     query: FunnelsQuery,
     period: TimeWindow,
@@ -117,38 +138,28 @@ def funnel_select(
     *,
     with_distinct_id: bool = False,
 ) -> exp.Select:
-    dialect = context.dialect
-    steps = [_node_condition(node, context) for node in query.series]
-    exclusions = [_node_condition(node, context) for node in query.funnelsFilter.exclusions]
+    steps = [node_condition(node, context) for node in query.series]
+    exclusions = [node_condition(node, context) for node in query.funnelsFilter.exclusions]
     actor = actor_expression(query)
     projections = [
         exp.alias_(actor, "actor"),
         exp.alias_(field("timestamp"), "at"),
-        exp.alias_(_mask([s.copy() for s in steps]), "steps"),
-        exp.alias_(_mask([e.copy() for e in exclusions]), "exclusions"),
+        exp.alias_(mask([s.copy() for s in steps]), "steps"),
+        exp.alias_(mask([e.copy() for e in exclusions]), "exclusions"),
     ]
     if breakdown is not None:
         projections.append(exp.alias_(breakdown.expression.copy(), "breakdown_value"))
     if with_distinct_id:
         projections.append(exp.alias_(field("distinct_id"), "distinct_id"))
-    where: list[exp.Expr] = [
-        exp.GTE(this=field("timestamp"), expression=utc_bound(period.utc_start, dialect)),
-        exp.LT(this=field("timestamp"), expression=utc_bound(period.utc_end, dialect)),
-        exp.Not(this=exp.Is(this=actor.copy(), expression=exp.Null())),
-    ]
-    global_filter = _global_filter(query.properties, query.filterTestAccounts, context)
-    where.extend(global_filter)
-    if not reads_every_event(query):
-        where.append(exp.paren(exp.or_(*(c.copy() for c in steps + exclusions))))
     return (
         exp.select(*projections)
         .from_("events")
-        .where(exp.and_(*where))
+        .where(funnel_where(query, period, context, steps + exclusions, actor))
         .order_by(exp.column("actor"), exp.column("at"))
     )
 
 
-def _global_filter(
+def global_filter(
     properties: Properties, test_accounts: bool, context: QueryContext
 ) -> list[exp.Expr]:
     out: list[exp.Expr] = []

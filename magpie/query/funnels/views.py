@@ -11,15 +11,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from magpie.errors import InvalidInput
+from magpie.query.breakdowns import breakdown_of
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, day_text, label, to_local, truncate
+from magpie.query.funnels import steps_sql
 from magpie.query.funnels.compute import (
     NULL_VALUE,
+    OTHER_VALUE,
     ActorOutcome,
     Computed,
     Restrict,
     compute,
     period_of,
+    rules_of,
 )
 from magpie.query.funnels.matching import Event
 from magpie.query.funnels.models import FunnelsQuery
@@ -48,32 +52,46 @@ def conversion_times(outcomes: Sequence[ActorOutcome], step: int) -> list[float]
     return out
 
 
-def _steps(
-    computed: Computed, outcomes: Sequence[ActorOutcome], value: Any
-) -> list[dict[str, Any]]:
-    query = computed.query
-    result = []
+def median(values: list[float]) -> float:
+    """The discrete median (a conversion time that happened), as the SQL computes it."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(len(ordered) * 0.5)) - 1]
+
+
+# Per step: (actors, average seconds from the step before, median seconds).
+StepStats = list[tuple[int, float | None, float | None]]
+
+
+def _stats(computed: Computed, outcomes: Sequence[ActorOutcome]) -> StepStats:
+    stats: StepStats = []
     for i in range(computed.rules.steps):
-        action_id, name = _step_name(query, i)
-        node = query.series[i]
+        optional = i in computed.rules.optional
         count = sum(
-            1
-            for o in outcomes
-            if o.outcome.reached > i and (i not in computed.rules.optional or i in o.outcome.times)
+            1 for o in outcomes if o.outcome.reached > i and (not optional or i in o.outcome.times)
         )
         times = conversion_times(outcomes, i) if i else []
+        stats.append(
+            (count, statistics.fmean(times) if times else None, median(times) if times else None)
+        )
+    return stats
+
+
+def _steps(query: FunnelsQuery, stats: StepStats, value: Any, by: bool) -> list[dict[str, Any]]:
+    result = []
+    for i, (count, average, middle) in enumerate(stats):
+        action_id, name = _step_name(query, i)
         step: dict[str, Any] = {
             "action_id": action_id,
             "name": name,
-            "custom_name": node.custom_name,
+            "custom_name": query.series[i].custom_name,
             "order": i,
             "people": [],
             "count": count,
             "type": "events",
-            "average_conversion_time": statistics.fmean(times) if times else None,
-            "median_conversion_time": statistics.median(times) if times else None,
+            "average_conversion_time": average,
+            "median_conversion_time": middle,
         }
-        if computed.breakdown is not None:
+        if by:
             step["breakdown"] = [value]
             step["breakdown_value"] = [value]
         result.append(step)
@@ -87,26 +105,42 @@ def by_value(outcomes: Sequence[ActorOutcome]) -> dict[Any, list[ActorOutcome]]:
     return groups
 
 
-def _ranked(computed: Computed, groups: dict[Any, list[ActorOutcome]]) -> list[Any]:
+def ranked(stats: dict[Any, StepStats]) -> list[Any]:
     """Values by actors at the last step, then the one before …, "Other" last."""
-    steps = computed.rules.steps
 
     def key(value: Any) -> tuple[Any, ...]:
-        reached = [o.outcome.reached for o in groups[value]]
-        counts = [-sum(1 for r in reached if r > i) for i in reversed(range(steps))]
-        return (value == "Other", counts, str(value))
+        return (value == OTHER_VALUE, [-s[0] for s in reversed(stats[value])], str(value))
 
-    return sorted(groups, key=key)
+    return sorted(stats, key=key)
 
 
 def steps_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
+    stats = (_sql_stats if steps_sql.fits(query) else _matched_stats)(query, context)
+    if query.breakdownFilter is None or query.breakdownFilter.breakdown is None:
+        results: Any = _steps(query, stats[None], None, False)
+    else:
+        results = [_steps(query, stats[v], v, True) for v in ranked(stats)]
+    return {"results": results, "isUdf": False}
+
+
+def _matched_stats(query: FunnelsQuery, context: QueryContext) -> dict[Any, StepStats]:
     computed = compute(query, context)
     if computed.breakdown is None:
-        results: Any = _steps(computed, computed.outcomes, None)
-    else:
-        groups = by_value(computed.outcomes)
-        results = [_steps(computed, groups[v], v) for v in _ranked(computed, groups)]
-    return {"results": results, "isUdf": False}
+        return {None: _stats(computed, computed.outcomes)}
+    return {v: _stats(computed, group) for v, group in by_value(computed.outcomes).items()}
+
+
+def _sql_stats(query: FunnelsQuery, context: QueryContext) -> dict[Any, StepStats]:
+    rules_of(query)  # the same checks as every funnel
+    period = period_of(query, context)
+    breakdown = breakdown_of(query.breakdownFilter)
+    stats = steps_sql.step_stats(query, period, context, breakdown)
+    if breakdown is None:
+        return stats or {None: [(0, None, None)] * len(query.series)}
+    if len(stats) > breakdown.limit:
+        kept = ranked({v: s for v, s in stats.items()})[: breakdown.limit]
+        stats = steps_sql.step_stats(query, period, context, breakdown, [str(v) for v in kept])
+    return stats
 
 
 # -- time to convert --------------------------------------------------------------------
