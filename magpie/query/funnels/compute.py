@@ -126,7 +126,12 @@ def compute(
     rows = context.run(context.compile(select))
     context.check_deadline()
     actors = list(
-        actor_events(rows, breakdown=breakdown is not None, with_distinct_id=with_distinct_id)
+        actor_events(
+            rows,
+            period.utc_start,
+            breakdown=breakdown is not None,
+            with_distinct_id=with_distinct_id,
+        )
     )
     outcomes = _match(query, rules, actors, context, restrict)
     if breakdown is not None:

@@ -12,6 +12,7 @@ wins; if that attempt saw an exclusion, the actor leaves the funnel.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import groupby
@@ -174,6 +175,7 @@ class _Sequence:
         return Outcome(self.best_k, dict(self.best.times), self.best.start)
 
 
+@functools.lru_cache(maxsize=4096)
 def _steps_of(mask: int) -> list[int]:
     return [i for i in range(mask.bit_length()) if mask >> i & 1]
 

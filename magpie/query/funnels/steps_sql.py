@@ -29,9 +29,13 @@ from sqlglot import exp
 from magpie.query.breakdowns import Breakdown
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow
-from magpie.query.filters import field
 from magpie.query.funnels.models import FunnelsQuery
-from magpie.query.funnels.rows import actor_expression, funnel_where, node_condition
+from magpie.query.funnels.rows import (
+    actor_expression,
+    funnel_where,
+    micros_since,
+    node_condition,
+)
 
 MICROS = 1_000_000
 # Steps per funnel are at most 30: the step order fits below 32 in ``ord``.
@@ -115,11 +119,7 @@ def steps_query(
     window_us = query.funnelsFilter.window_seconds * MICROS
     conditions = [node_condition(node, context) for node in query.series]
     actor = actor_expression(query)
-    us = exp.DateDiff(
-        this=field("timestamp"),
-        expression=context.dialect.timestamp(period.utc_start),
-        unit=exp.var("MICROSECOND"),
-    )
+    us = micros_since(period.utc_start, context)
     steps = [f"b{i}" for i in range(n)]
     carried = ["actor", "us", "ord", *steps] + (["bv"] if breakdown else [])
     events = (
@@ -192,9 +192,7 @@ def steps_query(
     if breakdown is not None:
         pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
         per_actor.append(
-            exp.alias_(
-                pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("ord"))), "touch"
-            )
+            exp.alias_(pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("ord"))), "touch")
         )
     actors = (
         exp.select(*per_actor)
