@@ -612,3 +612,24 @@ def test_one_query_plan_agrees_with_matching(
     planned = _both(engines, scenario, query)["results"]
     monkeypatch.setattr(steps_sql, "fits", lambda query: False)
     assert plain(_both(engines, scenario, query)["results"]) == plain(planned)
+
+
+PLANNED_ACTORS = [
+    c for c in ACTOR_CASES if steps_sql.fits(FunnelsQuery.model_validate(_payload(c[2]["funnel"])))
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario", "source", "expected"), PLANNED_ACTORS, ids=[c[0] for c in PLANNED_ACTORS]
+)
+def test_planned_actors_agree_with_matching(
+    engines: Engines,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    scenario: str,
+    source: dict[str, Any],
+    expected: list[str],
+) -> None:
+    planned = _actors(engines, scenario, dict(source))["results"]
+    monkeypatch.setattr(steps_sql, "fits", lambda query: False)
+    assert plain(_actors(engines, scenario, dict(source))["results"]) == plain(planned)

@@ -6,12 +6,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlglot import exp
+
 from magpie.errors import InvalidInput
 from magpie.query.actors.actor_set import ActorSet, actor_set
 from magpie.query.actors.models import FunnelsActorsQuery
+from magpie.query.breakdowns import breakdown_of
 from magpie.query.context import QueryContext
-from magpie.query.funnels.compute import ActorOutcome, compute, period_of
-from magpie.query.funnels.views import entry_periods, from_to
+from magpie.query.funnels import steps_sql
+from magpie.query.funnels.compute import ActorOutcome, compute, period_of, rules_of
+from magpie.query.funnels.views import entry_periods, from_to, kept_values
 
 
 def _step_filter(source: FunnelsActorsQuery, steps: int) -> Callable[[ActorOutcome], bool]:
@@ -41,9 +45,33 @@ def funnel_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet
     if query.funnelsFilter.funnelVizType == "trends":
         return _trends_actors(source, context, in_value)
     keep = _step_filter(source, steps)
+    if steps_sql.fits(query):
+        return _planned_actors(source, context)
     computed = compute(query, context, with_distinct_id=True)
     chosen = [o for o in computed.outcomes if keep(o) and in_value(o.value)]
     return _actors(query.aggregation_group_type_index, chosen)
+
+
+def _planned_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet:
+    """The actors straight from the one-query plan: no event leaves the engine."""
+    query = source.source
+    rules_of(query)
+    period = period_of(query, context)
+    breakdown = breakdown_of(query.breakdownFilter)
+    step = source.funnelStep or 0
+    reached = exp.GTE if step > 0 else exp.EQ
+    condition = reached(
+        this=exp.column("reached"), expression=exp.Literal.number(step if step > 0 else -step - 1)
+    )
+    value, kept = None, None
+    if breakdown is not None:
+        wanted = source.funnelStepBreakdown
+        if wanted is not None:
+            value = str(wanted[0] if isinstance(wanted, list) and wanted else wanted)
+        kept = kept_values(steps_sql.step_stats(query, period, context, breakdown), breakdown.limit)
+    select = steps_sql.actors_query(query, period, context, breakdown, condition, value, kept)
+    rows = context.run(context.compile(select))
+    return actor_set([r[0] for r in rows], None, query.aggregation_group_type_index)
 
 
 def _trends_actors(

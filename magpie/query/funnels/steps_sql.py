@@ -105,16 +105,16 @@ def _over_actor(aggregate: exp.Expr) -> exp.Expr:
     return exp.Window(this=aggregate, partition_by=[_c("actor")])
 
 
-def steps_query(
+def per_actor_query(
     query: FunnelsQuery,
     period: TimeWindow,
     context: QueryContext,
     breakdown: Breakdown | None,
     kept: list[str] | None = None,
 ) -> exp.Select:
-    """Rows of (breakdown value, count per step, average and median seconds per step).
-
-    ``kept``: the breakdown values to keep, the others named "Other" (None: all)."""
+    """One row per actor in the funnel: ``actor``, ``reached`` (steps), ``t0`` … (when
+    its best attempt reached each step) and ``value`` (its breakdown value, "" without
+    one; ``kept``: the values to keep, the others named "Other", None: all)."""
     n = len(query.series)
     window_us = query.funnelsFilter.window_seconds * MICROS
     conditions = [node_condition(node, context) for node in query.series]
@@ -194,6 +194,7 @@ def steps_query(
         per_actor.append(
             exp.alias_(pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("ord"))), "touch")
         )
+    per_actor.append(exp.alias_(_c("actor"), "actor"))
     actors = (
         exp.select(*per_actor)
         .from_(_sub(summary, "ls"))
@@ -206,7 +207,21 @@ def steps_query(
         if kept is not None:
             is_kept = exp.In(this=value.copy(), expressions=[exp.Literal.string(v) for v in kept])
             value = exp.If(this=is_kept, true=value, false=exp.Literal.string("Other"))
-    totals: list[exp.Expr] = [exp.alias_(value, "value")]
+    return exp.select(
+        _c("actor"), _c("reached"), *(_c(f"t{k}") for k in range(n)), exp.alias_(value, "value")
+    ).from_(_sub(actors, "la"))
+
+
+def steps_query(
+    query: FunnelsQuery,
+    period: TimeWindow,
+    context: QueryContext,
+    breakdown: Breakdown | None,
+    kept: list[str] | None = None,
+) -> exp.Select:
+    """Rows of (breakdown value, count per step, average and median seconds per step)."""
+    n = len(query.series)
+    totals: list[exp.Expr] = [_c("value")]
     for i in range(n):
         totals.append(
             exp.alias_(exp.Sum(this=exp.If(this=_reached(i), true=_n(1), false=_n(0))), f"c{i}")
@@ -220,7 +235,29 @@ def steps_query(
                 exp.Quantile(this=_when(_reached(i), seconds.copy()), quantile=_n(0.5)), f"m{i}"
             )
         )
-    return exp.select(*totals).from_(_sub(actors, "la")).group_by(_n(1))
+    actors = per_actor_query(query, period, context, breakdown, kept)
+    return exp.select(*totals).from_(_sub(actors, "pa")).group_by(_n(1))
+
+
+def actors_query(
+    query: FunnelsQuery,
+    period: TimeWindow,
+    context: QueryContext,
+    breakdown: Breakdown | None,
+    reached: exp.Expr,
+    value: str | None,
+    kept: list[str] | None = None,
+) -> exp.Select:
+    """The actors (as text, sorted) whose ``reached`` condition holds, of one value."""
+    where = [reached]
+    if value is not None:
+        where.append(exp.EQ(this=_c("value"), expression=exp.Literal.string(value)))
+    return (
+        exp.select(exp.alias_(exp.cast(_c("actor"), "VARCHAR"), "actor_id"))
+        .from_(_sub(per_actor_query(query, period, context, breakdown, kept), "pa"))
+        .where(exp.and_(*where))
+        .order_by(_c("actor_id"))
+    )
 
 
 def _reached(step: int) -> exp.Expr:

@@ -137,10 +137,17 @@ def _sql_stats(query: FunnelsQuery, context: QueryContext) -> dict[Any, StepStat
     stats = steps_sql.step_stats(query, period, context, breakdown)
     if breakdown is None:
         return stats or {None: [(0, None, None)] * len(query.series)}
-    if len(stats) > breakdown.limit:
-        kept = ranked({v: s for v, s in stats.items()})[: breakdown.limit]
-        stats = steps_sql.step_stats(query, period, context, breakdown, [str(v) for v in kept])
+    kept = kept_values(stats, breakdown.limit)
+    if kept is not None:
+        stats = steps_sql.step_stats(query, period, context, breakdown, kept)
     return stats
+
+
+def kept_values(stats: dict[Any, StepStats], limit: int) -> list[str] | None:
+    """The values within the breakdown limit, or None when all of them fit."""
+    if len(stats) <= limit:
+        return None
+    return [str(v) for v in ranked(stats)[:limit]]
 
 
 # -- time to convert --------------------------------------------------------------------
