@@ -18,6 +18,7 @@ Results go to docs/benchmarks.md (section "Funnels").
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -75,7 +76,9 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
     first = " ".join(f"WHEN b{i} THEN {i}" for i in range(n))
     levels = []
     previous = "l0"
-    carried = "actor, us, ord, " + ", ".join(f"b{i}" for i in range(n)) + (", bv" if breakdown else "")
+    carried = (
+        "actor, us, ord, " + ", ".join(f"b{i}" for i in range(n)) + (", bv" if breakdown else "")
+    )
     starts = ["s0"]
     for k in range(1, n):
         levels.append(
@@ -87,9 +90,11 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
         starts.append(f"s{k}")
         previous = f"l{k}"
     valid = [f"CASE WHEN us - s{k} <= {WINDOW_S * 1_000_000} THEN s{k} END" for k in range(n)]
-    reached = "CASE " + " ".join(
-        f"WHEN ({valid[k]}) IS NOT NULL THEN {k + 1}" for k in reversed(range(n))
-    ) + " ELSE 0 END"
+    reached = (
+        "CASE "
+        + " ".join(f"WHEN ({valid[k]}) IS NOT NULL THEN {k + 1}" for k in reversed(range(n)))
+        + " ELSE 0 END"
+    )
     firsts = ", ".join(
         f"arg_min({valid[k]}, CASE WHEN ({valid[k]}) IS NOT NULL THEN ord END)"
         f" OVER (PARTITION BY actor) AS f{k}"
@@ -134,12 +139,13 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
 def _window_funnel(project_id: int, steps: list[str], breakdown: bool) -> str:
     """ClickHouse's own funnel function: the furthest step per person (no times)."""
     conditions = ", ".join(f"event = '{s}'" for s in steps)
+    level = f"windowFunnel({WINDOW_S})(toDateTime(timestamp), {conditions}) AS level"
     names = ", ".join(f"'{s}'" for s in steps)
     value = ", any(mat_browser) AS value" if breakdown else ""
     group = ", value" if breakdown else ""
     return f"""
         SELECT level{group}, count() FROM (
-            SELECT actor, windowFunnel({WINDOW_S})(toDateTime(timestamp), {conditions}) AS level{value}
+            SELECT actor, {level}{value}
             FROM (
                 SELECT if(o.person_uuid IS NULL, e.person_id, o.person_uuid) AS actor,
                        e.timestamp AS timestamp, e.event AS event, e.mat_browser AS mat_browser
@@ -234,12 +240,14 @@ def measure(scale: int, runs: int, engines: set[str]) -> list[Timing]:
             runner = ClickHouseQueryRunner(client, database)
 
             def house_floor(sql: str) -> Callable[[], object]:
-                return lambda: client.query(
-                    sql.replace("FROM events", f"FROM {database}.events").replace(
-                        "FROM person_overrides", f"FROM {database}.person_overrides"
-                    ),
-                    settings={"join_use_nulls": 1},
-                ).result_rows
+                return lambda: (
+                    client.query(
+                        sql.replace("FROM events", f"FROM {database}.events").replace(
+                            "FROM person_overrides", f"FROM {database}.person_overrides"
+                        ),
+                        settings={"join_use_nulls": 1},
+                    ).result_rows
+                )
 
             for c in all_cases:
                 floor = c.floors.get("clickhouse")
@@ -293,12 +301,12 @@ def report(results: dict[int, list[Timing]], runs: int) -> str:
         "## Funnels (`bench/funnels.py`)",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/funnels.py` on {machine()}, on",
-        "bench/query.py's data. Median of {runs} runs after one warm-up. *Magpie* is the whole".replace(
-            "{runs}", str(runs)
-        ),
+        f"bench/query.py's data. Median of {runs} runs after one warm-up. *Magpie* is the whole",
         "query layer as the API runs it; the DuckDB floor is the same answer written by hand;",
         "the ClickHouse floor is `windowFunnel`, which gives the furthest step only (no",
         "conversion times). Both resolve persons through the merge overrides, as Magpie does.",
+        f"The machine's load average when the run ended: {os.getloadavg()[0]:.1f} (it is shared:",
+        "above 2, every figure here is slower than on an idle machine).",
         "",
         *table(COLUMNS, [_row(s, t) for s, ts in results.items() for t in ts]),
         "",
