@@ -633,3 +633,17 @@ def test_planned_actors_agree_with_matching(
     planned = _actors(engines, scenario, dict(source))["results"]
     monkeypatch.setattr(steps_sql, "fits", lambda query: False)
     assert plain(_actors(engines, scenario, dict(source))["results"]) == plain(planned)
+
+
+@pytest.mark.parametrize("bins", [None, 1, 4])
+def test_planned_time_to_convert_agrees_with_matching(
+    engines: Engines, monkeypatch: pytest.MonkeyPatch, bins: int | None
+) -> None:
+    query = {
+        "series": PV_SU_BUY,
+        "funnelsFilter": {"funnelVizType": "time_to_convert", "binCount": bins, "funnelToStep": 1},
+    }
+    planned = _both(engines, "ordered", query)["results"]
+    monkeypatch.setattr(steps_sql, "fits", lambda query: False)
+    assert plain(_both(engines, "ordered", query)["results"]) == plain(planned)
+    assert sum(n for _, n in planned["bins"]) == 3

@@ -90,7 +90,7 @@ def rules_of(query: FunnelsQuery) -> Rules:
             raise InvalidInput(f"funnel steps do not take math {node.math!r}", attr="math")
     return Rules(
         steps=steps,
-        window=float(f.window_seconds),
+        window=f.window_seconds * 1_000_000,
         order=f.funnelOrderType,
         optional=optional,
         exclusions=tuple(Exclusion(e.funnelFromStep, e.funnelToStep) for e in f.exclusions),
@@ -126,12 +126,7 @@ def compute(
     rows = context.run(context.compile(select))
     context.check_deadline()
     actors = list(
-        actor_events(
-            rows,
-            period.utc_start,
-            breakdown=breakdown is not None,
-            with_distinct_id=with_distinct_id,
-        )
+        actor_events(rows, breakdown=breakdown is not None, with_distinct_id=with_distinct_id)
     )
     outcomes = _match(query, rules, actors, context, restrict)
     if breakdown is not None:

@@ -21,7 +21,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    at: float  # seconds since the epoch, UTC
+    at: int  # microseconds since the start of the query's range
     steps: int  # bit i: matches step i (0-indexed)
     exclusions: int  # bit j: matches exclusion j
     row: int  # tells apart events with the same time
@@ -37,7 +37,7 @@ class Exclusion:
 @dataclass(frozen=True)
 class Rules:
     steps: int
-    window: float  # seconds from the first step
+    window: int  # microseconds from the first step
     order: str  # ordered | strict | unordered
     optional: frozenset[int] = frozenset()  # 0-indexed steps that may be skipped
     exclusions: tuple[Exclusion, ...] = ()
@@ -50,8 +50,8 @@ class Outcome:
     """An actor's best attempt: which steps it reached and when (step → time)."""
 
     reached: int  # steps reached, counting skipped optional steps
-    times: dict[int, float] = field(default_factory=dict)
-    start: float = 0.0
+    times: dict[int, int] = field(default_factory=dict)
+    start: int = 0
 
     def has(self, step: int) -> bool:
         return step in self.times if step < self.reached else False
@@ -59,9 +59,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class _Attempt:
-    start: float
+    start: int
     excluded: bool
-    times: tuple[tuple[int, float], ...]  # (step, time) of the steps it went through
+    times: tuple[tuple[int, int], ...]  # (step, time) of the steps it went through
     rows: frozenset[int]
 
 
@@ -90,7 +90,7 @@ class _Sequence:
         self.best_k = 0
         self.best: _Attempt | None = None
 
-    def feed(self, at: float, events: list[Event]) -> None:
+    def feed(self, at: int, events: list[Event]) -> None:
         self.entered[0] = _Attempt(at, False, (), frozenset())
         if len(events) == 1 or len({e.steps for e in events}) == 1:
             for event in events:
@@ -195,7 +195,7 @@ def match_unordered(events: Sequence[Event], rules: Rules, value: Any = None) ->
     happen within the window; the attempt with the most wins (the earliest of
     equals). An exclusion event between its start and its last step (or within the
     window, for an attempt that does not finish) excludes that attempt."""
-    best: tuple[int, dict[int, float], float, bool] | None = None
+    best: tuple[int, dict[int, int], int, bool] | None = None
     for i, first in enumerate(events):
         if not first.steps:
             continue
@@ -203,7 +203,7 @@ def match_unordered(events: Sequence[Event], rules: Rules, value: Any = None) ->
             first.steps >> rules.value_step & 1 and first.value == value
         ):
             continue
-        times: dict[int, float] = {}
+        times: dict[int, int] = {}
         last = first.at
         for later in events[i:]:
             if later.at - first.at > rules.window:

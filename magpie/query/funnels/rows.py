@@ -28,7 +28,7 @@ from magpie.query.funnels.matching import Event
 from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.models import EventsNode, Properties
 
-EPOCH = datetime(1970, 1, 1)
+MICROS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -186,11 +186,9 @@ def micros_since(start: datetime, context: QueryContext) -> exp.Expr:
 
 
 def actor_events(
-    rows: list[list[Any]], start: datetime, *, breakdown: bool, with_distinct_id: bool
+    rows: list[list[Any]], *, breakdown: bool, with_distinct_id: bool
 ) -> Iterator[ActorEvents]:
-    """The rows (ordered by actor and time) as each actor's events, their times in
-    seconds since the epoch."""
-    base = (start - EPOCH).total_seconds()
+    """The rows (ordered by actor and time) as each actor's events."""
     value_at = 4 if breakdown else None
     distinct_at = 4 + int(breakdown) if with_distinct_id else None
     index = 0
@@ -200,7 +198,7 @@ def actor_events(
         for row in group:
             events.append(
                 Event(
-                    base + row[1] / 1_000_000,
+                    int(row[1]),
                     int(row[2] or 0),
                     int(row[3] or 0),
                     index,

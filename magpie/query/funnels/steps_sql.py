@@ -31,13 +31,13 @@ from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow
 from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.funnels.rows import (
+    MICROS,
     actor_expression,
     funnel_where,
     micros_since,
     node_condition,
 )
 
-MICROS = 1_000_000
 # Steps per funnel are at most 30: the step order fits below 32 in ``ord``.
 _ORDER_SLOTS = 32
 
@@ -52,7 +52,7 @@ def fits(query: FunnelsQuery) -> bool:
     )
     return (
         f.funnelOrderType == "ordered"
-        and f.funnelVizType == "steps"
+        and f.funnelVizType in ("steps", "time_to_convert")
         and not f.exclusions
         and not any(s.optionalInFunnel for s in query.series)
         and by_touch
@@ -237,6 +237,24 @@ def steps_query(
         )
     actors = per_actor_query(query, period, context, breakdown, kept)
     return exp.select(*totals).from_(_sub(actors, "pa")).group_by(_n(1))
+
+
+def conversion_seconds(
+    query: FunnelsQuery,
+    period: TimeWindow,
+    context: QueryContext,
+    breakdown: Breakdown | None,
+    start: int,
+    end: int,
+) -> list[float]:
+    """Seconds from step ``start`` to step ``end`` of every actor who reached ``end``."""
+    elapsed = exp.paren(exp.Sub(this=_c(f"t{end}"), expression=_c(f"t{start}")))
+    select = (
+        exp.select(exp.Div(this=elapsed, expression=_n(float(MICROS))))
+        .from_(_sub(per_actor_query(query, period, context, breakdown), "pa"))
+        .where(_reached(end))
+    )
+    return [float(r[0]) for r in context.run(context.compile(select))]
 
 
 def actors_query(

@@ -27,7 +27,7 @@ from magpie.query.funnels.compute import (
 )
 from magpie.query.funnels.matching import Event
 from magpie.query.funnels.models import FunnelsQuery
-from magpie.query.funnels.rows import EPOCH
+from magpie.query.funnels.rows import MICROS
 
 # -- steps ---------------------------------------------------------------------------
 
@@ -48,7 +48,7 @@ def conversion_times(outcomes: Sequence[ActorOutcome], step: int) -> list[float]
             continue
         before = [s for s in times if s < step]
         if before:
-            out.append(times[step] - times[max(before)])
+            out.append((times[step] - times[max(before)]) / MICROS)
     return out
 
 
@@ -168,12 +168,18 @@ def from_to(query: FunnelsQuery) -> tuple[int, int]:
 
 def time_to_convert_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
     start, end = from_to(query)
-    computed = compute(query, context)
-    samples = [
-        o.outcome.times[end] - o.outcome.times[start]
-        for o in computed.outcomes
-        if end in o.outcome.times and start in o.outcome.times
-    ]
+    if steps_sql.fits(query):
+        rules_of(query)
+        samples = steps_sql.conversion_seconds(
+            query, period_of(query, context), context, None, start, end
+        )
+    else:
+        computed = compute(query, context)
+        samples = [
+            (o.outcome.times[end] - o.outcome.times[start]) / MICROS
+            for o in computed.outcomes
+            if end in o.outcome.times and start in o.outcome.times
+        ]
     if not samples:
         return {"results": {"bins": [], "average_conversion_time": None}, "isUdf": False}
     given = query.funnelsFilter.binCount
@@ -200,8 +206,8 @@ def entry_periods(window: TimeWindow) -> Restrict:
     """One run per period the actor entered the funnel in, where only that period's
     step-1 events may start an attempt."""
 
-    def bucket(at: float) -> datetime:
-        local = to_local(EPOCH + timedelta(seconds=at), window.tz)
+    def bucket(at: int) -> datetime:
+        local = to_local(window.utc_start + timedelta(microseconds=at), window.tz)
         return truncate(local, window.interval, window.week_start)
 
     def runs(events: Sequence[Event]) -> Iterator[tuple[Any, Sequence[Event]]]:
