@@ -48,8 +48,8 @@ class Computed:
     breakdown: Breakdown | None
 
 
-# An actor's events → the events one run sees, or None to skip (the trends view
-# runs the funnel once per entry period).
+# An actor's events → the runs to match, each (a key, the events it sees): the
+# trends view runs the funnel once per period the actor entered in.
 Restrict = Callable[[Sequence[Event]], Iterator[tuple[Any, Sequence[Event]]]]
 
 
