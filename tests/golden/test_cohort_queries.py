@@ -213,3 +213,26 @@ def test_hogql_filters_placeholder(engines: Engines, filters: Any, expected: int
     project = engines.ingest.project_id
     answers = [engines.run(e, payload, NOW, project) for e in ("duckdb", "clickhouse")]
     assert [a.value["results"] for a in answers if a.value] == [[[expected]], [[expected]]]
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        # Everyone who viewed a page (ada, bob, cat, anon-3); only bob signed up after.
+        (lambda: [], [4, 1]),
+        (lambda: [_in("signed up")], [1, 1]),
+        (lambda: [_in("pro")], [2, 0]),
+    ],
+)
+def test_cohorts_in_funnels(engines: Engines, properties: Any, expected: list[int]) -> None:
+    payload = {
+        "kind": "FunnelsQuery",
+        "series": [{"event": "$pageview"}, {"event": "signup"}],
+        "dateRange": WEEK,
+        "properties": properties(),
+    }
+    project = engines.ingest.project_id
+    answers = [engines.run(e, payload, NOW, project) for e in ("duckdb", "clickhouse")]
+    assert all(a.error is None and a.value for a in answers), [a.error for a in answers]
+    counts = [[step["count"] for step in a.value["results"]] for a in answers if a.value]
+    assert counts == [expected, expected]
