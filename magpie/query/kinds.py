@@ -12,6 +12,7 @@ from magpie.query.context import QueryContext
 from magpie.query.errors import QueryTooComplex
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.retention import RetentionQuery, run_retention
 from magpie.query.trends import run_trends
 
 
@@ -31,6 +32,7 @@ def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
 KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, Any]]]] = {
     "HogQLQuery": (HogQLQuery, run_hogql),
     "TrendsQuery": (TrendsQuery, run_trends),
+    "RetentionQuery": (RetentionQuery, run_retention),
 }
 
 

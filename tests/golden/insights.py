@@ -1,0 +1,42 @@
+"""What the insight tests share: sending an event at a time, and running one query on
+both engines, which must agree before the answer is compared with the expectation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.golden.compare import plain
+from tests.golden.conftest import Engines
+from tests.harness import Ingest
+
+
+def at(day: int, hour: int = 12, minute: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def send_at(
+    ingest: Ingest,
+    when: datetime,
+    name: str,
+    distinct_id: str,
+    *,
+    anonymous: bool = False,
+    **props: Any,
+) -> None:
+    ingest.clock = when - timedelta(seconds=1)
+    ingest.send(ingest.event(name, distinct_id, anonymous=anonymous, **props))
+
+
+def on_both(
+    engines: Engines, payload: dict[str, Any], now: datetime, project_id: int
+) -> dict[str, Any]:
+    """The answer both engines gave (they must give the same), or the error both raised."""
+    duck = engines.run("duckdb", payload, now, project_id)
+    house = engines.run("clickhouse", payload, now, project_id)
+    assert duck.error == house.error
+    if duck.value is None or house.value is None:
+        assert duck.error is not None
+        return {"error": duck.error}
+    assert plain(duck.value["results"]) == plain(house.value["results"])
+    return duck.value
