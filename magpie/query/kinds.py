@@ -11,6 +11,7 @@ from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.errors import QueryTooComplex
 from magpie.query.hogql.compiler import compile_hogql
+from magpie.query.lifecycle import LifecycleQuery, run_lifecycle
 from magpie.query.models import HogQLQuery, TrendsQuery
 from magpie.query.retention import RetentionQuery, run_retention
 from magpie.query.trends import run_trends
@@ -33,6 +34,7 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "HogQLQuery": (HogQLQuery, run_hogql),
     "TrendsQuery": (TrendsQuery, run_trends),
     "RetentionQuery": (RetentionQuery, run_retention),
+    "LifecycleQuery": (LifecycleQuery, run_lifecycle),
 }
 
 

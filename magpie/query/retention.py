@@ -62,7 +62,9 @@ class RetentionDateRange(_Model):
 
 class RetentionQuery(_Model):
     kind: Literal["RetentionQuery"]
-    retentionFilter: RetentionFilter = Field(default_factory=lambda: RetentionFilter())
+    retentionFilter: RetentionFilter = Field(
+        default_factory=lambda: RetentionFilter.model_validate({})
+    )
     dateRange: RetentionDateRange = Field(default_factory=RetentionDateRange)
     properties: Properties = None
     filterTestAccounts: bool = False
