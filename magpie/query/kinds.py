@@ -14,6 +14,7 @@ from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.lifecycle import LifecycleQuery, run_lifecycle
 from magpie.query.models import HogQLQuery, TrendsQuery
 from magpie.query.retention import RetentionQuery, run_retention
+from magpie.query.stickiness import StickinessQuery, run_stickiness
 from magpie.query.trends import run_trends
 
 
@@ -35,6 +36,7 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "TrendsQuery": (TrendsQuery, run_trends),
     "RetentionQuery": (RetentionQuery, run_retention),
     "LifecycleQuery": (LifecycleQuery, run_lifecycle),
+    "StickinessQuery": (StickinessQuery, run_stickiness),
 }
 
 
