@@ -13,6 +13,7 @@ from magpie.query.errors import QueryTooComplex
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.lifecycle import LifecycleQuery, run_lifecycle
 from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.paths import PathsQuery, run_paths
 from magpie.query.retention import RetentionQuery, run_retention
 from magpie.query.stickiness import StickinessQuery, run_stickiness
 from magpie.query.trends import run_trends
@@ -37,6 +38,7 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "RetentionQuery": (RetentionQuery, run_retention),
     "LifecycleQuery": (LifecycleQuery, run_lifecycle),
     "StickinessQuery": (StickinessQuery, run_stickiness),
+    "PathsQuery": (PathsQuery, run_paths),
 }
 
 

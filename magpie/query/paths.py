@@ -1,0 +1,340 @@
+"""PathsQuery: the steps actors take, as weighted edges between numbered nodes
+(``1_/home`` → ``2_/pricing``).
+
+Each event becomes a path item (a page's URL, a screen's name or the event's
+name), cleaned by the query's regex replacements and grouped by its
+wildcards. Per actor (a person, or an anonymous visitor's distinct id), items
+are ordered by time and cut into sessions wherever 30 minutes pass without
+one; a repeated item is one step. A path starts at the session's first step,
+or at its first ``startPoint``; it ends ``stepLimit`` steps on, or at the
+first ``endPoint`` (keeping the last ``stepLimit`` steps before it). With
+both, a path longer than the limit keeps its first and last ``stepLimit // 2``
+steps around a ``...`` step. All of that runs in the engine, with window
+functions; Python keeps the heaviest edges that connect to a first step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlglot import exp
+
+from magpie.errors import InvalidInput
+from magpie.query.context import QueryContext
+from magpie.query.dates import window, zone
+from magpie.query.filters import field
+from magpie.query.limits import MAX_BREAKDOWN_LIMIT
+from magpie.query.models import DateRange, EventsNode, Properties, _Model
+from magpie.query.periods import actor
+from magpie.query.series import series_filter
+from magpie.query.templates import fill
+
+SESSION_GAP_SECONDS = 30 * 60
+ELLIPSIS = "..."
+PathType = Literal["$pageview", "$screen", "custom_event", "hogql"]
+
+
+class PathCleaningFilter(_Model):
+    regex: str
+    alias: str = ""
+    order: int | None = None
+
+
+class PathsFilter(_Model):
+    includeEventTypes: list[PathType] = Field(default_factory=list)
+    startPoint: str | None = None
+    endPoint: str | None = None
+    stepLimit: int = Field(5, ge=2, le=20)
+    edgeLimit: int = Field(50, ge=1, le=MAX_BREAKDOWN_LIMIT)
+    minEdgeWeight: int | None = None
+    maxEdgeWeight: int | None = None
+    excludeEvents: list[str] = Field(default_factory=list)
+    pathGroupings: list[str] = Field(default_factory=list)
+    pathReplacements: bool = False
+    localPathCleaningFilters: list[PathCleaningFilter] = Field(default_factory=list)
+
+
+class PathsQuery(_Model):
+    kind: Literal["PathsQuery"]
+    pathsFilter: PathsFilter = Field(default_factory=lambda: PathsFilter.model_validate({}))
+    dateRange: DateRange = Field(default_factory=DateRange)
+    properties: Properties = None
+    filterTestAccounts: bool = False
+
+
+# -- path items ----------------------------------------------------------------------
+
+
+def _string(text: str) -> exp.Expr:
+    return exp.Literal.string(text)
+
+
+def _replace_all(value: exp.Expr, pattern: str, replacement: str) -> exp.Expr:
+    return exp.RegexpReplace(
+        this=value,
+        expression=_string(pattern),
+        replacement=_string(replacement),
+        modifiers=_string("g"),
+    )
+
+
+def _event_is(name: str) -> exp.Expr:
+    return exp.EQ(this=field("event"), expression=_string(name))
+
+
+def _raw_item() -> exp.Expr:
+    # A page is its URL without one trailing slash ("/" itself stays).
+    url = _replace_all(field("properties", "$current_url"), "(.)/$", r"\1")
+    return (
+        exp.Case()
+        .when(_event_is("$pageview"), url)
+        .when(_event_is("$screen"), field("properties", "$screen_name"))
+        .else_(field("event"))
+    )
+
+
+def _checked(pattern: str, attr: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidInput(f"{pattern!r} is not a regular expression: {exc}", attr=attr) from None
+    return pattern
+
+
+def _glob(grouping: str) -> str:
+    """A path grouping's wildcard (``/product/*``) as an anchored regex."""
+    return "^" + ".*".join(re.escape(part) for part in grouping.split("*")) + "$"
+
+
+def _item(settings: PathsFilter) -> exp.Expr:
+    item = _raw_item()
+    cleaning = sorted(
+        enumerate(settings.localPathCleaningFilters),
+        key=lambda pair: (pair[1].order if pair[1].order is not None else pair[0], pair[0]),
+    )
+    for _, rule in cleaning:
+        pattern = _checked(rule.regex, "pathsFilter.localPathCleaningFilters")
+        item = _replace_all(item, pattern, rule.alias)
+    if not settings.pathGroupings:
+        return item
+    grouped = exp.Case()
+    for grouping in settings.pathGroupings:
+        grouped = grouped.when(
+            exp.RegexpLike(this=item.copy(), expression=_string(_glob(grouping))),
+            _string(grouping),
+        )
+    return grouped.else_(item)
+
+
+# includeEventTypes → the events it takes in
+EVENT_TYPES: dict[str, exp.Expr] = {
+    "$pageview": _event_is("$pageview"),
+    "$screen": _event_is("$screen"),
+    "custom_event": exp.Not(this=exp.StartsWith(this=field("event"), expression=_string("$"))),
+}
+
+
+def _types_condition(settings: PathsFilter) -> exp.Expr | None:
+    if "hogql" in settings.includeEventTypes:
+        raise InvalidInput(
+            "includeEventTypes hogql is not supported yet", attr="pathsFilter.includeEventTypes"
+        )
+    kinds = [EVENT_TYPES[kind].copy() for kind in dict.fromkeys(settings.includeEventTypes)]
+    return exp.or_(*kinds) if kinds else None
+
+
+# -- SQL -------------------------------------------------------------------------------
+
+_ORDER = "ORDER BY at, item"
+# A running sum counts rows, not peers of one instant (lag and row_number take no frame).
+_RUNNING = f"{_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_TEMPLATE = f"""
+WITH items AS (
+    SELECT ACTOR AS actor, timestamp AS at, ITEM AS item FROM events WHERE PATH_EVENTS
+), gaps AS (
+    SELECT actor, at, item,
+           lag(at) OVER (PARTITION BY actor {_ORDER}) AS previous_at,
+           lag(item) OVER (PARTITION BY actor {_ORDER}) AS previous_item
+    FROM items
+), sessions AS (
+    SELECT actor, at, item, NEW_SESSION AS is_new,
+           sum(CASE WHEN NEW_SESSION THEN 1 ELSE 0 END)
+               OVER (PARTITION BY actor {_RUNNING}) AS session,
+           previous_item
+    FROM gaps
+), steps AS (
+    SELECT actor, session, at, item,
+           row_number() OVER (PARTITION BY actor, session {_ORDER}) AS step
+    FROM sessions WHERE is_new OR previous_item <> item
+), starts AS (
+    SELECT actor, session, at, item, step,
+           min(CASE WHEN IS_START THEN step END) OVER (PARTITION BY actor, session) AS first_start
+    FROM steps
+), ends AS (
+    SELECT actor, session, at, item, step, first_start,
+           min(CASE WHEN IS_END AND step >= first_start THEN step END)
+               OVER (PARTITION BY actor, session) AS first_end
+    FROM starts
+), kept AS (
+    SELECT actor, session, at, KEPT_ITEM AS path_item, KEPT_STEP AS path_step
+    FROM ends WHERE KEEP
+), edges AS (
+    SELECT at, path_item, path_step,
+           lag(path_item) OVER (PARTITION BY actor, session ORDER BY path_step) AS source,
+           lag(at) OVER (PARTITION BY actor, session ORDER BY path_step) AS source_at
+    FROM kept
+)
+SELECT path_step - 1 AS source_step, source, path_item AS target, count() AS transitions,
+       avg(SECONDS) AS seconds
+FROM edges WHERE source IS NOT NULL GROUP BY 1, 2, 3"""
+
+# How a session's steps become the path, by which ends are fixed: what is kept, the
+# step number it gets, and its item.
+_FROM_START = {
+    "KEEP": "step >= first_start AND step < first_start + STEP_LIMIT",
+    "KEPT_STEP": "step - first_start + 1",
+    "KEPT_ITEM": "item",
+}
+_TO_END = {
+    "KEEP": "step <= first_end AND step > first_end - STEP_LIMIT",
+    "KEPT_STEP": "step - greatest(first_end - STEP_LIMIT, 0)",
+    "KEPT_ITEM": "item",
+}
+# From start to end; a longer path than the limit keeps its first HEAD and last TAIL
+# steps around a "..." step.
+_BETWEEN = {
+    "KEEP": "step >= first_start AND step <= first_end"
+    " AND (SPAN <= STEP_LIMIT OR REL <= HEAD + 1 OR REL > SPAN - TAIL)",
+    "KEPT_STEP": "CASE WHEN SPAN <= STEP_LIMIT OR REL <= HEAD + 1 THEN REL"
+    " ELSE REL - (SPAN - TAIL) + HEAD + 1 END",
+    "KEPT_ITEM": "CASE WHEN SPAN > STEP_LIMIT AND REL = HEAD + 1 THEN ELLIPSIS ELSE item END",
+}
+
+
+def _expression(text: str, **slots: exp.Expr) -> exp.Expr:
+    """One expression of a template, with those of ``slots`` it names."""
+    named = set(re.findall(r"\b[A-Z_]+\b", text))
+    select = fill(f"SELECT {text}", **{k: v for k, v in slots.items() if k in named})
+    assert isinstance(select, exp.Select)
+    return select.expressions[0]
+
+
+def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
+    settings = query.pathsFilter
+    tz = zone(context.project.timezone)
+    period = window(
+        query.dateRange.date_from,
+        query.dateRange.date_to,
+        "day",
+        tz,
+        context.now,
+        None,
+        week_start=context.week_start,
+    )
+    conditions = [
+        series_filter(
+            EventsNode(event=None),
+            period,
+            context,
+            properties=query.properties,
+            filter_test_accounts=query.filterTestAccounts,
+        ).where()
+    ]
+    types = _types_condition(settings)
+    if types is not None:
+        conditions.append(types)
+    item = _item(settings)
+    conditions.append(exp.Not(this=exp.Is(this=item.copy(), expression=exp.Null())))
+    if settings.excludeEvents:
+        excluded = [_string(e) for e in settings.excludeEvents]
+        conditions.append(exp.Not(this=exp.In(this=item.copy(), expressions=excluded)))
+    shape_between = settings.startPoint is not None and settings.endPoint is not None
+    item_column = exp.column("item")
+    point = {
+        "IS_START": exp.EQ(this=item_column, expression=_string(settings.startPoint))
+        if settings.startPoint is not None
+        else exp.EQ(this=exp.column("step"), expression=exp.Literal.number(1)),
+        "IS_END": exp.EQ(this=item_column.copy(), expression=_string(settings.endPoint))
+        if settings.endPoint is not None
+        else exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0)),
+    }
+    if shape_between and settings.stepLimit < 3:
+        raise InvalidInput(
+            "a path between a start and an end point needs a stepLimit of 3 or more",
+            attr="pathsFilter.stepLimit",
+        )
+    shape = _BETWEEN if shape_between else _TO_END if settings.endPoint is not None else _FROM_START
+    numbers = {
+        "STEP_LIMIT": exp.Literal.number(settings.stepLimit),
+        "HEAD": exp.Literal.number(settings.stepLimit // 2),
+        "TAIL": exp.Literal.number(settings.stepLimit - settings.stepLimit // 2 - 1),
+        "ELLIPSIS": _string(ELLIPSIS),
+        "REL": _expression("step - first_start + 1"),
+        "SPAN": _expression("first_end - first_start + 1"),
+    }
+    gap = exp.DateDiff(
+        this=exp.column("at"), expression=exp.column("previous_at"), unit=exp.var("SECOND")
+    )
+    return fill(
+        _TEMPLATE,
+        ACTOR=actor(),
+        ITEM=item,
+        PATH_EVENTS=exp.and_(*conditions),
+        NEW_SESSION=exp.or_(
+            exp.Is(this=exp.column("previous_at"), expression=exp.Null()),
+            exp.GTE(this=gap, expression=exp.Literal.number(SESSION_GAP_SECONDS)),
+        ),
+        SECONDS=exp.DateDiff(
+            this=exp.column("at"), expression=exp.column("source_at"), unit=exp.var("SECOND")
+        ),
+        **point,
+        **{name: _expression(text, **numbers) for name, text in shape.items()},
+    )
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+def run_paths(query: PathsQuery, context: QueryContext) -> dict[str, Any]:
+    settings = query.pathsFilter
+    rows = context.run(context.compile(_query(query, context)))
+    context.check_deadline()
+    edges: list[dict[str, Any]] = [
+        {
+            "source": f"{int(step)}_{source}",
+            "target": f"{int(step) + 1}_{target}",
+            "value": int(transitions),
+            "average_conversion_time": float(seconds or 0) * 1000,
+        }
+        for step, source, target, transitions, seconds in rows
+    ]
+    low, high = settings.minEdgeWeight, settings.maxEdgeWeight
+    edges = [
+        e
+        for e in edges
+        if (low is None or e["value"] >= low) and (high is None or e["value"] <= high)
+    ]
+    edges.sort(key=lambda e: (-e["value"], e["source"], e["target"]))
+    return {"results": _reachable(edges[: settings.edgeLimit]), "timings": context.timings}
+
+
+def _reachable(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The edges on some path from a first step: a kept edge whose source lost all its
+    incoming edges to the limit would float free of the chart."""
+    outgoing: dict[str, list[int]] = defaultdict(list)
+    for n, edge in enumerate(edges):
+        outgoing[edge["source"]].append(n)
+    reached = [s for s in outgoing if s.startswith("1_")]
+    seen_nodes, kept = set(reached), set()
+    while reached:
+        node = reached.pop()
+        for n in outgoing.get(node, []):
+            kept.add(n)
+            target = edges[n]["target"]
+            if target not in seen_nodes:
+                seen_nodes.add(target)
+                reached.append(target)
+    return [edge for n, edge in enumerate(edges) if n in kept]
