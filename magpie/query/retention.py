@@ -19,7 +19,7 @@ from sqlglot import exp
 from magpie.errors import InvalidInput
 from magpie.query.breakdowns import BREAKDOWN_OTHER, Folded, breakdown_of, fold_other
 from magpie.query.context import QueryContext
-from magpie.query.dates import TimeWindow, parse_point, step, to_local, truncate, zone
+from magpie.query.dates import TimeWindow, check_size, parse_point, step, to_local, truncate, zone
 from magpie.query.errors import ResultTooLarge
 from magpie.query.filters import field
 from magpie.query.limits import MAX_BUCKETS, MAX_POINTS
@@ -157,7 +157,9 @@ def _window(query: RetentionQuery, context: QueryContext) -> TimeWindow:
         raise InvalidInput("the date range lies outside the calendar", attr="dateRange") from None
     if end <= start:
         raise InvalidInput("date_to must come after date_from", attr="dateRange")
-    return TimeWindow(start, end, interval, tz, week_start)
+    found = TimeWindow(start, end, interval, tz, week_start)
+    check_size(found)
+    return found
 
 
 def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> exp.Query:

@@ -222,6 +222,9 @@ def test_breakdown_by_the_start_events_value(engines: Engines) -> None:
         {"retentionFilter": {"timeWindowMode": "24_hour_windows"}},
         {"retentionFilter": {"targetEntity": {"id": 3, "type": "actions"}}},
         {"aggregation_group_type_index": 9},
+        {"dateRange": {"date_from": "1200-01-01"}, "retentionFilter": {"period": "Hour"}},
+        {"dateRange": {"date_from": "2026-03-05", "date_to": "2026-03-01"}},
+        {"dateRange": {"date_from": "next tuesday"}},
     ],
 )
 def test_bad_input_is_a_clear_error(engines: Engines, query: dict[str, Any]) -> None:
