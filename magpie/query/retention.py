@@ -240,7 +240,7 @@ def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any
         key=lambda k: (k == BREAKDOWN_OTHER, -_cohort_total(values[k]), str(k)),
     )
     results = [
-        _row(window, settings, cohort, values[value], value if breakdown else None)
+        _row(window, settings, cohort, values.get(value, {}), value if breakdown else None)
         for value in (ordered or [""])
         for cohort in range(rows)
     ]

@@ -156,6 +156,16 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
         [[0, 0], [1, 0]],
     ),
     (
+        "no events in the range: a table of zeros",
+        "days",
+        {
+            "dateRange": {"date_from": "2026-01-01", "date_to": "2026-01-02"},
+            "retentionFilter": {"totalIntervals": 2},
+            "breakdownFilter": {"breakdown": "$browser"},
+        },
+        [[0, 0], [0, 0]],
+    ),
+    (
         "days on the project's clock across daylight saving",
         "dst",
         {
