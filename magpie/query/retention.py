@@ -78,17 +78,21 @@ class RetentionQuery(_Model):
 _STARTS = {
     # Every period with a target event in the range.
     "retention_recurring": """
-        SELECT ACTOR AS actor, PERIOD AS cohort, argMin(BREAKDOWN, timestamp) AS breakdown_value
+        SELECT ACTOR AS actor, PERIOD AS cohort, BREAKDOWN_VALUE AS breakdown_value
         FROM events WHERE TARGET_EVENTS GROUP BY 1, 2""",
+    # The same, when actors return with the target event itself: one pass over the
+    # events gives both the cohorts and the returns.
+    "retention_recurring_itself": """
+        SELECT actor, cohort, breakdown_value FROM activity""",
     # The period of the first matching target event ever, if it lies in the range.
     "retention_first_time": """
         SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
-               argMin(BREAKDOWN, timestamp) AS breakdown_value
+               BREAKDOWN_VALUE AS breakdown_value
         FROM events WHERE TARGET_EVENTS GROUP BY 1 HAVING min(timestamp) >= RANGE_START""",
     # The first target event ever, whatever its properties, if it also matches them.
     "retention_first_ever_occurrence": """
         SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
-               argMin(BREAKDOWN, timestamp) AS breakdown_value
+               BREAKDOWN_VALUE AS breakdown_value
         FROM events WHERE TARGET_EVENTS GROUP BY 1
         HAVING min(timestamp) >= RANGE_START AND argMin(MATCHES, timestamp) = 1""",
 }
@@ -96,6 +100,12 @@ _STARTS = {
 _RETURNS = """
     SELECT ACTOR AS actor, PERIOD AS came_back FROM events WHERE RETURN_EVENTS
     GROUP BY 1, 2 HAVING count() >= MINIMUM"""
+
+_ACTIVITY = """
+    SELECT ACTOR AS actor, PERIOD AS cohort, BREAKDOWN_VALUE AS breakdown_value,
+           count() AS occurrences
+    FROM events WHERE TARGET_EVENTS GROUP BY 1, 2"""
+_RETURNS_ITSELF = "SELECT actor, cohort AS came_back FROM activity WHERE occurrences >= MINIMUM"
 
 # cohort, breakdown value, interval, actors: one row per cell; interval 0 is the cohort.
 _CELLS = """
@@ -118,12 +128,18 @@ _LAST_RETURNS = """
 _COHORTS = "SELECT cohort, breakdown_value, 0 AS k, count() AS actors FROM starts GROUP BY 1, 2"
 
 
-def _template(retention_type: str, cumulative: bool) -> str:
+def _template(starts: str, cumulative: bool) -> str:
     returned = _LAST_RETURNS if cumulative else _CELLS
-    return (
-        f"WITH starts AS ({_STARTS[retention_type]}), comebacks AS ({_RETURNS}) "
-        f"{returned} UNION ALL {_COHORTS}"
-    )
+    if starts == "retention_recurring_itself":
+        ctes = f"activity AS ({_ACTIVITY}), starts AS ({_STARTS[starts]}), "
+        ctes += f"comebacks AS ({_RETURNS_ITSELF})"
+    else:
+        ctes = f"starts AS ({_STARTS[starts]}), comebacks AS ({_RETURNS})"
+    return f"WITH {ctes} {returned} UNION ALL {_COHORTS}"
+
+
+def _same_events(a: RetentionEntity, b: RetentionEntity) -> bool:
+    return (a.id, a.type, a.properties) == (b.id, b.type, b.properties)
 
 
 def _node(entity: RetentionEntity, name: str) -> EventsNode:
@@ -182,10 +198,15 @@ def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> 
         return where if condition is None else exp.and_(where, condition)
 
     recurring = kind == "retention_recurring"
+    itself = recurring and _same_events(settings.targetEntity, settings.returningEntity)
     target_events = target.model_copy(update={"properties": None}) if first_ever else target
     breakdown = breakdown_of(query.breakdownFilter)
+    # The value on the actor's first target event of the cohort period.
     breakdown_value = (
-        exp.func("coalesce", breakdown.expression.copy(), exp.Literal.string(""))
+        exp.ArgMin(
+            this=exp.func("coalesce", breakdown.expression.copy(), exp.Literal.string("")),
+            expression=field("timestamp"),
+        )
         if breakdown
         else exp.Literal.string("")
     )
@@ -193,11 +214,13 @@ def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> 
         "ACTOR": actor(group),
         "PERIOD": period_index(field("timestamp"), window, context.dialect),
         "TARGET_EVENTS": events(target_events, bounded=recurring),
-        "RETURN_EVENTS": events(_node(settings.returningEntity, "returningEntity"), bounded=True),
-        "BREAKDOWN": breakdown_value,
+        "BREAKDOWN_VALUE": breakdown_value,
         "MINIMUM": exp.Literal.number(settings.minimumOccurrences),
         "LOOKAHEAD": exp.Literal.number(settings.totalIntervals),
     }
+    if not itself:
+        returning = _node(settings.returningEntity, "returningEntity")
+        slots["RETURN_EVENTS"] = events(returning, bounded=True)
     if not recurring:
         first = exp.Min(this=field("timestamp"))
         slots["FIRST_PERIOD"] = period_index(first, window, context.dialect)
@@ -206,7 +229,8 @@ def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> 
         matches = series_filter(target, window, context, bounded_below=False).where()
         one, zero = exp.Literal.number(1), exp.Literal.number(0)
         slots["MATCHES"] = exp.If(this=matches, true=one, false=zero)
-    return fill(_template(kind, settings.cumulative), **slots)
+    starts = "retention_recurring_itself" if itself else kind
+    return fill(_template(starts, settings.cumulative), **slots)
 
 
 # -- results ------------------------------------------------------------------------
