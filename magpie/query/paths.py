@@ -85,15 +85,38 @@ def _event_is(name: str) -> exp.Expr:
     return exp.EQ(this=field("event"), expression=_string(name))
 
 
-def _raw_item() -> exp.Expr:
-    # A page is its URL without one trailing slash ("/" itself stays).
-    url = _replace_all(field("properties", "$current_url"), "(.)/$", r"\1")
-    return (
-        exp.Case()
-        .when(_event_is("$pageview"), url)
-        .when(_event_is("$screen"), field("properties", "$screen_name"))
-        .else_(field("event"))
+def _page() -> exp.Expr:
+    """A page is its URL without one trailing slash ("/" itself stays)."""
+    url = field("properties", "$current_url")
+    length = exp.Length(this=url.copy())
+    slashed = exp.and_(
+        exp.EndsWith(this=url.copy(), expression=_string("/")),
+        exp.GT(this=length, expression=exp.Literal.number(1)),
     )
+    shorter = exp.Sub(this=length.copy(), expression=exp.Literal.number(1))
+    cut = exp.Substring(this=url.copy(), start=exp.Literal.number(1), length=shorter)
+    return exp.If(this=slashed, true=cut, false=url)
+
+
+# event → its path item, for the events whose item is not their name
+ITEMS: dict[str, exp.Expr] = {
+    "$pageview": _page(),
+    "$screen": field("properties", "$screen_name"),
+}
+
+
+def _raw_item(types: list[str]) -> exp.Expr:
+    """Each event's item, with only the branches the included types reach."""
+    special = [event for event in ITEMS if not types or event in types]
+    named = not types or "custom_event" in types  # items that are the event's name
+    if not special:
+        return field("event")
+    if len(special) == 1 and not named:
+        return ITEMS[special[0]].copy()
+    case = exp.Case()
+    for event in special:
+        case = case.when(_event_is(event), ITEMS[event].copy())
+    return case.else_(field("event")) if named else case
 
 
 def _checked(pattern: str, attr: str) -> str:
@@ -110,7 +133,7 @@ def _glob(grouping: str) -> str:
 
 
 def _item(settings: PathsFilter) -> exp.Expr:
-    item = _raw_item()
+    item = _raw_item(list(settings.includeEventTypes))
     cleaning = sorted(
         enumerate(settings.localPathCleaningFilters),
         key=lambda pair: (pair[1].order if pair[1].order is not None else pair[0], pair[0]),
@@ -151,73 +174,104 @@ def _types_condition(settings: PathsFilter) -> exp.Expr | None:
 _ORDER = "ORDER BY at, item"
 # A running sum counts rows, not peers of one instant (lag and row_number take no frame).
 _RUNNING = f"{_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-_TEMPLATE = f"""
-WITH items AS (
+_IN_SESSION = f"PARTITION BY actor, session {_ORDER}"
+
+# Every session's steps, each with the step before it (previous, previous_at).
+_STEPS = f"""
+WITH events_in AS (
     SELECT ACTOR AS actor, timestamp AS at, ITEM AS item FROM events WHERE PATH_EVENTS
+), items AS (
+    SELECT actor, at, item FROM events_in WHERE KEPT_ITEMS
 ), gaps AS (
     SELECT actor, at, item,
-           lag(at) OVER (PARTITION BY actor {_ORDER}) AS previous_at,
-           lag(item) OVER (PARTITION BY actor {_ORDER}) AS previous_item
+           lag(at) OVER (PARTITION BY actor {_ORDER}) AS gap_from,
+           lag(item) OVER (PARTITION BY actor {_ORDER}) AS item_before
     FROM items
 ), sessions AS (
     SELECT actor, at, item, NEW_SESSION AS is_new,
            sum(CASE WHEN NEW_SESSION THEN 1 ELSE 0 END)
                OVER (PARTITION BY actor {_RUNNING}) AS session,
-           previous_item
+           item_before
     FROM gaps
 ), steps AS (
     SELECT actor, session, at, item,
-           row_number() OVER (PARTITION BY actor, session {_ORDER}) AS step
-    FROM sessions WHERE is_new OR previous_item <> item
-), starts AS (
-    SELECT actor, session, at, item, step,
+           row_number() OVER ({_IN_SESSION}) AS step,
+           lag(item) OVER ({_IN_SESSION}) AS previous,
+           lag(at) OVER ({_IN_SESSION}) AS previous_at
+    FROM sessions WHERE is_new OR item_before <> item
+)"""
+
+_STARTS = """, starts AS (
+    SELECT actor, session, at, item, step, previous, previous_at,
            min(CASE WHEN IS_START THEN step END) OVER (PARTITION BY actor, session) AS first_start
     FROM steps
-), ends AS (
-    SELECT actor, session, at, item, step, first_start,
+)"""
+
+_ENDS = """, ends AS (
+    SELECT actor, session, at, item, step, previous, previous_at, first_start,
            min(CASE WHEN IS_END AND step >= first_start THEN step END)
                OVER (PARTITION BY actor, session) AS first_end
     FROM starts
-), kept AS (
+)"""
+
+
+def _edges(table: str) -> str:
+    return f"""
+SELECT SOURCE_STEP AS source_step, previous AS source, item AS target,
+       count() AS transitions, avg(SECONDS) AS seconds
+FROM {table} WHERE EDGE GROUP BY 1, 2, 3"""
+
+
+# A long path between two points is not one run of steps: its edges are found again.
+_ELIDED_EDGES = """, kept AS (
     SELECT actor, session, at, KEPT_ITEM AS path_item, KEPT_STEP AS path_step
     FROM ends WHERE KEEP
 ), edges AS (
-    SELECT at, path_item, path_step,
-           lag(path_item) OVER (PARTITION BY actor, session ORDER BY path_step) AS source,
-           lag(at) OVER (PARTITION BY actor, session ORDER BY path_step) AS source_at
+    SELECT at, path_item AS item, path_step AS step,
+           lag(path_item) OVER (PARTITION BY actor, session ORDER BY path_step) AS previous,
+           lag(at) OVER (PARTITION BY actor, session ORDER BY path_step) AS previous_at
     FROM kept
-)
-SELECT path_step - 1 AS source_step, source, path_item AS target, count() AS transitions,
-       avg(SECONDS) AS seconds
-FROM edges WHERE source IS NOT NULL GROUP BY 1, 2, 3"""
+)"""
 
-# How a session's steps become the path, by which ends are fixed: what is kept, the
-# step number it gets, and its item.
-_FROM_START = {
-    "KEEP": "step >= first_start AND step < first_start + STEP_LIMIT",
-    "KEPT_STEP": "step - first_start + 1",
-    "KEPT_ITEM": "item",
-}
-_TO_END = {
-    "KEEP": "step <= first_end AND step > first_end - STEP_LIMIT",
-    "KEPT_STEP": "step - greatest(first_end - STEP_LIMIT, 0)",
-    "KEPT_ITEM": "item",
-}
+# How a session's steps become the path's edges, by which ends are fixed: the
+# template, which steps end an edge, and the step number its source gets.
+_FROM_FIRST = (
+    _STEPS + _edges("steps"),
+    {"EDGE": "step >= 2 AND step <= STEP_LIMIT", "SOURCE_STEP": "step - 1"},
+)
+_FROM_START = (
+    _STEPS + _STARTS + _edges("starts"),
+    {
+        "EDGE": "step > first_start AND step < first_start + STEP_LIMIT",
+        "SOURCE_STEP": "step - first_start",
+    },
+)
+_TO_END = (
+    _STEPS + _STARTS + _ENDS + _edges("ends"),
+    {
+        "EDGE": "step <= first_end AND step > greatest(first_end - STEP_LIMIT, 0) + 1",
+        "SOURCE_STEP": "step - greatest(first_end - STEP_LIMIT, 0) - 1",
+    },
+)
 # From start to end; a longer path than the limit keeps its first HEAD and last TAIL
 # steps around a "..." step.
-_BETWEEN = {
-    "KEEP": "step >= first_start AND step <= first_end"
-    " AND (SPAN <= STEP_LIMIT OR REL <= HEAD + 1 OR REL > SPAN - TAIL)",
-    "KEPT_STEP": "CASE WHEN SPAN <= STEP_LIMIT OR REL <= HEAD + 1 THEN REL"
-    " ELSE REL - (SPAN - TAIL) + HEAD + 1 END",
-    "KEPT_ITEM": "CASE WHEN SPAN > STEP_LIMIT AND REL = HEAD + 1 THEN ELLIPSIS ELSE item END",
-}
+_BETWEEN = (
+    _STEPS + _STARTS + _ENDS + _ELIDED_EDGES + _edges("edges"),
+    {
+        "EDGE": "previous IS NOT NULL",
+        "SOURCE_STEP": "step - 1",
+        "KEEP": "step >= first_start AND step <= first_end"
+        " AND (SPAN <= STEP_LIMIT OR REL <= HEAD + 1 OR REL > SPAN - TAIL)",
+        "KEPT_STEP": "CASE WHEN SPAN <= STEP_LIMIT OR REL <= HEAD + 1 THEN REL"
+        " ELSE REL - (SPAN - TAIL) + HEAD + 1 END",
+        "KEPT_ITEM": "CASE WHEN SPAN > STEP_LIMIT AND REL = HEAD + 1 THEN ELLIPSIS ELSE item END",
+    },
+)
 
 
 def _expression(text: str, **slots: exp.Expr) -> exp.Expr:
     """One expression of a template, with those of ``slots`` it names."""
-    named = set(re.findall(r"\b[A-Z_]+\b", text))
-    select = fill(f"SELECT {text}", **{k: v for k, v in slots.items() if k in named})
+    select = fill(f"SELECT {text}", **_named(text, dict(slots)))
     assert isinstance(select, exp.Select)
     return select.expressions[0]
 
@@ -246,27 +300,24 @@ def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
     types = _types_condition(settings)
     if types is not None:
         conditions.append(types)
-    item = _item(settings)
-    conditions.append(exp.Not(this=exp.Is(this=item.copy(), expression=exp.Null())))
+    if settings.startPoint is not None and settings.endPoint is not None:
+        if settings.stepLimit < 3:
+            raise InvalidInput(
+                "a path between a start and an end point needs a stepLimit of 3 or more",
+                attr="pathsFilter.stepLimit",
+            )
+        template, shape = _BETWEEN
+    elif settings.endPoint is not None:
+        template, shape = _TO_END
+    elif settings.startPoint is not None:
+        template, shape = _FROM_START
+    else:
+        template, shape = _FROM_FIRST
+    item = exp.column("item")
+    kept = [exp.Not(this=exp.Is(this=item.copy(), expression=exp.Null()))]
     if settings.excludeEvents:
         excluded = [_string(e) for e in settings.excludeEvents]
-        conditions.append(exp.Not(this=exp.In(this=item.copy(), expressions=excluded)))
-    shape_between = settings.startPoint is not None and settings.endPoint is not None
-    item_column = exp.column("item")
-    point = {
-        "IS_START": exp.EQ(this=item_column, expression=_string(settings.startPoint))
-        if settings.startPoint is not None
-        else exp.EQ(this=exp.column("step"), expression=exp.Literal.number(1)),
-        "IS_END": exp.EQ(this=item_column.copy(), expression=_string(settings.endPoint))
-        if settings.endPoint is not None
-        else exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0)),
-    }
-    if shape_between and settings.stepLimit < 3:
-        raise InvalidInput(
-            "a path between a start and an end point needs a stepLimit of 3 or more",
-            attr="pathsFilter.stepLimit",
-        )
-    shape = _BETWEEN if shape_between else _TO_END if settings.endPoint is not None else _FROM_START
+        kept.append(exp.Not(this=exp.In(this=item.copy(), expressions=excluded)))
     numbers = {
         "STEP_LIMIT": exp.Literal.number(settings.stepLimit),
         "HEAD": exp.Literal.number(settings.stepLimit // 2),
@@ -276,23 +327,39 @@ def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
         "SPAN": _expression("first_end - first_start + 1"),
     }
     gap = exp.DateDiff(
-        this=exp.column("at"), expression=exp.column("previous_at"), unit=exp.var("SECOND")
+        this=exp.column("at"), expression=exp.column("gap_from"), unit=exp.var("SECOND")
     )
-    return fill(
-        _TEMPLATE,
-        ACTOR=actor(),
-        ITEM=item,
-        PATH_EVENTS=exp.and_(*conditions),
-        NEW_SESSION=exp.or_(
-            exp.Is(this=exp.column("previous_at"), expression=exp.Null()),
+    slots = {
+        "ACTOR": actor(),
+        "ITEM": _item(settings),
+        "PATH_EVENTS": exp.and_(*conditions),
+        "KEPT_ITEMS": exp.and_(*kept),
+        "NEW_SESSION": exp.or_(
+            exp.Is(this=exp.column("gap_from"), expression=exp.Null()),
             exp.GTE(this=gap, expression=exp.Literal.number(SESSION_GAP_SECONDS)),
         ),
-        SECONDS=exp.DateDiff(
-            this=exp.column("at"), expression=exp.column("source_at"), unit=exp.var("SECOND")
+        "SECONDS": exp.DateDiff(
+            this=exp.column("at"), expression=exp.column("previous_at"), unit=exp.var("SECOND")
         ),
-        **point,
+        "IS_START": _is("item", settings.startPoint)
+        if settings.startPoint is not None
+        else exp.EQ(this=exp.column("step"), expression=exp.Literal.number(1)),
+        "IS_END": _is("item", settings.endPoint) if settings.endPoint is not None else None,
         **{name: _expression(text, **numbers) for name, text in shape.items()},
-    )
+    }
+    return fill(template, **_named(template, slots))
+
+
+def _is(column: str, value: str) -> exp.Expr:
+    return exp.EQ(this=exp.column(column), expression=_string(value))
+
+
+def _named(text: str, slots: dict[str, exp.Expr | None]) -> dict[str, exp.Expr]:
+    """The slots a template names (each shape uses some of them)."""
+    named = set(re.findall(r"\b[A-Z_]+\b", text))
+    found = {k: v for k, v in slots.items() if k in named}
+    assert all(v is not None for v in found.values()), "a slot the template needs is unset"
+    return {k: v for k, v in found.items() if v is not None}
 
 
 # -- results ---------------------------------------------------------------------------
