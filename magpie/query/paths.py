@@ -30,7 +30,7 @@ from magpie.query.limits import MAX_BREAKDOWN_LIMIT
 from magpie.query.models import DateRange, EventsNode, Properties, _Model
 from magpie.query.periods import actor
 from magpie.query.series import series_filter
-from magpie.query.templates import fill
+from magpie.query.templates import fill_named
 
 SESSION_GAP_SECONDS = 30 * 60
 ELLIPSIS = "..."
@@ -271,7 +271,7 @@ _BETWEEN = (
 
 def _expression(text: str, **slots: exp.Expr) -> exp.Expr:
     """One expression of a template, with those of ``slots`` it names."""
-    select = fill(f"SELECT {text}", **_named(text, dict(slots)))
+    select = fill_named(f"SELECT {text}", slots)
     assert isinstance(select, exp.Select)
     return select.expressions[0]
 
@@ -347,19 +347,11 @@ def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
         "IS_END": _is("item", settings.endPoint) if settings.endPoint is not None else None,
         **{name: _expression(text, **numbers) for name, text in shape.items()},
     }
-    return fill(template, **_named(template, slots))
+    return fill_named(template, slots)
 
 
 def _is(column: str, value: str) -> exp.Expr:
     return exp.EQ(this=exp.column(column), expression=_string(value))
-
-
-def _named(text: str, slots: dict[str, exp.Expr | None]) -> dict[str, exp.Expr]:
-    """The slots a template names (each shape uses some of them)."""
-    named = set(re.findall(r"\b[A-Z_]+\b", text))
-    found = {k: v for k, v in slots.items() if k in named}
-    assert all(v is not None for v in found.values()), "a slot the template needs is unset"
-    return {k: v for k, v in found.items() if v is not None}
 
 
 # -- results ---------------------------------------------------------------------------

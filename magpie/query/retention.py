@@ -26,7 +26,7 @@ from magpie.query.limits import MAX_BUCKETS, MAX_POINTS
 from magpie.query.models import BreakdownFilter, EventsNode, Properties, _Model
 from magpie.query.periods import actor, actor_condition, period_count, period_index, period_start
 from magpie.query.series import series_filter
-from magpie.query.templates import fill
+from magpie.query.templates import fill_named
 
 PERIODS = {"Hour": "hour", "Day": "day", "Week": "week", "Month": "month"}
 # When a query names no totalIntervals, PostHog's runner uses 7 (its schema says 8).
@@ -128,14 +128,26 @@ _LAST_RETURNS = """
 _COHORTS = "SELECT cohort, breakdown_value, 0 AS k, count() AS actors FROM starts GROUP BY 1, 2"
 
 
-def _template(starts: str, cumulative: bool) -> str:
-    returned = _LAST_RETURNS if cumulative else _CELLS
+# The actors behind one cell: the cohort's members, or those of them who came back
+# that many periods later (or later still, when cumulative).
+_CELL_ACTORS = """
+    SELECT DISTINCT s.actor AS actor FROM starts AS s
+    WHERE s.cohort = COHORT AND BREAKDOWN_MATCH"""
+_RETURNED_ACTORS = """
+    SELECT DISTINCT s.actor AS actor FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+    WHERE s.cohort = COHORT AND BREAKDOWN_MATCH AND RETURNED"""
+
+
+def _ctes(starts: str) -> str:
     if starts == "retention_recurring_itself":
         ctes = f"activity AS ({_ACTIVITY}), starts AS ({_STARTS[starts]}), "
-        ctes += f"comebacks AS ({_RETURNS_ITSELF})"
-    else:
-        ctes = f"starts AS ({_STARTS[starts]}), comebacks AS ({_RETURNS})"
-    return f"WITH {ctes} {returned} UNION ALL {_COHORTS}"
+        return ctes + f"comebacks AS ({_RETURNS_ITSELF})"
+    return f"starts AS ({_STARTS[starts]}), comebacks AS ({_RETURNS})"
+
+
+def _template(starts: str, cumulative: bool) -> str:
+    returned = _LAST_RETURNS if cumulative else _CELLS
+    return f"WITH {_ctes(starts)} {returned} UNION ALL {_COHORTS}"
 
 
 def _same_events(a: RetentionEntity, b: RetentionEntity) -> bool:
@@ -179,6 +191,14 @@ def _window(query: RetentionQuery, context: QueryContext) -> TimeWindow:
 
 
 def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> exp.Query:
+    starts, slots = _slots(query, window, context)
+    return fill_named(_template(starts, query.retentionFilter.cumulative), slots)
+
+
+def _slots(
+    query: RetentionQuery, window: TimeWindow, context: QueryContext
+) -> tuple[str, dict[str, exp.Expr]]:
+    """Which cohorts template the query uses, and the slots its templates take."""
     settings = query.retentionFilter
     group = query.aggregation_group_type_index
     target = _node(settings.targetEntity, "targetEntity")
@@ -229,8 +249,7 @@ def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> 
         matches = series_filter(target, window, context, bounded_below=False).where()
         one, zero = exp.Literal.number(1), exp.Literal.number(0)
         slots["MATCHES"] = exp.If(this=matches, true=one, false=zero)
-    starts = "retention_recurring_itself" if itself else kind
-    return fill(_template(starts, settings.cumulative), **slots)
+    return ("retention_recurring_itself" if itself else kind), slots
 
 
 # -- results ------------------------------------------------------------------------
@@ -308,3 +327,49 @@ def _row(
             for k in range(settings.totalIntervals)
         ],
     }
+
+
+def retention_actors(
+    query: RetentionQuery,
+    context: QueryContext,
+    cohort: int,
+    interval: int = 0,
+    breakdown_value: str | None = None,
+) -> list[str]:
+    """The actors counted in one cell: row ``cohort``, value ``interval``."""
+    settings = query.retentionFilter
+    if not 0 <= interval < settings.totalIntervals:
+        raise InvalidInput(
+            f"the interval must be 0 to {settings.totalIntervals - 1}", attr="interval"
+        )
+    window = _window(query, context)
+    starts, slots = _slots(query, window, context)
+    slots["COHORT"] = exp.Literal.number(cohort)
+    slots["BREAKDOWN_MATCH"] = (
+        exp.EQ(
+            this=exp.column("breakdown_value", "s"), expression=exp.Literal.string(breakdown_value)
+        )
+        if breakdown_value is not None
+        else exp.true()
+    )
+    came_back, due = (
+        exp.column("came_back", "r"),
+        exp.Add(this=exp.column("cohort", "s"), expression=exp.Literal.number(interval)),
+    )
+    slots["RETURNED"] = (
+        exp.and_(
+            exp.GTE(this=came_back, expression=due),
+            exp.LT(
+                this=came_back.copy(),
+                expression=exp.Add(
+                    this=exp.column("cohort", "s"),
+                    expression=exp.Literal.number(settings.totalIntervals),
+                ),
+            ),
+        )
+        if settings.cumulative
+        else exp.EQ(this=came_back, expression=due)
+    )
+    final = _CELL_ACTORS if interval == 0 else _RETURNED_ACTORS
+    rows = context.run(context.compile(fill_named(f"WITH {_ctes(starts)} {final}", slots)))
+    return [str(row[0]) for row in rows]

@@ -9,6 +9,8 @@ names. Nothing a user sent ever passes through text.
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping
 
 import sqlglot
 from sqlglot import exp
@@ -37,3 +39,13 @@ def fill(template: str, **slots: exp.Expr) -> exp.Query:
     assert not missing, f"slots not in the template: {sorted(missing)}"
     assert isinstance(tree, exp.Query)
     return tree
+
+
+def fill_named(template: str, slots: Mapping[str, exp.Expr | None]) -> exp.Query:
+    """``fill`` with those of ``slots`` the template names (a kind's templates share
+    one set of slots and each uses some). A named slot must be set."""
+    named = set(re.findall(r"\b[A-Z][A-Z_]*\b", template))
+    found = {k: v for k, v in slots.items() if k in named}
+    missing = sorted(k for k, v in found.items() if v is None)
+    assert not missing, f"slots the template needs are unset: {missing}"
+    return fill(template, **{k: v for k, v in found.items() if v is not None})

@@ -3,9 +3,12 @@ both engines, which must agree before the answer is compared with the expectatio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from magpie.query.context import QueryContext
+from magpie.query.kinds import run_query
 from tests.golden.compare import plain
 from tests.golden.conftest import Engines
 from tests.harness import Ingest
@@ -40,3 +43,25 @@ def on_both(
         return {"error": duck.error}
     assert plain(duck.value["results"]) == plain(house.value["results"])
     return duck.value
+
+
+def actors_on_both(
+    engines: Engines, find: Callable[[QueryContext], list[str]], now: datetime, project_id: int
+) -> set[str]:
+    """The actors ``find`` names on both engines (the same on each), each as its distinct
+    ids joined by '+'."""
+    found = {}
+    for engine, runner in engines.runners.items():
+        project = engines.ingest.magpie.projects.get(project_id)
+        assert project is not None
+        context = QueryContext(project, runner, now)
+        names = _names(context)
+        found[engine] = {names.get(actor, actor) for actor in find(context)}
+    assert found["duckdb"] == found["clickhouse"]
+    return found["duckdb"]
+
+
+def _names(context: QueryContext) -> dict[str, str]:
+    query = "SELECT toString(person_id), groupUniqArray(distinct_id) FROM events GROUP BY 1"
+    rows = run_query({"kind": "HogQLQuery", "query": query}, context)["results"]
+    return {str(actor): "+".join(sorted(ids)) for actor, ids in rows}

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from magpie.query.retention import RetentionQuery, retention_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import at, on_both, send_at
+from tests.golden.insights import actors_on_both, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -240,3 +241,51 @@ def test_breakdown_by_the_start_events_value(engines: Engines) -> None:
 def test_bad_input_is_a_clear_error(engines: Engines, query: dict[str, Any]) -> None:
     answer = on_both(engines, {"kind": "RetentionQuery", **query}, NOW, PROJECTS["days"])
     assert answer["error"][0] == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "cell", "expected"),
+    [
+        ({}, (0, 0), {"ada", "anon-1"}),
+        ({}, (0, 2), {"anon-1"}),
+        ({}, (2, 2), {"anon-2+cy"}),
+        ({"cumulative": True}, (0, 2), {"ada", "anon-1"}),
+        ({"retentionType": "retention_first_time"}, (1, 0), {"bob"}),
+        ({"returningEntity": {"id": "$identify", "type": "events"}}, (2, 1), {"anon-2+cy"}),
+    ],
+)
+def test_the_actors_of_a_cell(
+    engines: Engines, query: dict[str, Any], cell: tuple[int, int], expected: set[str]
+) -> None:
+    retention = RetentionQuery.model_validate(
+        {
+            "kind": "RetentionQuery",
+            "dateRange": FIVE_DAYS,
+            "retentionFilter": {"totalIntervals": 5, **query},
+        }
+    )
+    found = actors_on_both(
+        engines,
+        lambda context: retention_actors(retention, context, *cell),
+        NOW,
+        PROJECTS["days"],
+    )
+    assert found == expected
+
+
+def test_the_actors_of_a_breakdown_value(engines: Engines) -> None:
+    retention = RetentionQuery.model_validate(
+        {
+            "kind": "RetentionQuery",
+            "dateRange": FIVE_DAYS,
+            "retentionFilter": {"totalIntervals": 5},
+            "breakdownFilter": {"breakdown": "$browser"},
+        }
+    )
+    found = actors_on_both(
+        engines,
+        lambda context: retention_actors(retention, context, 0, 0, "Safari"),
+        NOW,
+        PROJECTS["days"],
+    )
+    assert found == {"ada"}
