@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlglot import exp
 
+from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, day_text, label, step, window, zone
 from magpie.query.filters import field
@@ -34,7 +35,7 @@ from magpie.query.periods import (
     period_start,
 )
 from magpie.query.series import series_filter
-from magpie.query.templates import fill
+from magpie.query.templates import fill_named
 
 STATUSES = ("new", "returning", "resurrecting", "dormant")
 
@@ -68,30 +69,45 @@ _MARKED = """
 _FIRST_SEEN = """
     SELECT ACTOR AS actor, min(timestamp) AS first_event FROM events WHERE SEEN GROUP BY 1"""
 
-_TEMPLATE = """
+_CTES = """
 WITH activity AS (
     SELECT ACTOR AS actor, PERIOD AS active, min(CREATED_AT) AS created_at
     FROM events WHERE ACTIVE_EVENTS GROUP BY 1, 2
-){first_seen}, marked AS ({marked}{join})
-SELECT active AS period, CASE
-        WHEN previous IS NULL AND created = active THEN 'new'
-        WHEN previous = active - 1 THEN 'returning'
-        ELSE 'resurrecting' END AS status,
-    count() AS actors
-FROM marked GROUP BY 1, 2
+){first_seen}, marked AS ({marked}{join}), statuses AS (
+    SELECT actor, active, CASE
+            WHEN previous IS NULL AND created = active THEN 'new'
+            WHEN previous = active - 1 THEN 'returning'
+            ELSE 'resurrecting' END AS status,
+        following IS NULL OR following > active + 1 AS goes_dormant
+    FROM marked
+)"""
+
+_COUNTS = """
+SELECT active AS period, status, count() AS actors FROM statuses GROUP BY 1, 2
 UNION ALL
 SELECT active + 1 AS period, 'dormant' AS status, count() AS actors
-FROM marked WHERE following IS NULL OR following > active + 1 GROUP BY 1"""
+FROM statuses WHERE goes_dormant GROUP BY 1"""
 
-_WITH_FIRST_SEEN = _TEMPLATE.format(
+# The actors of one bar: with a status in a period (dormant: active the period before).
+_ACTORS = """
+SELECT DISTINCT actor FROM statuses WHERE active = ACTIVE_PERIOD AND STATUS_MATCH"""
+
+_PERSONS = _CTES.format(
     first_seen=f", first_seen AS ({_FIRST_SEEN})",
     marked=_MARKED,
     join=" LEFT JOIN first_seen AS f ON a.actor = f.actor",
 )
-_GROUPS = _TEMPLATE.format(first_seen="", marked=_MARKED, join="")
+_GROUPS = _CTES.format(first_seen="", marked=_MARKED, join="")
 
 
 def _query(query: LifecycleQuery, read: TimeWindow, context: QueryContext) -> exp.Query:
+    ctes, slots = _slots(query, read, context)
+    return fill_named(ctes + _COUNTS, slots)
+
+
+def _slots(
+    query: LifecycleQuery, read: TimeWindow, context: QueryContext
+) -> tuple[str, dict[str, exp.Expr]]:
     group = query.aggregation_group_type_index
     conditions = [
         series_filter(
@@ -122,10 +138,11 @@ def _query(query: LifecycleQuery, read: TimeWindow, context: QueryContext) -> ex
             exp.EQ(this=field("person_mode"), expression=exp.Literal.string("propertyless")),
         )
     slots["CREATED_PERIOD"] = period_index(created, read, context.dialect)
-    return fill(_WITH_FIRST_SEEN if group is None else _GROUPS, **slots)
+    return (_PERSONS if group is None else _GROUPS), slots
 
 
-def run_lifecycle(query: LifecycleQuery, context: QueryContext) -> dict[str, Any]:
+def _read_window(query: LifecycleQuery, context: QueryContext) -> TimeWindow:
+    """The range shown, from one period before it: period 0 is the one before."""
     tz = zone(context.project.timezone)
     earliest = context.earliest_event() if query.dateRange.date_from == "all" else None
     shown = window(
@@ -137,9 +154,12 @@ def run_lifecycle(query: LifecycleQuery, context: QueryContext) -> dict[str, Any
         earliest,
         week_start=context.week_start,
     )
-    # Period 0 is the one before the range; periods 1..n are shown.
     start = step(first_period(shown), shown.interval, -1)
-    read = TimeWindow(start, shown.end, shown.interval, tz, shown.week_start)
+    return TimeWindow(start, shown.end, shown.interval, tz, shown.week_start)
+
+
+def run_lifecycle(query: LifecycleQuery, context: QueryContext) -> dict[str, Any]:
+    read = _read_window(query, context)
     periods = period_count(read) - 1
     counts = {status: [0] * periods for status in STATUSES}
     for period, status, actors in context.run(context.compile(_query(query, read, context))):
@@ -179,3 +199,27 @@ def _series(
         "label": f"{node.custom_name or name} - {status}",
         "status": status,
     }
+
+
+def lifecycle_actors(
+    query: LifecycleQuery, context: QueryContext, day: str, status: str
+) -> list[str]:
+    """The actors of one bar: ``status`` in the period starting ``day`` (as ``days``
+    names it)."""
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", attr="status")
+    read = _read_window(query, context)
+    days = [day_text(period_start(read, k), read.interval) for k in range(period_count(read))]
+    if day not in days[1:]:
+        raise InvalidInput(f"{day[:40]!r} is not a period of this lifecycle", attr="day")
+    period = days.index(day)
+    ctes, slots = _slots(query, read, context)
+    dormant = status == "dormant"
+    slots["ACTIVE_PERIOD"] = exp.Literal.number(period - 1 if dormant else period)
+    slots["STATUS_MATCH"] = (
+        exp.column("goes_dormant")
+        if dormant
+        else exp.EQ(this=exp.column("status"), expression=exp.Literal.string(status))
+    )
+    rows = context.run(context.compile(fill_named(ctes + _ACTORS, slots)))
+    return [str(row[0]) for row in rows]

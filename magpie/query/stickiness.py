@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlglot import exp
 
+from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, window, zone
 from magpie.query.filters import field
@@ -54,13 +55,15 @@ CRITERIA: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
     "exact": lambda count, value: exp.EQ(this=count, expression=value),
 }
 
-_TEMPLATE = """
-SELECT intervals, count() AS actors FROM (
+# Each actor's number of active intervals.
+_PER_ACTOR = """
     SELECT actor, count() AS intervals FROM (
         SELECT ACTOR AS actor, SLOT AS slot FROM events WHERE SERIES_EVENTS
         GROUP BY 1, 2 HAVING CRITERION
-    ) AS active GROUP BY 1
-) AS per_actor GROUP BY 1"""
+    ) AS active GROUP BY 1"""
+_TEMPLATE = f"SELECT intervals, count() AS actors FROM ({_PER_ACTOR}) AS per_actor GROUP BY 1"
+# The actors of one bar: on exactly that many intervals (or at least, cumulatively).
+_ACTORS = f"SELECT actor FROM ({_PER_ACTOR}) AS per_actor WHERE INTERVALS_MATCH"
 
 
 def _group_index(node: EventsNode) -> int | None:
@@ -68,7 +71,12 @@ def _group_index(node: EventsNode) -> int | None:
 
 
 def _query(
-    query: StickinessQuery, node: EventsNode, period: TimeWindow, context: QueryContext
+    query: StickinessQuery,
+    node: EventsNode,
+    period: TimeWindow,
+    context: QueryContext,
+    template: str = _TEMPLATE,
+    **extra: exp.Expr,
 ) -> exp.Query:
     group = _group_index(node)
     conditions = [
@@ -94,7 +102,8 @@ def _query(
         exp.Count(this=exp.Star()), exp.Literal.number(criteria.value)
     )
     return fill(
-        _TEMPLATE,
+        template,
+        **extra,
         ACTOR=actor(group),
         SLOT=slot,
         SERIES_EVENTS=exp.and_(*conditions),
@@ -102,10 +111,10 @@ def _query(
     )
 
 
-def run_stickiness(query: StickinessQuery, context: QueryContext) -> dict[str, Any]:
+def _current(query: StickinessQuery, context: QueryContext) -> TimeWindow:
     tz = zone(context.project.timezone)
     earliest = context.earliest_event() if query.dateRange.date_from == "all" else None
-    current = window(
+    return window(
         query.dateRange.date_from,
         query.dateRange.date_to,
         query.interval,
@@ -114,6 +123,10 @@ def run_stickiness(query: StickinessQuery, context: QueryContext) -> dict[str, A
         earliest,
         week_start=context.week_start,
     )
+
+
+def run_stickiness(query: StickinessQuery, context: QueryContext) -> dict[str, Any]:
+    current = _current(query, context)
     periods = [("current", current)]
     if query.compareFilter and query.compareFilter.compare:
         periods.append(("previous", current.shifted_back()))
@@ -159,3 +172,28 @@ def _series(
         "days": list(range(1, len(data) + 1)),
         "labels": labels,
     }
+
+
+def stickiness_actors(
+    query: StickinessQuery,
+    context: QueryContext,
+    intervals: int,
+    series: int = 0,
+    compare: str | None = None,
+) -> list[str]:
+    """The actors of one bar: those active on ``intervals`` intervals (at least that
+    many when cumulative), for series ``series`` of the current or previous range."""
+    if not 0 <= series < len(query.series):
+        raise InvalidInput(f"series must be 0 to {len(query.series) - 1}", attr="series")
+    period = _current(query, context)
+    if compare == "previous":
+        period = period.shifted_back()
+    cumulative = bool(query.stickinessFilter and query.stickinessFilter.computedAs == "cumulative")
+    count, wanted = exp.column("intervals"), exp.Literal.number(intervals)
+    match = (
+        exp.GTE(this=count, expression=wanted)
+        if cumulative
+        else exp.EQ(this=count, expression=wanted)
+    )
+    tree = _query(query, query.series[series], period, context, _ACTORS, INTERVALS_MATCH=match)
+    return [str(row[0]) for row in context.run(context.compile(tree))]

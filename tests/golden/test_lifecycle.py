@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
+from magpie.query.lifecycle import LifecycleQuery, lifecycle_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import at, on_both, send_at
+from tests.golden.insights import actors_on_both, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -144,3 +145,30 @@ def test_groups_created_when_first_identified(engines: Engines) -> None:
 def test_bad_input_is_a_clear_error(engines: Engines) -> None:
     assert lifecycle(engines, "life", interval="fortnight")["error"][0] == 400
     assert lifecycle(engines, "life", series=[])["error"][0] == 400
+
+
+@pytest.mark.parametrize(
+    ("day", "status", "expected"),
+    [
+        ("2026-03-03", "resurrecting", {"p2", "p4"}),
+        ("2026-03-04", "new", {"v1"}),
+        ("2026-03-04", "returning", {"p1", "p2"}),
+        ("2026-03-04", "dormant", {"p3", "p4"}),
+        ("2026-03-06", "dormant", {"v1", "v2"}),
+    ],
+)
+def test_the_actors_of_a_bar(engines: Engines, day: str, status: str, expected: set[str]) -> None:
+    query = LifecycleQuery.model_validate(
+        {
+            "kind": "LifecycleQuery",
+            "series": [{"event": "$pageview"}],
+            "dateRange": {"date_from": "2026-03-03", "date_to": "2026-03-06"},
+        }
+    )
+    found = actors_on_both(
+        engines,
+        lambda context: lifecycle_actors(query, context, day, status),
+        NOW,
+        PROJECTS["life"],
+    )
+    assert found == expected

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from magpie.query.stickiness import StickinessQuery, stickiness_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import at, on_both, send_at
+from tests.golden.insights import actors_on_both, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -116,3 +117,31 @@ def test_bad_input_is_a_clear_error(engines: Engines) -> None:
         "stickinessFilter": {"stickinessCriteria": {"operator": "near", "value": 1}},
     }
     assert on_both(engines, payload, NOW, PROJECTS["sticky"])["error"][0] == 400
+
+
+@pytest.mark.parametrize(
+    ("intervals", "settings", "expected"),
+    [
+        (1, {}, {"c", "e"}),
+        (2, {}, {"b", "d"}),
+        (2, {"stickinessFilter": {"computedAs": "cumulative"}}, {"a", "b", "d"}),
+    ],
+)
+def test_the_actors_of_a_bar(
+    engines: Engines, intervals: int, settings: dict[str, Any], expected: set[str]
+) -> None:
+    query = StickinessQuery.model_validate(
+        {
+            "kind": "StickinessQuery",
+            "series": [{"event": "$pageview"}],
+            "dateRange": FIVE_DAYS,
+            **settings,
+        }
+    )
+    found = actors_on_both(
+        engines,
+        lambda context: stickiness_actors(query, context, intervals),
+        NOW,
+        PROJECTS["sticky"],
+    )
+    assert found == expected
