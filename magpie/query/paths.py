@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
@@ -55,6 +56,10 @@ class PathsFilter(_Model):
     pathGroupings: list[str] = Field(default_factory=list)
     pathReplacements: bool = False
     localPathCleaningFilters: list[PathCleaningFilter] = Field(default_factory=list)
+    # Which node or edge an actors query asks about ("2_/pricing").
+    pathStartKey: str | None = None
+    pathEndKey: str | None = None
+    pathDropoffKey: str | None = None
 
 
 class PathsQuery(_Model):
@@ -222,32 +227,41 @@ SELECT SOURCE_STEP AS source_step, previous AS source, item AS target,
 FROM {table} WHERE EDGE GROUP BY 1, 2, 3"""
 
 
+def _edge_actors(table: str) -> str:
+    """The actors behind a node or an edge of the chart."""
+    return f"SELECT DISTINCT actor FROM {table} WHERE EDGE AND ON_THE_WAY"
+
+
 # A long path between two points is not one run of steps: its edges are found again.
 _ELIDED_EDGES = """, kept AS (
     SELECT actor, session, at, KEPT_ITEM AS path_item, KEPT_STEP AS path_step
     FROM ends WHERE KEEP
 ), edges AS (
-    SELECT at, path_item AS item, path_step AS step,
+    SELECT actor, at, path_item AS item, path_step AS step,
            lag(path_item) OVER (PARTITION BY actor, session ORDER BY path_step) AS previous,
            lag(at) OVER (PARTITION BY actor, session ORDER BY path_step) AS previous_at
     FROM kept
 )"""
 
 # How a session's steps become the path's edges, by which ends are fixed: the
-# template, which steps end an edge, and the step number its source gets.
+# steps, the table of edges, which of its rows end an edge, and the step number
+# its source gets.
 _FROM_FIRST = (
-    _STEPS + _edges("steps"),
+    _STEPS,
+    "steps",
     {"EDGE": "step >= 2 AND step <= STEP_LIMIT", "SOURCE_STEP": "step - 1"},
 )
 _FROM_START = (
-    _STEPS + _STARTS + _edges("starts"),
+    _STEPS + _STARTS,
+    "starts",
     {
         "EDGE": "step > first_start AND step < first_start + STEP_LIMIT",
         "SOURCE_STEP": "step - first_start",
     },
 )
 _TO_END = (
-    _STEPS + _STARTS + _ENDS + _edges("ends"),
+    _STEPS + _STARTS + _ENDS,
+    "ends",
     {
         "EDGE": "step <= first_end AND step > greatest(first_end - STEP_LIMIT, 0) + 1",
         "SOURCE_STEP": "step - greatest(first_end - STEP_LIMIT, 0) - 1",
@@ -256,7 +270,8 @@ _TO_END = (
 # From start to end; a longer path than the limit keeps its first HEAD and last TAIL
 # steps around a "..." step.
 _BETWEEN = (
-    _STEPS + _STARTS + _ENDS + _ELIDED_EDGES + _edges("edges"),
+    _STEPS + _STARTS + _ENDS + _ELIDED_EDGES,
+    "edges",
     {
         "EDGE": "previous IS NOT NULL",
         "SOURCE_STEP": "step - 1",
@@ -276,7 +291,14 @@ def _expression(text: str, **slots: exp.Expr) -> exp.Expr:
     return select.expressions[0]
 
 
-def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
+def _query(
+    query: PathsQuery,
+    context: QueryContext,
+    final: Callable[[str], str] = _edges,
+    more: Callable[[dict[str, exp.Expr]], dict[str, exp.Expr]] = lambda shape: {},
+) -> exp.Query:
+    """The edges' counts, or with another ``final`` select, what it reads from the
+    table of edges (``more`` fills its slots, given the shape's expressions)."""
     settings = query.pathsFilter
     tz = zone(context.project.timezone)
     period = window(
@@ -306,13 +328,13 @@ def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
                 "a path between a start and an end point needs a stepLimit of 3 or more",
                 attr="pathsFilter.stepLimit",
             )
-        template, shape = _BETWEEN
+        ctes, table, shape = _BETWEEN
     elif settings.endPoint is not None:
-        template, shape = _TO_END
+        ctes, table, shape = _TO_END
     elif settings.startPoint is not None:
-        template, shape = _FROM_START
+        ctes, table, shape = _FROM_START
     else:
-        template, shape = _FROM_FIRST
+        ctes, table, shape = _FROM_FIRST
     item = exp.column("item")
     kept = [exp.Not(this=exp.Is(this=item.copy(), expression=exp.Null()))]
     if settings.excludeEvents:
@@ -345,9 +367,10 @@ def _query(query: PathsQuery, context: QueryContext) -> exp.Query:
         if settings.startPoint is not None
         else exp.EQ(this=exp.column("step"), expression=exp.Literal.number(1)),
         "IS_END": _is("item", settings.endPoint) if settings.endPoint is not None else None,
-        **{name: _expression(text, **numbers) for name, text in shape.items()},
     }
-    return fill_named(template, slots)
+    steps = {name: _expression(text, **numbers) for name, text in shape.items()}
+    template = ctes + final(table)
+    return fill_named(template, {**slots, **steps, **more(steps)})
 
 
 def _is(column: str, value: str) -> exp.Expr:
@@ -397,3 +420,50 @@ def _reachable(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 seen_nodes.add(target)
                 reached.append(target)
     return [edge for n, edge in enumerate(edges) if n in kept]
+
+
+def _node(key: str, attr: str) -> tuple[int, str]:
+    step, _, item = key.partition("_")
+    if not step.isdigit() or not item or not 1 <= int(step) <= 20:
+        raise InvalidInput(f"{key[:100]!r} is not a path node such as '2_/pricing'", attr=attr)
+    return int(step), item
+
+
+def path_actors(query: PathsQuery, context: QueryContext) -> list[str]:
+    """The actors behind an edge (``pathStartKey`` to ``pathEndKey``) or a node (one of
+    them), as the chart shows them."""
+    settings = query.pathsFilter
+    if settings.pathDropoffKey is not None:
+        raise InvalidInput(
+            "the actors who left at a step are not supported yet",
+            attr="pathsFilter.pathDropoffKey",
+        )
+    keys = [
+        _node(key, f"pathsFilter.{name}")
+        for name, key in (
+            ("pathStartKey", settings.pathStartKey),
+            ("pathEndKey", settings.pathEndKey),
+        )
+        if key is not None
+    ]
+    if not keys:
+        raise InvalidInput("name a node: pathStartKey, pathEndKey or both", attr="pathsFilter")
+
+    def on_the_way(shape: dict[str, exp.Expr]) -> dict[str, exp.Expr]:
+        def source_at(step: int) -> exp.Expr:
+            number = exp.Literal.number(step)
+            return exp.EQ(this=shape["SOURCE_STEP"].copy(), expression=number)
+
+        if len(keys) == 2:
+            (start, source), (_, target) = keys
+            edge = exp.and_(source_at(start), _is("previous", source), _is("item", target))
+            return {"ON_THE_WAY": edge}
+        ((step, item),) = keys
+        leaving = exp.and_(source_at(step), _is("previous", item))
+        arriving = exp.and_(source_at(step - 1), _is("item", item))
+        return {"ON_THE_WAY": exp.or_(leaving, arriving)}
+
+    if len(keys) == 2 and keys[1][0] != keys[0][0] + 1:
+        return []  # no edge joins steps that are not next to each other
+    tree = _query(query, context, _edge_actors, on_the_way)
+    return [str(row[0]) for row in context.run(context.compile(tree))]

@@ -22,8 +22,11 @@ from typing import Any
 
 import pytest
 
+from magpie.errors import InvalidInput
+from magpie.query.context import QueryContext
+from magpie.query.paths import PathsQuery, path_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import at, on_both, send_at
+from tests.golden.insights import actors_on_both, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -201,3 +204,40 @@ def test_average_conversion_time_in_milliseconds(engines: Engines) -> None:
 )
 def test_bad_input_is_a_clear_error(engines: Engines, settings: dict[str, Any]) -> None:
     assert paths(engines, **settings)["error"][0] == 400
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"pathStartKey": "1_/home", "pathEndKey": "2_/pricing"}, {"ada", "bob"}),
+        ({"pathStartKey": "2_/pricing"}, {"ada", "bob"}),
+        ({"pathEndKey": "3_/pricing"}, {"v"}),
+        ({"pathStartKey": "1_/home", "pathEndKey": "3_/home"}, set()),
+        ({"pathStartKey": "1_/home", "pathEndKey": "2_/docs", "startPoint": "/home"}, {"ada"}),
+    ],
+)
+def test_the_actors_of_a_node_or_an_edge(
+    engines: Engines, keys: dict[str, str], expected: set[str]
+) -> None:
+    query = PathsQuery.model_validate(
+        {
+            "kind": "PathsQuery",
+            "dateRange": {"date_from": "2026-03-01", "date_to": "2026-03-05"},
+            "pathsFilter": {"includeEventTypes": ["$pageview"], **keys},
+        }
+    )
+    found = actors_on_both(
+        engines, lambda context: path_actors(query, context), NOW, PROJECTS["web"]
+    )
+    assert found == expected
+
+
+@pytest.mark.parametrize("keys", [{}, {"pathStartKey": "home"}, {"pathDropoffKey": "2_/pricing"}])
+def test_actors_of_an_unknown_node_are_a_clear_error(
+    engines: Engines, keys: dict[str, str]
+) -> None:
+    query = PathsQuery.model_validate({"kind": "PathsQuery", "pathsFilter": keys})
+    project = engines.ingest.magpie.projects.get(PROJECTS["web"])
+    assert project is not None
+    with pytest.raises(InvalidInput):
+        path_actors(query, QueryContext(project, engines.runners["duckdb"], NOW))
