@@ -15,7 +15,6 @@ functions; Python keeps the heaviest edges that connect to a first step.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Literal
@@ -26,22 +25,15 @@ from sqlglot import exp
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.dates import window, zone
-from magpie.query.filters import field
 from magpie.query.limits import MAX_BREAKDOWN_LIMIT
 from magpie.query.models import DateRange, EventsNode, Properties, _Model
+from magpie.query.path_items import PathCleaningFilter, PathType, path_item, types_condition
 from magpie.query.periods import actor
 from magpie.query.series import series_filter
 from magpie.query.templates import fill_named
 
 SESSION_GAP_SECONDS = 30 * 60
 ELLIPSIS = "..."
-PathType = Literal["$pageview", "$screen", "custom_event", "hogql"]
-
-
-class PathCleaningFilter(_Model):
-    regex: str
-    alias: str = ""
-    order: int | None = None
 
 
 class PathsFilter(_Model):
@@ -68,110 +60,6 @@ class PathsQuery(_Model):
     dateRange: DateRange = Field(default_factory=DateRange)
     properties: Properties = None
     filterTestAccounts: bool = False
-
-
-# -- path items ----------------------------------------------------------------------
-
-
-def _string(text: str) -> exp.Expr:
-    return exp.Literal.string(text)
-
-
-def _replace_all(value: exp.Expr, pattern: str, replacement: str) -> exp.Expr:
-    return exp.RegexpReplace(
-        this=value,
-        expression=_string(pattern),
-        replacement=_string(replacement),
-        modifiers=_string("g"),
-    )
-
-
-def _event_is(name: str) -> exp.Expr:
-    return exp.EQ(this=field("event"), expression=_string(name))
-
-
-def _page() -> exp.Expr:
-    """A page is its URL without one trailing slash ("/" itself stays)."""
-    url = field("properties", "$current_url")
-    length = exp.Length(this=url.copy())
-    slashed = exp.and_(
-        exp.EndsWith(this=url.copy(), expression=_string("/")),
-        exp.GT(this=length, expression=exp.Literal.number(1)),
-    )
-    shorter = exp.Sub(this=length.copy(), expression=exp.Literal.number(1))
-    cut = exp.Substring(this=url.copy(), start=exp.Literal.number(1), length=shorter)
-    return exp.If(this=slashed, true=cut, false=url)
-
-
-# event → its path item, for the events whose item is not their name
-ITEMS: dict[str, exp.Expr] = {
-    "$pageview": _page(),
-    "$screen": field("properties", "$screen_name"),
-}
-
-
-def _raw_item(types: list[str]) -> exp.Expr:
-    """Each event's item, with only the branches the included types reach."""
-    special = [event for event in ITEMS if not types or event in types]
-    named = not types or "custom_event" in types  # items that are the event's name
-    if not special:
-        return field("event")
-    if len(special) == 1 and not named:
-        return ITEMS[special[0]].copy()
-    case = exp.Case()
-    for event in special:
-        case = case.when(_event_is(event), ITEMS[event].copy())
-    return case.else_(field("event")) if named else case
-
-
-def _checked(pattern: str, attr: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise InvalidInput(f"{pattern!r} is not a regular expression: {exc}", attr=attr) from None
-    return pattern
-
-
-def _glob(grouping: str) -> str:
-    """A path grouping's wildcard (``/product/*``) as an anchored regex."""
-    return "^" + ".*".join(re.escape(part) for part in grouping.split("*")) + "$"
-
-
-def _item(settings: PathsFilter) -> exp.Expr:
-    item = _raw_item(list(settings.includeEventTypes))
-    cleaning = sorted(
-        enumerate(settings.localPathCleaningFilters),
-        key=lambda pair: (pair[1].order if pair[1].order is not None else pair[0], pair[0]),
-    )
-    for _, rule in cleaning:
-        pattern = _checked(rule.regex, "pathsFilter.localPathCleaningFilters")
-        item = _replace_all(item, pattern, rule.alias)
-    if not settings.pathGroupings:
-        return item
-    grouped = exp.Case()
-    for grouping in settings.pathGroupings:
-        grouped = grouped.when(
-            exp.RegexpLike(this=item.copy(), expression=_string(_glob(grouping))),
-            _string(grouping),
-        )
-    return grouped.else_(item)
-
-
-# includeEventTypes → the events it takes in
-EVENT_TYPES: dict[str, exp.Expr] = {
-    "$pageview": _event_is("$pageview"),
-    "$screen": _event_is("$screen"),
-    "custom_event": exp.Not(this=exp.StartsWith(this=field("event"), expression=_string("$"))),
-}
-
-
-def _types_condition(settings: PathsFilter) -> exp.Expr | None:
-    if "hogql" in settings.includeEventTypes:
-        raise InvalidInput(
-            "includeEventTypes hogql is not supported yet", attr="pathsFilter.includeEventTypes"
-        )
-    kinds = [EVENT_TYPES[kind].copy() for kind in dict.fromkeys(settings.includeEventTypes)]
-    return exp.or_(*kinds) if kinds else None
 
 
 # -- SQL -------------------------------------------------------------------------------
@@ -319,7 +207,7 @@ def _query(
             filter_test_accounts=query.filterTestAccounts,
         ).where()
     ]
-    types = _types_condition(settings)
+    types = types_condition(list(settings.includeEventTypes))
     if types is not None:
         conditions.append(types)
     if settings.startPoint is not None and settings.endPoint is not None:
@@ -338,13 +226,13 @@ def _query(
     item = exp.column("item")
     kept = [exp.Not(this=exp.Is(this=item.copy(), expression=exp.Null()))]
     if settings.excludeEvents:
-        excluded = [_string(e) for e in settings.excludeEvents]
+        excluded = [exp.Literal.string(e) for e in settings.excludeEvents]
         kept.append(exp.Not(this=exp.In(this=item.copy(), expressions=excluded)))
     numbers = {
         "STEP_LIMIT": exp.Literal.number(settings.stepLimit),
         "HEAD": exp.Literal.number(settings.stepLimit // 2),
         "TAIL": exp.Literal.number(settings.stepLimit - settings.stepLimit // 2 - 1),
-        "ELLIPSIS": _string(ELLIPSIS),
+        "ELLIPSIS": exp.Literal.string(ELLIPSIS),
         "REL": _expression("step - first_start + 1"),
         "SPAN": _expression("first_end - first_start + 1"),
     }
@@ -353,7 +241,11 @@ def _query(
     )
     slots = {
         "ACTOR": actor(),
-        "ITEM": _item(settings),
+        "ITEM": path_item(
+            list(settings.includeEventTypes),
+            settings.localPathCleaningFilters,
+            settings.pathGroupings,
+        ),
         "PATH_EVENTS": exp.and_(*conditions),
         "KEPT_ITEMS": exp.and_(*kept),
         "NEW_SESSION": exp.or_(
@@ -374,7 +266,7 @@ def _query(
 
 
 def _is(column: str, value: str) -> exp.Expr:
-    return exp.EQ(this=exp.column(column), expression=_string(value))
+    return exp.EQ(this=exp.column(column), expression=exp.Literal.string(value))
 
 
 # -- results ---------------------------------------------------------------------------
