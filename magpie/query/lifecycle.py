@@ -82,11 +82,16 @@ WITH activity AS (
     FROM marked
 )"""
 
+# Each active period counts once for its status and, if nothing follows it, once
+# as dormant in the next: one pass over the statuses (ClickHouse would compute
+# them again for a second SELECT).
 _COUNTS = """
-SELECT active AS period, status, count() AS actors FROM statuses GROUP BY 1, 2
-UNION ALL
-SELECT active + 1 AS period, 'dormant' AS status, count() AS actors
-FROM statuses WHERE goes_dormant GROUP BY 1"""
+SELECT CASE WHEN d.dormant = 1 THEN active + 1 ELSE active END AS period,
+       CASE WHEN d.dormant = 1 THEN 'dormant' ELSE status END AS bar,
+       count() AS actors
+FROM statuses CROSS JOIN (SELECT 0 AS dormant UNION ALL SELECT 1 AS dormant) AS d
+WHERE d.dormant = 0 OR goes_dormant
+GROUP BY 1, 2"""
 
 # The actors of one bar: with a status in a period (dormant: active the period before).
 _ACTORS = """

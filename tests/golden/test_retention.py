@@ -49,6 +49,16 @@ def fill(ingest: Ingest) -> None:
         browser = "Safari" if when == at(1) else "Chrome"
         send_at(ingest, when, "$pageview", who, anonymous=anonymous, **{"$browser": browser})
     send_at(ingest, at(4, 9), "$identify", "cy", **{"$anon_distinct_id": "anon-2"})
+    PROJECTS["companies"] = ingest.new_project()
+    for day, who, company, anonymous in [
+        (1, "u1", "a", False),
+        (1, "u4", "c", True),  # personless events carry no groups
+        (2, "u1", "a", False),
+        (2, "u3", "b", False),
+        (3, "u2", "a", False),
+    ]:
+        groups = {"$groups": {"company": company}}
+        send_at(ingest, at(day), "$pageview", who, anonymous=anonymous, **groups)
     PROJECTS["dst"] = ingest.new_project()
     ingest.magpie.projects.update(ingest.project_id, timezone="America/New_York")
     # US clocks go forward on 8 March 2026 at 02:00 local: local days 7, 8 and 9.
@@ -155,6 +165,16 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
             "retentionFilter": {"totalIntervals": 2, "period": "Hour"},
         },
         [[0, 0], [1, 0]],
+    ),
+    (
+        "companies: a group counts as one, whoever in it came back",
+        "companies",
+        {
+            "dateRange": {"date_from": "2026-03-01", "date_to": "2026-03-03"},
+            "retentionFilter": {"totalIntervals": 3},
+            "aggregation_group_type_index": 0,
+        },
+        [[1, 1, 1], [2, 1, 0], [1, 0, 0]],
     ),
     (
         "no events in the range: a table of zeros",
