@@ -23,13 +23,12 @@ from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboar
 from magpie.http.api.common import MAX_API_BODY, json_response
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
-from magpie.query.kinds import KINDS
+from magpie.query.models import HogQLQuery, TrendsQuery
 
 Schema = dict[str, Any]
-# Every query kind's model is named after its kind.
-QUERY_MODELS: tuple[type[BaseModel], ...] = tuple(model for model, _ in KINDS.values())
 MODELS: tuple[type[BaseModel], ...] = (
-    *QUERY_MODELS,
+    HogQLQuery,
+    TrendsQuery,
     ProjectChanges,
     NewInsight,
     InsightChanges,
@@ -158,7 +157,7 @@ COUNT = {"type": "integer", "minimum": 0, "maximum": 10**13, "default": 0}
 QUERY_BODY = obj(
     {
         "query": {
-            "oneOf": [ref(model.__name__) for model in QUERY_MODELS],
+            "oneOf": [ref("HogQLQuery"), ref("TrendsQuery")],
             "discriminator": {"propertyName": "kind"},
         }
     }
