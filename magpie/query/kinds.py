@@ -8,8 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from magpie.errors import InvalidInput
+from magpie.query.actors.models import ActorsQuery
+from magpie.query.actors.run import run_actors
 from magpie.query.context import QueryContext
 from magpie.query.errors import QueryTooComplex
+from magpie.query.funnels.models import FunnelsQuery
+from magpie.query.funnels.views import run_funnels
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.lifecycle import LifecycleQuery, run_lifecycle
 from magpie.query.models import HogQLQuery, TrendsQuery
@@ -39,6 +43,8 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "StickinessQuery": (StickinessQuery, run_stickiness),
     "PathsQuery": (PathsQuery, run_paths),
     "TrendsQuery": (TrendsQuery, run_trends),
+    "FunnelsQuery": (FunnelsQuery, run_funnels),
+    "ActorsQuery": (ActorsQuery, run_actors),
 }
 
 
