@@ -38,12 +38,12 @@ def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
 
 KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, Any]]]] = {
     "HogQLQuery": (HogQLQuery, run_hogql),
+    "TrendsQuery": (TrendsQuery, run_trends),
+    "FunnelsQuery": (FunnelsQuery, run_funnels),
     "RetentionQuery": (RetentionQuery, run_retention),
     "LifecycleQuery": (LifecycleQuery, run_lifecycle),
     "StickinessQuery": (StickinessQuery, run_stickiness),
     "PathsQuery": (PathsQuery, run_paths),
-    "TrendsQuery": (TrendsQuery, run_trends),
-    "FunnelsQuery": (FunnelsQuery, run_funnels),
     "ActorsQuery": (ActorsQuery, run_actors),
 }
 

@@ -65,3 +65,19 @@ def _names(context: QueryContext) -> dict[str, str]:
     query = "SELECT toString(person_id), groupUniqArray(distinct_id) FROM events GROUP BY 1"
     rows = run_query({"kind": "HogQLQuery", "query": query}, context)["results"]
     return {str(actor): "+".join(sorted(ids)) for actor, ids in rows}
+
+
+def actors_page(
+    engines: Engines, insight: dict[str, Any], now: datetime, project_id: int, **point: Any
+) -> list[str] | dict[str, Any]:
+    """An ActorsQuery for one number of ``insight`` on both engines: the actors'
+    first distinct ids, in page order (or the error both gave)."""
+    payload = {
+        "kind": "ActorsQuery",
+        "select": ["distinct_id"],
+        "source": {"kind": "InsightActorsQuery", "source": insight, **point},
+    }
+    answer = on_both(engines, payload, now, project_id)
+    if "error" in answer:
+        return answer
+    return sorted(row[0] for row in answer["results"])

@@ -24,7 +24,7 @@ import pytest
 
 from magpie.query.lifecycle import LifecycleQuery, lifecycle_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import actors_on_both, at, on_both, send_at
+from tests.golden.insights import actors_on_both, actors_page, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -172,3 +172,15 @@ def test_the_actors_of_a_bar(engines: Engines, day: str, status: str, expected: 
         PROJECTS["life"],
     )
     assert found == expected
+
+
+def test_actors_query_names_a_bar(engines: Engines) -> None:
+    insight = {
+        "kind": "LifecycleQuery",
+        "series": [{"event": "$pageview"}],
+        "dateRange": {"date_from": "2026-03-03", "date_to": "2026-03-06"},
+    }
+    page = actors_page(engines, insight, NOW, PROJECTS["life"], day="2026-03-05", status="dormant")
+    assert page == ["p1", "p2"]
+    wrong = actors_page(engines, insight, NOW, PROJECTS["life"], day="2026-03-09", status="new")
+    assert isinstance(wrong, dict) and wrong["error"][0] == 400

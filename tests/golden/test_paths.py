@@ -26,7 +26,7 @@ from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.paths import PathsQuery, path_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import actors_on_both, at, on_both, send_at
+from tests.golden.insights import actors_on_both, actors_page, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -241,3 +241,16 @@ def test_actors_of_an_unknown_node_are_a_clear_error(
     assert project is not None
     with pytest.raises(InvalidInput):
         path_actors(query, QueryContext(project, engines.runners["duckdb"], NOW))
+
+
+def test_actors_query_names_an_edge(engines: Engines) -> None:
+    insight = {
+        "kind": "PathsQuery",
+        "dateRange": {"date_from": "2026-03-01", "date_to": "2026-03-05"},
+        "pathsFilter": {
+            "includeEventTypes": ["$pageview"],
+            "pathStartKey": "2_/blog/2",
+            "pathEndKey": "3_/pricing",
+        },
+    }
+    assert actors_page(engines, insight, NOW, PROJECTS["web"]) == ["v"]

@@ -21,7 +21,7 @@ import pytest
 
 from magpie.query.retention import RetentionQuery, retention_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import actors_on_both, at, on_both, send_at
+from tests.golden.insights import actors_on_both, actors_page, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -309,3 +309,16 @@ def test_the_actors_of_a_breakdown_value(engines: Engines) -> None:
         PROJECTS["days"],
     )
     assert found == {"ada"}
+
+
+def test_actors_query_names_a_cell(engines: Engines) -> None:
+    insight = {
+        "kind": "RetentionQuery",
+        "dateRange": FIVE_DAYS,
+        "retentionFilter": {"totalIntervals": 5},
+    }
+    page = actors_page(engines, insight, NOW, PROJECTS["days"], interval=2)
+    assert page == ["anon-1", "anon-2", "bob"]
+    assert actors_page(engines, insight, NOW, PROJECTS["days"], interval=2, day=2) == ["anon-2"]
+    missing = actors_page(engines, insight, NOW, PROJECTS["days"], day=1)
+    assert isinstance(missing, dict) and missing["error"][0] == 400

@@ -22,7 +22,7 @@ import pytest
 
 from magpie.query.stickiness import StickinessQuery, stickiness_actors
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import actors_on_both, at, on_both, send_at
+from tests.golden.insights import actors_on_both, actors_page, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -145,3 +145,13 @@ def test_the_actors_of_a_bar(
         PROJECTS["sticky"],
     )
     assert found == expected
+
+
+def test_actors_query_names_a_bar(engines: Engines) -> None:
+    insight = {
+        "kind": "StickinessQuery",
+        "series": [{"event": "$pageview"}],
+        "dateRange": FIVE_DAYS,
+    }
+    assert actors_page(engines, insight, NOW, PROJECTS["sticky"], day=3) == ["a"]
+    assert actors_page(engines, insight, NOW, PROJECTS["sticky"], day="1") == ["c", "e"]

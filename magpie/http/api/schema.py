@@ -23,16 +23,13 @@ from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboar
 from magpie.http.api.common import MAX_API_BODY, json_response
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
-from magpie.query.actors.models import ActorsQuery
-from magpie.query.funnels.models import FunnelsQuery
-from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.kinds import KINDS
 
 Schema = dict[str, Any]
+# Every query kind's model, named after its kind: a new kind needs no entry here.
+QUERY_MODELS: tuple[type[BaseModel], ...] = tuple(model for model, _ in KINDS.values())
 MODELS: tuple[type[BaseModel], ...] = (
-    HogQLQuery,
-    TrendsQuery,
-    FunnelsQuery,
-    ActorsQuery,
+    *QUERY_MODELS,
     ProjectChanges,
     NewInsight,
     InsightChanges,
@@ -161,12 +158,7 @@ COUNT = {"type": "integer", "minimum": 0, "maximum": 10**13, "default": 0}
 QUERY_BODY = obj(
     {
         "query": {
-            "oneOf": [
-                ref("HogQLQuery"),
-                ref("TrendsQuery"),
-                ref("FunnelsQuery"),
-                ref("ActorsQuery"),
-            ],
+            "oneOf": [ref(model.__name__) for model in QUERY_MODELS],
             "discriminator": {"propertyName": "kind"},
         }
     }
