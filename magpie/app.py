@@ -28,9 +28,12 @@ from magpie.capture.gateway import CaptureGateway
 from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
+from magpie.cohorts.refresh import CohortRefresher
+from magpie.cohorts.service import CohortService
 from magpie.credentials import DEFAULT_PROJECT_NAME
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
+from magpie.http.api.cohorts import cohort_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.keys import key_routes
@@ -130,6 +133,10 @@ class Magpie:
             memory_budget_bytes=settings.query_memory_budget,
             concurrency=settings.query_concurrency,
         )
+        self.cohorts = CohortService(
+            self.stores.cohorts, self.projects, self.query_runner, self.clock
+        )
+        self.cohort_refresher = CohortRefresher(self.cohorts, settings.cohort_refresh_seconds)
         self._started = False
 
     def _front_config(self) -> dict[str, Any] | None:
@@ -174,6 +181,7 @@ class Magpie:
         if not self._started:
             self.billing.quota_gate.refresh_all()
             self.worker.start()
+            self.cohort_refresher.start()
             self._started = True
 
     def close(self) -> None:
@@ -182,6 +190,7 @@ class Magpie:
             self.capture_service.close()
         self.queue.close()
         if self._started:
+            self.cohort_refresher.stop()
             self.worker.stop()
         self.db.close()
         if self.api_socket is not None:
@@ -260,6 +269,7 @@ def create_app(magpie: Magpie) -> Starlette:
         *key_routes(api, magpie.api_keys, magpie.projects),
         *billing_routes(api, magpie.billing),
         *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
+        *cohort_routes(api, magpie.cohorts, magpie.stores.persons),
         *user_routes(api, magpie.stores.users),
         *schema_routes(),
         Route(

@@ -233,3 +233,28 @@ class Dashboard:
     filters: dict[str, Any]
     created_at: datetime
     tiles: tuple[DashboardTile, ...] = ()
+
+
+# -- cohorts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A named set of persons: from a definition (``filters``, recomputed) or, when
+    ``is_static``, from a list of distinct ids. ``version`` counts the times its
+    membership was stored; ``count`` is the size of the membership now stored
+    (None before the first computation)."""
+
+    id: int
+    project_id: int
+    name: str
+    description: str
+    filters: dict[str, Any]
+    is_static: bool
+    deleted: bool
+    version: int
+    count: int | None
+    last_calculation: datetime | None
+    errors_calculating: int
+    last_error: str | None
+    created_at: datetime

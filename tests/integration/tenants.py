@@ -25,6 +25,7 @@ class Tenants:
     person_b: str  # a person of project b
     insight_b: int  # an insight of project b (its first dashboard's)
     dashboard_b: int  # project b's first dashboard
+    cohort_b: int  # a (static) cohort of project b, holding its person
 
     def path_values(self) -> dict[str, object]:
         """Values for every path parameter, naming project b's things."""
@@ -33,6 +34,7 @@ class Tenants:
             "person_uuid": self.person_b,
             "insight_id": self.insight_b,
             "dashboard_id": self.dashboard_b,
+            "cohort_id": self.cohort_b,
         }
 
     def api(self, key: str) -> httpx.Client:
@@ -75,6 +77,10 @@ def two_tenants(server: LiveServer) -> Tenants:
         people = owner.get(f"/api/projects/{b['id']}/persons/").json()["results"]
         [board] = owner.get(f"/api/projects/{b['id']}/dashboards/").json()["results"]
         insight = owner.get(f"/api/projects/{b['id']}/insights/").json()["results"][0]
+        cohort = owner.post(
+            f"/api/projects/{b['id']}/cohorts/",
+            json={"name": "B's", "is_static": True, "distinct_ids": ["b-user"]},
+        ).json()
     return Tenants(
         server,
         server.project_id,
@@ -84,6 +90,7 @@ def two_tenants(server: LiveServer) -> Tenants:
         people[0]["uuid"],
         insight["id"],
         board["id"],
+        cohort["id"],
     )
 
 
@@ -134,6 +141,8 @@ HARMLESS_BODIES: dict[tuple[str, str], Any] = {
     ("/api/projects/{project_id:int}/dashboards/", "POST"): {"name": ""},
     ("/api/projects/{project_id:int}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": ""},
     ("/api/users/", "POST"): {"email": "", "password": ""},
+    ("/api/projects/{project_id:int}/cohorts/", "POST"): {"filters": "everyone"},
+    ("/api/projects/{project_id:int}/cohorts/{cohort_id:int}/", "PATCH"): {"name": 5},
 }
 
 

@@ -7,6 +7,7 @@ from magpie.store.base import Stores
 from magpie.store.duckdb.accounts import DuckDBSessionStore, DuckDBUserStore
 from magpie.store.duckdb.billing import DuckDBBillingStore
 from magpie.store.duckdb.boards import DuckDBDashboardStore, DuckDBInsightStore
+from magpie.store.duckdb.cohorts import DuckDBCohortStore
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.event_reader import DuckDBEventReader
 from magpie.store.duckdb.ingest import DuckDBIngestStore
@@ -26,4 +27,5 @@ def duckdb_stores(db: Database, clock: Clock) -> Stores:
         sessions=DuckDBSessionStore(db, clock),
         insights=DuckDBInsightStore(db, clock),
         dashboards=DuckDBDashboardStore(db, clock),
+        cohorts=DuckDBCohortStore(db, clock),
     )
