@@ -46,7 +46,7 @@ def match_property(
     matcher = OPERATORS.get(operator)
     if matcher is None:
         raise UnknownOperator(operator)
-    key = condition.get("key")
+    key = str(condition.get("key"))
     if key not in properties:
         return operator in ABSENT_MATCHES
     return matcher(condition.get("value"), properties[key], now)
