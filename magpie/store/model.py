@@ -269,3 +269,16 @@ class FlagVersion:
     # The flag's fields after the change: key, name, filters, active,
     # ensure_experience_continuity, deleted.
     state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlagContext:
+    """What the stores know of the ids in one flags request."""
+
+    # distinct id → (its person's uuid, the person's properties); ids without a
+    # person (anonymous visitors) are absent.
+    persons: dict[str, tuple[UUID, dict[str, Any]]]
+    group_types: dict[int, str]  # index → type name
+    groups: dict[str, dict[str, Any]]  # type name → the stored group's properties
+    # Experience continuity: flag key → hash key, of the persons of these ids.
+    hash_keys: dict[str, str]

@@ -1,0 +1,46 @@
+-- Feature flags. filters is PostHog's filters JSON. A deleted flag stays (its
+-- versions and $feature_flag_called events still name it) but gives up its key.
+CREATE SEQUENCE feature_flag_id_seq START 1;
+CREATE TABLE feature_flags (
+    id BIGINT PRIMARY KEY DEFAULT nextval('feature_flag_id_seq'),
+    project_id BIGINT NOT NULL,
+    key VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    filters JSON NOT NULL,
+    active BOOLEAN NOT NULL,
+    ensure_experience_continuity BOOLEAN NOT NULL,
+    deleted BOOLEAN NOT NULL,
+    version BIGINT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    created_by VARCHAR
+);
+
+-- The keys of flags that are not deleted: one flag per key and project.
+CREATE TABLE feature_flag_keys (
+    project_id BIGINT NOT NULL,
+    key VARCHAR NOT NULL,
+    flag_id BIGINT NOT NULL,
+    PRIMARY KEY (project_id, key)
+);
+
+-- Every saved state of every flag: who changed it, when, to what.
+CREATE TABLE feature_flag_versions (
+    project_id BIGINT NOT NULL,
+    flag_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    changed_by VARCHAR,
+    state JSON NOT NULL,
+    PRIMARY KEY (flag_id, version)
+);
+
+-- Experience continuity: the id a person is bucketed by for a flag (its
+-- anonymous distinct id from before identify). The first one is kept.
+CREATE TABLE feature_flag_hash_keys (
+    project_id BIGINT NOT NULL,
+    person_uuid UUID NOT NULL,
+    flag_key VARCHAR NOT NULL,
+    hash_key VARCHAR NOT NULL,
+    PRIMARY KEY (project_id, person_uuid, flag_key)
+);
