@@ -29,10 +29,12 @@ from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
 from magpie.credentials import DEFAULT_PROJECT_NAME
+from magpie.flags.definitions import FlagDefinitions
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
+from magpie.http.api.feature_flags import feature_flag_routes
 from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
@@ -79,6 +81,7 @@ class Magpie:
         self.projects = self.stores.projects
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
+        self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
         )
@@ -260,6 +263,7 @@ def create_app(magpie: Magpie) -> Starlette:
         *key_routes(api, magpie.api_keys, magpie.projects),
         *billing_routes(api, magpie.billing),
         *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
+        *feature_flag_routes(api, magpie.stores.feature_flags, magpie.flag_definitions),
         *user_routes(api, magpie.stores.users),
         *schema_routes(),
         Route(

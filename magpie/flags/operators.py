@@ -126,7 +126,7 @@ def _text(test: Callable[[str, str], bool], negated: bool = False) -> Matcher:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def compiled_pattern(pattern: str) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern)
     except (re.error, RecursionError, OverflowError):
@@ -135,7 +135,7 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 
 def _regex(negated: bool) -> Matcher:
     def match(expected: Any, actual: Any, now: datetime) -> bool:
-        pattern = _compiled(as_text(expected))
+        pattern = compiled_pattern(as_text(expected))
         if pattern is None:
             return False  # an invalid pattern matches nothing, negated or not
         return (pattern.search(as_text(actual)) is not None) != negated
