@@ -338,14 +338,14 @@ class FeatureFlagStore(Protocol):
         self, project_id: int, distinct_ids: Sequence[str], groups: dict[str, str]
     ) -> FlagContext:
         """The persons of ``distinct_ids``, the groups named (type name → key) and the
-        continuity hash keys of those persons."""
+        continuity hash keys of these ids and of the other ids of their persons."""
         ...
 
     def add_hash_keys(
         self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str
     ) -> None:
-        """Give the persons of ``distinct_ids`` ``hash_key`` for these flags, where they
-        have none yet: the first hash key a person gets for a flag is kept."""
+        """Give ``distinct_ids`` ``hash_key`` for these flags where they have none yet:
+        the first hash key an id gets for a flag is kept. Ids need no person yet."""
         ...
 
 

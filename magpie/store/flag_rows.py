@@ -3,6 +3,7 @@ state a version records."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from magpie.store.model import FeatureFlag
@@ -55,3 +56,14 @@ def changed(current: FeatureFlag, changes: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
     return {**{field: getattr(current, field) for field in EDITABLE}, **changes}
+
+
+def pick_hash_keys(rows: Iterable[tuple[str, str, str]], ids: Sequence[str]) -> dict[str, str]:
+    """flag key → hash key from (distinct id, flag key, hash key) rows: the request's
+    ids first, in order, then the other ids of their persons (in id order)."""
+    rank = {distinct_id: n for n, distinct_id in enumerate(ids)}
+    ordered = sorted(rows, key=lambda r: (rank.get(r[0], len(rank)), r[0]))
+    picked: dict[str, str] = {}
+    for _, flag_key, hash_key in ordered:
+        picked.setdefault(flag_key, hash_key)
+    return picked

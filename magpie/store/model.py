@@ -280,5 +280,5 @@ class FlagContext:
     persons: dict[str, tuple[UUID, dict[str, Any]]]
     group_types: dict[int, str]  # index → type name
     groups: dict[str, dict[str, Any]]  # type name → the stored group's properties
-    # Experience continuity: flag key → hash key, of the persons of these ids.
+    # Experience continuity: flag key → hash key, of these ids or their persons' ids.
     hash_keys: dict[str, str]

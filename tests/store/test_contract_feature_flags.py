@@ -159,15 +159,29 @@ def test_context_reads_persons_groups_and_types(world: World) -> None:
     assert flags(world).context(world.project, ["anon-1"], {}).persons["anon-1"][0] == person_uuid
 
 
-def test_the_first_hash_key_a_person_gets_is_kept(world: World) -> None:
-    world.send(world.event("e", "ada"), world.event("e", "bob"))
+def test_the_first_hash_key_an_id_gets_is_kept(world: World) -> None:
+    world.send(world.event("e", "bob"))
     store = flags(world)
-    store.add_hash_keys(world.project, ["ada", "unknown"], ["exp", "other"], "anon-1")
+    store.add_hash_keys(world.project, ["ada", "anon-1"], ["exp", "other"], "anon-1")
     store.add_hash_keys(world.project, ["ada"], ["exp", "third"], "anon-2")
+    # no person is needed: /flags comes right after identify, before ingestion
     assert store.context(world.project, ["ada"], {}).hash_keys == {
         "exp": "anon-1",
         "other": "anon-1",
         "third": "anon-2",
     }
     assert store.context(world.project, ["bob"], {}).hash_keys == {}
-    assert store.context(world.project, ["unknown"], {}).hash_keys == {}
+
+
+def test_hash_keys_of_a_person_s_other_ids_are_read(world: World) -> None:
+    flags(world).add_hash_keys(world.project, ["anon-1", "ada"], ["exp"], "anon-1")
+    flags(world).add_hash_keys(world.project, ["phone"], ["exp", "only-phone"], "phone")
+    world.send(
+        world.event("$pageview", "anon-1", anonymous=True),
+        world.identify("anon-1", "ada"),
+        world.identify("phone", "ada"),
+    )
+    # ada's own key first; a key only another of the person's ids has is found too
+    found = flags(world).context(world.project, ["ada"], {}).hash_keys
+    assert found == {"exp": "anon-1", "only-phone": "phone"}
+    assert flags(world).context(world.project, ["phone"], {}).hash_keys["exp"] == "phone"

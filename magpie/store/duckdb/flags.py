@@ -11,7 +11,7 @@ import orjson
 
 from magpie.clock import Clock, utc_naive
 from magpie.store.duckdb.database import Database, first_row, transaction
-from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, state_of
+from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, pick_hash_keys, state_of
 from magpie.store.model import FeatureFlag, FlagContext, FlagVersion
 
 _PERSONS = """
@@ -25,11 +25,20 @@ SELECT CAST(properties AS JSON) FROM groups
 WHERE project_id = ? AND group_type_index = ? AND group_key = ?
 """
 _ADD_HASH_KEYS = """
-INSERT INTO feature_flag_hash_keys (project_id, person_uuid, flag_key, hash_key)
-SELECT DISTINCT d.project_id, d.person_uuid, k.flag_key, ?
-FROM person_distinct_ids AS d, (SELECT unnest(?::VARCHAR[]) AS flag_key) AS k
-WHERE d.project_id = ? AND list_contains(?, d.distinct_id)
+INSERT INTO feature_flag_hash_keys (project_id, distinct_id, flag_key, hash_key)
+SELECT DISTINCT ?, d.distinct_id, k.flag_key, ?
+FROM (SELECT unnest(?::VARCHAR[]) AS distinct_id) AS d,
+     (SELECT unnest(?::VARCHAR[]) AS flag_key) AS k
 ON CONFLICT DO NOTHING
+"""
+# The ids' own hash keys, and those of the other distinct ids of their persons.
+_HASH_KEYS = """
+SELECT h.distinct_id, h.flag_key, h.hash_key FROM feature_flag_hash_keys AS h
+WHERE h.project_id = $project_id
+  AND (list_contains($ids, h.distinct_id)
+       OR h.distinct_id IN (SELECT d.distinct_id FROM person_distinct_ids AS d
+                            WHERE d.project_id = $project_id
+                              AND list_contains($persons, d.person_uuid)))
 """
 
 
@@ -172,18 +181,11 @@ class DuckDBFeatureFlagStore:
                 row = first_row(cursor.execute(_GROUP, [project_id, indexes[name], key]))
                 if row is not None:
                     found[name] = orjson.loads(row[0])
-        hash_keys: dict[str, str] = {}
         person_ids = builtins.list({person for person, _ in persons.values()})
-        if person_ids:
-            # The first distinct id's person wins where two persons have a key.
-            ordered = [persons[d][0] for d in ids if d in persons]
-            rows = cursor.execute(
-                "SELECT person_uuid, flag_key, hash_key FROM feature_flag_hash_keys"
-                " WHERE project_id = ? AND list_contains(?, person_uuid)",
-                [project_id, person_ids],
-            ).fetchall()
-            for person in reversed(ordered):
-                hash_keys.update({r[1]: r[2] for r in rows if r[0] == person})
+        rows = cursor.execute(
+            _HASH_KEYS, {"project_id": project_id, "ids": ids, "persons": person_ids}
+        ).fetchall()
+        hash_keys = pick_hash_keys(rows, ids)
         return FlagContext(persons, types, found, hash_keys)
 
     def add_hash_keys(
@@ -193,7 +195,7 @@ class DuckDBFeatureFlagStore:
             return
         self._db.cursor().execute(
             _ADD_HASH_KEYS,
-            [hash_key, builtins.list(flag_keys), project_id, builtins.list(distinct_ids)],
+            [project_id, hash_key, builtins.list(distinct_ids), builtins.list(flag_keys)],
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from magpie.clock import Clock, utc_naive
-from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, state_of
+from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, pick_hash_keys, state_of
 from magpie.store.model import FeatureFlag, FlagContext, FlagVersion
 from magpie.store.postgres.database import Connection, PostgresDatabase
 from magpie.store.postgres.text import jsonb_text, pg_text
@@ -44,11 +44,18 @@ JOIN unnest(%s::text[], %s::text[]) AS wanted (group_type, group_key)
 WHERE m.project_id = %s
 """
 _ADD_HASH_KEYS = """
-INSERT INTO feature_flag_hash_keys (project_id, person_uuid, flag_key, hash_key)
-SELECT DISTINCT d.project_id, d.person_uuid, k.flag_key, %s
-FROM person_distinct_ids AS d, unnest(%s::text[]) AS k (flag_key)
-WHERE d.project_id = %s AND d.distinct_id = ANY(%s)
+INSERT INTO feature_flag_hash_keys (project_id, distinct_id, flag_key, hash_key)
+SELECT DISTINCT %s, d, k, %s FROM unnest(%s::text[]) AS d, unnest(%s::text[]) AS k
 ON CONFLICT DO NOTHING
+"""
+# The ids' own hash keys, and those of the other distinct ids of their persons.
+_HASH_KEYS = """
+SELECT h.distinct_id, h.flag_key, h.hash_key FROM feature_flag_hash_keys AS h
+WHERE h.project_id = %(project_id)s
+  AND (h.distinct_id = ANY(%(ids)s)
+       OR h.distinct_id IN (SELECT d.distinct_id FROM person_distinct_ids AS d
+                            WHERE d.project_id = %(project_id)s
+                              AND d.person_uuid = ANY(%(persons)s)))
 """
 
 
@@ -195,17 +202,11 @@ class PostgresFeatureFlagStore:
                     _GROUPS, (names, [pg_text(groups[n]) for n in names], project_id)
                 ).fetchall()
                 found = {name: properties for name, properties in rows}
-            hash_keys: dict[str, str] = {}
-            ordered = [persons[d][0] for d in ids if d in persons]
-            if ordered:
-                rows = connection.execute(
-                    "SELECT person_uuid, flag_key, hash_key FROM feature_flag_hash_keys"
-                    " WHERE project_id = %s AND person_uuid = ANY(%s)",
-                    (project_id, ordered),
-                ).fetchall()
-                # The first distinct id's person wins where two persons have a key.
-                for person in reversed(ordered):
-                    hash_keys.update({r[1]: r[2] for r in rows if r[0] == person})
+            person_ids = builtins.list({person for person, _ in persons.values()})
+            rows = connection.execute(
+                _HASH_KEYS, {"project_id": project_id, "ids": ids, "persons": person_ids}
+            ).fetchall()
+        hash_keys = pick_hash_keys(rows, ids)
         return FlagContext(persons, types, found, hash_keys)
 
     def add_hash_keys(
@@ -217,10 +218,10 @@ class PostgresFeatureFlagStore:
             connection.execute(
                 _ADD_HASH_KEYS,
                 (
-                    pg_text(hash_key),
-                    builtins.list(flag_keys),
                     project_id,
+                    pg_text(hash_key),
                     [pg_text(d) for d in distinct_ids],
+                    builtins.list(flag_keys),
                 ),
             )
 

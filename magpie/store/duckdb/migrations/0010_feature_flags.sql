@@ -35,12 +35,15 @@ CREATE TABLE feature_flag_versions (
     PRIMARY KEY (flag_id, version)
 );
 
--- Experience continuity: the id a person is bucketed by for a flag (its
--- anonymous distinct id from before identify). The first one is kept.
+-- Experience continuity: the id a distinct id is bucketed by for a flag (the
+-- anonymous distinct id it had before identify). Kept per distinct id, not per
+-- person: /flags usually runs right after identify, before ingestion has made
+-- the person; reads also look at the other distinct ids of the id's person.
+-- The first hash key an id gets for a flag is kept.
 CREATE TABLE feature_flag_hash_keys (
     project_id BIGINT NOT NULL,
-    person_uuid UUID NOT NULL,
+    distinct_id VARCHAR NOT NULL,
     flag_key VARCHAR NOT NULL,
     hash_key VARCHAR NOT NULL,
-    PRIMARY KEY (project_id, person_uuid, flag_key)
+    PRIMARY KEY (project_id, distinct_id, flag_key)
 );
