@@ -29,7 +29,9 @@ from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
 from magpie.credentials import DEFAULT_PROJECT_NAME
+from magpie.flags.cohorts import CohortMembership, NoCohorts
 from magpie.flags.definitions import FlagDefinitions
+from magpie.flags.remote import RemoteEvaluation
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
@@ -82,6 +84,10 @@ class Magpie:
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
         self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
+        self.cohorts: CohortMembership = NoCohorts()
+        self.remote_flags = RemoteEvaluation(
+            self.stores.feature_flags, self.flag_definitions, self.cohorts, self.clock
+        )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
         )
@@ -255,7 +261,7 @@ def create_app(magpie: Magpie) -> Starlette:
 
     routes = [
         *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
-        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
+        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies, magpie.remote_flags),
         *event_routes(api, magpie.stores.events),
         *person_routes(api, magpie.stores.persons),
         *query_routes(api, magpie.query_runner, magpie.clock),
