@@ -37,6 +37,7 @@ from magpie.http.api.boards import board_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.feature_flags import feature_flag_routes
+from magpie.http.api.flag_definitions import definition_routes
 from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
@@ -270,6 +271,9 @@ def create_app(magpie: Magpie) -> Starlette:
         *billing_routes(api, magpie.billing),
         *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
         *feature_flag_routes(api, magpie.stores.feature_flags, magpie.flag_definitions),
+        *definition_routes(
+            api, magpie.tokens, magpie.stores.feature_flags, magpie.flag_definitions, magpie.cohorts
+        ),
         *user_routes(api, magpie.stores.users),
         *schema_routes(),
         Route(

@@ -411,6 +411,25 @@ ANSWERS["FeatureFlagVersion"] = obj(
 FLAG_OPERATIONS = [
     Operation(
         "get",
+        "/api/feature_flag/local_evaluation/",
+        "feature_flag_local_evaluation",
+        "Flag definitions for server SDKs' local evaluation (also at /flags/definitions);"
+        " ETag, and 304 for If-None-Match",
+        "feature_flags",
+        (
+            Param("token", STRING, "the project's token (phc_...)"),
+            Param("send_cohorts", STRING, "accepted; cohorts are always sent"),
+        ),
+        response=obj(
+            {
+                "flags": {"type": "array", "items": OBJECT},
+                "group_type_mapping": OBJECT,
+                "cohorts": OBJECT,
+            }
+        ),
+    ),
+    Operation(
+        "get",
         "/api/projects/{project_id}/feature_flags/",
         "feature_flags_list",
         "The project's feature flags, newest first",
