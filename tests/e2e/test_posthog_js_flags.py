@@ -6,6 +6,7 @@ identify with experience continuity."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -41,19 +42,32 @@ def define(live: LiveServer, key: str, filters: dict[str, Any], **fields: Any) -
 
 
 def watch_flags(page: PosthogPage) -> None:
-    """Record every onFeatureFlags call in the page, and wait for the first."""
+    """Once flags have loaded, onFeatureFlags calls a new callback with them at once."""
+    page.page.wait_for_function("posthog.featureFlags.hasLoadedFlags === true")
     page.js(
         "window.__flagCalls = [];"
         " posthog.onFeatureFlags(function (flags, variants) {"
         " window.__flagCalls.push(variants); })"
     )
-    page.page.wait_for_function("window.__flagCalls.length >= 1")
+    assert page.js("window.__flagCalls.length") == 1
 
 
 def after(page: PosthogPage, action: str, condition: str) -> None:
     """Run ``action``, then wait until the flags it makes posthog-js load meet ``condition``."""
     page.js(action)
     page.page.wait_for_function(condition)
+
+
+def identify_flags(page: PosthogPage, user: str, timeout: float = 10.0) -> Any:
+    """The /flags request identify made (posthog-js sends it a moment later), answered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for request in page.watch.requests:
+            ours = request.path == "/flags/" and request.finished
+            if ours and request.payload().get("distinct_id") == user:
+                return request
+        page.page.wait_for_timeout(50)
+    raise AssertionError(f"posthog-js asked no /flags for {user}")
 
 
 def test_a_person_property_flag_from_anonymous_to_identified(ph: PosthogPage) -> None:  # noqa: F811
@@ -107,13 +121,9 @@ def test_a_variant_is_kept_across_identify(ph: PosthogPage) -> None:  # noqa: F8
         if (variant_bucket("checkout-test", f"user-{n}") < 0.5)
         != (variant_bucket("checkout-test", anon) < 0.5)
     )
-    flag_calls = len([r for r in ph.watch.requests if r.path == "/flags/"])
     ph.js(f"posthog.identify('{user}')")
-    ph.watch.wait_idle(ph.page)
-    ph.page.wait_for_function(
-        f"posthog.get_distinct_id() === '{user}' && posthog.featureFlags.hasLoadedFlags"
-    )
-    assert len([r for r in ph.watch.requests if r.path == "/flags/"]) > flag_calls
+    identified = identify_flags(ph, user)
+    assert identified.payload()["$anon_distinct_id"] == anon
     assert ph.js("posthog.getFeatureFlag('checkout-test')") == before
     # later loads no longer send the anonymous id; the stored hash key keeps the variant
     ph.wait("$identify")
