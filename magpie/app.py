@@ -270,7 +270,13 @@ def create_app(magpie: Magpie) -> Starlette:
         *key_routes(api, magpie.api_keys, magpie.projects),
         *billing_routes(api, magpie.billing),
         *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
-        *feature_flag_routes(api, magpie.stores.feature_flags, magpie.flag_definitions),
+        *feature_flag_routes(
+            api,
+            magpie.stores.feature_flags,
+            magpie.flag_definitions,
+            magpie.query_runner,
+            magpie.clock,
+        ),
         *definition_routes(
             api, magpie.tokens, magpie.stores.feature_flags, magpie.flag_definitions, magpie.cohorts
         ),

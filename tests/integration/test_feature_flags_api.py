@@ -183,3 +183,30 @@ def test_another_project_s_flags_are_not_found(live_server: LiveServer) -> None:
         other = api.post("/api/projects/", json={"name": "other"}).json()["id"]
         assert api.get(f"/api/projects/{other}/feature_flags/{made['id']}/").status_code == 404
         assert api.get(f"/api/projects/{other}/feature_flags/").json()["results"] == []
+
+
+def test_usage_from_feature_flag_called_events(live_server: LiveServer) -> None:
+    url = base(live_server)
+    with live_server.api() as api:
+        made = create(api, url, key="checkout", filters=ROLLOUT)
+        batch = [
+            {
+                "event": "$feature_flag_called",
+                "distinct_id": who,
+                "properties": {"$feature_flag": "checkout", "$feature_flag_response": value},
+            }
+            for who, value in (("a", True), ("a", True), ("b", False), ("c", True))
+        ]
+        assert (
+            httpx.post(
+                f"{live_server.url}/batch/", json={"api_key": live_server.token, "batch": batch}
+            ).status_code
+            == 200
+        )
+        live_server.settle()
+        usage = api.get(f"{url}/{made['id']}/usage/").json()
+    assert usage["total_calls"] == 4
+    assert usage["results"] == [
+        {"value": "true", "calls": 3, "distinct_ids": 2},
+        {"value": "false", "calls": 1, "distinct_ids": 1},
+    ]

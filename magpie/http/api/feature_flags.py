@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
@@ -12,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from magpie.clock import Clock
 from magpie.errors import FlagKeyTaken, InvalidInput, NotFound
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.filters import check_filters, check_key
+from magpie.flags.usage import flag_usage
 from magpie.http.api.common import (
     ApiContext,
     SessionKey,
@@ -25,6 +28,7 @@ from magpie.http.api.common import (
     parse_body,
     utc_text,
 )
+from magpie.query.runner import QueryRunner
 from magpie.store.base import FeatureFlagStore
 from magpie.store.model import FeatureFlag, FlagVersion
 
@@ -108,7 +112,11 @@ def author(context: ApiContext, request: Request) -> str:
 
 
 def feature_flag_routes(
-    context: ApiContext, store: FeatureFlagStore, definitions: FlagDefinitions
+    context: ApiContext,
+    store: FeatureFlagStore,
+    definitions: FlagDefinitions,
+    runner: QueryRunner,
+    clock: Clock,
 ) -> list[Route]:
     def project_flags(project_id: int) -> dict[int, FeatureFlag]:
         return {f.id: f for f in store.list(project_id)}
@@ -203,6 +211,27 @@ def feature_flag_routes(
             {"results": [public_version(v) for v in reversed(found)], "next": None}
         )
 
+    def usage(request: Request, body: Any) -> Response:
+        """How often SDKs read the flag, by value, from its $feature_flag_called events."""
+        project = context.project(request)
+        flag = live(project.id, request.path_params["flag_id"])
+        days = int_param(request, "days", 30, low=1, high=3650)
+        until = clock.now().astimezone(UTC).replace(tzinfo=None)
+        since = until - timedelta(days=days)
+        rows = flag_usage(runner, project.id, flag.key, since, until + timedelta(minutes=5))
+        return json_response(
+            {
+                "flag_key": flag.key,
+                "date_from": utc_text(since),
+                "date_to": utc_text(until),
+                "total_calls": sum(r.calls for r in rows),
+                "results": [
+                    {"value": r.response, "calls": r.calls, "distinct_ids": r.distinct_ids}
+                    for r in rows
+                ],
+            }
+        )
+
     base = "/api/projects/{project_id:int}/feature_flags"
     return [
         Route(
@@ -214,6 +243,11 @@ def feature_flag_routes(
             f"{base}/{{flag_id:int}}/",
             api_endpoint(context, flag, scope="feature_flag"),
             methods=["GET", "PATCH", "DELETE"],
+        ),
+        Route(
+            f"{base}/{{flag_id:int}}/usage/",
+            api_endpoint(context, usage, scope="feature_flag"),
+            methods=["GET"],
         ),
         Route(
             f"{base}/{{flag_id:int}}/versions/",

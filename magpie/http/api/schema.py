@@ -487,6 +487,33 @@ FLAG_OPERATIONS = [
     ),
     Operation(
         "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/usage/",
+        "feature_flags_usage",
+        "How often SDKs read the flag, by value ($feature_flag_called events)",
+        "feature_flags",
+        (
+            PROJECT_ID,
+            FLAG_ID,
+            Param("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30}),
+        ),
+        response=obj(
+            {
+                "flag_key": STRING,
+                "date_from": TIME,
+                "date_to": TIME,
+                "total_calls": INTEGER,
+                "results": {
+                    "type": "array",
+                    "items": obj(
+                        {"value": nullable(STRING), "calls": INTEGER, "distinct_ids": INTEGER}
+                    ),
+                },
+            }
+        ),
+        errors=(408,),
+    ),
+    Operation(
+        "get",
         "/api/projects/{project_id}/feature_flags/{flag_id}/versions/",
         "feature_flags_versions",
         "Every change to a flag: who, when, and the flag after it; newest first",
