@@ -124,7 +124,9 @@ class RemoteEvaluation:
                 log.warning("could not store continuity hash keys", exc_info=True)
                 errors = True
         try:
-            context = self._store.context(project_id, ids, request.groups)
+            context = self._store.context(
+                project_id, ids, request.groups, hash_keys=bool(flags.continuity_keys)
+            )
         except Exception:
             log.warning("could not read persons and groups for flags", exc_info=True)
             context, errors = FlagContext({}, {}, {}, {}), True

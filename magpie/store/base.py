@@ -335,10 +335,15 @@ class FeatureFlagStore(Protocol):
     def group_types(self, project_id: int) -> dict[int, str]: ...
 
     def context(
-        self, project_id: int, distinct_ids: Sequence[str], groups: dict[str, str]
+        self,
+        project_id: int,
+        distinct_ids: Sequence[str],
+        groups: dict[str, str],
+        *,
+        hash_keys: bool = True,
     ) -> FlagContext:
-        """The persons of ``distinct_ids``, the groups named (type name → key) and the
-        continuity hash keys of these ids and of the other ids of their persons."""
+        """The persons of ``distinct_ids``, the groups named (type name → key) and (with
+        ``hash_keys``) the continuity hash keys of these ids, the first id's first."""
         ...
 
     def add_hash_keys(

@@ -59,8 +59,8 @@ def changed(current: FeatureFlag, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def pick_hash_keys(rows: Iterable[tuple[str, str, str]], ids: Sequence[str]) -> dict[str, str]:
-    """flag key → hash key from (distinct id, flag key, hash key) rows: the request's
-    ids first, in order, then the other ids of their persons (in id order)."""
+    """flag key → hash key from (distinct id, flag key, hash key) rows: the first of
+    ``ids`` that has one for a flag gives it."""
     rank = {distinct_id: n for n, distinct_id in enumerate(ids)}
     ordered = sorted(rows, key=lambda r: (rank.get(r[0], len(rank)), r[0]))
     picked: dict[str, str] = {}

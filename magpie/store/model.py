@@ -280,5 +280,5 @@ class FlagContext:
     persons: dict[str, tuple[UUID, dict[str, Any]]]
     group_types: dict[int, str]  # index → type name
     groups: dict[str, dict[str, Any]]  # type name → the stored group's properties
-    # Experience continuity: flag key → hash key, of these ids or their persons' ids.
+    # Experience continuity: flag key → hash key, of these ids (the first id's first).
     hash_keys: dict[str, str]

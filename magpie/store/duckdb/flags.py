@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,12 +15,9 @@ from magpie.store.duckdb.database import Database, first_row, transaction
 from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, pick_hash_keys, state_of
 from magpie.store.model import FeatureFlag, FlagContext, FlagVersion
 
-_PERSONS = """
-SELECT d.distinct_id, p.uuid, CAST(p.properties AS JSON)
-FROM person_distinct_ids AS d
-JOIN persons AS p ON p.project_id = d.project_id AND p.uuid = d.person_uuid
-WHERE d.project_id = ? AND list_contains(?, d.distinct_id)
-"""
+# Two point lookups through the primary keys: a join or a subquery would scan.
+_PERSON_OF = "SELECT person_uuid FROM person_distinct_ids WHERE project_id = ? AND distinct_id = ?"
+_PROPERTIES = "SELECT CAST(properties AS JSON) FROM persons WHERE project_id = ? AND uuid = ?"
 _GROUP = """
 SELECT CAST(properties AS JSON) FROM groups
 WHERE project_id = ? AND group_type_index = ? AND group_key = ?
@@ -31,14 +29,9 @@ FROM (SELECT unnest(?::VARCHAR[]) AS distinct_id) AS d,
      (SELECT unnest(?::VARCHAR[]) AS flag_key) AS k
 ON CONFLICT DO NOTHING
 """
-# The ids' own hash keys, and those of the other distinct ids of their persons.
 _HASH_KEYS = """
-SELECT h.distinct_id, h.flag_key, h.hash_key FROM feature_flag_hash_keys AS h
-WHERE h.project_id = $project_id
-  AND (list_contains($ids, h.distinct_id)
-       OR h.distinct_id IN (SELECT d.distinct_id FROM person_distinct_ids AS d
-                            WHERE d.project_id = $project_id
-                              AND list_contains($persons, d.person_uuid)))
+SELECT distinct_id, flag_key, hash_key FROM feature_flag_hash_keys
+WHERE project_id = ? AND distinct_id = ?
 """
 
 
@@ -165,14 +158,23 @@ class DuckDBFeatureFlagStore:
         return _group_types(self._db.cursor(), project_id)
 
     def context(
-        self, project_id: int, distinct_ids: Sequence[str], groups: dict[str, str]
+        self,
+        project_id: int,
+        distinct_ids: Sequence[str],
+        groups: dict[str, str],
+        *,
+        hash_keys: bool = True,
     ) -> FlagContext:
         cursor = self._db.cursor()
         ids = builtins.list(distinct_ids)
-        persons = {
-            row[0]: (row[1], orjson.loads(row[2]))
-            for row in cursor.execute(_PERSONS, [project_id, ids]).fetchall()
-        }
+        persons: dict[str, tuple[uuid.UUID, dict[str, Any]]] = {}
+        for distinct_id in ids:
+            owner = first_row(cursor.execute(_PERSON_OF, [project_id, distinct_id]))
+            if owner is None:
+                continue
+            row = first_row(cursor.execute(_PROPERTIES, [project_id, owner[0]]))
+            if row is not None:
+                persons[distinct_id] = (owner[0], orjson.loads(row[0]))
         types = _group_types(cursor, project_id) if groups else {}
         indexes = {name: index for index, name in types.items()}
         found: dict[str, dict[str, Any]] = {}
@@ -181,12 +183,10 @@ class DuckDBFeatureFlagStore:
                 row = first_row(cursor.execute(_GROUP, [project_id, indexes[name], key]))
                 if row is not None:
                     found[name] = orjson.loads(row[0])
-        person_ids = builtins.list({person for person, _ in persons.values()})
-        rows = cursor.execute(
-            _HASH_KEYS, {"project_id": project_id, "ids": ids, "persons": person_ids}
-        ).fetchall()
-        hash_keys = pick_hash_keys(rows, ids)
-        return FlagContext(persons, types, found, hash_keys)
+        if not hash_keys:
+            return FlagContext(persons, types, found, {})
+        rows = [r for d in ids for r in cursor.execute(_HASH_KEYS, [project_id, d]).fetchall()]
+        return FlagContext(persons, types, found, pick_hash_keys(rows, ids))
 
     def add_hash_keys(
         self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str

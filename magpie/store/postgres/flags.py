@@ -48,14 +48,9 @@ INSERT INTO feature_flag_hash_keys (project_id, distinct_id, flag_key, hash_key)
 SELECT DISTINCT %s, d, k, %s FROM unnest(%s::text[]) AS d, unnest(%s::text[]) AS k
 ON CONFLICT DO NOTHING
 """
-# The ids' own hash keys, and those of the other distinct ids of their persons.
 _HASH_KEYS = """
-SELECT h.distinct_id, h.flag_key, h.hash_key FROM feature_flag_hash_keys AS h
-WHERE h.project_id = %(project_id)s
-  AND (h.distinct_id = ANY(%(ids)s)
-       OR h.distinct_id IN (SELECT d.distinct_id FROM person_distinct_ids AS d
-                            WHERE d.project_id = %(project_id)s
-                              AND d.person_uuid = ANY(%(persons)s)))
+SELECT distinct_id, flag_key, hash_key FROM feature_flag_hash_keys
+WHERE project_id = %s AND distinct_id = ANY(%s)
 """
 
 
@@ -185,7 +180,12 @@ class PostgresFeatureFlagStore:
         return {index: name for index, name in rows}
 
     def context(
-        self, project_id: int, distinct_ids: Sequence[str], groups: dict[str, str]
+        self,
+        project_id: int,
+        distinct_ids: Sequence[str],
+        groups: dict[str, str],
+        *,
+        hash_keys: bool = True,
     ) -> FlagContext:
         ids = [pg_text(d) for d in distinct_ids]
         with self._db.connection() as connection:
@@ -202,12 +202,10 @@ class PostgresFeatureFlagStore:
                     _GROUPS, (names, [pg_text(groups[n]) for n in names], project_id)
                 ).fetchall()
                 found = {name: properties for name, properties in rows}
-            person_ids = builtins.list({person for person, _ in persons.values()})
-            rows = connection.execute(
-                _HASH_KEYS, {"project_id": project_id, "ids": ids, "persons": person_ids}
-            ).fetchall()
-        hash_keys = pick_hash_keys(rows, ids)
-        return FlagContext(persons, types, found, hash_keys)
+            if not hash_keys:
+                return FlagContext(persons, types, found, {})
+            rows = connection.execute(_HASH_KEYS, (project_id, ids)).fetchall()
+        return FlagContext(persons, types, found, pick_hash_keys(rows, ids))
 
     def add_hash_keys(
         self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str

@@ -32,8 +32,8 @@ CREATE TABLE feature_flag_versions (
 -- Experience continuity: the id a distinct id is bucketed by for a flag (the
 -- anonymous distinct id it had before identify). Kept per distinct id, not per
 -- person: /flags usually runs right after identify, before ingestion has made
--- the person; reads also look at the other distinct ids of the id's person.
--- The first hash key an id gets for a flag is kept.
+-- the person. /flags stores it for both ids it is sent (the identified id and
+-- the anonymous one), and the first hash key an id gets for a flag is kept.
 CREATE TABLE feature_flag_hash_keys (
     project_id BIGINT NOT NULL,
     distinct_id TEXT NOT NULL,
