@@ -427,6 +427,7 @@ FLAG_OPERATIONS = [
                 "cohorts": OBJECT,
             }
         ),
+        errors=(404,),
     ),
     Operation(
         "get",
