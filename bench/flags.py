@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
 import random
 import sys
 import tempfile
@@ -274,6 +275,8 @@ async def measure(server: MagpieServer, args: argparse.Namespace) -> tuple[Phase
 
 def report(args: argparse.Namespace, phases: tuple[Phase, Phase, int]) -> str:
     flags_phase, ceiling_phase, ingested = phases
+    p99_ms = percentile(flags_phase.latencies, 99) * 1000
+    met = flags_phase.rps >= TARGET_RPS and p99_ms <= TARGET_P99_MS
     rows = [
         (
             p.name,
@@ -297,7 +300,9 @@ def report(args: argparse.Namespace, phases: tuple[Phase, Phase, int]) -> str:
         "",
         *table(("phase", "requests", "requests/s", "p50 ms", "p99 ms", "failures"), rows),
         "",
-        f"/flags runs at {flags_phase.rps / ceiling_phase.rps:.0%} of the ceiling's throughput.",
+        f"/flags runs at {flags_phase.rps / ceiling_phase.rps:.0%} of the ceiling's throughput;"
+        f" target met: {'yes' if met else 'no'}. Load average when the run began (other"
+        f" work on the machine): {args.load_average:.1f}.",
         "",
         *table(("machine", ""), machine()),
     ]
@@ -312,6 +317,7 @@ def main() -> None:
     parser.add_argument("--ingest-rate", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    args.load_average = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="magpie-bench-flags-") as folder:
         data_dir = Path(folder) / "data"
         init_data_dir(data_dir)

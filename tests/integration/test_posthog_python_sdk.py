@@ -112,9 +112,7 @@ class SdkHarness(ReadsFromServer):
             answered = sent.status is not None and (
                 200 <= sent.status < 300 or (sent.status == 304 and sent.method == "GET")
             )
-            assert answered, (
-                f"{sent.method} {sent.url} answered {sent.status}"
-            )
+            assert answered, f"{sent.method} {sent.url} answered {sent.status}"
         uuids = [u for sent in self.requests for u in sent.event_uuids()]
         assert len(uuids) == len(set(uuids)), "an event was sent twice (a retry)"
         assert self.ingestion_warnings() == []
