@@ -85,9 +85,10 @@ class Magpie:
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
         self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
-        self.cohorts: CohortMembership = NoCohorts()
+        # What flags ask of cohorts; every cohort is unknown until a cohort store is wired in.
+        self.flag_cohorts: CohortMembership = NoCohorts()
         self.remote_flags = RemoteEvaluation(
-            self.stores.feature_flags, self.flag_definitions, self.cohorts, self.clock
+            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
         )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
@@ -278,7 +279,11 @@ def create_app(magpie: Magpie) -> Starlette:
             magpie.clock,
         ),
         *definition_routes(
-            api, magpie.tokens, magpie.stores.feature_flags, magpie.flag_definitions, magpie.cohorts
+            api,
+            magpie.tokens,
+            magpie.stores.feature_flags,
+            magpie.flag_definitions,
+            magpie.flag_cohorts,
         ),
         *user_routes(api, magpie.stores.users),
         *schema_routes(),

@@ -21,7 +21,7 @@ def applied(db: PostgresDatabase) -> list[tuple[int, str]]:
 
 def test_a_new_database_gets_every_migration_in_order(pg_url: str) -> None:
     files = migration_files()
-    # Branches get ranges of numbers, so there are gaps; never two files for one.
+    # Numbered in order, each number once (a feature may start a range of its own).
     versions = [f[0] for f in files]
     assert versions == sorted(set(versions)) and versions[0] == 1
     db = PostgresDatabase(pg_url)
