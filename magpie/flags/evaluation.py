@@ -68,6 +68,10 @@ class FlagSet:
         self.continuity_keys = frozenset(
             f.key for f in self.active if f.ensure_experience_continuity
         )
+        # What evaluation reads from the stores: nothing at all for flags that
+        # only roll out, which are then evaluated from the request alone.
+        self.reads_persons = any(_reads(f, group=False) for f in self.active)
+        self.reads_groups = any(_reads(f, group=True) for f in self.active)
 
     def evaluate(
         self,
@@ -234,6 +238,24 @@ class _Evaluation:
         if isinstance(value, str):
             return expected is True or expected == value  # variants are case-sensitive
         return isinstance(expected, bool) and expected == value
+
+
+def _reads(flag: FeatureFlag, *, group: bool) -> bool:
+    """Whether the flag needs the stored person (its properties, for cohorts), or
+    the stored groups (their types even to bucket, their properties)."""
+    filters = flag.filters
+    flag_group = filters.get("aggregation_group_type_index")
+    if group and flag_group is not None:
+        return True
+    if not group and (filters.get("feature_enrollment") or filters.get("super_groups")):
+        return True
+    for condition in filters.get("groups") or []:
+        by_group = condition.get("aggregation_group_type_index", flag_group) is not None
+        if by_group and group:
+            return True
+        if not by_group and not group and condition.get("properties"):
+            return True
+    return False
 
 
 def _cohort_id(value: Any) -> int | None:

@@ -125,7 +125,10 @@ class RemoteEvaluation:
                 errors = True
         try:
             context = self._store.context(
-                project_id, ids, request.groups, hash_keys=bool(flags.continuity_keys)
+                project_id,
+                ids if flags.reads_persons or flags.continuity_keys else [],
+                request.groups if flags.reads_groups else {},
+                hash_keys=bool(flags.continuity_keys),
             )
         except Exception:
             log.warning("could not read persons and groups for flags", exc_info=True)

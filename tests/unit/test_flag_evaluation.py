@@ -390,3 +390,21 @@ def test_only_the_keys_asked_for_and_never_inactive_flags() -> None:
     ]
     assert [r.key for r in FlagSet(flags).evaluate(subject(), NoCohorts(), NOW)] == ["a", "b"]
     assert [r.key for r in FlagSet(flags).evaluate(subject(), NoCohorts(), NOW, ["b"])] == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "persons", "groups"),
+    [
+        ({"groups": [everyone(50)]}, False, False),
+        ({"groups": [{"properties": [{"key": "plan", "value": "pro"}]}]}, True, False),
+        ({"groups": [cohort(1)]}, True, False),
+        ({"aggregation_group_type_index": 0, "groups": [everyone(50)]}, False, True),
+        ({"groups": [everyone(50, aggregation_group_type_index=1)]}, False, True),
+        ({"groups": [], "feature_enrollment": True}, True, False),
+    ],
+)
+def test_what_evaluation_reads_from_the_stores(
+    filters: dict[str, Any], persons: bool, groups: bool
+) -> None:
+    flags = FlagSet([flag("f", filters)])
+    assert (flags.reads_persons, flags.reads_groups) == (persons, groups)
