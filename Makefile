@@ -50,6 +50,7 @@ test-slow: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/funnels.py
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/hostile_capture.py
 	$(BIN)/python bench/heavy_queries.py
