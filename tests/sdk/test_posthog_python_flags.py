@@ -254,6 +254,54 @@ def test_local_and_remote_evaluation_agree(live_server: LiveServer, ids: int) ->
     make_company_type(live_server)
     for key, filters in FLAGS.items():
         define(live_server, key, filters)
+    with live_server.api() as api:
+        flag_ids = {
+            f["key"]: f["id"]
+            for f in api.get(f"/api/projects/{live_server.project_id}/feature_flags/").json()[
+                "results"
+            ]
+        }
+    # flags that depend on other flags, two deep
+    depends = {
+        "properties": [
+            {
+                "key": str(flag_ids["pro-plan"]),
+                "type": "flag",
+                "operator": "flag_evaluates_to",
+                "value": True,
+            }
+        ],
+        "rollout_percentage": 80,
+    }
+    define(live_server, "needs-pro-plan", {"groups": [depends]})
+    with live_server.api() as api:
+        needs = api.get(
+            f"/api/projects/{live_server.project_id}/feature_flags/", params={"search": "needs-pro"}
+        ).json()["results"][0]["id"]
+    define(
+        live_server,
+        "needs-variant",
+        {
+            "groups": [
+                {
+                    "properties": [
+                        {
+                            "key": str(needs),
+                            "type": "flag",
+                            "operator": "flag_evaluates_to",
+                            "value": True,
+                        },
+                        {
+                            "key": str(flag_ids["variants"]),
+                            "type": "flag",
+                            "operator": "flag_evaluates_to",
+                            "value": "test",
+                        },
+                    ]
+                }
+            ]
+        },
+    )
     client = Posthog(
         live_server.token,
         host=live_server.url,
