@@ -31,11 +31,16 @@ from magpie.clock import Clock, SystemClock
 from magpie.cohorts.refresh import CohortRefresher
 from magpie.cohorts.service import CohortService
 from magpie.credentials import DEFAULT_PROJECT_NAME
+from magpie.flags.cohorts import CohortMembership, NoCohorts
+from magpie.flags.definitions import FlagDefinitions
+from magpie.flags.remote import RemoteEvaluation
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
 from magpie.http.api.cohorts import cohort_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
+from magpie.http.api.feature_flags import feature_flag_routes
+from magpie.http.api.flag_definitions import definition_routes
 from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
@@ -82,6 +87,12 @@ class Magpie:
         self.projects = self.stores.projects
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
+        self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
+        # What flags ask of cohorts; every cohort is unknown until a cohort store is wired in.
+        self.flag_cohorts: CohortMembership = NoCohorts()
+        self.remote_flags = RemoteEvaluation(
+            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
+        )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
         )
@@ -261,7 +272,7 @@ def create_app(magpie: Magpie) -> Starlette:
 
     routes = [
         *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
-        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
+        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies, magpie.remote_flags),
         *event_routes(api, magpie.stores.events),
         *person_routes(api, magpie.stores.persons),
         *query_routes(api, magpie.query_runner, magpie.clock),
@@ -270,6 +281,20 @@ def create_app(magpie: Magpie) -> Starlette:
         *billing_routes(api, magpie.billing),
         *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
         *cohort_routes(api, magpie.cohorts, magpie.stores.persons),
+        *feature_flag_routes(
+            api,
+            magpie.stores.feature_flags,
+            magpie.flag_definitions,
+            magpie.query_runner,
+            magpie.clock,
+        ),
+        *definition_routes(
+            api,
+            magpie.tokens,
+            magpie.stores.feature_flags,
+            magpie.flag_definitions,
+            magpie.flag_cohorts,
+        ),
         *user_routes(api, magpie.stores.users),
         *schema_routes(),
         Route(
