@@ -102,6 +102,13 @@ class ServiceUnavailable(MagpieError):
     retry_after = 5
 
 
+class QueueUnavailable(ServiceUnavailable):
+    """The durable queue (NATS JetStream in cluster mode) cannot store events now:
+    capture answers 503 so the SDK retries, never 200 for an event not stored."""
+
+    code = "queue_unavailable"
+
+
 # Private API errors.
 class NotAuthenticated(MagpieError):
     status, code, type = 401, "not_authenticated", "authentication_error"
