@@ -119,8 +119,9 @@ class NatsClient:
             "name": self._name,
             "connect_timeout": 2,
             "reconnect_time_wait": 0.5,
-            # One attempt at start, so an unreachable NATS is an error now ...
-            "max_reconnect_attempts": 0,
+            # Two attempts at start (nats-py reads 0 as "for ever"), so an
+            # unreachable NATS is an error now ...
+            "max_reconnect_attempts": 1,
             "allow_reconnect": True,
             "error_cb": self._on_error,
             "disconnected_cb": self._on_disconnected,

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 _INACTIVE_SECONDS = 120.0
 # Purging consumed messages is a stream write: at most this often per reader.
 _RELEASE_EVERY_SECONDS = 1.0
+# How long reads may come back empty before the consumer is checked against the stream.
+_STUCK_CHECK_SECONDS = 5.0
 # The shortest wait for a read with timeout 0 (a pull request must expire).
 _MIN_WAIT = 0.01
 
@@ -64,6 +66,7 @@ class NatsStreamReader:
         self._delivered = 0  # the consumer sequence of its last message
         self._held: list[Msg] = []  # delivered past a read's byte limit, in order
         self._restart = False
+        self._idle_since: float | None = None
         self._released = 0
         self._released_at = 0.0
 
@@ -122,12 +125,28 @@ class NatsStreamReader:
             try:
                 messages = await self._sub.fetch(max_records, timeout=max(timeout, _MIN_WAIT))
             except TimeoutError:  # nats-py raises its own and plain ones
+                await self._check_not_stuck(js)
                 return []
-            except nats.js.errors.NotFoundError:
-                # The server removed the consumer (this reader idle too long): next time anew.
-                await self._drop_consumer(js)
-                return []
+            except Exception:
+                # The consumer may be gone (NATS restarted, or removed it as idle):
+                # the next read starts a new one where this left off.
+                self._restart = True
+                raise
+        self._idle_since = None
         return self._entries(messages, max_records, max_bytes)
+
+    async def _check_not_stuck(self, js: JetStreamContext) -> None:
+        """Now and then while reads come back empty, ask whether the subject has
+        messages past the cursor: then the consumer is lost (its server restarted,
+        say) and a new one must start, rather than wait for ever in silence."""
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= _STUCK_CHECK_SECONDS:
+            self._idle_since = now
+            if await self._end(js) > self._cursor:
+                log.warning("queue %s: consumer delivered nothing; starting anew", self.subject)
+                self._restart = True
 
     def _entries(self, messages: list[Msg], max_records: int, max_bytes: int) -> list[Entry]:
         entries: list[Entry] = []
