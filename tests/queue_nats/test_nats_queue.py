@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -161,9 +162,15 @@ def test_a_read_waits_for_the_next_record(make_queue: Callable[..., NatsQueue]) 
     reader = queue.reader(0)
     assert reader.read(0, max_records=10, max_bytes=1 << 20, timeout=0) == []
     assert (reader.start, reader.end) == (0, 0)
-    position = queue.writer().append_sync(record(("dave", "u1")))
-    [entry] = reader.read(0, max_records=10, max_bytes=1 << 20, timeout=5)
-    assert entry.next_position == position == reader.end
+    appended: list[int] = []
+    # Appended while the reader waits (or just before: either way it is read).
+    appender = threading.Thread(
+        target=lambda: appended.append(queue.writer().append_sync(record(("dave", "u1"))))
+    )
+    appender.start()
+    [entry] = reader.read(0, max_records=10, max_bytes=1 << 20, timeout=30)
+    appender.join()
+    assert entry.next_position == appended[0] == reader.end
     reader.close()
 
 

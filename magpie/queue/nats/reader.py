@@ -19,6 +19,7 @@ mid-batch) is noticed and read again, never skipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -26,7 +27,9 @@ from collections.abc import Awaitable, Callable
 
 import nats.errors
 import nats.js.errors
+import orjson
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -41,8 +44,14 @@ _INACTIVE_SECONDS = 120.0
 _RELEASE_EVERY_SECONDS = 1.0
 # How long reads may come back empty before the consumer is checked against the stream.
 _STUCK_CHECK_SECONDS = 5.0
-# The shortest wait for a read with timeout 0 (a pull request must expire).
-_MIN_WAIT = 0.01
+# Status messages: no messages (no_wait), the request expired, and a heartbeat.
+_REQUEST_ENDED = ("404", "408")
+_HEARTBEAT = "100"
+
+
+class ConsumerLost(RuntimeError):
+    """The server ended a pull request otherwise than by its limits (the consumer
+    was deleted, or NATS restarted without it)."""
 
 
 class NatsStreamReader:
@@ -60,13 +69,15 @@ class NatsStreamReader:
         self.subject = subject
         self._ensure = ensure
         self._ready = False
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._sub: Subscription | None = None
+        self._next: str | None = None  # where pull requests go
         self._consumer: str | None = None
         self._cursor = 0  # where the consumer's next message is at or after
         self._delivered = 0  # the consumer sequence of its last message
         self._held: list[Msg] = []  # delivered past a read's byte limit, in order
         self._restart = False
         self._idle_since: float | None = None
+        self._answer: _Answer | None = None  # the pull request in flight
         self._released = 0
         self._released_at = 0.0
 
@@ -119,21 +130,73 @@ class NatsStreamReader:
         await self._ready_stream(js)
         if self._sub is None or self._restart or position != self._cursor:
             await self._start_consumer(js, position)
-        assert self._sub is not None
         messages, self._held = self._held, []
         if not messages:
             try:
-                messages = await self._sub.fetch(max_records, timeout=max(timeout, _MIN_WAIT))
-            except TimeoutError:  # nats-py raises its own and plain ones
-                await self._check_not_stuck(js)
-                return []
+                messages = await self._fetch(max_records, timeout)
+            except ConsumerLost as lost:
+                # Gone with a NATS restart, or removed as idle: once more, anew.
+                log.info("queue reader: %s; starting a new consumer", lost)
+                await self._start_consumer(js, position)
+                messages = await self._fetch_or_restart(max_records, timeout)
             except Exception:
-                # The consumer may be gone (NATS restarted, or removed it as idle):
-                # the next read starts a new one where this left off.
+                # A request may still be out: the next read starts anew from the cursor.
                 self._restart = True
                 raise
+            if not messages:
+                await self._check_not_stuck(js)
+                return []
         self._idle_since = None
         return self._entries(messages, max_records, max_bytes)
+
+    async def _fetch_or_restart(self, batch: int, wait: float) -> list[Msg]:
+        try:
+            return await self._fetch(batch, wait)
+        except Exception:
+            self._restart = True
+            raise
+
+    async def _fetch(self, batch: int, wait: float) -> list[Msg]:
+        """What is there now; else the first message within ``wait`` and what came
+        with it. (A pull request that waits returns only once its batch is full, so
+        the waiting is done for one message.)"""
+        messages = await self._pull(batch, 0)
+        if messages or wait <= 0:
+            return messages
+        messages = await self._pull(1, wait)
+        if messages and batch > 1:
+            messages += await self._pull(batch - 1, 0)
+        return messages
+
+    async def _pull(self, batch: int, wait: float) -> list[Msg]:
+        """One pull request: up to ``batch`` messages, waiting up to ``wait`` seconds
+        for them, or none at all (``no_wait``: the server answers at once with what
+        it has). The server ends a request it cannot fill with a status message, so
+        an empty answer means "nothing there", however slow this machine is."""
+        assert self._sub is not None and self._next is not None
+        request: dict[str, object] = {"batch": batch}
+        if wait > 0:
+            request["expires"] = int(wait * 1e9)
+        else:
+            request["no_wait"] = True
+        answer = self._answer = _Answer(batch, self.subject)
+        try:
+            await self._client.nc.publish(
+                self._next, orjson.dumps(request), reply=self._sub.subject
+            )
+            await asyncio.wait_for(answer.ended.wait(), wait + self._client.request_timeout)
+        finally:
+            self._answer = None
+        if answer.error is not None:
+            raise answer.error
+        return answer.messages
+
+    async def _on_message(self, msg: Msg) -> None:
+        if self._answer is None or self._answer.ended.is_set():
+            # Nothing asked for it (an answer that came too late): start anew.
+            self._restart = True
+            return
+        self._answer.take(msg)
 
     async def _check_not_stuck(self, js: JetStreamContext) -> None:
         """Now and then while reads come back empty, ask whether the subject has
@@ -189,7 +252,10 @@ class NatsStreamReader:
         )
         await js.add_consumer(self.stream, config)
         self._consumer = name
-        self._sub = await js.pull_subscribe_bind(name, stream=self.stream)
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{name}"
+        self._sub = await self._client.nc.subscribe(
+            self._client.nc.new_inbox(), cb=self._on_message
+        )
         self._cursor = position
         self._delivered = 0
         self._held = []
@@ -227,3 +293,28 @@ class NatsStreamReader:
         except nats.js.errors.NotFoundError:
             return 0
         return int(first.seq or 0)
+
+
+class _Answer:
+    """What the server sent for one pull request, gathered by the subscription's
+    callback (one wake-up per request, not one per message)."""
+
+    def __init__(self, batch: int, subject: str) -> None:
+        self.batch = batch
+        self.subject = subject
+        self.messages: list[Msg] = []
+        self.error: Exception | None = None
+        self.ended = asyncio.Event()
+
+    def take(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if status is None:
+            self.messages.append(msg)
+            if len(self.messages) >= self.batch:
+                self.ended.set()
+        elif status in _REQUEST_ENDED:
+            self.ended.set()
+        elif status != _HEARTBEAT:
+            self.error = ConsumerLost(f"{self.subject}: {status} {headers.get('Description')}")
+            self.ended.set()

@@ -62,29 +62,33 @@ class NatsQueueWriter:
             await ensure_events_stream(js, self._names, self.partitions, self._limits)
             self._ready = True
         messages = split_record(payload, self.partitions, self._client.nc.max_payload)
-        acks = await asyncio.gather(
-            *(self._publish(js, m) for m in messages), return_exceptions=True
-        )
+        try:
+            # Sent back to back, acknowledged together: one round trip for the record.
+            pending = [await self._send(js, m) for m in messages]
+            acks = await asyncio.wait_for(
+                asyncio.gather(*pending, return_exceptions=True), self._client.request_timeout
+            )
+        except (TimeoutError, nats.js.errors.TooManyStalledMsgsError) as exc:
+            raise _unavailable(exc, len(messages), len(messages)) from exc
         failures = [a for a in acks if isinstance(a, BaseException)]
         if failures:
-            raise _unavailable(failures[0], len(failures), len(messages))
+            if any(isinstance(f, nats.js.errors.NoStreamResponseError) for f in failures):
+                # The stream is gone (deleted by hand, or JetStream lost its store):
+                # create it again before the next record.
+                self._ready = False
+            raise _unavailable(failures[0], len(failures), len(messages)) from failures[0]
         end = max(a.seq for a in acks if isinstance(a, PubAck)) + 1
         self._end = max(self._end, end)
         return end
 
-    async def _publish(self, js: JetStreamContext, message: Message) -> PubAck:
-        try:
-            return await js.publish(
-                self._names.partition_subject(message.partition),
-                message.payload,
-                stream=self._names.events,
-                headers={_MSG_ID: message.msg_id},
-            )
-        except nats.js.errors.NoStreamResponseError:
-            # The stream is gone (deleted by hand, or JetStream lost its store):
-            # create it again before the next record.
-            self._ready = False
-            raise
+    async def _send(self, js: JetStreamContext, message: Message) -> asyncio.Future[PubAck]:
+        return await js.publish_async(
+            self._names.partition_subject(message.partition),
+            message.payload,
+            wait_stall=self._client.request_timeout,
+            stream=self._names.events,
+            headers={_MSG_ID: message.msg_id},
+        )
 
 
 def _unavailable(error: BaseException, failed: int, parts: int) -> QueueUnavailable:
