@@ -38,7 +38,10 @@ def records(events: int, per_record: int, people: int, seed: int = 7) -> list[by
                 "event": "$pageview",
                 "distinct_id": f"user-{rng.randrange(people)}",
                 "timestamp": "2026-03-01T12:00:00",
-                "properties": {"$current_url": "https://example.com/pricing", "$browser": "Firefox"},
+                "properties": {
+                    "$current_url": "https://example.com/pricing",
+                    "$browser": "Firefox",
+                },
             }
             for _ in range(min(per_record, events - start))
         ]
@@ -94,6 +97,9 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
+    # As the server runs (app.tune_interpreter): capture's loop and the queue
+    # connection's loop are two threads handing work to each other.
+    sys.setswitchinterval(0.0005)
 
     payloads = records(args.events, args.per_record, args.people)
     queue = NatsQueue(f"{args.url}/bench_{secrets.token_hex(4)}", partitions=args.partitions)
