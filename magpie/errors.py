@@ -104,9 +104,8 @@ class ServiceUnavailable(MagpieError):
 
 class QueueUnavailable(ServiceUnavailable):
     """The durable queue (NATS JetStream in cluster mode) cannot store events now:
-    capture answers 503 so the SDK retries, never 200 for an event not stored."""
-
-    code = "queue_unavailable"
+    capture answers 503 so the SDK retries, never 200 for an event not stored.
+    Its own class for the code that handles it, the same code on the wire."""
 
 
 # Private API errors.
