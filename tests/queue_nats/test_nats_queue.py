@@ -212,3 +212,28 @@ def test_a_process_with_another_partition_count_is_refused(
     other = make_queue(partitions=8)
     with pytest.raises(QueueMisconfigured, match="4 partitions"):
         other.writer().append_sync(record(("frank", "u2")))
+
+
+def test_processes_starting_together_all_create_the_stream(
+    make_queue: Callable[..., NatsQueue],
+) -> None:
+    # Four capture processes (four connections) whose first appends race to
+    # create the stream, and four workers creating the lease bucket.
+    queues = [make_queue(partitions=4) for _ in range(4)]
+    results: list[object] = []
+
+    def first_use(queue: NatsQueue, n: int) -> None:
+        try:
+            results.append(queue.writer().append_sync(record((f"p{n}", new_uuid()))))
+            results.append(queue.leases(f"worker-{n}").heartbeat())
+        except Exception as exc:  # reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(q, n)) for n, q in enumerate(queues)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert len(results) == 8
+    assert sum(len(events_of(queues[0], p)) for p in range(4)) == 4
