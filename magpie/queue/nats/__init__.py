@@ -131,4 +131,5 @@ class NatsQueue:
         return self._bucket
 
     def close(self) -> None:
+        self._writer.close()
         self.client.close()

@@ -78,6 +78,12 @@ class NatsClient:
         """The same, awaited from another event loop (capture's)."""
         return await asyncio.wrap_future(self._submit(work))
 
+    def soon(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the connection's loop, from any thread."""
+        if self._closed:
+            raise QueueUnavailable("the queue connection is closed")
+        self._loop.call_soon_threadsafe(callback)
+
     def _submit(
         self, work: Callable[[JetStreamContext], Awaitable[T]]
     ) -> concurrent.futures.Future[T]:
@@ -86,11 +92,16 @@ class NatsClient:
         return asyncio.run_coroutine_threadsafe(self._run(work), self._loop)
 
     async def _run(self, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
-        js = await self._jetstream()
+        js = await self.jetstream()
         try:
             return await work(js)
         except UNREACHABLE as exc:
-            raise QueueUnavailable(f"the queue (NATS at {self.url.server}) did not answer") from exc
+            raise self.unavailable(exc) from exc
+
+    def unavailable(self, cause: BaseException) -> QueueUnavailable:
+        if isinstance(cause, QueueUnavailable):
+            return cause
+        return QueueUnavailable(f"the queue (NATS at {self.url.server}) did not answer")
 
     @property
     def nc(self) -> Client:
@@ -100,7 +111,8 @@ class NatsClient:
 
     # -- the connection -------------------------------------------------------
 
-    async def _jetstream(self) -> JetStreamContext:
+    async def jetstream(self) -> JetStreamContext:
+        """The JetStream context of a live connection (on the loop only)."""
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
