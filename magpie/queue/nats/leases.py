@@ -146,7 +146,8 @@ class PartitionLeases:
             self._client.call(lambda js: self._delete(js, f"{_MEMBERS}.{self.owner}", None))
 
     def fence(self, partition: int) -> Callable[[], None]:
-        """A check for the worker to call before each commit; raises ``LeaseLost``."""
+        """A check for the worker to call before each commit: raises ``LeaseLost``, or
+        ``QueueUnavailable`` when NATS cannot confirm the lease; either way, do not commit."""
         with self._lock:
             lease = self._owned.get(partition)
         if lease is None:
