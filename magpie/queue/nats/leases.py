@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import nats.js.errors
@@ -97,12 +97,12 @@ class PartitionLeases:
     def __init__(
         self,
         client: NatsClient,
-        bucket: Callable[[JetStreamContext], object],
+        bucket: Callable[[JetStreamContext], Awaitable[tuple[KeyValue, float]]],
         owner: str,
         partitions: int,
     ) -> None:
         self._client = client
-        self._bucket = bucket  # async: the bucket and its ttl, created on first use
+        self._bucket = bucket  # the bucket and its TTL, created on first use
         self.owner = owner
         self.partitions = partitions
         self._lock = threading.Lock()
@@ -166,8 +166,8 @@ class PartitionLeases:
     # -- on the client's loop ------------------------------------------------
 
     async def _kv(self, js: JetStreamContext) -> KeyValue:
-        kv, self.lease_seconds = await self._bucket(js)  # type: ignore[misc]
-        return kv  # type: ignore[no-any-return]
+        kv, self.lease_seconds = await self._bucket(js)
+        return kv
 
     async def _heartbeat(self, js: JetStreamContext) -> Changes:
         kv = await self._kv(js)
