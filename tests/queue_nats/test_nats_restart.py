@@ -6,13 +6,16 @@ the machine's shared NATS is never disturbed.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 
 import orjson
 import pytest
 
 from magpie.errors import QueueUnavailable
-from magpie.queue.nats import NatsQueue
+from magpie.queue.nats import LeaseLost, NatsQueue
 from tests.queue_nats.conftest import PrivateNats
 
 
@@ -99,7 +102,7 @@ def _until_connected(writer, acknowledged: list[str]) -> None:  # type: ignore[n
         try:
             writer.append_sync(record("probe", event_uuid))
         except QueueUnavailable:
-            _sleep(0.05)
+            time.sleep(0.05)
             continue
         acknowledged.append(event_uuid)
         return
@@ -112,11 +115,55 @@ def _until_stored(writer, payload: bytes) -> None:  # type: ignore[no-untyped-de
             writer.append_sync(payload)
             return
         except QueueUnavailable:
-            _sleep(0.05)
+            time.sleep(0.05)
     pytest.fail("a retried record was never acknowledged")
 
 
-def _sleep(seconds: float) -> None:
-    import time
+def test_a_worker_cut_off_from_nats_stops_its_partitions(private_nats: PrivateNats) -> None:
+    queue = NatsQueue(
+        f"{private_nats.url}/cutoff", partitions=3, lease_seconds=1, request_timeout=0.5
+    )
+    held: set[int] = set()
+    lock = threading.Lock()
 
-    time.sleep(seconds)
+    def gained(partition: int, fence: Callable[[], None]) -> None:
+        with lock:
+            held.add(partition)
+
+    def lost(partition: int) -> None:
+        with lock:
+            held.discard(partition)
+
+    keeper = queue.keeper(gained, lost, owner="cut-off")
+    keeper.start()
+    _wait(lambda: held == {0, 1, 2}, "the leases")
+    fence = keeper.leases.fence(0)
+    private_nats.kill()
+    # Its heartbeats fail; by its own clock the leases run out, no later than the
+    # server would let another worker take them, and it stops every partition.
+    _wait(lambda: held == set(), "the worker to give its partitions up")
+    with pytest.raises((LeaseLost, QueueUnavailable)):
+        fence()
+    keeper.stop()
+    queue.close()
+
+
+def test_a_stream_deleted_under_the_writer_is_created_again(private_nats: PrivateNats) -> None:
+    queue = NatsQueue(f"{private_nats.url}/recreated", partitions=1, request_timeout=1.0)
+    writer = queue.writer()
+    writer.append_sync(record("a", str(uuid.uuid4())))
+    queue.client.call(lambda js: js.delete_stream("recreated"))
+    with pytest.raises(QueueUnavailable):
+        writer.append_sync(record("a", str(uuid.uuid4())))  # refused, never acknowledged
+    event_uuid = str(uuid.uuid4())
+    writer.append_sync(record("a", event_uuid))
+    assert stored_uuids(queue, 1) == [event_uuid]
+    queue.close()
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60  # a guard against hanging, not an expectation
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
