@@ -102,6 +102,12 @@ class ServiceUnavailable(MagpieError):
     retry_after = 5
 
 
+class QueueUnavailable(ServiceUnavailable):
+    """The durable queue (NATS JetStream in cluster mode) cannot store events now:
+    capture answers 503 so the SDK retries, never 200 for an event not stored.
+    Its own class for the code that handles it, the same code on the wire."""
+
+
 # Private API errors.
 class NotAuthenticated(MagpieError):
     status, code, type = 401, "not_authenticated", "authentication_error"
