@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from magpie import access, priority, running
+from magpie import access, running
 from magpie.accounts import SessionAuthority, load_secret
+from magpie.backends import backend_urls, open_backends
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
@@ -48,11 +49,11 @@ from magpie.http.ui.routes import UiContext, ui_routes
 from magpie.ingest.worker import IngestWorker
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
-from magpie.store.duckdb import duckdb_stores
-from magpie.store.duckdb.database import Database
-from magpie.store.duckdb.query_runner import DuckDBQueryRunner
 from magpie.store.model import Project
 from magpie.store.tokens import TokenDirectory
+
+if TYPE_CHECKING:
+    from magpie.store.duckdb.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +65,10 @@ class Magpie:
         rate_limit = RateLimit.from_settings(settings)  # before anything is opened: fail fast
         self.settings = settings
         self.clock = clock or SystemClock()
+        backend_urls(settings)  # a bad URL fails before anything is opened
         make_private(settings.data_dir)
-        # The engine's worker threads run queries: below capture, above ingestion.
-        self.db = priority.started_lowered(
-            priority.QUERIES,
-            lambda: Database(
-                settings.database_path,
-                memory_limit=settings.duckdb_memory_limit,
-                threads=settings.duckdb_threads,
-                spill_limit=settings.duckdb_spill_limit,
-            ),
-        )
-        self.stores = duckdb_stores(self.db, self.clock)
+        self.backends = open_backends(settings, self.clock)
+        self.stores = self.backends.stores
         self.projects = self.stores.projects
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
@@ -124,13 +117,15 @@ class Magpie:
             transaction_events=settings.worker_transaction_events,
             on_batch=self.billing.quota_gate.refresh,
         )
-        self.query_runner = DuckDBQueryRunner(
-            self.db,
-            timeout_seconds=settings.query_timeout_seconds,
-            memory_budget_bytes=settings.query_memory_budget,
-            concurrency=settings.query_concurrency,
-        )
+        self.query_runner = self.backends.query_runner
         self._started = False
+
+    @property
+    def db(self) -> Database:
+        """The embedded store's DuckDB file (tests and benchmarks read it directly)."""
+        if self.backends.duckdb is None:
+            raise AttributeError(f"no DuckDB file in {self.backends.mode} mode")
+        return self.backends.duckdb
 
     def _front_config(self) -> dict[str, Any] | None:
         if self.api_socket is None:
@@ -146,7 +141,9 @@ class Magpie:
         """Block until every event acknowledged so far is stored (tests, CLI)."""
         if self.gateway is not None:
             self.gateway.sync_from_thread(timeout)
-        return self.worker.wait_until_caught_up(timeout)
+        return self.worker.wait_until_caught_up(timeout) and self.backends.wait_until_caught_up(
+            timeout
+        )
 
     def _token_ids(self) -> dict[str, int]:
         return {project.api_token: project.id for project in self.projects.all()}
@@ -173,6 +170,7 @@ class Magpie:
     def start(self) -> None:
         if not self._started:
             self.billing.quota_gate.refresh_all()
+            self.backends.start()
             self.worker.start()
             self._started = True
 
@@ -183,7 +181,7 @@ class Magpie:
         self.queue.close()
         if self._started:
             self.worker.stop()
-        self.db.close()
+        self.backends.stop()
         if self.api_socket is not None:
             shutil.rmtree(self.api_socket.parent, ignore_errors=True)
 

@@ -79,6 +79,15 @@ class Settings:
     # The bucket's size: how many events a project may send at once above that
     # rate. None: ten seconds' worth of the rate.
     capture_rate_limit_burst_events: int | None = None
+    # -- Backends (docs/deploying.md; checked in magpie/backends.py) -----------
+    # Unset: the embedded default in the data folder (DuckDB, the local log).
+    # ClickHouse for events: clickhouse://user:password@host:8123/database,
+    # clickhouses:// (TLS), or chdb:///path?database=name (in this process).
+    events_url: str | None = None
+    # PostgreSQL for persons and metadata: postgresql://user@host:5432/database.
+    database_url: str | None = None
+    # NATS JetStream between capture and the workers: nats://host:4222/STREAM.
+    queue_url: str | None = None
 
     @property
     def database_path(self) -> Path:
@@ -87,6 +96,11 @@ class Settings:
     @property
     def queue_dir(self) -> Path:
         return self.data_dir / "queue"
+
+    @property
+    def processed_dir(self) -> Path:
+        """Cluster mode with the local queue: processed events on their way to ClickHouse."""
+        return self.data_dir / "processed"
 
     @property
     def credentials_path(self) -> Path:
