@@ -18,6 +18,7 @@ from rich.table import Table
 
 from magpie import access, accounts, running
 from magpie.app import Magpie, server_config, tune_interpreter
+from magpie.backends import backend_urls
 from magpie.billing.meter import Period
 from magpie.billing.pricing import DEFAULT_PRICING
 from magpie.billing.pricing import quote as compute_quote
@@ -36,9 +37,11 @@ T = TypeVar("T")
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings.load(**overrides)
+        settings = Settings.load(**overrides)
+        backend_urls(settings)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    return settings
 
 
 def _credentials(magpie: Magpie) -> Credentials:
