@@ -237,16 +237,22 @@ def create_app(magpie: Magpie) -> Starlette:
 
     def ingestion_status(request: Request, body: object) -> Response:
         worker = magpie.worker
-        return json_response(
-            {
-                "queue": {
-                    "end": magpie.queue.end,
-                    "committed": worker.position,
-                    "lag_bytes": worker.lag_bytes,
-                },
-                "worker": vars(worker.stats),
+        status: dict[str, object] = {
+            "queue": {
+                "end": magpie.queue.end,
+                "committed": worker.position,
+                "lag_bytes": worker.lag_bytes,
+            },
+            "worker": vars(worker.stats),
+        }
+        loader = magpie.backends.loader
+        if loader is not None:  # cluster mode: how far ClickHouse has been loaded
+            status["loader"] = {
+                "position": loader.position,
+                "events_loaded": loader.events_loaded,
+                "batches_skipped": loader.batches_skipped,
             }
-        )
+        return json_response(status)
 
     routes = [
         *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
