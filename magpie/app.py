@@ -238,11 +238,7 @@ def create_app(magpie: Magpie) -> Starlette:
     def ingestion_status(request: Request, body: object) -> Response:
         worker = magpie.worker
         status: dict[str, object] = {
-            "queue": {
-                "end": magpie.queue.end,
-                "committed": worker.position,
-                "lag_bytes": worker.lag_bytes,
-            },
+            "queue": worker.queue_status(),
             "worker": vars(worker.stats),
         }
         loader = magpie.backends.loader
