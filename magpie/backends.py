@@ -247,7 +247,10 @@ def _open_cluster(settings: Settings, clock: Clock, urls: BackendUrls) -> Backen
         queries, loading, lookups = clients
         processed = LocalLog(settings.processed_dir, segment_bytes=settings.queue_segment_bytes)
         closers.append(processed.close)
-        sink = PublishingSink(processed.append_sync, ClickHouseEventWriter(lookups).stored_batches)
+        sink = PublishingSink(
+            lambda _id, record: processed.append_sync(record),
+            ClickHouseEventWriter(lookups).stored_batches,
+        )
         stores = postgres_stores(pg, clock, ClickHouseEventReader(queries), sink)
         ingest = stores.ingest
         assert isinstance(ingest, PostgresIngestStore)

@@ -56,9 +56,8 @@ def worker(url: str, queue_dir: str, processed_dir: str, mode: str = "") -> int:
     processed = LocalLog(Path(processed_dir))
     sink_type = DiesAfterPublishing if mode == "crash" else PublishingSink
     queue = LocalLog(Path(queue_dir))
-    worker = IngestWorker(
-        PostgresIngestStore(db, sink_type(processed.append_sync)), queue, SystemClock()
-    )
+    sink = sink_type(lambda _id, record: processed.append_sync(record))
+    worker = IngestWorker(PostgresIngestStore(db, sink), queue, SystemClock())
     worker.start()
     caught_up = worker.wait_until_caught_up(30)
     queue.close()
@@ -73,7 +72,9 @@ def loader(url: str, processed_dir: str, chdb_path: str, mode: str = "") -> int:
     client = connect(f"chdb://{chdb_path}", DATABASE)
     processed = LocalLog(Path(processed_dir))
     loader_type = DiesBeforeSavingPosition if mode == "crash" else ClickHouseLoader
-    store = PostgresIngestStore(db, PublishingSink(processed.append_sync))
+    store = PostgresIngestStore(
+        db, PublishingSink(lambda _id, record: processed.append_sync(record))
+    )
     load = loader_type(client, processed, store.batch_outcomes)
     while load.position < processed.end:
         load.load_once(timeout=1.0)  # waits while a killed worker's unit is still open

@@ -15,6 +15,7 @@ all the same (see docs/deploying.md).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,15 +26,17 @@ from magpie.store.person_rows import PersonRows
 from magpie.store.processed_events import ProcessedRecord, encode
 
 StoredBatches = Callable[[Sequence[tuple[int, str]], datetime, datetime], dict[str, set[uuid.UUID]]]
+# Appends one record under an id of its own (a log that deduplicates publishes
+# keeps one copy of a record sent twice), returning once it is durable.
+Publish = Callable[[str, bytes], object]
 
 
 class PublishingSink:
-    def __init__(
-        self, publish: Callable[[bytes], object], stored: StoredBatches | None = None
-    ) -> None:
-        """``publish`` appends one record and returns once it is durable."""
+    def __init__(self, publish: Publish, stored: StoredBatches | None = None) -> None:
         self._publish = publish
         self._stored = stored
+        self._lock = threading.Lock()
+        self._sent: dict[uuid.UUID, int] = {}  # records published per batch
 
     def stored_batches(
         self, keys: Sequence[tuple[int, str]], earliest: datetime, latest: datetime
@@ -44,8 +47,17 @@ class PublishingSink:
 
     def append(self, columns: dict[str, list[Any]], batch: uuid.UUID) -> int:
         events = arrow_table(columns)
-        self._publish(encode(ProcessedRecord(batch, events=events)))
+        self._send(ProcessedRecord(batch, events=events))
         return events.num_rows
 
     def append_rows(self, rows: PersonRows, batch: uuid.UUID) -> None:
-        self._publish(encode(ProcessedRecord(batch, rows=rows)))
+        self._send(ProcessedRecord(batch, rows=rows))
+
+    def _send(self, record: ProcessedRecord) -> None:
+        with self._lock:
+            number = self._sent.pop(record.batch, 0)
+            # Units are short-lived: only the last few batches' counts are kept.
+            self._sent[record.batch] = number + 1
+            while len(self._sent) > 1024:
+                del self._sent[next(iter(self._sent))]
+        self._publish(f"{record.batch}.{number}", encode(record))
