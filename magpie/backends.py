@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from clickhouse_connect.driver.client import Client
 
 from magpie import priority
 from magpie.clock import Clock
+from magpie.errors import ServiceUnavailable
 from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog
 from magpie.settings import Settings, SettingsError
@@ -36,10 +37,11 @@ from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner
 from magpie.store.duckdb import duckdb_stores
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.query_runner import DuckDBQueryRunner
+from magpie.store.model import EventFilter, StoredEvent
 from magpie.store.postgres import PostgresDatabase, postgres_stores
 from magpie.store.postgres.ingest import PostgresIngestStore
 from magpie.store.postgres.migrate import exclusively
-from magpie.store.postgres.publishing_sink import PublishingSink
+from magpie.store.postgres.publishing_sink import Publish, PublishingSink
 
 # ClickHouse's schema is migrated under this PostgreSQL advisory lock, so that of
 # several processes starting together one migrates and the others wait.
@@ -101,14 +103,39 @@ EVENT_STORES: dict[str, Callable[[str], ClickHouseTarget]] = {
 DATABASES: dict[str, Callable[[str], str]] = {"postgresql": _postgres, "postgres": _postgres}
 
 
-class QueueFactory(Protocol):
-    """Opens a queue backend from its URL (registered by the queue package)."""
+class PartitionedQueue(Protocol):
+    """A queue backend at scale (NATS JetStream, ``magpie/queue/nats``): what each
+    role takes of it."""
 
-    def __call__(self, url: str, settings: Settings) -> object: ...
+    partitions: int
+
+    def writer(self) -> Any: ...
+
+    def reader(self, partition: int) -> Any: ...
+
+    def consumer(self, partition: int) -> str: ...
+
+    def processed(self) -> Any: ...
+
+    def processed_reader(self) -> Any: ...
+
+    def keeper(self, on_gained: Any, on_lost: Any) -> Any: ...
+
+    def close(self) -> None: ...
 
 
-# Filled by the queue packages that exist (NATS JetStream): scheme → factory.
-QUEUES: dict[str, QueueFactory] = {}
+def _nats(url: str) -> PartitionedQueue:
+    # Imported only when asked for: embedded Magpie never loads the NATS client.
+    from magpie.queue.nats import InvalidQueueUrl, NatsQueue
+
+    try:
+        return NatsQueue(url)
+    except InvalidQueueUrl as exc:
+        raise BackendSettingsError(f"MAGPIE_QUEUE_URL: {exc}") from None
+
+
+# scheme → factory of the queue backend.
+QUEUES: dict[str, Callable[[str], PartitionedQueue]] = {"nats": _nats, "tls": _nats}
 
 
 def _scheme(variable: str, url: str, known: Iterable[str]) -> str:
@@ -188,9 +215,10 @@ class Backends:
 
     mode: str
     stores: Stores
-    query_runner: QueryRunner
+    query_runner: QueryRunner | None  # None in a process that answers no queries
     duckdb: Database | None = None
     loader: ClickHouseLoader | None = None
+    queue: PartitionedQueue | None = None  # None: the local log in the data folder
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -210,12 +238,31 @@ class Backends:
         self._closers.clear()
 
 
-def open_backends(settings: Settings, clock: Clock) -> Backends:
+# What a process does. ``magpie serve`` runs them all; ``magpie capture``,
+# ``worker``, ``loader`` and ``api`` one each (cluster mode with a NATS queue).
+ROLES = frozenset({"capture", "worker", "loader", "api"})
+
+
+def check_backends(settings: Settings, roles: frozenset[str] = ROLES) -> BackendUrls:
+    """``backend_urls``, and whether these roles may run in a process of their own."""
     urls = backend_urls(settings)
-    return MODES[urls.mode](settings, clock, urls)
+    if roles != ROLES and urls.queue is None:
+        raise BackendSettingsError(
+            "running roles apart needs MAGPIE_QUEUE_URL (nats://) with MAGPIE_EVENTS_URL and"
+            " MAGPIE_DATABASE_URL: the local queue has one writer and one reader, so with it"
+            " every role runs in `magpie serve`"
+        )
+    return urls
 
 
-def _open_embedded(settings: Settings, clock: Clock, urls: BackendUrls) -> Backends:
+def open_backends(settings: Settings, clock: Clock, roles: frozenset[str] = ROLES) -> Backends:
+    urls = check_backends(settings, roles)
+    return MODES[urls.mode](settings, clock, urls, roles)
+
+
+def _open_embedded(
+    settings: Settings, clock: Clock, urls: BackendUrls, roles: frozenset[str]
+) -> Backends:
     # The engine's worker threads run queries: below capture, above ingestion.
     db = priority.started_lowered(
         priority.QUERIES,
@@ -235,38 +282,73 @@ def _open_embedded(settings: Settings, clock: Clock, urls: BackendUrls) -> Backe
     return Backends("embedded", duckdb_stores(db, clock), runner, duckdb=db, _closers=[db.close])
 
 
-def _open_cluster(settings: Settings, clock: Clock, urls: BackendUrls) -> Backends:
+def _open_cluster(
+    settings: Settings, clock: Clock, urls: BackendUrls, roles: frozenset[str]
+) -> Backends:
     assert urls.events is not None and urls.database is not None
     target = urls.events
+    # chdb is one process's ClickHouse: only the process that queries or loads
+    # opens it; a worker asks a ClickHouse server which events are stored.
+    events_here = bool(roles & {"api", "loader"}) or not target.in_process
     closers: list[Callable[[], None]] = []
     try:
         pg = PostgresDatabase(urls.database)
         closers.append(pg.close)
-        clients = _clickhouse_clients(pg, target, 3)
+        clients = _clickhouse_clients(pg, target, 3) if events_here else []
         closers.extend(c.close for c in clients)
-        queries, loading, lookups = clients
-        processed = LocalLog(settings.processed_dir, segment_bytes=settings.queue_segment_bytes)
-        closers.append(processed.close)
-        sink = PublishingSink(
-            lambda _id, record: processed.append_sync(record),
-            ClickHouseEventWriter(lookups).stored_batches,
-        )
-        stores = postgres_stores(pg, clock, ClickHouseEventReader(queries), sink)
+        queue = QUEUES[urlsplit(urls.queue).scheme](urls.queue) if urls.queue else None
+        if queue is not None:
+            closers.append(queue.close)
+            publish, processed = _nats_processed(queue, roles)
+        else:
+            log = LocalLog(settings.processed_dir, segment_bytes=settings.queue_segment_bytes)
+            closers.append(log.close)
+            publish, processed = (lambda _id, record: log.append_sync(record)), log
+        lookups = ClickHouseEventWriter(clients[2]).stored_batches if clients else None
+        reader = ClickHouseEventReader(clients[0]) if clients else NoEventStore()
+        stores = postgres_stores(pg, clock, reader, PublishingSink(publish, lookups))
         ingest = stores.ingest
         assert isinstance(ingest, PostgresIngestStore)
-        loader = ClickHouseLoader(loading, processed, ingest.batch_outcomes)
-        runner = ClickHouseQueryRunner(
-            queries,
-            target.database,
-            timeout_seconds=settings.query_timeout_seconds,
-            memory_budget_bytes=settings.query_memory_budget if target.in_process else None,
-            concurrency=settings.query_concurrency,
+        loader = (
+            ClickHouseLoader(clients[1], processed, ingest.batch_outcomes)
+            if "loader" in roles and processed is not None
+            else None
+        )
+        runner = (
+            ClickHouseQueryRunner(
+                clients[0],
+                target.database,
+                timeout_seconds=settings.query_timeout_seconds,
+                memory_budget_bytes=settings.query_memory_budget if target.in_process else None,
+                concurrency=settings.query_concurrency,
+            )
+            if "api" in roles
+            else None
         )
     except BaseException:
         for close in reversed(closers):
             close()
         raise
-    return Backends("cluster", stores, runner, loader=loader, _closers=closers)
+    return Backends("cluster", stores, runner, loader=loader, queue=queue, _closers=closers)
+
+
+def _nats_processed(queue: PartitionedQueue, roles: frozenset[str]) -> tuple[Publish, Any]:
+    """Publishing processed events to the queue's stream of them, and reading them
+    (in the process that loads ClickHouse)."""
+    writer = queue.processed()
+
+    def publish(record_id: str, record: bytes) -> None:
+        writer.publish_processed(record_id, record)
+
+    return publish, queue.processed_reader() if "loader" in roles else None
+
+
+class NoEventStore:
+    """The event reader of a process that opens no event store (a worker beside a
+    chdb loader): nothing above it reads events there."""
+
+    def list_events(self, where: EventFilter) -> list[StoredEvent]:
+        raise ServiceUnavailable("this process reads no events; ask an API process")
 
 
 def _clickhouse_clients(pg: PostgresDatabase, target: ClickHouseTarget, count: int) -> list[Client]:
@@ -280,7 +362,7 @@ def _clickhouse_clients(pg: PostgresDatabase, target: ClickHouseTarget, count: i
 
 
 # The pair of stores (events URL set, database URL set) → how they are opened.
-MODES: dict[str, Callable[[Settings, Clock, BackendUrls], Backends]] = {
+MODES: dict[str, Callable[[Settings, Clock, BackendUrls, frozenset[str]], Backends]] = {
     "embedded": _open_embedded,
     "cluster": _open_cluster,
 }

@@ -99,3 +99,10 @@ def test_serve_runs_every_role_in_one_process_tree(
     finally:
         if server.process.poll() is None:
             server.kill()
+
+
+def test_a_role_apart_needs_the_nats_queue(tmp_path: Path) -> None:
+    env = {"MAGPIE_DATABASE_URL": "postgresql://h:5432/db", "MAGPIE_EVENTS_URL": "chdb:///x"}
+    done = magpie("worker", "--data-dir", str(tmp_path / "data"), env=env)
+    assert done.returncode == 2 and "MAGPIE_QUEUE_URL" in done.stderr
+    assert not (tmp_path / "data").exists()
