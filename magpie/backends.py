@@ -290,6 +290,9 @@ def _open_cluster(
     # chdb is one process's ClickHouse: only the process that queries or loads
     # opens it; a worker asks a ClickHouse server which events are stored.
     events_here = bool(roles & {"api", "loader"}) or not target.in_process
+    # And the process that opens chdb is the one that can load it.
+    if target.in_process and "api" in roles:
+        roles = roles | {"loader"}
     closers: list[Callable[[], None]] = []
     try:
         pg = PostgresDatabase(urls.database)
