@@ -52,6 +52,7 @@ bench: $(TEST_STAMP)
 	scripts/ensure-services
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/funnels.py
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/hostile_capture.py
 	$(BIN)/python bench/heavy_queries.py

@@ -8,8 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from magpie.errors import InvalidInput
+from magpie.query.actors.models import ActorsQuery
+from magpie.query.actors.run import run_actors
 from magpie.query.context import QueryContext
 from magpie.query.errors import QueryTooComplex
+from magpie.query.funnels.models import FunnelsQuery
+from magpie.query.funnels.views import run_funnels
 from magpie.query.hogql.compiler import compile_hogql
 from magpie.query.models import HogQLQuery, TrendsQuery
 from magpie.query.trends import run_trends
@@ -31,6 +35,8 @@ def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
 KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, Any]]]] = {
     "HogQLQuery": (HogQLQuery, run_hogql),
     "TrendsQuery": (TrendsQuery, run_trends),
+    "FunnelsQuery": (FunnelsQuery, run_funnels),
+    "ActorsQuery": (ActorsQuery, run_actors),
 }
 
 

@@ -23,12 +23,16 @@ from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboar
 from magpie.http.api.common import MAX_API_BODY, json_response
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
+from magpie.query.actors.models import ActorsQuery
+from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.models import HogQLQuery, TrendsQuery
 
 Schema = dict[str, Any]
 MODELS: tuple[type[BaseModel], ...] = (
     HogQLQuery,
     TrendsQuery,
+    FunnelsQuery,
+    ActorsQuery,
     ProjectChanges,
     NewInsight,
     InsightChanges,
@@ -157,7 +161,12 @@ COUNT = {"type": "integer", "minimum": 0, "maximum": 10**13, "default": 0}
 QUERY_BODY = obj(
     {
         "query": {
-            "oneOf": [ref("HogQLQuery"), ref("TrendsQuery")],
+            "oneOf": [
+                ref("HogQLQuery"),
+                ref("TrendsQuery"),
+                ref("FunnelsQuery"),
+                ref("ActorsQuery"),
+            ],
             "discriminator": {"propertyName": "kind"},
         }
     }
