@@ -124,18 +124,18 @@ class PartitionedQueue(Protocol):
     def close(self) -> None: ...
 
 
-def _nats(url: str) -> PartitionedQueue:
+def _nats(url: str, settings: Settings) -> PartitionedQueue:
     # Imported only when asked for: embedded Magpie never loads the NATS client.
     from magpie.queue.nats import InvalidQueueUrl, NatsQueue
 
     try:
-        return NatsQueue(url)
+        return NatsQueue(url, lease_seconds=settings.queue_lease_seconds)
     except InvalidQueueUrl as exc:
         raise BackendSettingsError(f"MAGPIE_QUEUE_URL: {exc}") from None
 
 
 # scheme → factory of the queue backend.
-QUEUES: dict[str, Callable[[str], PartitionedQueue]] = {"nats": _nats, "tls": _nats}
+QUEUES: dict[str, Callable[[str, Settings], PartitionedQueue]] = {"nats": _nats, "tls": _nats}
 
 
 def _scheme(variable: str, url: str, known: Iterable[str]) -> str:
@@ -299,7 +299,7 @@ def _open_cluster(
         closers.append(pg.close)
         clients = _clickhouse_clients(pg, target, 3) if events_here else []
         closers.extend(c.close for c in clients)
-        queue = QUEUES[urlsplit(urls.queue).scheme](urls.queue) if urls.queue else None
+        queue = QUEUES[urlsplit(urls.queue).scheme](urls.queue, settings) if urls.queue else None
         if queue is not None:
             closers.append(queue.close)
             publish, processed = _nats_processed(queue, roles)

@@ -88,6 +88,9 @@ class Settings:
     database_url: str | None = None
     # NATS JetStream between capture and the workers: nats://host:4222/STREAM.
     queue_url: str | None = None
+    # A worker's lease on a partition lasts this long unless renewed: when a
+    # worker dies, the others take its partitions over after this.
+    queue_lease_seconds: float = 10.0
 
     @property
     def database_path(self) -> Path:
