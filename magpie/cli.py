@@ -182,8 +182,9 @@ def _serve(
         magpie = Magpie(settings, roles=roles)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(_credentials(magpie).to_json())
-    sys.stdout.flush()
+    if "api" in roles:  # the credentials to reach the API (made at first start)
+        click.echo(_credentials(magpie).to_json())
+        sys.stdout.flush()
     tune_interpreter(settings)
     # uvicorn re-raises the stop signal once it has shut down gracefully; a
     # no-op handler underneath lets the process exit 0 after a clean drain.

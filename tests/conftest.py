@@ -24,6 +24,7 @@ import uvicorn
 from psycopg import sql
 
 from magpie.app import Magpie, server_config
+from magpie.backends import ROLES
 from magpie.credentials import Credentials, ensure_credentials
 from magpie.ingest.persons import person_uuid_for
 from magpie.settings import Settings
@@ -108,14 +109,14 @@ class ReadsFromServer:
 
 
 def start_live_server(
-    data_dir: Path, **overrides: object
+    data_dir: Path, roles: frozenset[str] = ROLES, **overrides: object
 ) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
     port = free_port()
     # Capture in the server process keeps test servers quick to start;
     # test_capture_process covers the capture process `magpie serve` runs.
     overrides.setdefault("capture_process", False)
     settings = Settings.load(env={}, data_dir=data_dir, port=port, **overrides)
-    magpie = Magpie(settings)
+    magpie = Magpie(settings, roles=roles)
     credentials = ensure_credentials(
         settings.credentials_path, magpie.projects, magpie.api_keys, settings.url
     )
