@@ -17,7 +17,11 @@ from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.funnels.views import run_funnels
 from magpie.query.hogql.compiler import compile_hogql, parse
 from magpie.query.hogql_filters import fill_filters
+from magpie.query.lifecycle import LifecycleQuery, run_lifecycle
 from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.paths import PathsQuery, run_paths
+from magpie.query.retention import RetentionQuery, run_retention
+from magpie.query.stickiness import StickinessQuery, run_stickiness
 from magpie.query.trends import run_trends
 
 
@@ -42,6 +46,10 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "HogQLQuery": (HogQLQuery, run_hogql),
     "TrendsQuery": (TrendsQuery, run_trends),
     "FunnelsQuery": (FunnelsQuery, run_funnels),
+    "RetentionQuery": (RetentionQuery, run_retention),
+    "LifecycleQuery": (LifecycleQuery, run_lifecycle),
+    "StickinessQuery": (StickinessQuery, run_stickiness),
+    "PathsQuery": (PathsQuery, run_paths),
     "ActorsQuery": (ActorsQuery, run_actors),
 }
 

@@ -19,6 +19,9 @@ from magpie.store.model import (
     Cohort,
     Dashboard,
     EventFilter,
+    FeatureFlag,
+    FlagContext,
+    FlagVersion,
     IngestionWarning,
     Insight,
     IssuedKey,
@@ -362,6 +365,73 @@ class MembershipCopy(Protocol):
     ) -> None: ...
 
 
+class FeatureFlagStore(Protocol):
+    """Feature flags of a project, every change recorded as a version, and what
+    flag evaluation reads of persons and groups."""
+
+    def create(
+        self,
+        project_id: int,
+        key: str,
+        *,
+        name: str,
+        filters: dict[str, Any],
+        active: bool,
+        ensure_experience_continuity: bool,
+        changed_by: str | None,
+    ) -> FeatureFlag:
+        """Version 1 of a new flag; ``ValueError`` when a flag that is not deleted has the key."""
+        ...
+
+    def get(self, project_id: int, flag_id: int) -> FeatureFlag | None:
+        """The flag, deleted or not."""
+        ...
+
+    def list(self, project_id: int) -> list[FeatureFlag]:
+        """The flags that are not deleted, oldest first."""
+        ...
+
+    def update(
+        self, project_id: int, flag_id: int, changed_by: str | None, **changes: Any
+    ) -> FeatureFlag | None:
+        """Change ``key``, ``name``, ``filters``, ``active`` or ``ensure_experience_continuity``
+        as a new version; ``ValueError`` when the new key is taken."""
+        ...
+
+    def delete(self, project_id: int, flag_id: int, changed_by: str | None) -> bool:
+        """Soft delete, as a new version; its key is free again. False if there was none."""
+        ...
+
+    def versions(self, project_id: int, flag_id: int) -> builtins.list[FlagVersion]:
+        """Oldest first."""
+        ...
+
+    def revision(self, project_id: int) -> int:
+        """A number that grows with every change to the project's flags (cache key, ETag)."""
+        ...
+
+    def group_types(self, project_id: int) -> dict[int, str]: ...
+
+    def context(
+        self,
+        project_id: int,
+        distinct_ids: Sequence[str],
+        groups: dict[str, str],
+        *,
+        hash_keys: bool = True,
+    ) -> FlagContext:
+        """The persons of ``distinct_ids``, the groups named (type name → key) and (with
+        ``hash_keys``) the continuity hash keys of these ids, the first id's first."""
+        ...
+
+    def add_hash_keys(
+        self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str
+    ) -> None:
+        """Give ``distinct_ids`` ``hash_key`` for these flags where they have none yet:
+        the first hash key an id gets for a flag is kept. Ids need no person yet."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """One backend's stores, as ``magpie/app.py`` builds them from the settings."""
@@ -377,3 +447,4 @@ class Stores:
     insights: InsightStore
     dashboards: DashboardStore
     cohorts: CohortStore
+    feature_flags: FeatureFlagStore

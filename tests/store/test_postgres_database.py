@@ -54,6 +54,9 @@ def test_a_new_database_gets_every_migration_in_order(pg_url: str) -> None:
         "usage_dropped",
         "billing_quotas",
         "billing_pricing",
+        "feature_flags",
+        "feature_flag_versions",
+        "feature_flag_hash_keys",
     } <= tables
 
 
@@ -116,3 +119,27 @@ def test_databases_of_two_tests_are_apart(new_database: Callable[[], str]) -> No
     finally:
         first.close()
         second.close()
+
+
+def test_a_migration_numbered_below_one_already_applied_is_still_applied(pg_url: str) -> None:
+    """Branches land in any order: a lower number that arrives later must run."""
+    PostgresDatabase(pg_url).close()
+    latest = migration_files()[-1][0]
+    db = PostgresDatabase(pg_url)
+    try:
+        with db.connection() as connection:
+            connection.execute(
+                "DROP TABLE feature_flag_versions, feature_flag_hash_keys, feature_flags"
+            )
+            connection.execute("DELETE FROM schema_migrations WHERE version = 10")
+            connection.execute(
+                "INSERT INTO schema_migrations VALUES (%s, 'later', now()) ON CONFLICT DO NOTHING",
+                (latest + 100,),
+            )
+    finally:
+        db.close()
+    db = PostgresDatabase(pg_url)
+    try:
+        assert (10, "0010_feature_flags.sql") in applied(db)
+    finally:
+        db.close()

@@ -22,18 +22,16 @@ from starlette.routing import Route
 from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboard, NewInsight
 from magpie.http.api.cohorts import CohortChanges, NewCohort
 from magpie.http.api.common import MAX_API_BODY, json_response
+from magpie.http.api.feature_flags import FeatureFlagChanges, NewFeatureFlag
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
-from magpie.query.actors.models import ActorsQuery
-from magpie.query.funnels.models import FunnelsQuery
-from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.kinds import KINDS
 
 Schema = dict[str, Any]
+# Every query kind's model, named after its kind: a new kind needs no entry here.
+QUERY_MODELS: tuple[type[BaseModel], ...] = tuple(model for model, _ in KINDS.values())
 MODELS: tuple[type[BaseModel], ...] = (
-    HogQLQuery,
-    TrendsQuery,
-    FunnelsQuery,
-    ActorsQuery,
+    *QUERY_MODELS,
     ProjectChanges,
     NewInsight,
     InsightChanges,
@@ -42,6 +40,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     NewUser,
     NewCohort,
     CohortChanges,
+    NewFeatureFlag,
+    FeatureFlagChanges,
 )
 BIGINT = 2**63 - 1
 STRING: Schema = {"type": "string"}
@@ -176,12 +176,7 @@ COHORT_FORM = obj(
 QUERY_BODY = obj(
     {
         "query": {
-            "oneOf": [
-                ref("HogQLQuery"),
-                ref("TrendsQuery"),
-                ref("FunnelsQuery"),
-                ref("ActorsQuery"),
-            ],
+            "oneOf": [ref(model.__name__) for model in QUERY_MODELS],
             "discriminator": {"propertyName": "kind"},
         }
     }
@@ -427,6 +422,144 @@ ERRORS = {
     408: "The query ran too long",
     413: "The body is too large",
 }
+
+FLAG_ID = Param(
+    "flag_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a feature flag's id", "path"
+)
+ANSWERS["FeatureFlag"] = obj(
+    {
+        "id": INTEGER,
+        "key": STRING,
+        "name": STRING,
+        "filters": OBJECT,
+        "active": {"type": "boolean"},
+        "deleted": {"type": "boolean"},
+        "ensure_experience_continuity": {"type": "boolean"},
+        "version": INTEGER,
+        "created_at": TIME,
+        "updated_at": TIME,
+        "created_by": nullable(OBJECT),
+    },
+    {"is_simple_flag": {"type": "boolean"}, "rollout_percentage": nullable(NUMBER)},
+)
+ANSWERS["FeatureFlagVersion"] = obj(
+    {"version": INTEGER, "changed_at": TIME, "changed_by": nullable(STRING), "state": OBJECT}
+)
+FLAG_OPERATIONS = [
+    Operation(
+        "get",
+        "/api/feature_flag/local_evaluation/",
+        "feature_flag_local_evaluation",
+        "Flag definitions for server SDKs' local evaluation (also at /flags/definitions);"
+        " ETag, and 304 for If-None-Match",
+        "feature_flags",
+        (
+            Param("token", STRING, "the project's token (phc_...)"),
+            Param("send_cohorts", STRING, "accepted; cohorts are always sent"),
+        ),
+        response=obj(
+            {
+                "flags": {"type": "array", "items": OBJECT},
+                "group_type_mapping": OBJECT,
+                "cohorts": OBJECT,
+            }
+        ),
+        errors=(404,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/",
+        "feature_flags_list",
+        "The project's feature flags, newest first",
+        "feature_flags",
+        (
+            PROJECT_ID,
+            Param("active", {"enum": ["true", "false"]}, "only active or inactive flags"),
+            Param("search", STRING, "in keys and names"),
+            LIMIT,
+            OFFSET,
+        ),
+        response={
+            **page(ref("FeatureFlag")),
+            "properties": {**page(ref("FeatureFlag"))["properties"], "count": INTEGER},
+        },
+    ),
+    Operation(
+        "post",
+        "/api/projects/{project_id}/feature_flags/",
+        "feature_flags_create",
+        "Create a feature flag (filters as PostHog's; see docs/flags.md)",
+        "feature_flags",
+        (PROJECT_ID,),
+        body=ref("NewFeatureFlag"),
+        response=ref("FeatureFlag"),
+        status=201,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/",
+        "feature_flags_retrieve",
+        "One feature flag",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        response=ref("FeatureFlag"),
+    ),
+    Operation(
+        "patch",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/",
+        "feature_flags_partial_update",
+        "Change a feature flag (a new version); deleted: true deletes it",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        body=ref("FeatureFlagChanges"),
+        response=ref("FeatureFlag"),
+    ),
+    Operation(
+        "delete",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/",
+        "feature_flags_destroy",
+        "Delete a feature flag (soft: its versions stay, its key is free)",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        status=204,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/usage/",
+        "feature_flags_usage",
+        "How often SDKs read the flag, by value ($feature_flag_called events)",
+        "feature_flags",
+        (
+            PROJECT_ID,
+            FLAG_ID,
+            Param("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30}),
+        ),
+        response=obj(
+            {
+                "flag_key": STRING,
+                "date_from": TIME,
+                "date_to": TIME,
+                "total_calls": INTEGER,
+                "results": {
+                    "type": "array",
+                    "items": obj(
+                        {"value": nullable(STRING), "calls": INTEGER, "distinct_ids": INTEGER}
+                    ),
+                },
+            }
+        ),
+        errors=(408,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/versions/",
+        "feature_flags_versions",
+        "Every change to a flag: who, when, and the flag after it; newest first",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        response=page(ref("FeatureFlagVersion")),
+    ),
+]
 
 OPERATIONS: list[Operation] = [
     Operation("get", "/api/schema/", "schema", "This document", "schema", public=True),
@@ -767,6 +900,7 @@ OPERATIONS: list[Operation] = [
         "The ingest worker's progress through the queue",
         "ingestion",
     ),
+    *FLAG_OPERATIONS,
 ]
 
 

@@ -377,6 +377,15 @@ def _substring(node: exp.Expr) -> exp.Expr:
     return _call("substringUTF8", *(a for a in args if a is not None))
 
 
+def _regexp_replace(node: exp.Expr) -> exp.Expr:
+    """DuckDB replaces the first match unless told 'g' (every match); ClickHouse has
+    a function for each."""
+    modifiers = node.args.get("modifiers")
+    every = isinstance(modifiers, exp.Literal) and "g" in modifiers.this
+    name = "replaceRegexpAll" if every else "replaceRegexpOne"
+    return _call(name, node.this, node.expression, node.args["replacement"])
+
+
 def _unique_aliases(node: exp.Expr) -> None:
     """ClickHouse refuses two result columns of one name; the runner reports the
     names the query gave (``CompiledQuery.columns``)."""
@@ -451,4 +460,5 @@ TRANSFORMS: dict[type[exp.Expr], Transform] = {
     exp.Length: _characters("lengthUTF8"),
     exp.Reverse: _characters("reverseUTF8"),
     exp.Substring: _substring,
+    exp.RegexpReplace: _regexp_replace,
 }

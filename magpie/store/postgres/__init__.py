@@ -14,6 +14,7 @@ from magpie.store.postgres.billing import PostgresBillingStore
 from magpie.store.postgres.boards import PostgresDashboardStore, PostgresInsightStore
 from magpie.store.postgres.cohorts import PostgresCohortStore
 from magpie.store.postgres.database import PostgresDatabase
+from magpie.store.postgres.flags import PostgresFeatureFlagStore
 from magpie.store.postgres.ingest import PostgresIngestStore
 from magpie.store.postgres.keys import PostgresApiKeyStore
 from magpie.store.postgres.person_reader import PostgresPersonReader
@@ -48,6 +49,7 @@ def postgres_stores(
         users=PostgresUserStore(db, clock),
         sessions=PostgresSessionStore(db, clock),
         insights=PostgresInsightStore(db, clock),
+        feature_flags=PostgresFeatureFlagStore(db, clock),
         dashboards=PostgresDashboardStore(db, clock),
         cohorts=PostgresCohortStore(db, clock, membership_copy),
     )
