@@ -31,8 +31,9 @@ from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
 from magpie.cohorts.refresh import CohortRefresher
 from magpie.cohorts.service import CohortService
+from magpie.cohorts.stored import StoredMembership
 from magpie.credentials import DEFAULT_PROJECT_NAME
-from magpie.flags.cohorts import CohortMembership, NoCohorts
+from magpie.flags.cohorts import CohortMembership
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.remote import RemoteEvaluation
 from magpie.http.api.billing import billing_routes
@@ -89,8 +90,9 @@ class Magpie:
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
         self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
-        # What flags ask of cohorts; every cohort is unknown until a cohort store is wired in.
-        self.flag_cohorts: CohortMembership = NoCohorts()
+        # What flags ask of cohorts, from their stored membership.
+        self.cohort_membership = StoredMembership(self.stores.cohorts)
+        self.flag_cohorts: CohortMembership = self.cohort_membership
         self.remote_flags = RemoteEvaluation(
             self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
         )
@@ -115,7 +117,11 @@ class Magpie:
         self._cohort_refresher: CohortRefresher | None = None
         if self.backends.query_runner is not None:
             self._cohorts = CohortService(
-                self.stores.cohorts, self.projects, self.backends.query_runner, self.clock
+                self.stores.cohorts,
+                self.projects,
+                self.backends.query_runner,
+                self.clock,
+                self.cohort_membership,
             )
             self._cohort_refresher = CohortRefresher(self._cohorts, settings.cohort_refresh_seconds)
         self._started = False

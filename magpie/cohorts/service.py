@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import Any
 
 from magpie.clock import Clock
-from magpie.cohorts.definition import is_person_properties_only, parse_definition
+from magpie.cohorts.definition import parse_definition
 from magpie.cohorts.membership import CohortLookup, membership_query
+from magpie.cohorts.stored import StoredMembership
 from magpie.errors import InvalidInput, MagpieError, NotFound
 from magpie.query.context import QueryContext
 from magpie.query.runner import QueryRunner
@@ -24,29 +24,25 @@ from magpie.store.model import Cohort
 
 log = logging.getLogger(__name__)
 
-# Membership lookups for flags are answered from memory: a cohort's members are
-# read once and kept this long (another process may have computed it since)...
-MEMBERS_KEPT_SECONDS = 30.0
-# ...unless it has more members than this, which are looked up in the store;
-# and all cohorts together keep at most this many (the oldest read go first).
-MEMBERS_KEPT_AT_MOST = 200_000
-MEMBERS_KEPT_IN_ALL = 1_000_000
-
 
 class CohortService:
     def __init__(
-        self, cohorts: CohortStore, projects: ProjectStore, runner: QueryRunner, clock: Clock
+        self,
+        cohorts: CohortStore,
+        projects: ProjectStore,
+        runner: QueryRunner,
+        clock: Clock,
+        membership: StoredMembership | None = None,
     ) -> None:
         self.store = cohorts
+        # What flags read; told of every change made here.
+        self.membership = membership or StoredMembership(cohorts)
         self._projects = projects
         self._runner = runner
         self._clock = clock
         # Membership writes take turns (the API's and the refresh's): DuckDB would
         # refuse the second of two transactions changing one cohort at once.
         self._writing = threading.Lock()
-        # (project, cohort) → (when read, its members, or None: look them up in the store)
-        self._kept: dict[tuple[int, int], tuple[float, frozenset[uuid.UUID] | None]] = {}
-        self._keeping = threading.Lock()
 
     # -- definitions ------------------------------------------------------------
 
@@ -76,7 +72,7 @@ class CohortService:
         if "filters" in changes and not current.is_static:
             self.check(project_id, cohort_id, changes["filters"])
         updated = self.store.update(project_id, cohort_id, **changes)
-        self._kept.pop((project_id, cohort_id), None)
+        self.membership.forget(project_id, cohort_id)
         if updated is None:
             raise NotFound(f"no cohort {cohort_id}")
         if "filters" in changes and not updated.is_static:
@@ -125,7 +121,7 @@ class CohortService:
         members = [_uuid(row[0]) for row in rows]
         with self._writing:
             stored = self.store.set_members(project_id, cohort_id, members, context.now)
-            self._kept.pop((project_id, cohort_id), None)
+            self.membership.forget(project_id, cohort_id)
         if stored is None:
             raise NotFound(f"no cohort {cohort_id}")
         return stored
@@ -155,58 +151,16 @@ class CohortService:
             )
         with self._writing:
             self.store.add_static_members(project_id, cohort_id, distinct_ids, self._clock.now())
-            self._kept.pop((project_id, cohort_id), None)
+            self.membership.forget(project_id, cohort_id)
         return self.get(project_id, cohort_id)
 
     # -- what feature flags ask -------------------------------------------------------
 
     def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool:
-        """From the stored membership (as fresh as its last computation), kept in
-        memory for a while: a flag evaluation asks this many times a second."""
-        members = self._members(project_id, cohort_id)
-        if members is None:
-            return self.store.is_member(project_id, cohort_id, person_id)
-        return person_id in members
-
-    def _members(self, project_id: int, cohort_id: int) -> frozenset[uuid.UUID] | None:
-        key = (project_id, cohort_id)
-        now = time.monotonic()
-        kept = self._kept.get(key)
-        if kept is not None and now - kept[0] < MEMBERS_KEPT_SECONDS:
-            return kept[1]
-        cohort = self.store.get(project_id, cohort_id)
-        members: frozenset[uuid.UUID] | None = frozenset()
-        if cohort is not None and not cohort.deleted:
-            if (cohort.count or 0) > MEMBERS_KEPT_AT_MOST:
-                members = None
-            else:
-                limit = MEMBERS_KEPT_AT_MOST + 1
-                members = frozenset(self.store.members(project_id, cohort_id, limit=limit))
-        self._keep(key, now, members)
-        return members
-
-    def _keep(self, key: tuple[int, int], now: float, members: frozenset[uuid.UUID] | None) -> None:
-        with self._keeping:
-            self._kept.pop(key, None)
-            self._kept[key] = (now, members)  # last in the order: the newest
-            total = sum(len(m) for _, m in self._kept.values() if m)
-            while total > MEMBERS_KEPT_IN_ALL and len(self._kept) > 1:
-                dropped = self._kept.pop(next(iter(self._kept)))[1]
-                total -= len(dropped) if dropped else 0
+        return self.membership.is_member(project_id, cohort_id, person_id)
 
     def person_property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
-        """The cohort's ``filters.properties`` when membership follows from person
-        properties alone (so an SDK can evaluate it locally), else None."""
-        cohort = self.store.get(project_id, cohort_id)
-        if cohort is None or cohort.deleted or cohort.is_static:
-            return None
-        try:
-            group = parse_definition(cohort.filters)
-        except MagpieError:
-            return None
-        if not is_person_properties_only(group):
-            return None
-        return dict(cohort.filters["properties"])
+        return self.membership.property_filters(project_id, cohort_id)
 
     def _lookup(self, project_id: int) -> CohortLookup:
         return lambda other_id: self.store.get(project_id, other_id)

@@ -116,10 +116,10 @@ def test_kept_memberships_stay_within_their_bound(
     setup: tuple[Ingest, CohortService], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest, service = setup
-    monkeypatch.setattr("magpie.cohorts.service.MEMBERS_KEPT_IN_ALL", 1)
+    monkeypatch.setattr("magpie.cohorts.stored.MEMBERS_KEPT_IN_ALL", 1)
     project, ada = ingest.project_id, _person(ingest, "ada")
     first = service.create(project, "a", "", _and(PRO))
     second = service.create(project, "b", "", _and(PRO))
     assert service.is_member(project, first.id, ada) and service.is_member(project, second.id, ada)
-    assert list(service._kept) == [(project, second.id)]  # the older one was let go
+    assert list(service.membership._kept) == [(project, second.id)]  # the older one was let go
     assert service.is_member(project, first.id, ada)  # and is read again when asked
