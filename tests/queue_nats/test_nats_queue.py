@@ -225,7 +225,7 @@ def test_processes_starting_together_all_create_the_stream(
 
     def first_use(queue: NatsQueue, n: int) -> None:
         try:
-            results.append(_patiently(lambda: queue.writer().append_sync(record((f"p{n}", u)))))
+            results.append(queue.writer().append_sync(record((f"p{n}", u))))
             leases = queue.leases(f"worker-{n}")
             results.append(_patiently(leases.heartbeat))
         except Exception as exc:  # reported below
@@ -244,8 +244,8 @@ def test_processes_starting_together_all_create_the_stream(
 
 
 def _patiently(work: Callable[[], object]) -> object:
-    """A busy JetStream may answer 503 now and then; capture's client retries such
-    a request and the lease keeper its heartbeat, so the test does too (a few times)."""
+    """A heartbeat may find the lease bucket another process has only just created
+    not yet taking messages; the keeper tries again at its next beat, as does this."""
     for _ in range(4):
         try:
             return work()
