@@ -137,3 +137,13 @@ class Throttled(MagpieError):
     def __init__(self, message: str, *, attr: str | None = None, retry_after: int = 1) -> None:
         super().__init__(message, attr=attr)
         self.retry_after = retry_after
+
+
+class InvalidFlagFilters(InvalidInput):
+    """A feature flag's filters JSON that could not be evaluated as written."""
+
+    code = "invalid_flag_filters"
+
+
+class FlagKeyTaken(InvalidInput):
+    code = "unique"

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from magpie.app import Magpie, create_app
 from magpie.http.api.schema import openapi_document
+from magpie.query.kinds import KINDS
 from magpie.settings import Settings
 from tests.conftest import LiveServer
 
@@ -32,9 +33,11 @@ def test_a_valid_openapi_document() -> None:
     query = document["paths"]["/api/projects/{project_id}/query/"]["post"]
     body = query["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["query"]["oneOf"] == [
-        {"$ref": "#/components/schemas/HogQLQuery"},
-        {"$ref": "#/components/schemas/TrendsQuery"},
+        {"$ref": f"#/components/schemas/{kind}"} for kind in KINDS
     ]
+    assert {"HogQLQuery", "TrendsQuery", "FunnelsQuery", "RetentionQuery", "ActorsQuery"} <= set(
+        KINDS
+    )
 
 
 def test_every_api_route_is_described(tmp_path: Path) -> None:

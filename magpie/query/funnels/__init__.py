@@ -1,0 +1,1 @@
+"""FunnelsQuery: how many actors went through a sequence of steps, and how fast."""

@@ -1,0 +1,109 @@
+"""FunnelsActorsQuery: who reached a step, or dropped off before it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlglot import exp
+
+from magpie.errors import InvalidInput
+from magpie.query.actors.actor_set import ActorSet, actor_set
+from magpie.query.actors.models import FunnelsActorsQuery
+from magpie.query.breakdowns import breakdown_of
+from magpie.query.context import QueryContext
+from magpie.query.funnels import steps_sql
+from magpie.query.funnels.compute import ActorOutcome, compute, period_of, rules_of
+from magpie.query.funnels.views import entry_periods, from_to, kept_values
+
+
+def _step_filter(source: FunnelsActorsQuery, steps: int) -> Callable[[ActorOutcome], bool]:
+    step = source.funnelStep
+    if step is None or step == 0 or abs(step) > steps or step == -1:
+        raise InvalidInput(
+            f"funnelStep must be 1 to {steps} (reached it) or -2 to -{steps} (dropped off"
+            " before it)",
+            attr="funnelStep",
+        )
+    if step > 0:
+        return lambda o: o.outcome.reached >= step
+    return lambda o: o.outcome.reached == -step - 1
+
+
+def _breakdown_filter(value: Any) -> Callable[[Any], bool]:
+    if value is None:
+        return lambda shown: True
+    wanted = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return lambda shown: [shown] == wanted
+
+
+def funnel_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet:
+    query = source.source
+    steps = len(query.series)
+    in_value = _breakdown_filter(source.funnelStepBreakdown)
+    if query.funnelsFilter.funnelVizType == "trends":
+        return _trends_actors(source, context, in_value)
+    keep = _step_filter(source, steps)
+    if steps_sql.fits(query):
+        return _planned_actors(source, context)
+    computed = compute(query, context, with_distinct_id=True)
+    chosen = [o for o in computed.outcomes if keep(o) and in_value(o.value)]
+    return _actors(query.aggregation_group_type_index, chosen)
+
+
+def _planned_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet:
+    """The actors straight from the one-query plan: no event leaves the engine."""
+    query = source.source
+    rules_of(query)
+    period = period_of(query, context)
+    breakdown = breakdown_of(query.breakdownFilter)
+    step = source.funnelStep or 0
+    reached = exp.GTE if step > 0 else exp.EQ
+    condition = reached(
+        this=exp.column("reached"), expression=exp.Literal.number(step if step > 0 else -step - 1)
+    )
+    value, kept = None, None
+    if breakdown is not None:
+        wanted = source.funnelStepBreakdown
+        if wanted is not None:
+            value = str(wanted[0] if isinstance(wanted, list) and wanted else wanted)
+        kept = kept_values(steps_sql.step_stats(query, period, context, breakdown), breakdown.limit)
+    select = steps_sql.actors_query(query, period, context, breakdown, condition, value, kept)
+    rows = context.run(context.compile(select))
+    return actor_set([r[0] for r in rows], None, query.aggregation_group_type_index)
+
+
+def _trends_actors(
+    source: FunnelsActorsQuery, context: QueryContext, in_value: Callable[[Any], bool]
+) -> ActorSet:
+    """Who entered in one period (``funnelTrendsEntrancePeriodStart``) and converted,
+    or, with ``funnelTrendsDropOff``, did not."""
+    query = source.source
+    start, end = from_to(query)
+    window = period_of(query, context)
+    text = source.funnelTrendsEntrancePeriodStart
+    try:
+        period = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        raise InvalidInput(
+            "funnelTrendsEntrancePeriodStart must be a date", attr="funnelTrendsEntrancePeriodStart"
+        ) from None
+    if period is not None and period.tzinfo is not None:
+        period = period.replace(tzinfo=None)
+    computed = compute(query, context, with_distinct_id=True, restrict=entry_periods(window))
+    dropped = bool(source.funnelTrendsDropOff)
+    chosen = [
+        o
+        for o in computed.outcomes
+        if (period is None or o.value[1] == period)
+        and in_value(o.value[0])
+        and o.outcome.reached >= start + 1
+        and (o.outcome.reached < end + 1 if dropped else o.outcome.reached >= end + 1)
+    ]
+    return _actors(query.aggregation_group_type_index, chosen)
+
+
+def _actors(group_type_index: int | None, chosen: list[ActorOutcome]) -> ActorSet:
+    names = {o.actor: o.distinct_id for o in chosen if o.distinct_id is not None}
+    return actor_set({o.actor for o in chosen}, names, group_type_index)
