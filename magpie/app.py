@@ -31,9 +31,10 @@ from magpie.clock import Clock, SystemClock
 from magpie.cohorts.refresh import CohortRefresher
 from magpie.cohorts.service import CohortService
 from magpie.credentials import DEFAULT_PROJECT_NAME
-from magpie.flags.cohorts import CohortMembership, NoCohorts
+from magpie.flags.cohorts import CohortMembership
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.remote import RemoteEvaluation
+from magpie.flags.stored_cohorts import StoredCohorts
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
 from magpie.http.api.cohorts import cohort_routes
@@ -88,11 +89,6 @@ class Magpie:
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
         self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
-        # What flags ask of cohorts; every cohort is unknown until a cohort store is wired in.
-        self.flag_cohorts: CohortMembership = NoCohorts()
-        self.remote_flags = RemoteEvaluation(
-            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
-        )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
         )
@@ -148,6 +144,11 @@ class Magpie:
             self.stores.cohorts, self.projects, self.query_runner, self.clock
         )
         self.cohort_refresher = CohortRefresher(self.cohorts, settings.cohort_refresh_seconds)
+        # What flags ask of cohorts: membership, and which ones properties decide.
+        self.flag_cohorts: CohortMembership = StoredCohorts(self.cohorts)
+        self.remote_flags = RemoteEvaluation(
+            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
+        )
         self._started = False
 
     def _front_config(self) -> dict[str, Any] | None:
