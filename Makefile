@@ -49,6 +49,8 @@ test-slow: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
+	scripts/ensure-services
+	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/funnels.py
 	$(BIN)/python bench/billing.py

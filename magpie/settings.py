@@ -81,6 +81,18 @@ class Settings:
     capture_rate_limit_burst_events: int | None = None
     # Computed cohorts are recomputed this often (seconds); 0: only on demand.
     cohort_refresh_seconds: float = 900.0
+    # -- Backends (docs/deploying.md; checked in magpie/backends.py) -----------
+    # Unset: the embedded default in the data folder (DuckDB, the local log).
+    # ClickHouse for events: clickhouse://user:password@host:8123/database,
+    # clickhouses:// (TLS), or chdb:///path?database=name (in this process).
+    events_url: str | None = None
+    # PostgreSQL for persons and metadata: postgresql://user@host:5432/database.
+    database_url: str | None = None
+    # NATS JetStream between capture and the workers: nats://host:4222/STREAM.
+    queue_url: str | None = None
+    # A worker's lease on a partition lasts this long unless renewed: when a
+    # worker dies, the others take its partitions over after this.
+    queue_lease_seconds: float = 10.0
 
     @property
     def database_path(self) -> Path:
@@ -89,6 +101,11 @@ class Settings:
     @property
     def queue_dir(self) -> Path:
         return self.data_dir / "queue"
+
+    @property
+    def processed_dir(self) -> Path:
+        """Cluster mode with the local queue: processed events on their way to ClickHouse."""
+        return self.data_dir / "processed"
 
     @property
     def credentials_path(self) -> Path:
