@@ -5,8 +5,8 @@ server's HTTP ceiling.
                           [--ingest-rate 0] [--no-write]
 
 A fresh ``magpie serve`` gets 50 active flags (half with person-property
-conditions, some multivariate with payloads, some on groups, one continuity
-flag) and ``--persons`` persons made by ingestion (``$identify`` with
+conditions, three of those through cohorts, some multivariate with payloads,
+some on groups, one continuity flag) and ``--persons`` persons made by ingestion (``$identify`` with
 ``$set``). Then, closed loop on ``--connections`` keep-alive connections:
 
 - **flags**: ``POST /flags/?v=2`` as posthog-js sends it (gzip, text/plain),
@@ -58,10 +58,19 @@ VARIANTS = {
 }
 
 
-def flag_definitions() -> list[dict[str, Any]]:
-    """50 flags: 25 by person property, 10 multivariate, 5 on groups, 10 rollouts."""
+def flag_definitions(cohorts: list[int] | None = None) -> list[dict[str, Any]]:
+    """50 flags: 25 by person property (3 of them through cohorts when ``cohorts``
+    are given), 10 multivariate, 5 on groups, 10 rollouts."""
     flags: list[dict[str, Any]] = []
-    for n in range(25):
+    for n, cohort_id in enumerate(cohorts or []):
+        condition = {"key": "id", "type": "cohort", "value": cohort_id, "operator": "in"}
+        flags.append(
+            {
+                "key": f"cohort-{n}",
+                "filters": {"groups": [{"properties": [condition], "rollout_percentage": 100}]},
+            }
+        )
+    for n in range(25 - len(flags)):
         prop = [
             {"key": "plan", "value": PLANS[n % 4], "type": "person"},
             {"key": "email", "operator": "icontains", "value": "@acme", "type": "person"},
@@ -118,51 +127,75 @@ def flag_definitions() -> list[dict[str, Any]]:
     return flags
 
 
+def _cohort(name: str, *leaves: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "filters": {
+            "properties": {"type": "OR", "values": [{"type": "AND", "values": list(leaves)}]}
+        },
+    }
+
+
+COHORTS = (
+    _cohort("Pro", {"key": "plan", "type": "person", "value": "pro"}),
+    _cohort("Adults", {"key": "age", "type": "person", "operator": "gte", "value": 18}),
+    {"name": "Beta", "is_static": True, "distinct_ids": [f"person-{n}" for n in range(0, 1000, 7)]},
+)
+
+
 def setup(server: MagpieServer, persons: int) -> None:
+    """Persons and groups first (a static cohort maps its ids to persons when made),
+    then the cohorts, then the flags."""
     assert server.credentials is not None
     credentials = server.credentials
-    base = f"http://{server.address}"
     headers = {"Authorization": f"Bearer {credentials.personal_api_key}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
-        for flag in flag_definitions():
-            made = api.post(f"/api/projects/{credentials.project_id}/feature_flags/", json=flag)
+    with httpx.Client(base_url=f"http://{server.address}", headers=headers, timeout=60) as api:
+        ingest_persons(api, credentials.project_token, persons)
+        project = f"/api/projects/{credentials.project_id}"
+        cohorts = []
+        for body in COHORTS:
+            made = api.post(f"{project}/cohorts/", json=body)
             made.raise_for_status()
-        rng = random.Random(1)
-        sent = 0
-        batch: list[dict[str, Any]] = [
-            {
-                "event": "$groupidentify",
-                "distinct_id": "setup",
-                "properties": {
-                    "$group_type": "company",
-                    "$group_key": f"co-{c}",
-                    "$group_set": {"seats": c},
-                },
-            }
-            for c in range(100)
-        ]
-        for n in range(persons):
-            props = {
-                "plan": rng.choice(PLANS),
-                "email": f"p{n}@{rng.choice(['acme.com', 'other.io'])}",
-                "age": rng.randint(12, 70),
-            }
-            batch.append(
-                {"event": "$identify", "distinct_id": f"person-{n}", "properties": {"$set": props}}
-            )
-            if len(batch) >= 500 or n == persons - 1:
-                api.post(
-                    "/batch/", json={"api_key": credentials.project_token, "batch": batch}
-                ).raise_for_status()
-                sent += len(batch)
-                batch = []
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
-            status = api.get("/api/ingestion/status/").json()
-            if status["worker"].get("events_stored", 0) >= sent:
-                return
-            time.sleep(0.5)
-        raise TimeoutError("persons were not ingested in time")
+            cohorts.append(int(made.json()["id"]))
+        for flag in flag_definitions(cohorts):
+            api.post(f"{project}/feature_flags/", json=flag).raise_for_status()
+
+
+def ingest_persons(api: httpx.Client, token: str, persons: int) -> None:
+    rng = random.Random(1)
+    sent = 0
+    batch: list[dict[str, Any]] = [
+        {
+            "event": "$groupidentify",
+            "distinct_id": "setup",
+            "properties": {
+                "$group_type": "company",
+                "$group_key": f"co-{c}",
+                "$group_set": {"seats": c},
+            },
+        }
+        for c in range(100)
+    ]
+    for n in range(persons):
+        props = {
+            "plan": rng.choice(PLANS),
+            "email": f"p{n}@{rng.choice(['acme.com', 'other.io'])}",
+            "age": rng.randint(12, 70),
+        }
+        batch.append(
+            {"event": "$identify", "distinct_id": f"person-{n}", "properties": {"$set": props}}
+        )
+        if len(batch) >= 500 or n == persons - 1:
+            api.post("/batch/", json={"api_key": token, "batch": batch}).raise_for_status()
+            sent += len(batch)
+            batch = []
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        status = api.get("/api/ingestion/status/").json()
+        if status["worker"].get("events_stored", 0) >= sent:
+            return
+        time.sleep(0.5)
+    raise TimeoutError("persons were not ingested in time")
 
 
 def flag_requests(
@@ -293,7 +326,8 @@ def report(args: argparse.Namespace, phases: tuple[Phase, Phase, int]) -> str:
         "",
         f"`python bench/flags.py --persons {args.persons} --requests {args.requests}"
         f" --connections {args.connections} --ingest-rate {args.ingest_rate}`: 50 active flags"
-        f" (25 by person property, 10 multivariate, 5 on groups, 10 rollouts), {args.persons:,}"
+        " (25 by person property, 3 of them through cohorts, two by properties and one"
+        f" static; 10 multivariate, 5 on groups, 10 rollouts), {args.persons:,}"
         " persons; half the requests for stored persons, half anonymous, 30% with a group.",
         f" Ingestion alongside: {args.ingest_rate:,} events/s requested, {ingested:,} events sent.",
         f" Target: {TARGET_RPS:,} requests/s with p99 ≤ {TARGET_P99_MS:g} ms.",

@@ -36,6 +36,7 @@ from magpie.credentials import DEFAULT_PROJECT_NAME
 from magpie.flags.cohorts import CohortMembership
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.remote import RemoteEvaluation
+from magpie.flags.stored_cohorts import StoredCohorts
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
 from magpie.http.api.cohorts import cohort_routes
@@ -90,9 +91,10 @@ class Magpie:
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
         self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
-        # What flags ask of cohorts, from their stored membership.
+        # What flags ask of cohorts, from their stored membership: any process
+        # that evaluates flags can answer, whether or not it computes cohorts.
         self.cohort_membership = StoredMembership(self.stores.cohorts)
-        self.flag_cohorts: CohortMembership = self.cohort_membership
+        self.flag_cohorts: CohortMembership = StoredCohorts(self.cohort_membership)
         self.remote_flags = RemoteEvaluation(
             self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
         )

@@ -1,0 +1,60 @@
+"""Cohorts as flag evaluation sees them: the cohort store's answers
+(``magpie/cohorts/stored.py``), with each cohort's definition kept briefly.
+
+A cohort that person properties alone decide is evaluated on the spot against
+the subject's properties (stored ones with the request's merged over them), as
+the SDKs do when they evaluate locally; any other cohort (static, behavioural,
+nested) is answered from its stored membership, which holds persons only and
+is as fresh as its last computation (``magpie/cohorts/refresh.py``; its
+members are kept in memory for 30 seconds).
+
+Whether a cohort exists and which filters decide it are read once per cohort
+and kept for ``KEPT_SECONDS``: every ``/flags`` request with a cohort
+condition asks, and the answer changes only when someone edits the cohort.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from magpie.flags.cohorts import CohortMembership
+
+KEPT_SECONDS = 5.0
+
+
+class StoredCohorts:
+    def __init__(
+        self, cohorts: CohortMembership, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._cohorts = cohorts
+        self._monotonic = monotonic
+        # (project, cohort) → (when read, exists, its property filters or None)
+        self._kept: dict[tuple[int, int], tuple[float, bool, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def exists(self, project_id: int, cohort_id: int) -> bool:
+        return self._definition(project_id, cohort_id)[0]
+
+    def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool:
+        return self._cohorts.is_member(project_id, cohort_id, person_id)
+
+    def property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
+        return self._definition(project_id, cohort_id)[1]
+
+    def _definition(self, project_id: int, cohort_id: int) -> tuple[bool, dict[str, Any] | None]:
+        key = (project_id, cohort_id)
+        now = self._monotonic()
+        kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < KEPT_SECONDS:
+            return kept[1], kept[2]
+        exists = self._cohorts.exists(project_id, cohort_id)
+        filters = self._cohorts.property_filters(project_id, cohort_id) if exists else None
+        with self._lock:
+            if len(self._kept) > 10_000:
+                self._kept.clear()
+            self._kept[key] = (now, exists, filters)
+        return exists, filters
