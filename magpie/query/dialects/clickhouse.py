@@ -213,12 +213,21 @@ class ClickHouseDialect:
             .where(project_filter("g", project_id))
         )
 
+    def _cohort_people(self, used: frozenset[str], project_id: int) -> exp.Select:
+        return (
+            exp.select(column("cohort_id", "c"), column("person_id", "c"))
+            .from_(self._table("cohort_people", "c", final=True))
+            .where(project_filter("c", project_id))
+            .where(equals(exp.column("is_deleted", "c"), exp.Literal.number(0)))
+        )
+
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
         builders = {
             "events": self._events,
             "persons": self._persons,
             "person_distinct_ids": self._distinct_ids,
             "groups": self._groups,
+            "cohort_people": self._cohort_people,
         }
         return builders[table.name](used, project_id)
 
