@@ -19,6 +19,7 @@ Results go to docs/benchmarks.md (Insights).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -208,6 +209,8 @@ def report(results: dict[int, list[Timing]], runs: int) -> str:
         f"{DAYS} days. *Magpie* is the query layer as the API runs it; the *floor* is",
         "hand-written DuckDB SQL for the same answer on the same store (weekly retention:",
         "one pass over the pageviews per person and week, joined to itself).",
+        f"The machine's load average when the run ended: {os.getloadavg()[0]:.1f} (it is",
+        "shared: above 2, every figure here is slower than on an idle machine).",
         "",
     ]
     rows = [_row(events, t) for events, timings in results.items() for t in timings]
