@@ -3,7 +3,7 @@
 import { breakdownText, type TrendResult } from "./query";
 import { formatNumber } from "../ui";
 
-export function TrendTable({ results, caption }: { results: TrendResult[]; caption?: string }) {
+export function TrendTable({ results, caption, pick }: { results: TrendResult[]; caption?: string; pick?: (row: number, bucket: number) => void }) {
   if (!results.length) return null;
   const labels = results[0].labels;
   const hasBreakdown = results.some((r) => r.breakdown_value !== undefined);
@@ -36,7 +36,13 @@ export function TrendTable({ results, caption }: { results: TrendResult[]; capti
               <td class="num total">{formatNumber(r.count)}</td>
               {r.data.map((value, j) => (
                 <td class="num" key={j}>
-                  {formatNumber(value)}
+                  {pick && value ? (
+                    <button type="button" class="cell" aria-label={`Actors of ${r.action?.custom_name || r.label} on ${labels[j]}: ${formatNumber(value)}`} onClick={() => pick(i, j)}>
+                      {formatNumber(value)}
+                    </button>
+                  ) : (
+                    formatNumber(value)
+                  )}
                 </td>
               ))}
             </tr>

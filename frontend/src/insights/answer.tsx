@@ -1,0 +1,35 @@
+// One insight run and drawn, on the insight page and on a dashboard tile alike:
+// the loading and error states, the kind's view, and the actors dialog its
+// numbers open.
+import { useMemo } from "preact/hooks";
+import { runQuery, type QueryResponse } from "../api";
+import { SqlResults } from "../pages/sql";
+import { ErrorBox, Loading, useAsync } from "../ui";
+import { useActors } from "./actors";
+import { kindOf } from "./kinds";
+
+export function InsightAnswer({ projectId, query, asTable = false, name, height, refresh = 0 }: {
+  projectId: number; query: any; asTable?: boolean; name: string; height?: number; refresh?: number;
+}) {
+  const kind = kindOf(query?.kind);
+  const sent = useMemo(() => (kind ? kind.clean(query) : query), [JSON.stringify(query)]);
+  const known = Boolean(kind) || query?.kind === "HogQLQuery";
+  const answer = useAsync<QueryResponse>(
+    () => (known ? runQuery(projectId, sent) : Promise.reject(new Error("This insight's query is not one Magpie can draw."))),
+    [projectId, JSON.stringify(sent), refresh],
+  );
+  const [open, dialog] = useActors(projectId);
+  if (answer.error) return <ErrorBox error={answer.error} title="This query did not run" />;
+  if (!answer.data) return <Loading what="Running the query" />;
+  const body = kind ? (
+    <kind.View query={sent} results={answer.data.results} asTable={asTable} name={name} height={height} open={open} />
+  ) : (
+    <SqlResults answer={answer.data} />
+  );
+  return (
+    <div class={answer.loading ? "result stale" : "result"} aria-busy={answer.loading}>
+      {body}
+      {dialog}
+    </div>
+  );
+}
