@@ -42,10 +42,10 @@ function StepsTable({ groups, query, open, name }: { groups: StepResult[][]; que
             {broken && <th scope="col">Breakdown</th>}
             <th scope="col">Step</th>
             <th scope="col" class="num">Converted</th>
-            <th scope="col" class="num">Of the first step</th>
-            <th scope="col" class="num">Of the step before</th>
+            <th scope="col" class="num">Of first</th>
+            <th scope="col" class="num">Of previous</th>
             <th scope="col" class="num">Dropped off</th>
-            <th scope="col" class="num">Average time</th>
+            <th scope="col" class="num">Avg time</th>
             <th scope="col" class="num">Median time</th>
           </tr>
         </thead>

@@ -14,17 +14,24 @@ export function InsightAnswer({ projectId, query, asTable = false, name, height,
   const kind = kindOf(query?.kind);
   const sent = useMemo(() => (kind ? kind.clean(query) : query), [JSON.stringify(query)]);
   const known = Boolean(kind) || query?.kind === "HogQLQuery";
-  const answer = useAsync<QueryResponse>(
-    () => (known ? runQuery(projectId, sent) : Promise.reject(new Error("This insight's query is not one Magpie can draw."))),
+  // Each answer keeps the query it answers: while a changed query runs, the last
+  // answer is still drawn by the view of its own query (a funnel's steps are not
+  // its time-to-convert bins).
+  const answer = useAsync<{ query: any; response: QueryResponse }>(
+    () =>
+      known
+        ? runQuery(projectId, sent).then((response) => ({ query: sent, response }))
+        : Promise.reject(new Error("This insight's query is not one Magpie can draw.")),
     [projectId, JSON.stringify(sent), refresh],
   );
   const [open, dialog] = useActors(projectId);
   if (answer.error) return <ErrorBox error={answer.error} title="This query did not run" />;
   if (!answer.data) return <Loading what="Running the query" />;
-  const body = kind ? (
-    <kind.View query={sent} results={answer.data.results} asTable={asTable} name={name} height={height} open={open} />
+  const drawnKind = kindOf(answer.data.query?.kind);
+  const body = drawnKind ? (
+    <drawnKind.View query={answer.data.query} results={answer.data.response.results} asTable={asTable} name={name} height={height} open={open} />
   ) : (
-    <SqlResults answer={answer.data} />
+    <SqlResults answer={answer.data.response} />
   );
   return (
     <div class={answer.loading ? "result stale" : "result"} aria-busy={answer.loading}>

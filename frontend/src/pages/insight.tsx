@@ -121,6 +121,16 @@ export default function Insight({ projectId, params }: PageProps) {
     history.replaceState(null, "", location.pathname + toHash(query));
   }, [JSON.stringify(query)]);
 
+  // A link to another query opened in this tab changes only the hash: follow it.
+  useEffect(() => {
+    const follow = () => {
+      const fromUrl = fromHash(location.hash);
+      if (fromUrl) setQuery(fromUrl);
+    };
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
+
   const debounced = useDebounced(query, 250);
   if (shortId && loadedSaved.error) return <ErrorBox error={loadedSaved.error} />;
   if (shortId && !loadedSaved.loading && !loadedSaved.data)
