@@ -137,7 +137,7 @@ function ConversionTrend({ query, results, asTable, name, height, open }: Props)
   return (
     <>
       {!asTable && <TrendChart results={rows} display="ActionsLineGraph" height={height} label={`${name} as a chart`} pick={pick} />}
-      <TrendTable results={rows} caption={`${name} as a table`} pick={pick} />
+      <TrendTable results={rows} caption={`${name} as a table`} pick={pick} total={false} />
     </>
   );
 }

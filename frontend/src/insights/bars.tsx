@@ -11,9 +11,9 @@ const W = 760;
 const PAD = { left: 56, right: 12, top: 22, bottom: 34 };
 
 /** About five round steps covering ``[low, high]``. */
-export function ticks(low: number, high: number): number[] {
+export function ticks(low: number, high: number, whole = true): number[] {
   const span = Math.max(high - low, 1);
-  const raw = span / 5;
+  const raw = whole ? Math.max(span / 5, 1) : span / 5; // counts of actors have no fractions
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? power * 10;
   const out: number[] = [];
