@@ -9,6 +9,10 @@ import { cleanQuery, TrendsBuilder } from "../trends/builder";
 import { breakdownText, defaultTrend, type TrendResult, type TrendsQuery } from "../trends/query";
 import { TrendView } from "../trends/view";
 import type { OpenActors } from "./actors";
+import { defaultLifecycle, LifecycleBuilder, LifecycleView } from "./lifecycle";
+import { defaultPaths, PathsBuilder, PathsView } from "./paths";
+import { defaultRetention, RetentionBuilder, RetentionView } from "./retention";
+import { defaultStickiness, StickinessBuilder, StickinessView } from "./stickiness";
 
 export type BuilderProps = { query: any; onChange: (next: any) => void; projectId: number };
 export type ViewProps = { query: any; results: any; asTable: boolean; name: string; height?: number; open: OpenActors };
@@ -39,9 +43,21 @@ function TrendsView({ query, results, asTable, name, height, open }: ViewProps) 
   return <TrendView results={rows} display={trend.trendsFilter?.display ?? "ActionsLineGraph"} asTable={asTable} height={height} name={name} pick={pick} />;
 }
 
+const same = (query: any) => query;
+/** Empty start and end points are no points at all. */
+function cleanPaths(query: any) {
+  const f = { ...query.pathsFilter };
+  for (const key of ["startPoint", "endPoint"]) if (!f[key]) delete f[key];
+  return { ...query, pathsFilter: f };
+}
+
 export const KINDS: InsightKind[] = [
   { kind: "TrendsQuery", label: "Trends", make: defaultTrend, clean: cleanQuery, Builder: TrendsBuilder, View: TrendsView },
   { kind: "FunnelsQuery", label: "Funnels", make: defaultFunnel, clean: cleanFunnel, Builder: FunnelsBuilder, View: FunnelView },
+  { kind: "RetentionQuery", label: "Retention", make: defaultRetention, clean: same, Builder: RetentionBuilder, View: RetentionView },
+  { kind: "LifecycleQuery", label: "Lifecycle", make: defaultLifecycle, clean: same, Builder: LifecycleBuilder, View: LifecycleView },
+  { kind: "StickinessQuery", label: "Stickiness", make: defaultStickiness, clean: same, Builder: StickinessBuilder, View: StickinessView },
+  { kind: "PathsQuery", label: "Paths", make: defaultPaths, clean: cleanPaths, Builder: PathsBuilder, View: PathsView },
 ];
 
 export const kindOf = (kind: string | undefined): InsightKind | undefined => KINDS.find((k) => k.kind === kind);
