@@ -8,31 +8,40 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from magpie import access, priority, running
+from magpie import access, running
 from magpie.accounts import SessionAuthority, load_secret
+from magpie.backends import ROLES, PartitionedQueue, check_backends, open_backends
 from magpie.billing.service import BillingService
 from magpie.capture.decoder import CaptureLimits
 from magpie.capture.gateway import CaptureGateway
 from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
+from magpie.cohorts.refresh import CohortRefresher
+from magpie.cohorts.service import CohortService
 from magpie.credentials import DEFAULT_PROJECT_NAME
+from magpie.flags.cohorts import CohortMembership, NoCohorts
+from magpie.flags.definitions import FlagDefinitions
+from magpie.flags.remote import RemoteEvaluation
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
+from magpie.http.api.cohorts import cohort_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
+from magpie.http.api.feature_flags import feature_flag_routes
+from magpie.http.api.flag_definitions import definition_routes
 from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
@@ -45,14 +54,17 @@ from magpie.http.flags import flags_routes
 from magpie.http.front import trust_front
 from magpie.http.throttle import FailureLimiter
 from magpie.http.ui.routes import UiContext, ui_routes
-from magpie.ingest.worker import IngestWorker
+from magpie.ingest.partitioned import PartitionedWorkers
+from magpie.ingest.worker import CONSUMER, IngestWorker
+from magpie.query.runner import QueryRunner
+from magpie.queue import QueueReader, QueueWriter
 from magpie.queue.local import LocalLog, LogFollower
 from magpie.settings import Settings
-from magpie.store.duckdb import duckdb_stores
-from magpie.store.duckdb.database import Database
-from magpie.store.duckdb.query_runner import DuckDBQueryRunner
 from magpie.store.model import Project
 from magpie.store.tokens import TokenDirectory
+
+if TYPE_CHECKING:
+    from magpie.store.duckdb.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -60,77 +72,144 @@ log = logging.getLogger(__name__)
 class Magpie:
     """The running parts of one data folder."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, roles: frozenset[str] = ROLES
+    ) -> None:
+        """``roles``: what this process does (``backends.ROLES``); all of them unless a
+        role runs apart (``magpie capture``, ``worker``, ``loader``, ``api``)."""
         rate_limit = RateLimit.from_settings(settings)  # before anything is opened: fail fast
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.roles = roles
+        check_backends(settings, roles)  # a bad URL fails before anything is opened
         make_private(settings.data_dir)
-        # The engine's worker threads run queries: below capture, above ingestion.
-        self.db = priority.started_lowered(
-            priority.QUERIES,
-            lambda: Database(
-                settings.database_path,
-                memory_limit=settings.duckdb_memory_limit,
-                threads=settings.duckdb_threads,
-                spill_limit=settings.duckdb_spill_limit,
-            ),
-        )
-        self.stores = duckdb_stores(self.db, self.clock)
+        self.backends = open_backends(settings, self.clock, roles)
+        self.stores = self.backends.stores
         self.projects = self.stores.projects
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
+        self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
+        # What flags ask of cohorts; every cohort is unknown until a cohort store is wired in.
+        self.flag_cohorts: CohortMembership = NoCohorts()
+        self.remote_flags = RemoteEvaluation(
+            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
+        )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
         )
         self.billing = BillingService(self.stores.billing, self.clock, settings.pricing_file)
         self.limits = CaptureLimits(settings.batch_body_limit, settings.event_body_limit)
-        self.queue: LocalLog | LogFollower
+        self.queue: QueueWriter | LocalLog | LogFollower
         self.capture: Capture
+        self.worker: IngestWorker | PartitionedWorkers | None = None
         self.gateway: CaptureGateway | None = None
         self.capture_service: CaptureService | None = None  # when capture runs in this process
         # The server's private socket when the capture process is the public front.
         self.api_socket: Path | None = None
+        if self.backends.queue is not None:
+            self._partitioned_ingestion(self.backends.queue, rate_limit)
+        else:
+            self._local_ingestion(rate_limit)
+        # Cohorts are computed where queries are answered.
+        self._cohorts: CohortService | None = None
+        self._cohort_refresher: CohortRefresher | None = None
+        if self.backends.query_runner is not None:
+            self._cohorts = CohortService(
+                self.stores.cohorts, self.projects, self.backends.query_runner, self.clock
+            )
+            self._cohort_refresher = CohortRefresher(self._cohorts, settings.cohort_refresh_seconds)
+        self._started = False
+
+    def _local_ingestion(self, rate_limit: RateLimit | None) -> None:
+        """The local log in the data folder: capture (in a process of its own on two
+        cores or more) appends, one worker in this process reads."""
+        settings = self.settings
         if settings.separate_capture:
-            self.queue = LogFollower(settings.queue_dir)
+            follower = LogFollower(settings.queue_dir)
+            self.queue = follower
             self.api_socket = _private_socket_path() if settings.capture_front else None
             self.gateway = CaptureGateway(
                 settings.queue_dir,
                 settings.queue_segment_bytes,
                 self.limits,
-                self.queue,
+                follower,
                 self._token_ids,
                 rate_limit,
                 front=self._front_config(),
             )
             self.billing.quota_gate.observe(self.gateway.set_limited)
             self.capture = self.gateway
+            reader: LocalLog | LogFollower = follower
         else:
-            self.queue = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
+            reader = LocalLog(settings.queue_dir, segment_bytes=settings.queue_segment_bytes)
+            self.queue = reader
             self.capture_service = CaptureService(
                 self.tokens,
-                self.queue,
+                reader,
                 self.clock,
                 self.limits,
                 self.billing.quota_gate,
                 rate_limit,
             )
             self.capture = self.capture_service
-        self.worker = IngestWorker(
+        self.worker = self._worker(reader)
+
+    def _partitioned_ingestion(self, queue: PartitionedQueue, rate_limit: RateLimit | None) -> None:
+        """NATS JetStream: capture publishes in this process; a worker runs for each
+        partition this process holds the lease of."""
+        writer: QueueWriter = queue.writer()
+        self.queue = writer
+        self.capture_service = CaptureService(
+            self.tokens, writer, self.clock, self.limits, self.billing.quota_gate, rate_limit
+        )
+        self.capture = self.capture_service
+        if "worker" in self.roles:
+            self.worker = PartitionedWorkers(
+                lambda partition, fence: self._worker(
+                    queue.reader(partition), queue.consumer(partition), fence
+                ),
+                queue.keeper,
+                queue.partitions,
+            )
+
+    def _worker(
+        self,
+        reader: QueueReader,
+        consumer: str = CONSUMER,
+        before_commit: Callable[[], None] | None = None,
+    ) -> IngestWorker:
+        settings = self.settings
+        return IngestWorker(
             self.stores.ingest,
-            self.queue,
+            reader,
             self.clock,
             max_records=settings.worker_batch_records,
             max_bytes=settings.worker_batch_bytes,
             transaction_events=settings.worker_transaction_events,
             on_batch=self.billing.quota_gate.refresh,
+            consumer=consumer,
+            before_commit=before_commit,
         )
-        self.query_runner = DuckDBQueryRunner(
-            self.db,
-            timeout_seconds=settings.query_timeout_seconds,
-            memory_budget_bytes=settings.query_memory_budget,
-            concurrency=settings.query_concurrency,
-        )
-        self._started = False
+
+    @property
+    def query_runner(self) -> QueryRunner:
+        runner = self.backends.query_runner
+        if runner is None:
+            raise AttributeError("this process answers no queries (it runs no api role)")
+        return runner
+
+    @property
+    def cohorts(self) -> CohortService:
+        if self._cohorts is None:
+            raise AttributeError("this process computes no cohorts (it runs no api role)")
+        return self._cohorts
+
+    @property
+    def db(self) -> Database:
+        """The embedded store's DuckDB file (tests and benchmarks read it directly)."""
+        if self.backends.duckdb is None:
+            raise AttributeError(f"no DuckDB file in {self.backends.mode} mode")
+        return self.backends.duckdb
 
     def _front_config(self) -> dict[str, Any] | None:
         if self.api_socket is None:
@@ -146,7 +225,8 @@ class Magpie:
         """Block until every event acknowledged so far is stored (tests, CLI)."""
         if self.gateway is not None:
             self.gateway.sync_from_thread(timeout)
-        return self.worker.wait_until_caught_up(timeout)
+        worker_done = self.worker is None or self.worker.wait_until_caught_up(timeout)
+        return worker_done and self.backends.wait_until_caught_up(timeout)
 
     def _token_ids(self) -> dict[str, int]:
         return {project.api_token: project.id for project in self.projects.all()}
@@ -173,7 +253,11 @@ class Magpie:
     def start(self) -> None:
         if not self._started:
             self.billing.quota_gate.refresh_all()
-            self.worker.start()
+            self.backends.start()
+            if self.worker is not None:
+                self.worker.start()
+            if self._cohort_refresher is not None:
+                self._cohort_refresher.start()
             self._started = True
 
     def close(self) -> None:
@@ -181,9 +265,11 @@ class Magpie:
         if self.capture_service is not None:
             self.capture_service.close()
         self.queue.close()
-        if self._started:
+        if self._started and self._cohort_refresher is not None:
+            self._cohort_refresher.stop()
+        if self._started and self.worker is not None:
             self.worker.stop()
-        self.db.close()
+        self.backends.stop()
         if self.api_socket is not None:
             shutil.rmtree(self.api_socket.parent, ignore_errors=True)
 
@@ -239,37 +325,64 @@ def create_app(magpie: Magpie) -> Starlette:
 
     def ingestion_status(request: Request, body: object) -> Response:
         worker = magpie.worker
-        return json_response(
-            {
-                "queue": {
-                    "end": magpie.queue.end,
-                    "committed": worker.position,
-                    "lag_bytes": worker.lag_bytes,
-                },
-                "worker": vars(worker.stats),
+        status: dict[str, object] = {}
+        if worker is not None:  # else workers run in processes of their own
+            status["queue"] = worker.queue_status()
+            status["worker"] = vars(worker.stats)
+        loader = magpie.backends.loader
+        if loader is not None:  # cluster mode: how far ClickHouse has been loaded
+            status["loader"] = {
+                "position": loader.position,
+                "events_loaded": loader.events_loaded,
+                "batches_skipped": loader.batches_skipped,
             }
-        )
+        return json_response(status)
 
-    routes = [
+    # The SDKs' side (capture, flags) and the API's side, as this process's roles say.
+    sdk_routes = [
         *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
-        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
-        *event_routes(api, magpie.stores.events),
-        *person_routes(api, magpie.stores.persons),
-        *query_routes(api, magpie.query_runner, magpie.clock),
-        *project_routes(api, magpie.projects, magpie.create_project),
-        *key_routes(api, magpie.api_keys, magpie.projects),
-        *billing_routes(api, magpie.billing),
-        *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
-        *user_routes(api, magpie.stores.users),
-        *schema_routes(),
-        Route(
-            "/api/ingestion/status/",
-            api_endpoint(api, ingestion_status, scope="ingestion:read", server_wide=True),
-        ),
+        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies, magpie.remote_flags),
+    ]
+
+    def api_routes() -> list[BaseRoute]:
+        return [
+            *event_routes(api, magpie.stores.events),
+            *person_routes(api, magpie.stores.persons),
+            *query_routes(api, magpie.query_runner, magpie.clock),
+            *project_routes(api, magpie.projects, magpie.create_project),
+            *key_routes(api, magpie.api_keys, magpie.projects),
+            *billing_routes(api, magpie.billing),
+            *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
+            *cohort_routes(api, magpie.cohorts, magpie.stores.persons),
+            *feature_flag_routes(
+                api,
+                magpie.stores.feature_flags,
+                magpie.flag_definitions,
+                magpie.query_runner,
+                magpie.clock,
+            ),
+            *definition_routes(
+                api,
+                magpie.tokens,
+                magpie.stores.feature_flags,
+                magpie.flag_definitions,
+                magpie.flag_cohorts,
+            ),
+            *user_routes(api, magpie.stores.users),
+            *schema_routes(),
+            Route(
+                "/api/ingestion/status/",
+                api_endpoint(api, ingestion_status, scope="ingestion:read", server_wide=True),
+            ),
+            *ui_routes(ui),
+        ]
+
+    routes: list[BaseRoute] = [
+        *(sdk_routes if "capture" in magpie.roles else []),
         Route("/_health", health),
         Route("/_readiness", health),
         Route("/_liveness", health),
-        *ui_routes(ui),
+        *(api_routes() if "api" in magpie.roles else []),
     ]
 
     return Starlette(

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from magpie import access, accounts, running
 from magpie.app import Magpie, server_config, tune_interpreter
+from magpie.backends import ROLES, backend_urls
 from magpie.billing.meter import Period
 from magpie.billing.pricing import DEFAULT_PRICING
 from magpie.billing.pricing import quote as compute_quote
@@ -36,9 +37,11 @@ T = TypeVar("T")
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings.load(**overrides)
+        settings = Settings.load(**overrides)
+        backend_urls(settings)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    return settings
 
 
 def _credentials(magpie: Magpie) -> Credentials:
@@ -132,21 +135,56 @@ def init(data_dir: Path | None) -> None:
         magpie.close()
 
 
+_host = click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+_port = click.option("--port", type=int, default=None, help="Port (default 8000).")
+
+
 @main.command()
 @_data_dir
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@_host
+@_port
 def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     """Serve a data folder: capture, ingestion and the API in one process."""
+    _serve(ROLES, data_dir, host, port)
+
+
+def _role_command(role: str, what: str) -> None:
+    @main.command(name=role, help=f"Cluster mode: run {what} only (needs MAGPIE_QUEUE_URL).")
+    @_data_dir
+    @_host
+    @_port
+    def command(data_dir: Path | None, host: str | None, port: int | None) -> None:
+        _serve(frozenset({role}), data_dir, host, port)
+
+
+# Each runs one role of `magpie serve`, so a deployment scales them apart
+# (docs/deploying.md): N capture processes, M workers, K API processes.
+ROLE_COMMANDS = {
+    "capture": "capture (the SDK endpoints: capture and flags), publishing to the queue",
+    "worker": "an ingest worker, consuming the partitions it holds the lease of",
+    "loader": "the loader of processed events into ClickHouse",
+    "api": "the API and the web UI",
+}
+for _role, _what in ROLE_COMMANDS.items():
+    _role_command(_role, _what)
+
+
+def _serve(
+    roles: frozenset[str], data_dir: Path | None, host: str | None, port: int | None
+) -> None:
     settings = _settings(data_dir=data_dir, host=host, port=port)
     logging.basicConfig(
         level=settings.log_level.upper(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    magpie = Magpie(settings)
-    click.echo(_credentials(magpie).to_json())
-    sys.stdout.flush()
+    try:
+        magpie = Magpie(settings, roles=roles)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    if "api" in roles:  # the credentials to reach the API (made at first start)
+        click.echo(_credentials(magpie).to_json())
+        sys.stdout.flush()
     tune_interpreter(settings)
     # uvicorn re-raises the stop signal once it has shut down gracefully; a
     # no-op handler underneath lets the process exit 0 after a clean drain.

@@ -4,28 +4,37 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
+from psycopg import sql
 
 from magpie.app import Magpie, server_config
+from magpie.backends import ROLES
 from magpie.credentials import Credentials, ensure_credentials
 from magpie.ingest.persons import person_uuid_for
 from magpie.settings import Settings
 from tests.harness import Ingest
 
 ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get(
+    "MAGPIE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+MODES = ("embedded", "cluster")
 
 
 def free_port() -> int:
@@ -100,14 +109,14 @@ class ReadsFromServer:
 
 
 def start_live_server(
-    data_dir: Path, **overrides: object
+    data_dir: Path, roles: frozenset[str] = ROLES, **overrides: object
 ) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
     port = free_port()
     # Capture in the server process keeps test servers quick to start;
     # test_capture_process covers the capture process `magpie serve` runs.
     overrides.setdefault("capture_process", False)
     settings = Settings.load(env={}, data_dir=data_dir, port=port, **overrides)
-    magpie = Magpie(settings)
+    magpie = Magpie(settings, roles=roles)
     credentials = ensure_credentials(
         settings.credentials_path, magpie.projects, magpie.api_keys, settings.url
     )
@@ -123,8 +132,8 @@ def start_live_server(
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(tmp_path / "data")
+def live_server(tmp_path: Path, backend_settings: dict[str, str]) -> Iterator[LiveServer]:
+    live, server, thread = start_live_server(tmp_path / "data", **backend_settings)
     yield live
     server.should_exit = True
     thread.join(timeout=15)
@@ -189,8 +198,8 @@ def spawn_server(data_dir: Path, port: int | None = None) -> ServerProcess:
 
 
 @pytest.fixture
-def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    harness = Ingest(tmp_path / "data")
+def ingest(tmp_path: Path, backend_settings: dict[str, str]) -> Iterator[Ingest]:
+    harness = Ingest(tmp_path / "data", **backend_settings)
     yield harness
     harness.close()
 
@@ -199,3 +208,80 @@ def ingest(tmp_path: Path) -> Iterator[Ingest]:
 def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The session's one chdb data path (chdb allows one per process)."""
     return f"chdb://{tmp_path_factory.mktemp('chdb')}"
+
+
+# -- both modes ------------------------------------------------------------------
+#
+# A test module marked ``both_modes`` runs each of its tests that use the
+# ``ingest`` or ``live_server`` fixture twice: on the embedded store, and in
+# cluster mode (events in ClickHouse, here chdb in this process; persons and
+# metadata in a PostgreSQL database of the test's own; the local queue).
+
+
+def database_url(name: str) -> str:
+    return urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[psycopg.Connection]:
+    try:
+        connection = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {ADMIN_URL} (set MAGPIE_TEST_POSTGRES_URL, or start"
+            f" it: scripts/ensure-services): {exc}"
+        )
+    with connection:
+        yield connection
+
+
+@pytest.fixture
+def new_database(pg_admin: psycopg.Connection) -> Iterator[Callable[[], str]]:
+    """Makes empty databases (their URLs) that are dropped when the test ends."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"magpie_test_{secrets.token_hex(6)}"
+        pg_admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        made.append(name)
+        return database_url(name)
+
+    yield make
+    for name in made:
+        pg_admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Cluster mode for the module's tests, but not for every case of a parametrized
+    test (they vary the input, which the modes share), unless the test itself is
+    marked ``both_modes``: it keeps the suite's time reasonable."""
+    function = metafunc.definition
+    both = function.get_closest_marker("both_modes")
+    only = function.get_closest_marker("embedded_only")
+    own = getattr(function.function, "pytestmark", [])
+    varied = function.get_closest_marker("parametrize") is not None
+    explicit = any(mark.name == "both_modes" for mark in own)
+    if both and not only and (explicit or not varied) and "magpie_mode" in metafunc.fixturenames:
+        metafunc.parametrize("magpie_mode", MODES, indirect=True)
+
+
+@pytest.fixture
+def magpie_mode(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture
+def backend_settings(magpie_mode: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings that put a test's Magpie in its mode: none for embedded."""
+    if magpie_mode == "embedded":
+        return {}
+    chdb = request.getfixturevalue("chdb_dsn")
+    new_db = request.getfixturevalue("new_database")
+    return cluster_settings(chdb, new_db())
+
+
+def cluster_settings(chdb_dsn: str, postgres_url: str) -> dict[str, str]:
+    return {
+        "events_url": f"{chdb_dsn}?database=t_{secrets.token_hex(6)}",
+        "database_url": postgres_url,
+    }

@@ -43,6 +43,11 @@ CONSUMER = "ingest"
 _ERROR_BACKOFF_SECONDS = 1.0
 
 
+class CommitRefused(Exception):
+    """The ``before_commit`` check refused a unit (its partition's lease was lost):
+    nothing of it committed, and its records are left to the partition's next owner."""
+
+
 @dataclass
 class WorkerStats:
     batches: int = 0  # committed transactions
@@ -74,8 +79,15 @@ class IngestWorker:
         max_bytes: int = 8 << 20,
         transaction_events: int = 65_536,
         on_batch: Callable[[set[int]], None] | None = None,
+        consumer: str = CONSUMER,
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
+        """``consumer`` names the position in the store (a partition's, in cluster
+        mode); ``before_commit`` runs inside each unit right before its position is
+        saved, and raises to keep it from committing (a partition lease lost)."""
         self._store = store
+        self._consumer = consumer
+        self._before_commit = before_commit
         self._queue = queue
         self._clock = clock
         self._max_records = max_records
@@ -84,6 +96,7 @@ class IngestWorker:
         # Told which projects a committed batch touched (quota checks).
         self._on_batch = on_batch
         self._stopping = threading.Event()
+        self._halted = threading.Event()
         self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="magpie-ingest", daemon=True)
         self.stats = WorkerStats()
@@ -101,6 +114,14 @@ class IngestWorker:
         self._stopping.set()
         self._thread.join()
 
+    def halt(self) -> None:
+        """Stop after the unit in progress, leaving the rest of the queue to whoever
+        consumes it next (a partition given up or lost)."""
+        self._halted.set()
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
     def wait_until_caught_up(self, timeout: float = 10.0) -> bool:
         """Block until everything durable when called has been committed (tests, CLI)."""
         target = self._queue.end
@@ -111,8 +132,11 @@ class IngestWorker:
     def lag_bytes(self) -> int:
         return max(0, self._queue.end - self.position)
 
+    def queue_status(self) -> dict[str, object]:
+        return {"end": self._queue.end, "committed": self.position, "lag_bytes": self.lag_bytes}
+
     def _initial_position(self) -> int:
-        position = self._store.position(CONSUMER)
+        position = self._store.position(self._consumer)
         if position > self._queue.end:
             log.error(
                 "queue ends at %d but the store has consumed up to %d; the queue folder was"
@@ -125,7 +149,9 @@ class IngestWorker:
 
     def _run(self) -> None:
         _yield_to_capture()
-        while not (self._stopping.is_set() and self.position >= self._queue.end):
+        while not self._halted.is_set() and not (
+            self._stopping.is_set() and self.position >= self._queue.end
+        ):
             try:
                 self._step()
             except Exception:
@@ -158,7 +184,7 @@ class IngestWorker:
         so the events after it are not held up."""
         log.error("%s; its %d bytes are kept as a dead letter", damage, len(damage.damaged))
         self._store.dead_letter(
-            CONSUMER,
+            self._consumer,
             damage.position,
             damage.resume_at,
             damage.damaged,
@@ -180,6 +206,8 @@ class IngestWorker:
     def _consume(self, entries: Sequence[Entry]) -> None:
         try:
             self._ingest(entries, follow=True)
+        except CommitRefused:
+            raise  # the records are fine: this worker may not commit them
         except Exception:
             # Rolled back. These records go again one by one, so one bad record
             # cannot hold up the rest; a failure in a later chunk of the same
@@ -196,7 +224,7 @@ class IngestWorker:
                 "queue record at %d could not be ingested; kept as a dead letter", entry.position
             )
             self._store.dead_letter(
-                CONSUMER,
+                self._consumer,
                 entry.position,
                 entry.next_position,
                 entry.payload,
@@ -230,7 +258,12 @@ class IngestWorker:
                     break  # commit what is read; the next step sets the damage aside
                 if not chunk:
                     break
-            unit.save_position(CONSUMER, position)
+            if self._before_commit is not None:
+                try:
+                    self._before_commit()
+                except Exception as exc:
+                    raise CommitRefused(str(exc)) from exc
+            unit.save_position(self._consumer, position)
             return progress, position
 
         progress, position = self._store.transact(unit_of_work)

@@ -17,6 +17,8 @@ from magpie.billing.pricing import DEFAULT_PRICING, quote
 from tests.conftest import ROOT, LiveServer
 from tests.harness import Ingest
 
+pytestmark = pytest.mark.both_modes
+
 
 def usage(ingest: Ingest) -> dict:
     return ingest.magpie.billing.report(

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import LiveServer
 
+pytestmark = pytest.mark.both_modes
+
 PATHS = ["/e", "/i/v0/e", "/batch", "/capture", "/track", "/engage"]
 
 

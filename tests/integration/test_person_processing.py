@@ -14,6 +14,8 @@ import pytest
 from magpie.ingest.persons import ILLEGAL_ANY_CASE, ILLEGAL_EXACT, is_illegal_distinct_id
 from tests.harness import Ingest
 
+pytestmark = pytest.mark.both_modes
+
 SPLITS = ["batch-per-event", "one-batch"]
 
 
@@ -31,6 +33,7 @@ def identify(ingest: Ingest, anon: str, user: str, **props: object) -> dict:
 
 
 @pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.embedded_only
 def test_anonymous_events_never_create_persons(ingest: Ingest, split: str) -> None:
     ids = run(
         ingest,
@@ -157,6 +160,7 @@ def test_identify_after_anonymous_browsing(ingest: Ingest, split: str) -> None:
 
 
 @pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.embedded_only
 def test_identify_into_an_existing_person_overrides_past_events(ingest: Ingest, split: str) -> None:
     """The user logged in before on another device; this device browsed anonymously."""
     first = run(
@@ -186,6 +190,7 @@ def test_identify_into_an_existing_person_overrides_past_events(ingest: Ingest, 
 
 
 @pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.embedded_only
 def test_identify_when_only_the_anonymous_id_has_a_person(ingest: Ingest, split: str) -> None:
     """person_profiles 'always': the anonymous id already has a person."""
     run(ingest, split, ingest.event("$pageview", "anon"), identify(ingest, "anon", "user"))
@@ -219,6 +224,7 @@ def test_both_ids_used_anonymously(ingest: Ingest, split: str) -> None:
 
 
 @pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.embedded_only
 def test_merge_of_two_unidentified_persons(ingest: Ingest, split: str) -> None:
     ids = run(
         ingest,
@@ -438,6 +444,7 @@ def group_identify(
 
 
 @pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.embedded_only
 def test_groups(ingest: Ingest, split: str) -> None:
     ids = run(
         ingest,
@@ -470,6 +477,7 @@ def test_groups(ingest: Ingest, split: str) -> None:
     assert columns == [("acme", "p1"), (None, None)]
 
 
+@pytest.mark.embedded_only
 def test_a_sixth_group_type_is_ignored_with_a_warning(ingest: Ingest) -> None:
     for index in range(6):
         ingest.send(group_identify(ingest, "u", f"type-{index}", "k"))

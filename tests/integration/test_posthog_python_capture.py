@@ -7,6 +7,8 @@ from posthog import Posthog
 
 from tests.conftest import LiveServer
 
+pytestmark = pytest.mark.both_modes
+
 
 @pytest.mark.parametrize("gzip", [False, True])
 def test_batch_capture(live_server: LiveServer, gzip: bool) -> None:

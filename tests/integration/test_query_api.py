@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.both_modes
 
 
 def test_query_api(live_server: LiveServer) -> None:

@@ -21,6 +21,8 @@ from magpie.query.kinds import run_query
 from magpie.store.duckdb.query_runner import DuckDBQueryRunner as QueryRunner
 from tests.harness import Ingest
 
+pytestmark = pytest.mark.both_modes
+
 
 def hogql(ingest: Ingest, sql: str, **values: object) -> dict:
     project = ingest.magpie.projects.get(ingest.project_id)
@@ -190,6 +192,7 @@ def test_limits(ingest: Ingest) -> None:
     assert "LIMIT 50000" in compile_hogql("SELECT 1 LIMIT 9999999", 1, dialect=DUCKDB).sql
 
 
+@pytest.mark.embedded_only
 def test_a_query_that_runs_too_long_is_interrupted(ingest: Ingest) -> None:
     ingest.send(*[ingest.event("bulk", f"u{i}", anonymous=True) for i in range(300)])
     runner = QueryRunner(ingest.magpie.db, timeout_seconds=0.3)

@@ -12,6 +12,7 @@ from magpie.query.context import QueryContext
 from magpie.query.kinds import run_query
 from tests.harness import Ingest
 
+pytestmark = pytest.mark.both_modes
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 

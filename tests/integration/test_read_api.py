@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import LiveServer
 
+pytestmark = pytest.mark.both_modes
+
 
 def capture(server: LiveServer, *events: dict) -> None:
     response = httpx.post(

@@ -1,22 +1,17 @@
 """Backends for the store contract tests: each test runs on DuckDB and on PostgreSQL.
 
-Every PostgreSQL test gets a database of its own (created here, dropped after),
-so no test sees another's rows.
+Every PostgreSQL test gets a database of its own (``new_database`` in
+tests/conftest.py: created, dropped after), so no test sees another's rows.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from magpie.clock import FrozenClock
 from magpie.store.base import Stores
@@ -26,43 +21,7 @@ from magpie.store.postgres import PostgresDatabase, postgres_stores
 from tests.store.event_table import EventTable
 from tests.store.feed import Feed
 
-ADMIN_URL = os.environ.get(
-    "MAGPIE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def database_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[psycopg.Connection]:
-    try:
-        connection = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {ADMIN_URL} (set MAGPIE_TEST_POSTGRES_URL, or start"
-            f" it: pg_ctlcluster --skip-systemctl-redirect <version> main start): {exc}"
-        )
-    with connection:
-        yield connection
-
-
-@pytest.fixture
-def new_database(pg_admin: psycopg.Connection) -> Iterator[Callable[[], str]]:
-    """Makes empty databases (their URLs) that are dropped when the test ends."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"magpie_test_{secrets.token_hex(6)}"
-        pg_admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        made.append(name)
-        return database_url(name)
-
-    yield make
-    for name in made:
-        pg_admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

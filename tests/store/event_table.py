@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from magpie.store.model import EventFilter, StoredEvent
+from magpie.store.person_rows import PersonRows
 from magpie.store.postgres.database import PostgresDatabase
 
 _CREATE = """
@@ -110,6 +111,9 @@ class EventTable:
                 ),
             )
         return len(columns["uuid"])
+
+    def append_rows(self, rows: PersonRows, batch: uuid.UUID) -> None:
+        """Persons are read from PostgreSQL itself: no copy is kept."""
 
     def list_events(self, where: EventFilter) -> list[StoredEvent]:
         params = {

@@ -17,12 +17,15 @@ from magpie.store.clickhouse.migrations import apply_migrations
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def connect(dsn: str, database: str) -> Client:
-    """A client on ``database`` (created and migrated if need be)."""
+def connect(dsn: str, database: str, *, migrate: bool = True) -> Client:
+    """A client on ``database`` (created and migrated if need be, unless ``migrate``
+    is false: the database is known to be up to date)."""
     if not _DATABASE_NAME.match(database):
         raise ValueError(f"{database!r} is not a plain ClickHouse database name")
-    bootstrap = clickhouse_connect.get_client(dsn=dsn)
-    bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    if migrate:
+        bootstrap = clickhouse_connect.get_client(dsn=dsn)
+        bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client = clickhouse_connect.get_client(dsn=dsn, database=database)
-    apply_migrations(client)
+    if migrate:
+        apply_migrations(client)
     return client

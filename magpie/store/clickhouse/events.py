@@ -9,6 +9,8 @@ the properties (JSON type) is added here (``typed.py``).
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,11 +29,12 @@ _REPEAT_WINDOW = timedelta(days=1)
 _CHECK_UUIDS = 10_000
 
 _STORED = """
-SELECT DISTINCT toString(uuid) FROM events
+SELECT toString(uuid), groupUniqArray(ingest_batch) FROM events
 WHERE project_id IN {projects:Array(Int64)}
   AND timestamp >= {earliest:DateTime64(6, 'UTC')}
   AND timestamp <= {latest:DateTime64(6, 'UTC')}
   AND uuid IN {uuids:Array(UUID)}
+GROUP BY uuid
 """
 
 
@@ -40,11 +43,18 @@ class ClickHouseEventWriter:
         self._client = client
 
     def stored_uuids(
-        self, keys: list[tuple[int, str]], earliest: datetime, latest: datetime
+        self, keys: Sequence[tuple[int, str]], earliest: datetime, latest: datetime
     ) -> set[str]:
         """Which of these (project, uuid) pairs, timed between ``earliest`` and
         ``latest``, are already stored."""
-        stored: set[str] = set()
+        return set(self.stored_batches(keys, earliest, latest))
+
+    def stored_batches(
+        self, keys: Sequence[tuple[int, str]], earliest: datetime, latest: datetime
+    ) -> dict[str, set[uuid.UUID]]:
+        """``stored_uuids`` with the ingest batches that stored each (none for
+        events stored without one)."""
+        stored: dict[str, set[uuid.UUID]] = {}
         projects = sorted({k[0] for k in keys})
         uuids = sorted({k[1] for k in keys})
         for start in range(0, len(uuids), _CHECK_UUIDS):
@@ -57,16 +67,19 @@ class ClickHouseEventWriter:
                     "latest": latest + _REPEAT_WINDOW,
                 },
             ).result_rows
-            stored.update(row[0] for row in rows)
+            stored.update((row[0], set(row[1])) for row in rows)
         # The query matched uuids across the batch's projects: keep exact pairs.
-        return {u for p, u in keys if u in stored}
+        return {u: stored[u] for p, u in keys if u in stored}
 
     def append(self, columns: dict[str, list[Any]]) -> int:
         """Store the events not stored yet; how many were new."""
         return self.append_table(arrow_table(columns))
 
-    def append_table(self, table: pa.Table) -> int:
-        """``append`` for columns already in an Arrow table of EVENT_SCHEMA."""
+    def append_table(self, table: pa.Table, *, token: str | None = None) -> int:
+        """``append`` for columns already in an Arrow table of EVENT_SCHEMA (and,
+        from the loader, ``ingest_batch``). ``token`` names the insert, so that
+        ClickHouse drops it if the very same insert is sent again (an answer lost
+        in transit)."""
         if table.num_rows == 0:
             return 0
         keys = list(zip(table["project_id"].to_pylist(), table["uuid"].to_pylist(), strict=True))
@@ -78,7 +91,8 @@ class ClickHouseEventWriter:
                 table = table.filter(keep)
         table = _first_of_each_uuid(table)
         if table.num_rows:
-            self._client.insert_arrow("events", with_typed_column(table))
+            settings = {"insert_deduplication_token": token} if token else None
+            self._client.insert_arrow("events", with_typed_column(table), settings=settings)
         return int(table.num_rows)
 
 

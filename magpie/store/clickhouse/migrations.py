@@ -57,8 +57,9 @@ def _sql_file(name: str) -> Callable[[], list[str]]:
 
 
 def _materialized_columns() -> list[str]:
-    """Hot properties as columns ClickHouse fills itself on insert."""
-    statements = []
+    """Hot properties as columns ClickHouse fills itself on insert (one ALTER: each
+    statement costs a metadata round, and a new database runs them all)."""
+    alter: exp.Alter | None = None
     for key, name in MATERIALIZED_PROPERTIES.items():
         template = sqlglot.parse_one(
             f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} Nullable(String) MATERIALIZED 1",
@@ -66,14 +67,20 @@ def _materialized_columns() -> list[str]:
         )
         computed = next(template.find_all(exp.ComputedColumnConstraint))
         computed.set("this", json_text(exp.column("properties"), [key]))
-        statements.append(template.sql(dialect="clickhouse"))
-    return statements
+        assert isinstance(template, exp.Alter)
+        if alter is None:
+            alter = template
+        else:
+            alter.append("actions", template.args["actions"][0])
+    return [] if alter is None else [alter.sql(dialect="clickhouse")]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "0001_initial.sql", _sql_file("0001_initial.sql")),
     Migration(2, "0002_materialized_columns", _materialized_columns),
     Migration(3, "0003_typed_properties", _no_statements, add_typed_properties),
+    Migration(20, "0020_cohort_people.sql", _sql_file("0020_cohort_people.sql")),
+    Migration(30, "0030_loader.sql", _sql_file("0030_loader.sql")),
 )
 
 

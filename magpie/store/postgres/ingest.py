@@ -63,6 +63,7 @@ import psycopg
 from magpie.clock import uuid7
 from magpie.store.base import IngestUnit
 from magpie.store.model import IngestionWarning, UsageCount
+from magpie.store.person_rows import PersonRows, group_rows, person_rows
 from magpie.store.postgres import billing, groups, ingest_log, persons
 from magpie.store.postgres.conflicts import RETRYABLE
 from magpie.store.postgres.database import Connection, PostgresDatabase
@@ -94,6 +95,8 @@ class PostgresIngestUnit:
         self.batch = uuid7()
         self._batch_recorded = False
         self._persons = persons.LoadedPersons()
+        # The last version of each person the sink may hold a copy of.
+        self._person_versions: dict[tuple[int, uuid.UUID], int] = {}
         self._groups: dict[GroupKey, int] = {}
         self.positions: dict[str, int] = {}
 
@@ -108,24 +111,42 @@ class PostgresIngestUnit:
         return {event for event, batches in stored.items() if batches & held}
 
     def load_persons(self, keys: set[Key]) -> PersonState:
-        return persons.load_person_state(self._connection, keys, self._persons)
+        state = persons.load_person_state(self._connection, keys, self._persons)
+        for key, person in state.persons.items():
+            self._person_versions.setdefault(key, person.version)
+        return state
 
     def load_groups(self, projects: set[int], keys: set[tuple[int, str, str]]) -> GroupState:
         return groups.load_group_state(self._connection, projects, keys, self._groups)
 
     def save_persons(self, state: PersonState, recorded_at: datetime) -> None:
         persons.save_person_state(self._connection, state, recorded_at, self._persons)
+        rows = person_rows(state, self._person_versions)
+        for row in rows.persons:
+            self._person_versions[(row.project_id, row.uuid)] = row.version
+        self._append_rows(rows)
 
     def save_groups(self, state: GroupState) -> None:
         groups.save_group_state(self._connection, state, self._groups)
+        self._append_rows(group_rows(state))
 
     def append_events(self, columns: dict[str, list[Any]]) -> int:
         if not columns.get("uuid"):
             return 0
+        self._record_batch()
+        return self._sink.append(columns, self.batch)
+
+    def _append_rows(self, rows: PersonRows) -> None:
+        if rows:
+            self._record_batch()
+            self._sink.append_rows(rows, self.batch)
+
+    def _record_batch(self) -> None:
+        """Before anything reaches the sink under this batch: a reader of the sink
+        can then tell this unit committed, or ended without committing."""
         if not self._batch_recorded:
             ingest_log.record_batch(self._connection, self.batch)
             self._batch_recorded = True
-        return self._sink.append(columns, self.batch)
 
     def add_usage(self, counts: Sequence[UsageCount]) -> None:
         billing.add_usage(self._connection, counts)
@@ -220,3 +241,8 @@ class PostgresIngestStore:
         """Which of these batches belong to committed units (for a reader of the sink)."""
         with self._db.connection() as connection:
             return ingest_log.committed_batches(connection, batches)
+
+    def batch_outcomes(self, batches: Sequence[uuid.UUID]) -> dict[uuid.UUID, bool | None]:
+        """For each batch: True if its unit committed, False if it ended without
+        committing (it never will), None while it is still running."""
+        return ingest_log.batch_outcomes(self._db, batches)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from magpie.store.model import IngestionWarning
-from magpie.store.postgres.database import Connection
+from magpie.store.postgres.database import Connection, PostgresDatabase
 from magpie.store.postgres.text import jsonb_text, pg_text
 
 
@@ -48,6 +48,13 @@ VALUES (%s, %s, %s, %s, %s)
 _RECORD_BATCH = """
 INSERT INTO ingest_batches (batch, committed_at) VALUES (%s, now() AT TIME ZONE 'UTC')
 """
+
+# A unit holds its batch's lock from before anything is sent under the batch
+# until its transaction ends. PostgreSQL makes a commit visible before it
+# releases the transaction's locks, so whoever gets the lock next finds the
+# batch's row if and only if the unit committed.
+_LOCK_BATCH = "SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 0))"
+_TRY_BATCH = "SELECT pg_try_advisory_xact_lock(hashtextextended(%s::text, 0))"
 
 _COMMITTED_BATCHES = "SELECT batch FROM ingest_batches WHERE batch = ANY(%s::uuid[])"
 
@@ -106,7 +113,29 @@ def insert_dead_letter(
 
 
 def record_batch(connection: Connection, batch: uuid.UUID) -> None:
+    connection.execute(_LOCK_BATCH, (str(batch),))
     connection.execute(_RECORD_BATCH, (batch,))
+
+
+def batch_outcomes(
+    db: PostgresDatabase, batches: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, bool | None]:
+    """True for a batch whose unit committed, False for one whose unit ended without
+    committing, None for one whose unit is still running."""
+    with db.connection() as connection:
+        committed = committed_batches(connection, batches)
+    outcomes: dict[uuid.UUID, bool | None] = dict.fromkeys(committed, True)
+    for batch in batches:
+        if batch in outcomes:
+            continue
+        with db.transaction() as connection:
+            row = connection.execute(_TRY_BATCH, (str(batch),)).fetchone()
+            if not (row and row[0]):
+                outcomes[batch] = None  # its unit holds the lock: still running
+                continue
+            # The unit has ended; it committed only if its row is there now.
+            outcomes[batch] = bool(committed_batches(connection, [batch]))
+    return outcomes
 
 
 def committed_batches(connection: Connection, batches: Sequence[uuid.UUID]) -> set[uuid.UUID]:

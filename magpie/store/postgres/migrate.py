@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 
 import psycopg
@@ -51,14 +53,14 @@ def apply_migrations(connection: psycopg.Connection[TupleRow]) -> list[str]:
     ``connection`` must be in autocommit mode: the lock is the session's, held
     across the migrations' own transactions.
     """
-    connection.execute("SELECT pg_advisory_lock(%s, %s)", MIGRATION_LOCK)
-    try:
+    with exclusively(connection, MIGRATION_LOCK):
         connection.execute(_CREATE_LEDGER)
-        row = connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        current = int(row.fetchone()[0])  # type: ignore[index]  # an aggregate has one row
+        # Every file not applied yet, not only those above the highest applied:
+        # branches get ranges of numbers and land in any order.
+        done = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
         applied = []
         for version, name, script in migration_files():
-            if version <= current:
+            if version in done:
                 continue
             with connection.transaction():
                 connection.execute(script)
@@ -66,5 +68,14 @@ def apply_migrations(connection: psycopg.Connection[TupleRow]) -> list[str]:
             log.info("applied migration %s", name)
             applied.append(name)
         return applied
+
+
+@contextmanager
+def exclusively(connection: psycopg.Connection[TupleRow], lock: tuple[int, int]) -> Iterator[None]:
+    """Hold a session advisory lock (two-integer key) for the block: of several
+    processes running it at once, one runs it while the others wait."""
+    connection.execute("SELECT pg_advisory_lock(%s, %s)", lock)
+    try:
+        yield
     finally:
-        connection.execute("SELECT pg_advisory_unlock(%s, %s)", MIGRATION_LOCK)
+        connection.execute("SELECT pg_advisory_unlock(%s, %s)", lock)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from magpie.store.person_rows import PersonRows
+
 
 class EventSink(Protocol):
     def stored_batches(
@@ -29,4 +31,10 @@ class EventSink(Protocol):
 
         Idempotent by (project, uuid): an event appended again replaces the
         copy stored before, and queries never count both."""
+        ...
+
+    def append_rows(self, rows: PersonRows, batch: uuid.UUID) -> None:
+        """The person-store rows ``batch`` changed, for an event store that keeps a
+        copy of them for its joins (ClickHouse); durable before returning. A sink
+        whose readers resolve persons in PostgreSQL ignores them."""
         ...
