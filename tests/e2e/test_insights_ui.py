@@ -33,6 +33,8 @@ VISITORS = {
     "anon-3": 1,
 }
 STEPS = ["$pageview", "signed_up", "purchase"]
+# Two of the visitors of two days ago come back the next day (retention's day 1).
+RETURNING = {"cy@example.com", "anon-3"}
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +79,16 @@ def send_events(server: LiveServer) -> None:
             client.capture(
                 STEPS[k],
                 distinct_id=who,
-                properties={**anonymous, "$browser": "Chrome" if i % 2 else "Firefox"},
+                properties={
+                    **anonymous,
+                    "$browser": "Chrome" if i % 2 else "Firefox",
+                    "$current_url": "https://shop.example/",
+                },
                 timestamp=began + timedelta(minutes=k * (5 + i)),
+            )
+        if who in RETURNING:
+            client.capture(
+                "came_back", distinct_id=who, properties=anonymous, timestamp=began + timedelta(days=1)
             )
     client.flush()
     server.settle()
@@ -292,3 +302,178 @@ def test_a_trend_points_actors_open_from_its_table(clean: Ui, server: LiveServer
     assert len(actors) == value  # one pageview per visitor a day
     clean.shot("insight-trend-actors", full_page=False)
     close_dialog(clean)
+
+
+# -- retention, lifecycle, stickiness, paths ----------------------------------------
+
+
+def numbers(cells: list[str]) -> list[float]:
+    return [float(c.replace(",", "").replace("\u2212", "-")) for c in cells]
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.1f}".removesuffix(".0") + "%" if whole else "0%"
+
+
+def test_retention_cohorts_show_the_query_apis_numbers_and_a_cells_actors(
+    clean: Ui, server: LiveServer
+) -> None:
+    page = clean.page
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Retention").click()
+    page.get_by_label("Returning event").fill("came_back")
+    table = page.get_by_role("table", name="New insight as a table")
+    expect(table.get_by_role("button", name=re.compile(r", Day 1: 2$"))).to_have_count(1)
+    query = shown_query(clean)
+    assert query["kind"] == "RetentionQuery"
+    assert query["retentionFilter"]["returningEntity"]["id"] == "came_back"
+    rows = ask(server, query)["results"]
+    shown = table_rows(clean, "New insight as a table")
+    assert len(shown) == len(rows)
+    for cells, row in zip(shown, rows, strict=True):
+        size = row["values"][0]["count"]
+        assert cells[1] == str(size)
+        assert cells[2:] == [percent(v["count"], size) for v in row["values"]]
+    clean.shot("insight-retention")
+
+    # Day 1 of the cohort of two days ago: cy and the anonymous anon-3 came back.
+    table.get_by_role("button", name=re.compile(r", Day 1: 2$")).click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    title = dialog.get_by_role("heading").inner_text()
+    actors = actors_dialog(clean, title)
+    assert {a[2]: a[1] for a in actors} == {"cy@example.com": "Identified", "anon-3": "Anonymous"}
+    clean.shot("insight-retention-actors", full_page=False)
+    close_dialog(clean)
+
+
+def test_lifecycle_bars_show_the_query_apis_numbers_with_dormant_below_zero(
+    clean: Ui, server: LiveServer
+) -> None:
+    page = clean.page
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Lifecycle").click()
+    page.get_by_label("Event", exact=True).fill("$pageview")
+    chart = wait_drawn(clean, "New insight as a chart")
+    query = shown_query(clean)
+    assert query["kind"] == "LifecycleQuery"
+    results = ask(server, query)["results"]
+    assert [r["status"] for r in results] == ["new", "returning", "resurrecting", "dormant"]
+    expect(page.get_by_role("table", name="New insight as a table").locator("tbody tr")).to_have_count(4)
+    shown = {r[0]: numbers(r[1:]) for r in table_rows(clean, "New insight as a table")}
+    assert shown == {r["label"]: [r["count"], *r["data"]] for r in results}
+    dormant = next(r for r in results if r["status"] == "dormant")
+    assert min(dormant["data"]) < 0
+    clean.shot("insight-lifecycle")
+
+    new = next(r for r in results if r["status"] == "new")
+    day = max(range(len(new["data"])), key=lambda i: new["data"][i])
+    count = int(new["data"][day])
+    chart.get_by_role("button", name=re.compile(rf"^new, .*: {count}$")).nth(0).click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    actors = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    assert len(actors) == count
+    close_dialog(clean)
+    # A dormant bar hangs below zero and opens those who went quiet.
+    chart.get_by_role("button", name=re.compile(r"^dormant, ")).first.click()
+    dialog.wait_for()
+    assert actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    clean.shot("insight-lifecycle-actors", full_page=False)
+    close_dialog(clean)
+
+
+def test_stickiness_bars_show_the_query_apis_numbers_and_their_actors(
+    clean: Ui, server: LiveServer
+) -> None:
+    page = clean.page
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Stickiness").click()
+    chart = wait_drawn(clean, "New insight as a chart")
+    query = shown_query(clean)
+    assert query["kind"] == "StickinessQuery"
+    [result] = ask(server, query)["results"]
+    [row] = table_rows(clean, "New insight as a table")
+    assert numbers(row[1:]) == [result["count"], *result["data"]]
+    assert result["data"][0] == len(VISITORS)  # everyone was active on one day
+    clean.shot("insight-stickiness")
+    chart.get_by_role("button", name=re.compile(r", 1 day: 6$")).click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    actors = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    assert sorted(a[2] for a in actors) == sorted(VISITORS)
+    assert sum(a[1] == "Anonymous" for a in actors) == 3
+    close_dialog(clean)
+
+
+def test_paths_draw_a_sankey_whose_edges_open_their_actors(clean: Ui, server: LiveServer) -> None:
+    page = clean.page
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Paths").click()
+    page.get_by_label("Custom events").check()
+    chart = wait_drawn(clean, "New insight as a chart")
+    expect(chart.get_by_role("button", name=re.compile(r"signed_up → purchase"))).to_have_count(1)
+    query = shown_query(clean)
+    assert query["pathsFilter"]["includeEventTypes"] == ["$pageview", "custom_event"]
+    edges = ask(server, query)["results"]
+    shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
+    assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
+    assert ("1_https://shop.example", "2_signed_up", 3) in shown
+    clean.shot("insight-paths")
+    chart.get_by_role("button", name="https://shop.example → signed_up").click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    actors = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    edge = {**query["pathsFilter"], "pathStartKey": "1_https://shop.example", "pathEndKey": "2_signed_up"}
+    expected = ask(
+        server,
+        {"kind": "ActorsQuery", "source": {"kind": "InsightActorsQuery", "source": {**query, "pathsFilter": edge}}},
+    )["results"]
+    assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected)
+    assert {"ann@example.com", "bo@example.com"} <= {a[2] for a in actors}
+    clean.shot("insight-paths-actors", full_page=False)
+    close_dialog(clean)
+
+
+@pytest.mark.parametrize("kind", ["RetentionQuery", "LifecycleQuery", "StickinessQuery", "PathsQuery"])
+def test_each_kind_says_when_there_is_nothing_to_show(
+    clean: Ui, server: LiveServer, kind: str
+) -> None:
+    nothing = {
+        "RetentionQuery": {
+            "kind": kind,
+            "retentionFilter": {"targetEntity": {"id": "no_such_event", "type": "events"}},
+        },
+        "LifecycleQuery": {"kind": kind, "series": [{"kind": "EventsNode", "event": "no_such_event"}]},
+        "StickinessQuery": {"kind": kind, "series": [{"kind": "EventsNode", "event": "no_such_event"}]},
+        "PathsQuery": {"kind": kind, "pathsFilter": {"includeEventTypes": ["$screen"]}},
+    }[kind]
+    open_query(clean, server, {**nothing, "dateRange": {"date_from": "-7d", "date_to": None}})
+    clean.page.locator(".state.empty").wait_for()
+    clean.shot(f"insight-{kind.removesuffix('Query').lower()}-empty", full_page=False)
+
+
+def test_every_kind_saved_is_drawn_on_a_dashboard(clean: Ui, server: LiveServer) -> None:
+    page = clean.page
+    names = {"Retention": "Retention", "Lifecycle": "Lifecycle", "Stickiness": "Stickiness", "Paths": "Paths"}
+    with server.api() as owner:
+        board = owner.post(f"/api/projects/{server.project_id}/dashboards/", json={"name": "Kinds"}).json()
+    for label, name in names.items():
+        clean.go(f"/project/{server.project_id}/insights/new")
+        page.get_by_role("group", name="Insight kind").get_by_role("button", name=label).click()
+        if label == "Paths":  # one pageview each: the paths are in the custom events
+            page.get_by_label("Custom events").check()
+        elif label == "Retention":
+            page.get_by_label("Returning event").fill("came_back")
+        page.get_by_label("Insight name").fill(name)
+        page.get_by_role("button", name="Save insight").click()
+        page.wait_for_url(re.compile(rf".*/insights/[A-Za-z0-9]{{8}}.*"))
+        page.get_by_label("Add to dashboard").select_option(label="Kinds")
+        page.get_by_role("button", name="Add to dashboard").click()
+        page.get_by_role("link", name="Kinds").wait_for()
+    clean.go(f"/project/{server.project_id}/dashboard/{board['id']}")
+    for name in names.values():
+        tile = page.get_by_role("article", name=name, exact=True)
+        drawn = tile.locator("[data-state=drawn]")
+        expect(drawn).to_have_count(1)
+    clean.shot("insight-kinds-dashboard")

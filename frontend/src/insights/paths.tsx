@@ -138,16 +138,17 @@ export function PathsView({ query, results, asTable, name, open }: ViewProps) {
         {edges.map((e) => {
           const [s, t] = [nodes.get(e.source)!, nodes.get(e.target)!];
           const width = Math.max(e.value * scale, 1);
-          const y0 = s.y + (outAt.get(s.key) ?? 0) + width / 2;
-          const y1 = t.y + (inAt.get(t.key) ?? 0) + width / 2;
+          const y0 = s.y + (outAt.get(s.key) ?? 0); // the band's top at each end
+          const y1 = t.y + (inAt.get(t.key) ?? 0);
           outAt.set(s.key, (outAt.get(s.key) ?? 0) + width);
           inAt.set(t.key, (inAt.get(t.key) ?? 0) + width);
           const [x0, x1] = [s.x + nodeWidth, t.x];
           const mid = (x0 + x1) / 2;
           const label = `${item(e.source)} → ${item(e.target)}, step ${step(e.source)}: ${formatNumber(e.value)}`;
           return (
-            <path key={`${e.source}>${e.target}`} d={`M ${x0} ${y0} C ${mid} ${y0}, ${mid} ${y1}, ${x1} ${y1}`}
-              style={{ stroke: colorOf(e.source), strokeOpacity: 0.35, strokeWidth: width, fill: "none" }}
+            <path key={`${e.source}>${e.target}`}
+              d={`M ${x0} ${y0} C ${mid} ${y0}, ${mid} ${y1}, ${x1} ${y1} L ${x1} ${y1 + width} C ${mid} ${y1 + width}, ${mid} ${y0 + width}, ${x0} ${y0 + width} Z`}
+              style={{ fill: colorOf(e.source), fillOpacity: 0.35 }}
               role="button" tabIndex={0} aria-label={label} onClick={() => actorsOf(e)}
               onKeyDown={(k) => (k.key === "Enter" || k.key === " ") && (k.preventDefault(), actorsOf(e))}>
               <title>{label}</title>
