@@ -9,7 +9,7 @@ import { TrendTable } from "../trends/table";
 import { Empty, formatNumber } from "../ui";
 import { duration, percent, stepName, type FunnelsQuery, type StepResult, type TimeToConvert } from "./query";
 
-type Props = { query: FunnelsQuery; results: any; asTable: boolean; name: string; height?: number; open: OpenActors };
+type Props = { query: FunnelsQuery; results: any; asTable: boolean; name: string; height?: number; open: OpenActors; compact?: boolean };
 
 const nothing = (
   <Empty title="Nobody entered this funnel">
@@ -74,7 +74,7 @@ function StepsTable({ groups, query, open, name }: { groups: StepResult[][]; que
   );
 }
 
-function Steps({ query, results, asTable, name, height, open }: Props) {
+function Steps({ query, results, asTable, name, height, open, compact }: Props) {
   const groups: StepResult[][] = Array.isArray(results[0]) ? results : [results];
   if (!groups.length || !groups[0].length || groups.every((g) => !g[0].count)) return nothing;
   const labels = groups[0].map((s, i) => stepName(s, i));
@@ -98,10 +98,10 @@ function Steps({ query, results, asTable, name, height, open }: Props) {
           pick: (i: number) => open({ source: actorsOf(query, i + 1, steps[0].breakdown_value), title: `Reached step ${i + 1}: ${labels[i]} (${breakdownText(steps[0].breakdown_value?.[0])})` }),
         }))} />
     );
-  return <>{chart}{table}</>;
+  return <>{chart}{!compact && table}</>;
 }
 
-function TimeHistogram({ results, asTable, name, height }: Props) {
+function TimeHistogram({ results, asTable, name, height, compact }: Props) {
   const answer = results as TimeToConvert;
   const bins = answer?.bins ?? [];
   if (!bins.some(([, n]) => n)) return <Empty title="Nobody converted">No actor went from the first chosen step to the last in this date range.</Empty>;
@@ -119,12 +119,12 @@ function TimeHistogram({ results, asTable, name, height }: Props) {
     <>
       <p class="muted">Average time to convert: <strong>{duration(answer.average_conversion_time)}</strong></p>
       {!asTable && <BarChart label={`${name} as a chart`} labels={labels} height={height} series={[{ name: "Actors", values: bins.map(([, n]) => n) }]} />}
-      {table}
+      {!compact && table}
     </>
   );
 }
 
-function ConversionTrend({ query, results, asTable, name, height, open }: Props) {
+function ConversionTrend({ query, results, asTable, name, height, open, compact }: Props) {
   const rows: TrendResult[] = (results as any[]).map((r) => ({ ...r, label: "Conversion rate (%)" }));
   if (!rows.length || rows.every((r) => !r.data.length)) return nothing;
   // A period's point opens those who entered the funnel then (and converted).
@@ -137,7 +137,7 @@ function ConversionTrend({ query, results, asTable, name, height, open }: Props)
   return (
     <>
       {!asTable && <TrendChart results={rows} display="ActionsLineGraph" height={height} label={`${name} as a chart`} pick={pick} />}
-      <TrendTable results={rows} caption={`${name} as a table`} pick={pick} total={false} />
+      {!compact && <TrendTable results={rows} caption={`${name} as a table`} pick={pick} total={false} />}
     </>
   );
 }

@@ -8,8 +8,8 @@ import { ErrorBox, Loading, useAsync } from "../ui";
 import { useActors } from "./actors";
 import { kindOf } from "./kinds";
 
-export function InsightAnswer({ projectId, query, asTable = false, name, height, refresh = 0 }: {
-  projectId: number; query: any; asTable?: boolean; name: string; height?: number; refresh?: number;
+export function InsightAnswer({ projectId, query, asTable = false, name, height, refresh = 0, compact = false }: {
+  projectId: number; query: any; asTable?: boolean; name: string; height?: number; refresh?: number; compact?: boolean;
 }) {
   const kind = kindOf(query?.kind);
   const sent = useMemo(() => (kind ? kind.clean(query) : query), [JSON.stringify(query)]);
@@ -29,7 +29,7 @@ export function InsightAnswer({ projectId, query, asTable = false, name, height,
   if (!answer.data) return <Loading what="Running the query" />;
   const drawnKind = kindOf(answer.data.query?.kind);
   const body = drawnKind ? (
-    <drawnKind.View query={answer.data.query} results={answer.data.response.results} asTable={asTable} name={name} height={height} open={open} />
+    <drawnKind.View query={answer.data.query} results={answer.data.response.results} asTable={asTable} name={name} height={height} open={open} compact={compact} />
   ) : (
     <SqlResults answer={answer.data.response} />
   );

@@ -15,7 +15,10 @@ import { defaultRetention, RetentionBuilder, RetentionView } from "./retention";
 import { defaultStickiness, StickinessBuilder, StickinessView } from "./stickiness";
 
 export type BuilderProps = { query: any; onChange: (next: any) => void; projectId: number };
-export type ViewProps = { query: any; results: any; asTable: boolean; name: string; height?: number; open: OpenActors };
+export type ViewProps = {
+  query: any; results: any; asTable: boolean; name: string; height?: number; open: OpenActors;
+  compact?: boolean; // a dashboard tile: the chart without its table
+};
 
 export type InsightKind = {
   kind: string;

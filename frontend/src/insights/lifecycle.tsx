@@ -60,7 +60,7 @@ export function LifecycleBuilder({ query, onChange, projectId }: BuilderProps) {
   );
 }
 
-export function LifecycleView({ query, results, asTable, name, height, open }: ViewProps) {
+export function LifecycleView({ query, results, asTable, name, height, open, compact }: ViewProps) {
   const rows = results as Result[];
   if (!rows.length || rows.every((r) => r.data.every((v) => !v)))
     return <Empty title="No activity in this range">Nobody did this event in this date range: try a longer range or another event.</Empty>;
@@ -74,7 +74,7 @@ export function LifecycleView({ query, results, asTable, name, height, open }: V
         <BarChart label={`${name} as a chart`} labels={rows[0].labels.map(shortLabel)} stacked height={height}
           series={rows.map((r, i) => ({ name: r.status, values: r.data, color: COLOR[r.status], pick: (bucket: number) => pick(i, bucket) }))} />
       )}
-      <TrendTable results={rows} caption={`${name} as a table`} pick={pick} />
+      {!compact && <TrendTable results={rows} caption={`${name} as a table`} pick={pick} />}
     </>
   );
 }

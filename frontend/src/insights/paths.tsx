@@ -25,7 +25,7 @@ export function PathsBuilder({ query, onChange }: BuilderProps) {
   const text = (key: string) => (e: Event) => set({ [key]: (e.target as HTMLInputElement).value || undefined });
   return (
     <form class="builder" onSubmit={(e) => e.preventDefault()} aria-label="Paths builder">
-      <fieldset>
+      <fieldset class="checks">
         <legend>What a step is</legend>
         {TYPES.map(([value, label]) => (
           <label class="check" key={value}>
@@ -78,7 +78,8 @@ function layout(edges: Edge[], width: number, height: number) {
   const columns = [...new Set([...nodes.values()].map((n) => n.column))].sort((a, b) => a - b);
   const gap = 14;
   const byColumn = columns.map((c) => [...nodes.values()].filter((n) => n.column === c).sort((a, b) => b.value - a.value));
-  const scale = Math.min(...byColumn.map((col) => (height - gap * (col.length - 1)) / Math.max(col.reduce((s, n) => s + n.value, 0), 1)));
+  // A few actors should not fill the whole height: a column takes at most 70% of it.
+  const scale = Math.min(...byColumn.map((col) => (height * 0.7 - gap * (col.length - 1)) / Math.max(col.reduce((s, n) => s + n.value, 0), 1)));
   const nodeWidth = 12;
   const spacing = columns.length > 1 ? (width - nodeWidth) / (columns.length - 1) : 0;
   byColumn.forEach((col, i) => {
@@ -93,7 +94,7 @@ function layout(edges: Edge[], width: number, height: number) {
   return { nodes, scale, nodeWidth };
 }
 
-export function PathsView({ query, results, asTable, name, open }: ViewProps) {
+export function PathsView({ query, results, asTable, name, height, open, compact }: ViewProps) {
   const edges = results as Edge[];
   const box = useRef<SVGSVGElement>(null);
   useEffect(() => markDrawn(box.current as unknown as HTMLElement), [results]);
@@ -122,7 +123,7 @@ export function PathsView({ query, results, asTable, name, open }: ViewProps) {
     </div>
   );
   if (asTable) return table;
-  const [W, H, labelRoom] = [760, 320, 150];
+  const [W, H, labelRoom] = [760, height ?? 320, 150];
   const { nodes, scale, nodeWidth } = layout(edges, W - labelRoom, H);
   const outAt = new Map<string, number>();
   const inAt = new Map<string, number>();
@@ -162,7 +163,7 @@ export function PathsView({ query, results, asTable, name, open }: ViewProps) {
           </g>
         ))}
       </svg>
-      {table}
+      {!compact && table}
     </>
   );
 }

@@ -56,7 +56,7 @@ export function StickinessBuilder({ query, onChange, projectId }: BuilderProps) 
   );
 }
 
-export function StickinessView({ query, results, asTable, name, height, open }: ViewProps) {
+export function StickinessView({ query, results, asTable, name, height, open, compact }: ViewProps) {
   const rows = results as TrendResult[];
   if (!rows.length || rows.every((r) => !r.count))
     return <Empty title="Nobody was active in this range">No actor did these events in this date range: try a longer range or another event.</Empty>;
@@ -72,7 +72,7 @@ export function StickinessView({ query, results, asTable, name, height, open }: 
         <BarChart label={`${name} as a chart`} labels={rows[0].labels} height={height}
           series={rows.map((r, i) => ({ name: seriesName(r), values: r.data, pick: (bucket: number) => pick(i, bucket) }))} />
       )}
-      <TrendTable results={rows} caption={`${name} as a table`} pick={pick} />
+      {!compact && <TrendTable results={rows} caption={`${name} as a table`} pick={pick} />}
     </>
   );
 }

@@ -18,7 +18,7 @@ function Tile({ projectId, tile, range, refresh, onRemove }: { projectId: number
         <button type="button" class="icon" aria-label={`Remove ${insight.name || "this insight"} from the dashboard`} onClick={onRemove}>×</button>
       </div>
       {insight.description && <p class="muted">{insight.description}</p>}
-      <InsightAnswer projectId={projectId} query={effective} height={220} name={insight.name || "Untitled insight"} refresh={refresh} />
+      <InsightAnswer projectId={projectId} query={effective} height={220} compact name={insight.name || "Untitled insight"} refresh={refresh} />
     </article>
   );
 }
