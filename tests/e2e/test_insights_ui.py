@@ -88,7 +88,10 @@ def send_events(server: LiveServer) -> None:
             )
         if who in RETURNING:
             client.capture(
-                "came_back", distinct_id=who, properties=anonymous, timestamp=began + timedelta(days=1)
+                "came_back",
+                distinct_id=who,
+                properties=anonymous,
+                timestamp=began + timedelta(days=1),
             )
     client.flush()
     server.settle()
@@ -165,7 +168,9 @@ def test_a_funnel_built_in_the_ui_shows_the_query_apis_steps_and_their_actors(
     page.get_by_label("Event of step 2").fill("signed_up")
     page.get_by_role("button", name="Add step").click()
     page.get_by_label("Event of step 3").fill("purchase")
-    expect(page.get_by_role("table", name="New insight as a table").locator("tbody tr")).to_have_count(3)
+    expect(
+        page.get_by_role("table", name="New insight as a table").locator("tbody tr")
+    ).to_have_count(3)
     wait_drawn(clean, "New insight as a chart")
     expect(page.get_by_role("row").filter(has_text="3. purchase")).to_have_count(1)
     query = shown_query(clean)
@@ -188,7 +193,10 @@ def test_a_funnel_built_in_the_ui_shows_the_query_apis_steps_and_their_actors(
     actors = actors_dialog(clean, "Reached step 2: 2. signed_up")
     expected = ask(
         server,
-        {"kind": "ActorsQuery", "source": {"kind": "FunnelsActorsQuery", "source": query, "funnelStep": 2}},
+        {
+            "kind": "ActorsQuery",
+            "source": {"kind": "FunnelsActorsQuery", "source": query, "funnelStep": 2},
+        },
     )["results"]
     assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected)
     assert {a[2]: a[1] for a in actors} == {
@@ -213,7 +221,9 @@ def test_time_to_convert_and_conversion_over_time_show_the_query_apis_numbers(
     open_query(clean, server, FUNNEL)
     wait_drawn(clean, "New insight as a chart")
     page.get_by_label("Funnel view").select_option("time_to_convert")
-    expect(page.get_by_role("table", name="New insight as a table")).to_have_class(re.compile("ttc-table"))
+    expect(page.get_by_role("table", name="New insight as a table")).to_have_class(
+        re.compile("ttc-table")
+    )
     wait_drawn(clean, "New insight as a chart")
     query = shown_query(clean)
     bins = ask(server, query)["results"]["bins"]
@@ -248,16 +258,26 @@ def test_a_saved_funnel_is_drawn_on_a_dashboard(clean: Ui, server: LiveServer) -
     page.wait_for_url(re.compile(r".*/dashboard/\d+"))
     page.reload()
     tile = page.get_by_role("article", name="Signup funnel")
-    expect(tile.get_by_role("group", name="Signup funnel as a chart")).to_have_attribute("data-state", "drawn")
+    expect(tile.get_by_role("group", name="Signup funnel as a chart")).to_have_attribute(
+        "data-state", "drawn"
+    )
     tile.get_by_role("button", name="Converted, 3. purchase: 1").click()
-    assert [a[2] for a in actors_dialog(clean, "Reached step 3: 3. purchase")] == ["ann@example.com"]
+    assert [a[2] for a in actors_dialog(clean, "Reached step 3: 3. purchase")] == [
+        "ann@example.com"
+    ]
     close_dialog(clean)
     clean.shot("insight-funnel-dashboard")
 
 
 def test_funnel_empty_loading_and_error_states(clean: Ui, server: LiveServer) -> None:
     page = clean.page
-    nobody = {**FUNNEL, "series": [{"kind": "EventsNode", "event": "no_such_event"}, {"kind": "EventsNode", "event": "signed_up"}]}
+    nobody = {
+        **FUNNEL,
+        "series": [
+            {"kind": "EventsNode", "event": "no_such_event"},
+            {"kind": "EventsNode", "event": "signed_up"},
+        ],
+    }
     open_query(clean, server, nobody)
     page.get_by_text("Nobody entered this funnel").wait_for()
     clean.shot("insight-funnel-empty", full_page=False)
@@ -359,7 +379,9 @@ def test_lifecycle_bars_show_the_query_apis_numbers_with_dormant_below_zero(
     assert query["kind"] == "LifecycleQuery"
     results = ask(server, query)["results"]
     assert [r["status"] for r in results] == ["new", "returning", "resurrecting", "dormant"]
-    expect(page.get_by_role("table", name="New insight as a table").locator("tbody tr")).to_have_count(4)
+    expect(
+        page.get_by_role("table", name="New insight as a table").locator("tbody tr")
+    ).to_have_count(4)
     shown = {r[0]: numbers(r[1:]) for r in table_rows(clean, "New insight as a table")}
     assert shown == {r["label"]: [r["count"], *r["data"]] for r in results}
     dormant = next(r for r in results if r["status"] == "dormant")
@@ -424,10 +446,17 @@ def test_paths_draw_a_sankey_whose_edges_open_their_actors(clean: Ui, server: Li
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
     actors = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
-    edge = {**query["pathsFilter"], "pathStartKey": "1_https://shop.example", "pathEndKey": "2_signed_up"}
+    edge = {
+        **query["pathsFilter"],
+        "pathStartKey": "1_https://shop.example",
+        "pathEndKey": "2_signed_up",
+    }
     expected = ask(
         server,
-        {"kind": "ActorsQuery", "source": {"kind": "InsightActorsQuery", "source": {**query, "pathsFilter": edge}}},
+        {
+            "kind": "ActorsQuery",
+            "source": {"kind": "InsightActorsQuery", "source": {**query, "pathsFilter": edge}},
+        },
     )["results"]
     assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected)
     assert {"ann@example.com", "bo@example.com"} <= {a[2] for a in actors}
@@ -435,7 +464,9 @@ def test_paths_draw_a_sankey_whose_edges_open_their_actors(clean: Ui, server: Li
     close_dialog(clean)
 
 
-@pytest.mark.parametrize("kind", ["RetentionQuery", "LifecycleQuery", "StickinessQuery", "PathsQuery"])
+@pytest.mark.parametrize(
+    "kind", ["RetentionQuery", "LifecycleQuery", "StickinessQuery", "PathsQuery"]
+)
 def test_each_kind_says_when_there_is_nothing_to_show(
     clean: Ui, server: LiveServer, kind: str
 ) -> None:
@@ -444,8 +475,14 @@ def test_each_kind_says_when_there_is_nothing_to_show(
             "kind": kind,
             "retentionFilter": {"targetEntity": {"id": "no_such_event", "type": "events"}},
         },
-        "LifecycleQuery": {"kind": kind, "series": [{"kind": "EventsNode", "event": "no_such_event"}]},
-        "StickinessQuery": {"kind": kind, "series": [{"kind": "EventsNode", "event": "no_such_event"}]},
+        "LifecycleQuery": {
+            "kind": kind,
+            "series": [{"kind": "EventsNode", "event": "no_such_event"}],
+        },
+        "StickinessQuery": {
+            "kind": kind,
+            "series": [{"kind": "EventsNode", "event": "no_such_event"}],
+        },
         "PathsQuery": {"kind": kind, "pathsFilter": {"includeEventTypes": ["$screen"]}},
     }[kind]
     open_query(clean, server, {**nothing, "dateRange": {"date_from": "-7d", "date_to": None}})
@@ -455,9 +492,16 @@ def test_each_kind_says_when_there_is_nothing_to_show(
 
 def test_every_kind_saved_is_drawn_on_a_dashboard(clean: Ui, server: LiveServer) -> None:
     page = clean.page
-    names = {"Retention": "Retention", "Lifecycle": "Lifecycle", "Stickiness": "Stickiness", "Paths": "Paths"}
+    names = {
+        "Retention": "Retention",
+        "Lifecycle": "Lifecycle",
+        "Stickiness": "Stickiness",
+        "Paths": "Paths",
+    }
     with server.api() as owner:
-        board = owner.post(f"/api/projects/{server.project_id}/dashboards/", json={"name": "Kinds"}).json()
+        board = owner.post(
+            f"/api/projects/{server.project_id}/dashboards/", json={"name": "Kinds"}
+        ).json()
     for label, name in names.items():
         clean.go(f"/project/{server.project_id}/insights/new")
         page.get_by_role("group", name="Insight kind").get_by_role("button", name=label).click()
@@ -467,7 +511,7 @@ def test_every_kind_saved_is_drawn_on_a_dashboard(clean: Ui, server: LiveServer)
             page.get_by_label("Returning event").fill("came_back")
         page.get_by_label("Insight name").fill(name)
         page.get_by_role("button", name="Save insight").click()
-        page.wait_for_url(re.compile(rf".*/insights/[A-Za-z0-9]{{8}}.*"))
+        page.wait_for_url(re.compile(r".*/insights/[A-Za-z0-9]{8}.*"))
         page.get_by_label("Add to dashboard").select_option(label="Kinds")
         page.get_by_role("button", name="Add to dashboard").click()
         page.get_by_role("link", name="Kinds").wait_for()
@@ -477,3 +521,108 @@ def test_every_kind_saved_is_drawn_on_a_dashboard(clean: Ui, server: LiveServer)
         drawn = tile.locator("[data-state=drawn]")
         expect(drawn).to_have_count(1)
     clean.shot("insight-kinds-dashboard")
+
+
+BAD = {
+    "RetentionQuery": {"retentionFilter": {"period": "Fortnight"}},
+    "LifecycleQuery": {
+        "series": [{"kind": "EventsNode", "event": "$pageview"}],
+        "interval": "fortnight",
+    },
+    "StickinessQuery": {
+        "series": [{"kind": "EventsNode", "event": "$pageview"}],
+        "interval": "fortnight",
+    },
+    "PathsQuery": {"pathsFilter": {"includeEventTypes": ["no_such_type"]}},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_each_kind_shows_the_apis_error_in_its_words(
+    clean: Ui, server: LiveServer, kind: str
+) -> None:
+    query = {"kind": kind, **BAD[kind]}
+    with server.api() as owner:
+        refused = owner.post(f"/api/projects/{server.project_id}/query/", json={"query": query})
+    assert refused.status_code == 400, refused.text
+    clean.console.allowed.append("400 (Bad Request)")
+    open_query(clean, server, query)
+    alert = clean.page.get_by_role("alert").filter(has_text="This query did not run")
+    alert.get_by_text(refused.json()["detail"], exact=True).wait_for()
+    clean.shot(f"insight-{kind.removesuffix('Query').lower()}-error", full_page=False)
+
+
+def test_a_funnel_broken_down_shows_each_values_steps(clean: Ui, server: LiveServer) -> None:
+    query = {**FUNNEL, "breakdownFilter": {"breakdown": "$browser", "breakdown_type": "event"}}
+    open_query(clean, server, query)
+    chart = wait_drawn(clean, "New insight as a chart")
+    groups = ask(server, query)["results"]
+    shown = table_rows(clean, "New insight as a table")
+    expected = [
+        [str(step["breakdown_value"][0]), f"{i + 1}. {step['name']}", str(step["count"])]
+        for steps in groups
+        for i, step in enumerate(steps)
+    ]
+    assert [[r[1], r[0], r[2]] for r in shown] == expected
+    clean.shot("insight-funnel-breakdown")
+    firefox = next(steps for steps in groups if steps[0]["breakdown_value"] == ["Firefox"])
+    chart.get_by_role("button", name=f"Firefox, 1. $pageview: {firefox[0]['count']}").click()
+    dialog = clean.page.get_by_role("dialog")
+    dialog.wait_for()
+    actors = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    expected_actors = ask(
+        server,
+        {
+            "kind": "ActorsQuery",
+            "source": {
+                "kind": "FunnelsActorsQuery",
+                "source": query,
+                "funnelStep": 1,
+                "funnelStepBreakdown": ["Firefox"],
+            },
+        },
+    )["results"]
+    assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected_actors)
+    # Firefox is the even visitors: ann, cy and anon-2 (whom ActorsQuery leaves out:
+    # see the expected failure below).
+    assert firefox[0]["count"] == 3, firefox
+    assert {"ann@example.com", "cy@example.com"} <= {a[2] for a in actors}
+    close_dialog(clean)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ActorsQuery leaves anonymous visitors out of a path edge and of a broken-down "
+    "funnel step, though the insight counts them",
+)
+def test_the_actors_of_every_number_include_its_anonymous_visitors(server: LiveServer) -> None:
+    paths = {
+        "kind": "PathsQuery",
+        "dateRange": {"date_from": "-7d", "date_to": None},
+        "pathsFilter": {
+            "includeEventTypes": ["$pageview", "custom_event"],
+            "pathStartKey": "1_https://shop.example",
+            "pathEndKey": "2_signed_up",
+        },
+    }
+    broken = {**FUNNEL, "breakdownFilter": {"breakdown": "$browser", "breakdown_type": "event"}}
+    sources = [
+        {"kind": "InsightActorsQuery", "source": paths},
+        {
+            "kind": "FunnelsActorsQuery",
+            "source": broken,
+            "funnelStep": 1,
+            "funnelStepBreakdown": ["Firefox"],
+        },
+    ]
+    found = [
+        sorted(
+            a[0]["distinct_ids"][0]
+            for a in ask(server, {"kind": "ActorsQuery", "source": s})["results"]
+        )
+        for s in sources
+    ]
+    assert found == [
+        ["anon-1", "ann@example.com", "bo@example.com"],
+        ["anon-2", "ann@example.com", "cy@example.com"],
+    ]
