@@ -626,3 +626,37 @@ def test_the_actors_of_every_number_include_its_anonymous_visitors(server: LiveS
         ["anon-1", "ann@example.com", "bo@example.com"],
         ["anon-2", "ann@example.com", "cy@example.com"],
     ]
+
+
+def test_the_actors_list_goes_page_by_page(clean: Ui, server: LiveServer) -> None:
+    client = Posthog(server.token, host=server.url, sync_mode=True)
+    for i in range(25):
+        client.capture(
+            "browsed", distinct_id=f"reader-{i:02}", properties={"$process_person_profile": False}
+        )
+    client.flush()
+    server.settle()
+    trend = {
+        "kind": "TrendsQuery",
+        "series": [{"kind": "EventsNode", "event": "browsed", "math": "total"}],
+        "interval": "day",
+        "dateRange": {"date_from": "-7d", "date_to": None},
+    }
+    open_query(clean, server, trend)
+    clean.page.get_by_role("button", name="Show as table").click()
+    clean.page.get_by_role("button", name=re.compile(r"^Actors of browsed on .*: 25$")).click()
+    dialog = clean.page.get_by_role("dialog")
+    dialog.wait_for()
+    first = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    assert len(first) == 20
+    assert {a[1] for a in first} == {"Anonymous"}
+    dialog.get_by_role("button", name="Next page").click()
+    expect(dialog.get_by_text("21–25")).to_be_visible()
+    second = actors_dialog(clean, dialog.get_by_role("heading").inner_text())
+    # Pages follow the actors' ids: together, every reader once.
+    assert sorted(a[2] for a in first + second) == [f"reader-{i:02}" for i in range(25)]
+    expect(dialog.get_by_role("button", name="Next page")).to_be_disabled()
+    clean.shot("insight-actors-page-2", full_page=False)
+    dialog.get_by_role("button", name="Previous page").click()
+    expect(dialog.get_by_text("1–20")).to_be_visible()
+    close_dialog(clean)
