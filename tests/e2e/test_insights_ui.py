@@ -302,7 +302,9 @@ def test_funnel_empty_loading_and_error_states(clean: Ui, server: LiveServer) ->
 # -- trends: the actors behind a point ---------------------------------------------
 
 
-def test_a_trend_points_actors_open_from_its_table(clean: Ui, server: LiveServer) -> None:
+def test_a_trend_points_actors_open_from_its_chart_and_its_table(
+    clean: Ui, server: LiveServer
+) -> None:
     page = clean.page
     trend = {
         "kind": "TrendsQuery",
@@ -313,10 +315,21 @@ def test_a_trend_points_actors_open_from_its_table(clean: Ui, server: LiveServer
     }
     open_query(clean, server, trend)
     page.get_by_role("img", name="New insight as a chart").wait_for()
-    page.get_by_role("button", name="Show as table").click()
+    page.wait_for_function("document.querySelector('.chart')?.dataset.state === 'drawn'")
     [result] = ask(server, trend)["results"]
     day = max(range(len(result["data"])), key=lambda i: result["data"][i])
     label, value = result["labels"][day], result["data"][day]
+    # A point on the chart: its bucket's place along the plot area.
+    over = page.locator(".chart .u-over")
+    box = over.bounding_box()
+    assert box is not None
+    over.click(
+        position={"x": box["width"] * day / (len(result["data"]) - 1), "y": box["height"] / 2}
+    )
+    from_chart = actors_dialog(clean, f"$pageview on {label}")
+    assert len(from_chart) == value
+    close_dialog(clean)
+    page.get_by_role("button", name="Show as table").click()
     page.get_by_role("button", name=f"Actors of $pageview on {label}: {value}").click()
     actors = actors_dialog(clean, f"$pageview on {label}")
     assert len(actors) == value  # one pageview per visitor a day
