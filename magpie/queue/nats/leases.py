@@ -300,7 +300,11 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.beat()
+            try:
+                self.beat()
+            except Exception:
+                # A callback failed: keep beating, or every lease here would lapse.
+                log.exception("lease keeper: handling a change failed")
             # A lease is renewed three times within its lifetime, so one late or
             # failed heartbeat does not lose it.
             self._stopping.wait(max(self.leases.lease_seconds, 0.3) / 3)

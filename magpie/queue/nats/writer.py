@@ -101,6 +101,17 @@ class NatsQueueWriter:
             task.add_done_callback(self._tasks.discard)
 
     async def _publish_group(self, group: list[Pending]) -> None:
+        # Publishes that found no stream are published once more, after the stream
+        # is created again: a stream that another process has just created may not
+        # take messages yet, or it was deleted. Message ids make a second publish
+        # of what did get in harmless.
+        unheard = await self._publish_once(group, last=False)
+        if unheard:
+            self._ready = False
+            await self._publish_once(unheard, last=True)
+
+    async def _publish_once(self, group: list[Pending], *, last: bool) -> list[Pending]:
+        """Publish the group; returns the records to publish again (unless ``last``)."""
         try:
             js = await self._client.jetstream()
             if not self._ready:
@@ -109,19 +120,24 @@ class NatsQueueWriter:
         except Exception as exc:
             for _, future in group:
                 future.set_exception(self._error(exc))
-            return
-        sent: list[tuple[concurrent.futures.Future[int], list[asyncio.Future[PubAck]]]] = []
-        for payload, future in group:
+            return []
+        sent: list[tuple[Pending, list[asyncio.Future[PubAck]]]] = []
+        for pending in group:
             try:
-                messages = split_record(payload, self.partitions, self._client.nc.max_payload)
-                sent.append((future, [await self._send(js, m) for m in messages]))
+                messages = split_record(pending[0], self.partitions, self._client.nc.max_payload)
+                sent.append((pending, [await self._send(js, m) for m in messages]))
             except Exception as exc:  # too large, or NATS gone mid-way: this record fails
-                future.set_exception(self._error(exc))
+                pending[1].set_exception(self._error(exc))
         acks = [ack for _, record_acks in sent for ack in record_acks]
         if acks:
             await asyncio.wait(acks, timeout=self._client.request_timeout)
-        for future, record_acks in sent:
-            self._settle(future, record_acks)
+        again = []
+        for pending, record_acks in sent:
+            if not last and any(_no_stream(a) for a in record_acks):
+                again.append(pending)
+            else:
+                self._settle(pending[1], record_acks)
+        return again
 
     async def _send(self, js: JetStreamContext, message: Message) -> asyncio.Future[PubAck]:
         return await js.publish_async(
@@ -159,7 +175,9 @@ class NatsQueueWriter:
             # create it again before the next record.
             self._ready = False
         if isinstance(error, UNREACHABLE):
-            return self._client.unavailable(error)
+            unavailable = self._client.unavailable(error)
+            unavailable.__cause__ = error
+            return unavailable
         if isinstance(error, nats.js.errors.APIError):
             # The stream refused the record (full, or misconfigured): say so in the
             # log, keep the caller's answer a plain 503.
@@ -167,3 +185,11 @@ class NatsQueueWriter:
             return QueueUnavailable("the queue cannot store events now")
         log.warning("queue publish failed: %r", error)
         return QueueUnavailable("the queue did not acknowledge the events")
+
+
+def _no_stream(ack: asyncio.Future[PubAck]) -> bool:
+    return (
+        ack.done()
+        and not ack.cancelled()
+        and isinstance(ack.exception(), nats.js.errors.NoStreamResponseError)
+    )
