@@ -1,20 +1,16 @@
 // One dashboard: its tiles drawn, renamed, a date range for all of them, refresh,
 // add and remove insights.
 import { useState } from "preact/hooks";
-import { get, patch, runQuery } from "../api";
+import { get, patch } from "../api";
+import { InsightAnswer } from "../insights/answer";
 import type { PageProps } from "../routes";
-import { cleanQuery } from "../trends/builder";
-import { DATE_PRESETS, unwrap, withDateRange, type TrendResult, type TrendsQuery } from "../trends/query";
-import { TrendView } from "../trends/view";
-import { SqlResults } from "./sql";
+import { DATE_PRESETS, unwrap, withDateRange } from "../trends/query";
 import { Empty, ErrorBox, Field, Loading, PageHeader, useAsync } from "../ui";
 
 function Tile({ projectId, tile, range, refresh, onRemove }: { projectId: number; tile: any; range: any; refresh: number; onRemove: () => void }) {
   const insight = tile.insight;
   const query = unwrap(insight.query);
-  const effective = query ? withDateRange(query, range) : null;
-  const sent = effective?.kind === "TrendsQuery" ? cleanQuery(effective) : effective;
-  const answer = useAsync(() => (sent ? runQuery(projectId, sent) : Promise.reject(new Error("This insight's query is not one Magpie can draw."))), [projectId, JSON.stringify(sent), refresh]);
+  const effective = query ? withDateRange(query, range) : { kind: "unknown" };
   return (
     <article class="card tile" aria-labelledby={`tile-${tile.id}`}>
       <div class="card-head">
@@ -22,11 +18,7 @@ function Tile({ projectId, tile, range, refresh, onRemove }: { projectId: number
         <button type="button" class="icon" aria-label={`Remove ${insight.name || "this insight"} from the dashboard`} onClick={onRemove}>×</button>
       </div>
       {insight.description && <p class="muted">{insight.description}</p>}
-      {answer.error ? <ErrorBox error={answer.error} title="This tile did not load" /> : !answer.data ? <Loading what="Loading" /> : sent?.kind === "HogQLQuery" ? (
-        <SqlResults answer={answer.data} />
-      ) : (
-        <TrendView results={answer.data.results as TrendResult[]} display={(sent as TrendsQuery).trendsFilter?.display ?? "ActionsLineGraph"} height={220} name={insight.name} />
-      )}
+      <InsightAnswer projectId={projectId} query={effective} height={220} compact name={insight.name || "Untitled insight"} refresh={refresh} />
     </article>
   );
 }

@@ -1,29 +1,29 @@
-// /insights/new and /insights/{short_id}: build a trend, see it drawn and as a
-// table, save it, put it on a dashboard. The query lives in the URL (#q=).
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { get, patch, post, runQuery, type QueryResponse } from "../api";
+// /insights/new and /insights/{short_id}: pick a kind (trends, funnels …), build
+// it, see it drawn and as a table, open the actors behind a number, save it, put
+// it on a dashboard. The query lives in the URL (#q=).
+import { useEffect, useRef, useState } from "preact/hooks";
+import { get, patch, post } from "../api";
 import { navigate } from "../router";
 import type { PageProps } from "../routes";
-import { cleanQuery, TrendsBuilder } from "../trends/builder";
-import { defaultTrend, fromHash, toHash, type AnyQuery, type TrendResult, type TrendsQuery } from "../trends/query";
-import { TrendView } from "../trends/view";
-import { SqlResults } from "./sql";
+import { InsightAnswer } from "../insights/answer";
+import { KINDS, kindOf } from "../insights/kinds";
+import { defaultTrend, fromHash, toHash, type AnyQuery } from "../trends/query";
 import { ErrorBox, Field, Loading, PageHeader, useAsync, useDebounced } from "../ui";
 
 type Saved = { id: number; short_id: string; name: string; description: string; query: AnyQuery; dashboards: number[] };
 
-function InsightResult({ projectId, query, asTable, name }: { projectId: number; query: AnyQuery; asTable: boolean; name: string }) {
-  const sent = useMemo(() => (query.kind === "TrendsQuery" ? cleanQuery(query) : query), [JSON.stringify(query)]);
-  const answer = useAsync<QueryResponse>(() => runQuery(projectId, sent), [projectId, JSON.stringify(sent)]);
-  if (answer.error) return <ErrorBox error={answer.error} title="This query did not run" />;
-  if (!answer.data) return <Loading what="Running the query" />;
-  const body =
-    query.kind === "HogQLQuery" ? (
-      <SqlResults answer={answer.data} />
-    ) : (
-      <TrendView results={answer.data.results as TrendResult[]} display={(query as TrendsQuery).trendsFilter?.display ?? "ActionsLineGraph"} asTable={asTable} name={name} />
-    );
-  return <div class={answer.loading ? "result stale" : "result"} aria-busy={answer.loading}>{body}</div>;
+/** Buttons that switch the insight's kind, each starting from its first query. */
+function KindSwitch({ query, onChange }: { query: AnyQuery; onChange: (q: AnyQuery) => void }) {
+  return (
+    <div class="kind-switch" role="group" aria-label="Insight kind">
+      {KINDS.map((k) => (
+        <button type="button" key={k.kind} aria-pressed={query.kind === k.kind}
+          onClick={() => query.kind !== k.kind && onChange({ ...k.make(), ...("dateRange" in query && query.dateRange ? { dateRange: query.dateRange } : {}) })}>
+          {k.label}
+        </button>
+      ))}
+    </div>
+  );
 }
 
 function SaveBar({ projectId, saved, query, onSaved }: { projectId: number; saved: Saved | null; query: AnyQuery; onSaved: (s: Saved) => void }) {
@@ -121,6 +121,16 @@ export default function Insight({ projectId, params }: PageProps) {
     history.replaceState(null, "", location.pathname + toHash(query));
   }, [JSON.stringify(query)]);
 
+  // A link to another query opened in this tab changes only the hash: follow it.
+  useEffect(() => {
+    const follow = () => {
+      const fromUrl = fromHash(location.hash);
+      if (fromUrl) setQuery(fromUrl);
+    };
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
+
   const debounced = useDebounced(query, 250);
   if (shortId && loadedSaved.error) return <ErrorBox error={loadedSaved.error} />;
   if (shortId && !loadedSaved.loading && !loadedSaved.data)
@@ -131,10 +141,11 @@ export default function Insight({ projectId, params }: PageProps) {
     setSaved(s);
     if (!shortId) navigate(`/project/${projectId}/insights/${s.short_id}`, { replace: true });
   };
+  const kind = kindOf(query.kind);
   return (
     <>
       <PageHeader title={name}>
-        {query.kind === "TrendsQuery" && (
+        {kind && (
           <button type="button" class="secondary" aria-pressed={asTable} onClick={() => setAsTable(!asTable)}>
             {asTable ? "Show chart" : "Show as table"}
           </button>
@@ -142,19 +153,24 @@ export default function Insight({ projectId, params }: PageProps) {
       </PageHeader>
       {saved && <p class="muted">Short id <code>{saved.short_id}</code>{saved.description && ` · ${saved.description}`}</p>}
       <div class="save-row">
-        <SaveBar key={saved?.id ?? "new"} projectId={projectId} saved={saved} query={query.kind === "TrendsQuery" ? cleanQuery(query) : query} onSaved={onSaved} />
+        <SaveBar key={saved?.id ?? "new"} projectId={projectId} saved={saved} query={kind ? kind.clean(query) : query} onSaved={onSaved} />
         {saved && <AddToDashboard projectId={projectId} saved={saved} onSaved={setSaved} />}
       </div>
-      <div class={query.kind === "TrendsQuery" ? "insight-layout" : ""}>
-        {query.kind === "TrendsQuery" ? (
-          <TrendsBuilder query={query} onChange={setQuery} projectId={projectId} />
-        ) : (
+      <div class={kind ? "insight-layout" : ""}>
+        {kind ? (
+          <div>
+            <KindSwitch query={query} onChange={setQuery} />
+            <kind.Builder key={query.kind} query={query} onChange={setQuery} projectId={projectId} />
+          </div>
+        ) : query.kind === "HogQLQuery" ? (
           <p>
-            A SQL insight. <a href={`/project/${projectId}/sql#q=${encodeURIComponent(query.query)}`}>Open it in the SQL editor</a>
+            A SQL insight. <a href={`/project/${projectId}/sql#q=${encodeURIComponent(String(query.query))}`}>Open it in the SQL editor</a>
           </p>
+        ) : (
+          <p class="muted">Magpie cannot build a {query.kind} yet; its saved query is kept as it is.</p>
         )}
         <section class="card result-card" aria-label="Result">
-          <InsightResult projectId={projectId} query={debounced} asTable={asTable} name={name} />
+          <InsightAnswer projectId={projectId} query={debounced} asTable={asTable} name={name} />
         </section>
       </div>
     </>

@@ -1,9 +1,14 @@
 // Saved insights, newest first.
 import { get } from "../api";
+import { KINDS as INSIGHT_KINDS } from "../insights/kinds";
 import type { PageProps } from "../routes";
 import { Empty, ErrorBox, formatTime, Loading, PageHeader, useAsync } from "../ui";
 
-const KINDS: Record<string, string> = { TrendsQuery: "Trend", HogQLQuery: "SQL", InsightVizNode: "Trend" };
+const KINDS: Record<string, string> = {
+  ...Object.fromEntries(INSIGHT_KINDS.map((k) => [k.kind, k.label])),
+  HogQLQuery: "SQL",
+  InsightVizNode: "Trends",
+};
 
 export default function Insights({ projectId }: PageProps) {
   const list = useAsync(() => get(`/api/projects/${projectId}/insights/?limit=200`), [projectId]);

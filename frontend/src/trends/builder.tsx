@@ -1,9 +1,10 @@
 // The trends builder: everything TrendsQuery offers, as labelled controls.
 import { useEffect, useState } from "preact/hooks";
 import { hogql } from "../api";
+import { DateRangeFields } from "../insights/date-range";
 import { Field } from "../ui";
 import { PropertyFilters } from "./filters";
-import { DATE_PRESETS, DISPLAYS, letter, MATHS, PROPERTY_MATHS, type Series, type TrendsQuery } from "./query";
+import { DISPLAYS, letter, MATHS, PROPERTY_MATHS, type Series, type TrendsQuery } from "./query";
 
 const eventNames = new Map<number, Promise<string[]>>();
 
@@ -66,9 +67,6 @@ function SeriesEditor({ series, index, onChange, onRemove, canRemove, onFocusEve
 
 export function TrendsBuilder({ query, onChange, projectId }: { query: TrendsQuery; onChange: (q: TrendsQuery) => void; projectId: number }) {
   const [names, wantNames] = useEventNames(projectId);
-  const preset = query.dateRange?.date_from ?? "-7d";
-  const custom = !DATE_PRESETS.some(([value]) => value === preset) || query.dateRange?.date_to;
-  const [showCustom, setShowCustom] = useState(Boolean(custom));
   const formula = query.trendsFilter?.formula;
   const set = (change: Partial<TrendsQuery>) => onChange({ ...query, ...change });
   const setSeries = (i: number, s: Series) => set({ series: query.series.map((old, j) => (j === i ? s : old)) });
@@ -123,32 +121,7 @@ export function TrendsBuilder({ query, onChange, projectId }: { query: TrendsQue
       <fieldset>
         <legend>Time</legend>
         <div class="row">
-          <Field label="Date range" id="date-range">
-            <select id="date-range" value={showCustom ? "custom" : preset}
-              onChange={(e) => {
-                const value = (e.target as HTMLSelectElement).value;
-                if (value === "custom") setShowCustom(true);
-                else {
-                  setShowCustom(false);
-                  set({ dateRange: { date_from: value, date_to: null } });
-                }
-              }}>
-              {DATE_PRESETS.map(([value, text]) => <option value={value} key={value}>{text}</option>)}
-              <option value="custom">Custom dates</option>
-            </select>
-          </Field>
-          {showCustom && (
-            <>
-              <Field label="From" id="date-from">
-                <input id="date-from" type="date" value={/^\d{4}-\d{2}-\d{2}/.test(preset) ? preset.slice(0, 10) : ""}
-                  onChange={(e) => set({ dateRange: { ...query.dateRange, date_from: (e.target as HTMLInputElement).value } })} />
-              </Field>
-              <Field label="To" id="date-to">
-                <input id="date-to" type="date" value={query.dateRange?.date_to?.slice(0, 10) ?? ""}
-                  onChange={(e) => set({ dateRange: { ...query.dateRange, date_to: (e.target as HTMLInputElement).value || null } })} />
-              </Field>
-            </>
-          )}
+          <DateRangeFields value={query.dateRange} onChange={(dateRange) => set({ dateRange })} />
           <Field label="Interval" id="interval">
             <select id="interval" value={query.interval ?? "day"} onChange={(e) => set({ interval: (e.target as HTMLSelectElement).value })}>
               <option value="hour">Hour</option>

@@ -87,8 +87,26 @@ function seriesData(results: TrendResult[], display: string): { data: uPlot.Alig
   return { data: [xs, ...ordered], original };
 }
 
-export function TrendChart({ results, display, height = 300, label }: { results: TrendResult[]; display: string; height?: number; label: string }) {
+/** A point clicked on a chart: the result row and the bucket. */
+export type PickPoint = (row: number, bucket: number) => void;
+
+/** The drawn series nearest to the cursor's value at its bucket (a stacked chart
+ * draws running totals, so the nearest drawn line is the one clicked). */
+function nearestSeries(plot: uPlot, bucket: number): number | null {
+  const wanted = plot.posToVal(plot.cursor.top ?? 0, "y");
+  let best: number | null = null;
+  for (let s = 1; s < plot.data.length; s++) {
+    const v = plot.data[s][bucket];
+    if (v === null || v === undefined) continue;
+    if (best === null || Math.abs(v - wanted) < Math.abs((plot.data[best][bucket] as number) - wanted)) best = s;
+  }
+  return best;
+}
+
+export function TrendChart({ results, display, height = 300, label, pick }: { results: TrendResult[]; display: string; height?: number; label: string; pick?: PickPoint }) {
   const box = useRef<HTMLDivElement>(null);
+  const picked = useRef(pick); // the latest callback, without redrawing for a new one
+  picked.current = pick;
   useEffect(() => {
     const element = box.current;
     if (!element) return;
@@ -96,12 +114,21 @@ export function TrendChart({ results, display, height = 300, label }: { results:
     const { data, original } = seriesData(results, display);
     const plot = new uPlot(options(results, display, Math.max(element.clientWidth, 200), height, original), data, element);
     markDrawn(element);
+    const order = display === "ActionsLineGraph" ? results.map((_, i) => i) : results.map((_, i) => i).reverse();
+    const click = () => {
+      const bucket = plot.cursor.idx;
+      if (!picked.current || bucket === null || bucket === undefined) return;
+      const drawnSeries = nearestSeries(plot, bucket);
+      if (drawnSeries !== null) picked.current(order[drawnSeries - 1], bucket);
+    };
+    plot.over.addEventListener("click", click);
+    if (pick) plot.over.style.cursor = "pointer";
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(element.clientWidth, 200), height }));
     resize.observe(element);
     return () => {
       resize.disconnect();
       plot.destroy();
     };
-  }, [results, display, height]);
+  }, [results, display, height, Boolean(pick)]);
   return <div class="chart" ref={box} role="img" aria-label={label} />;
 }

@@ -28,7 +28,9 @@ export type TrendsQuery = {
 };
 
 export type HogQLQuery = { kind: "HogQLQuery"; query: string };
-export type AnyQuery = TrendsQuery | HogQLQuery;
+/** Any other insight kind (funnels, retention …): see insights/kinds.tsx. */
+export type InsightQuery = { kind: string; dateRange?: TrendsQuery["dateRange"]; [field: string]: unknown };
+export type AnyQuery = TrendsQuery | HogQLQuery | InsightQuery;
 
 export const DISPLAYS: [string, string][] = [
   ["ActionsLineGraph", "Line chart"],
@@ -95,7 +97,7 @@ export function defaultTrend(): TrendsQuery {
 export function unwrap(value: any): AnyQuery | null {
   if (value && typeof value === "object" && value.kind === "InsightVizNode") value = value.source;
   if (value && typeof value === "object" && value.kind === "DataTableNode") value = value.source;
-  if (value && (value.kind === "TrendsQuery" || value.kind === "HogQLQuery")) return value;
+  if (value && typeof value.kind === "string" && value.kind.endsWith("Query")) return value;
   return null;
 }
 
@@ -114,7 +116,7 @@ export function toHash(query: AnyQuery): string {
 
 /** A dashboard's date range, when it has one, wins over its tiles'. */
 export function withDateRange(query: AnyQuery, range: TrendsQuery["dateRange"] | undefined): AnyQuery {
-  if (query.kind !== "TrendsQuery" || !range || !range.date_from) return query;
+  if (query.kind === "HogQLQuery" || !range || !range.date_from) return query;
   return { ...query, dateRange: { date_from: range.date_from, date_to: range.date_to ?? null } };
 }
 

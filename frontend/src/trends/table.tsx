@@ -3,7 +3,10 @@
 import { breakdownText, type TrendResult } from "./query";
 import { formatNumber } from "../ui";
 
-export function TrendTable({ results, caption }: { results: TrendResult[]; caption?: string }) {
+export function TrendTable({ results, caption, pick, total = true }: {
+  results: TrendResult[]; caption?: string; pick?: (row: number, bucket: number) => void;
+  total?: boolean; // false where the buckets are rates, whose sum means nothing
+}) {
   if (!results.length) return null;
   const labels = results[0].labels;
   const hasBreakdown = results.some((r) => r.breakdown_value !== undefined);
@@ -17,9 +20,11 @@ export function TrendTable({ results, caption }: { results: TrendResult[]; capti
             <th scope="col">Series</th>
             {hasBreakdown && <th scope="col">Breakdown</th>}
             {hasCompare && <th scope="col">Period</th>}
-            <th scope="col" class="num">
-              Total
-            </th>
+            {total && (
+              <th scope="col" class="num">
+                Total
+              </th>
+            )}
             {labels.map((label) => (
               <th scope="col" class="num" key={label}>
                 {label}
@@ -33,10 +38,16 @@ export function TrendTable({ results, caption }: { results: TrendResult[]; capti
               <th scope="row">{r.action?.custom_name || r.label}</th>
               {hasBreakdown && <td>{breakdownText(r.breakdown_value)}</td>}
               {hasCompare && <td>{r.compare_label}</td>}
-              <td class="num total">{formatNumber(r.count)}</td>
+              {total && <td class="num total">{formatNumber(r.count)}</td>}
               {r.data.map((value, j) => (
                 <td class="num" key={j}>
-                  {formatNumber(value)}
+                  {pick && value ? (
+                    <button type="button" class="cell" aria-label={`Actors of ${r.action?.custom_name || r.label} on ${labels[j]}: ${formatNumber(value)}`} onClick={() => pick(i, j)}>
+                      {formatNumber(value)}
+                    </button>
+                  ) : (
+                    formatNumber(value)
+                  )}
                 </td>
               ))}
             </tr>

@@ -1,7 +1,7 @@
 // A trend's answer as PostHog would show it, chosen by trendsFilter.display.
 import { useEffect, useRef } from "preact/hooks";
 import { Empty, formatNumber } from "../ui";
-import { markDrawn, TrendChart } from "./chart";
+import { markDrawn, TrendChart, type PickPoint } from "./chart";
 import { Pie } from "./pie";
 import { seriesName, type TrendResult } from "./query";
 import { TrendTable } from "./table";
@@ -37,7 +37,7 @@ function BoldNumber({ results }: { results: TrendResult[] }) {
   );
 }
 
-export function TrendView({ results, display, asTable = false, height, name }: { results: TrendResult[]; display: string; asTable?: boolean; height?: number; name: string }) {
+export function TrendView({ results, display, asTable = false, height, name, pick }: { results: TrendResult[]; display: string; asTable?: boolean; height?: number; name: string; pick?: PickPoint }) {
   if (!results.length || results.every((r) => !r.data.length))
     return (
       <Empty title="No data for this query">
@@ -53,14 +53,14 @@ export function TrendView({ results, display, asTable = false, height, name }: {
   return (
     <>
       {note}
-      {drawn(results, display, asTable, name, height)}
+      {drawn(results, display, asTable, name, height, pick)}
     </>
   );
 }
 
-function drawn(results: TrendResult[], display: string, asTable: boolean, name: string, height?: number) {
-  if (asTable || display === "ActionsTable") return <TrendTable results={results} caption={`${name} as a table`} />;
+function drawn(results: TrendResult[], display: string, asTable: boolean, name: string, height?: number, pick?: PickPoint) {
+  if (asTable || display === "ActionsTable") return <TrendTable results={results} caption={`${name} as a table`} pick={pick} />;
   if (display === "BoldNumber") return <BoldNumber results={results} />;
   if (display === "ActionsPie") return <Pie results={results} label={`${name} as a pie chart`} />;
-  return <TrendChart results={results} display={display} height={height} label={`${name} as a chart`} />;
+  return <TrendChart results={results} display={display} height={height} label={`${name} as a chart`} pick={pick} />;
 }
