@@ -472,7 +472,7 @@ def test_paths_draw_a_sankey_whose_edges_open_their_actors(clean: Ui, server: Li
         },
     )["results"]
     assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected)
-    assert {"ann@example.com", "bo@example.com"} <= {a[2] for a in actors}
+    assert sorted(a[2] for a in actors) == ["ann@example.com", "anon-1", "bo@example.com"]
     clean.shot("insight-paths-actors", full_page=False)
     close_dialog(clean)
 
@@ -596,18 +596,12 @@ def test_a_funnel_broken_down_shows_each_values_steps(clean: Ui, server: LiveSer
         },
     )["results"]
     assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected_actors)
-    # Firefox is the even visitors: ann, cy and anon-2 (whom ActorsQuery leaves out:
-    # see the expected failure below).
+    # Firefox is the even visitors: ann, cy and the anonymous anon-2.
     assert firefox[0]["count"] == 3, firefox
-    assert {"ann@example.com", "cy@example.com"} <= {a[2] for a in actors}
+    assert sorted(a[2] for a in actors) == ["ann@example.com", "anon-2", "cy@example.com"]
     close_dialog(clean)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ActorsQuery leaves anonymous visitors out of a path edge and of a broken-down "
-    "funnel step, though the insight counts them",
-)
 def test_the_actors_of_every_number_include_its_anonymous_visitors(server: LiveServer) -> None:
     paths = {
         "kind": "PathsQuery",
@@ -635,9 +629,10 @@ def test_the_actors_of_every_number_include_its_anonymous_visitors(server: LiveS
         )
         for s in sources
     ]
+    # Sorted as text: "ann@…" comes before "anon-…".
     assert found == [
-        ["anon-1", "ann@example.com", "bo@example.com"],
-        ["anon-2", "ann@example.com", "cy@example.com"],
+        ["ann@example.com", "anon-1", "bo@example.com"],
+        ["ann@example.com", "anon-2", "cy@example.com"],
     ]
 
 
