@@ -9,7 +9,8 @@ engine:
 - ``s_k`` (the event matches step k) is the latest start among the earlier
   events that reached step k-1 within the window: a running maximum over the
   actor's events in time order. Starts only grow, so the latest start is the
-  best one, as in the matching rules.
+  best one, as in the matching rules, and the running maximum is the last start
+  set (``last_value … IGNORE NULLS``).
 - The actor's furthest step is the highest ``k`` with a start; its best
   attempt is the first to get there, and the time it reached each step is
   the first event carrying that start at that step.
@@ -90,9 +91,12 @@ def _valid(start: str, window_us: int) -> exp.Expr:
 
 
 def _running_max(value: exp.Expr) -> exp.Expr:
-    """The largest value over the actor's earlier events."""
+    """The largest value over the actor's earlier events. The values that are set
+    only grow along the actor's events, so the largest is the last one set: engines
+    carry that forward in one pass, where a running ``max`` over a frame that ends
+    before the row keeps a tree of partial maxima."""
     return exp.Window(
-        this=exp.Max(this=value),
+        this=exp.IgnoreNulls(this=exp.LastValue(this=value)),
         partition_by=[_c("actor")],
         order=exp.Order(expressions=[exp.Ordered(this=_c("ord"))]),
         spec=exp.WindowSpec(
