@@ -12,13 +12,21 @@ engine:
   best one, as in the matching rules, and the running maximum is the last start
   set (``last_value … IGNORE NULLS``).
 - The actor's furthest step is the highest ``k`` with a start; its best
-  attempt is the first to get there, and the time it reached each step is
-  the first event carrying that start at that step.
+  attempt is the first to get there (both per actor by plain aggregates), and
+  the time it reached each step is the first event carrying that start at that
+  step (the actor's events joined to its best start once).
 
 Times are microseconds from the range's start; ties at one instant are
 tried in step order (``ord``). Each step adds one window pass; the counts,
 average and (discrete) median conversion times per breakdown value come back
 as a handful of rows.
+
+Measured at 1M events and kept because faster: the running start as
+``last_value … IGNORE NULLS`` (a ``max`` over a frame that ends before the row
+keeps a tree of partial maxima), and the best attempt by aggregates and a join
+(windows over each actor's events cost more). Slower and not used: a fold over
+each actor's sorted events (DuckDB's ``list_reduce``, ClickHouse's
+``arrayFold``) carrying the same state.
 """
 
 from __future__ import annotations
