@@ -44,6 +44,27 @@ SCENARIOS: dict[str, list[Row]] = {
         (10, "buy", "e", {}),
         (20, "signup", "e", {}),
     ],
+    # Which attempt counts and when it reached each step. a: a second view (30)
+    # starts the attempt that buys (30 → 35 → 40). b: the first attempt buys (0 → 10
+    # → 20) before a later one does (30 → 31 → 32). c: its first signup (5) counts,
+    # not the second (8).
+    "attempts": [
+        (0, "$pageview", "a", {}),
+        (10, "signup", "a", {}),
+        (30, "$pageview", "a", {}),
+        (35, "signup", "a", {}),
+        (40, "buy", "a", {}),
+        (0, "$pageview", "b", {}),
+        (10, "signup", "b", {}),
+        (20, "buy", "b", {}),
+        (30, "$pageview", "b", {}),
+        (31, "signup", "b", {}),
+        (32, "buy", "b", {}),
+        (0, "$pageview", "c", {}),
+        (5, "signup", "c", {}),
+        (8, "signup", "c", {}),
+        (20, "buy", "c", {}),
+    ],
     # a signs up within 31 days of viewing, b after 32 days.
     "month": [
         (-24 * 60, "$pageview", "a", {}),
@@ -165,6 +186,7 @@ CANCEL = {"event": "cancel", "funnelFromStep": 0, "funnelToStep": 1}
 CASES: list[tuple[str, str, dict[str, Any], Any]] = [
     # a, b, c, d (view at 5), e view; a, b, e sign up after viewing; only a buys after.
     ("ordered", "ordered", {"series": PV_SU_BUY}, [5, 3, 1]),
+    ("the best of several attempts", "attempts", {"series": PV_SU_BUY}, [3, 3, 3]),
     # 15 minutes: e's signup (20) and a's purchase (20) fall outside.
     (
         "window in minutes",
@@ -337,6 +359,17 @@ def test_funnel_counts(
     assert _counts(answer["results"]) == expected
     if isinstance(expected, dict):
         assert list(_counts(answer["results"])) == list(expected)  # ranked as PostHog ranks
+
+
+def test_conversion_times_of_the_best_attempt(engines: Engines) -> None:
+    """The first attempt to reach the furthest step, and the first event of it at each
+    step: view → signup 5 (a), 10 (b), 5 (c) minutes; signup → buy 5, 10, 15."""
+    answer = _both(engines, "attempts", {"series": PV_SU_BUY})
+    _, second, third = answer["results"]
+    assert [s["count"] for s in answer["results"]] == [3, 3, 3]
+    assert second["average_conversion_time"] == pytest.approx(400)
+    assert second["median_conversion_time"] == 300
+    assert (third["average_conversion_time"], third["median_conversion_time"]) == (600, 600)
 
 
 def test_step_shape_and_conversion_times(engines: Engines) -> None:
