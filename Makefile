@@ -54,8 +54,10 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/funnels.py
 	$(BIN)/python bench/billing.py
+	$(BIN)/python bench/cohorts.py --clickhouse
 	$(BIN)/python bench/hostile_capture.py
 	$(BIN)/python bench/heavy_queries.py
+	$(BIN)/python bench/insights.py
 	$(MAKE) --no-print-directory ui
 	$(BIN)/python bench/ui.py
 

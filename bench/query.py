@@ -412,11 +412,12 @@ def report(results: dict[int, tuple[list[Timing], dict[str, float]]], runs: int)
     return "\n".join([*intro, *table(COLUMNS, rows), "", "Disk:", "", *sizes, "", END_MARK])
 
 
-def write(section: str) -> None:
+def write(section: str, start: str = START_MARK, end: str = END_MARK) -> None:
+    """Put ``section`` between its marks in docs/benchmarks.md, or at its end."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START_MARK in text:
-        before = text.split(START_MARK)[0]
-        after = text.split(END_MARK, 1)[1] if END_MARK in text else ""
+    if start in text:
+        before = text.split(start)[0]
+        after = text.split(end, 1)[1] if end in text else ""
         text = before + section + after
     else:
         text = text.rstrip() + "\n\n" + section + "\n"

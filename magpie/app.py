@@ -29,11 +29,19 @@ from magpie.capture.gateway import CaptureGateway
 from magpie.capture.ratelimit import RateLimit
 from magpie.capture.service import Capture, CaptureService
 from magpie.clock import Clock, SystemClock
+from magpie.cohorts.refresh import CohortRefresher
+from magpie.cohorts.service import CohortService
 from magpie.credentials import DEFAULT_PROJECT_NAME
+from magpie.flags.cohorts import CohortMembership, NoCohorts
+from magpie.flags.definitions import FlagDefinitions
+from magpie.flags.remote import RemoteEvaluation
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
+from magpie.http.api.cohorts import cohort_routes
 from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
+from magpie.http.api.feature_flags import feature_flag_routes
+from magpie.http.api.flag_definitions import definition_routes
 from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
@@ -80,6 +88,12 @@ class Magpie:
         self.projects = self.stores.projects
         self.api_keys = self.stores.api_keys
         self.tokens = TokenDirectory(self.projects)
+        self.flag_definitions = FlagDefinitions(self.stores.feature_flags)
+        # What flags ask of cohorts; every cohort is unknown until a cohort store is wired in.
+        self.flag_cohorts: CohortMembership = NoCohorts()
+        self.remote_flags = RemoteEvaluation(
+            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
+        )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
         )
@@ -96,6 +110,14 @@ class Magpie:
             self._partitioned_ingestion(self.backends.queue, rate_limit)
         else:
             self._local_ingestion(rate_limit)
+        # Cohorts are computed where queries are answered.
+        self._cohorts: CohortService | None = None
+        self._cohort_refresher: CohortRefresher | None = None
+        if self.backends.query_runner is not None:
+            self._cohorts = CohortService(
+                self.stores.cohorts, self.projects, self.backends.query_runner, self.clock
+            )
+            self._cohort_refresher = CohortRefresher(self._cohorts, settings.cohort_refresh_seconds)
         self._started = False
 
     def _local_ingestion(self, rate_limit: RateLimit | None) -> None:
@@ -177,6 +199,12 @@ class Magpie:
         return runner
 
     @property
+    def cohorts(self) -> CohortService:
+        if self._cohorts is None:
+            raise AttributeError("this process computes no cohorts (it runs no api role)")
+        return self._cohorts
+
+    @property
     def db(self) -> Database:
         """The embedded store's DuckDB file (tests and benchmarks read it directly)."""
         if self.backends.duckdb is None:
@@ -228,6 +256,8 @@ class Magpie:
             self.backends.start()
             if self.worker is not None:
                 self.worker.start()
+            if self._cohort_refresher is not None:
+                self._cohort_refresher.start()
             self._started = True
 
     def close(self) -> None:
@@ -235,6 +265,8 @@ class Magpie:
         if self.capture_service is not None:
             self.capture_service.close()
         self.queue.close()
+        if self._started and self._cohort_refresher is not None:
+            self._cohort_refresher.stop()
         if self._started and self.worker is not None:
             self.worker.stop()
         self.backends.stop()
@@ -309,7 +341,7 @@ def create_app(magpie: Magpie) -> Starlette:
     # The SDKs' side (capture, flags) and the API's side, as this process's roles say.
     sdk_routes = [
         *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
-        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies),
+        *flags_routes(magpie.tokens, magpie.settings.trusted_proxies, magpie.remote_flags),
     ]
 
     def api_routes() -> list[BaseRoute]:
@@ -321,6 +353,21 @@ def create_app(magpie: Magpie) -> Starlette:
             *key_routes(api, magpie.api_keys, magpie.projects),
             *billing_routes(api, magpie.billing),
             *board_routes(api, magpie.stores.insights, magpie.stores.dashboards),
+            *cohort_routes(api, magpie.cohorts, magpie.stores.persons),
+            *feature_flag_routes(
+                api,
+                magpie.stores.feature_flags,
+                magpie.flag_definitions,
+                magpie.query_runner,
+                magpie.clock,
+            ),
+            *definition_routes(
+                api,
+                magpie.tokens,
+                magpie.stores.feature_flags,
+                magpie.flag_definitions,
+                magpie.flag_cohorts,
+            ),
             *user_routes(api, magpie.stores.users),
             *schema_routes(),
             Route(

@@ -29,6 +29,7 @@ from magpie.query.runner import QueryRunner
 from magpie.queue.local import LocalLog
 from magpie.settings import Settings, SettingsError
 from magpie.store.base import Stores
+from magpie.store.clickhouse.cohorts import ClickHouseMembershipCopy
 from magpie.store.clickhouse.connection import connect as connect_clickhouse
 from magpie.store.clickhouse.event_reader import ClickHouseEventReader
 from magpie.store.clickhouse.events import ClickHouseEventWriter
@@ -297,7 +298,8 @@ def _open_cluster(
     try:
         pg = PostgresDatabase(urls.database)
         closers.append(pg.close)
-        clients = _clickhouse_clients(pg, target, 3) if events_here else []
+        # Queries, the loader, the worker's lookups and the cohorts' membership copy.
+        clients = _clickhouse_clients(pg, target, 4) if events_here else []
         closers.extend(c.close for c in clients)
         queue = QUEUES[urlsplit(urls.queue).scheme](urls.queue, settings) if urls.queue else None
         if queue is not None:
@@ -309,7 +311,8 @@ def _open_cluster(
             publish, processed = (lambda _id, record: log.append_sync(record)), log
         lookups = ClickHouseEventWriter(clients[2]).stored_batches if clients else None
         reader = ClickHouseEventReader(clients[0]) if clients else NoEventStore()
-        stores = postgres_stores(pg, clock, reader, PublishingSink(publish, lookups))
+        copy = ClickHouseMembershipCopy(clients[3]) if clients else None
+        stores = postgres_stores(pg, clock, reader, PublishingSink(publish, lookups), copy)
         ingest = stores.ingest
         assert isinstance(ingest, PostgresIngestStore)
         loader = (

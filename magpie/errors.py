@@ -102,6 +102,12 @@ class ServiceUnavailable(MagpieError):
     retry_after = 5
 
 
+class QueueUnavailable(ServiceUnavailable):
+    """The durable queue (NATS JetStream in cluster mode) cannot store events now:
+    capture answers 503 so the SDK retries, never 200 for an event not stored.
+    Its own class for the code that handles it, the same code on the wire."""
+
+
 # Private API errors.
 class NotAuthenticated(MagpieError):
     status, code, type = 401, "not_authenticated", "authentication_error"
@@ -131,3 +137,13 @@ class Throttled(MagpieError):
     def __init__(self, message: str, *, attr: str | None = None, retry_after: int = 1) -> None:
         super().__init__(message, attr=attr)
         self.retry_after = retry_after
+
+
+class InvalidFlagFilters(InvalidInput):
+    """A feature flag's filters JSON that could not be evaluated as written."""
+
+    code = "invalid_flag_filters"
+
+
+class FlagKeyTaken(InvalidInput):
+    code = "unique"

@@ -79,6 +79,8 @@ class Settings:
     # The bucket's size: how many events a project may send at once above that
     # rate. None: ten seconds' worth of the rate.
     capture_rate_limit_burst_events: int | None = None
+    # Computed cohorts are recomputed this often (seconds); 0: only on demand.
+    cohort_refresh_seconds: float = 900.0
     # -- Backends (docs/deploying.md; checked in magpie/backends.py) -----------
     # Unset: the embedded default in the data folder (DuckDB, the local log).
     # ClickHouse for events: clickhouse://user:password@host:8123/database,
@@ -161,6 +163,8 @@ class Settings:
             raise SettingsError("MAGPIE_WORKER_TRANSACTION_EVENTS must be at least 1")
         if self.query_concurrency < 1:
             raise SettingsError("MAGPIE_QUERY_CONCURRENCY must be at least 1")
+        if self.cohort_refresh_seconds < 0:
+            raise SettingsError("MAGPIE_COHORT_REFRESH_SECONDS must be 0 (off) or more")
         for name in ("duckdb_memory_limit", "query_memory_margin", "duckdb_spill_limit"):
             try:
                 parse_size(getattr(self, name))

@@ -2,9 +2,9 @@
 
 chdb allows one data path per process, so the whole session shares one and
 each test module takes a database of its own. Persons, distinct ids,
-overrides and groups are read from the DuckDB file the harness ingested into
-and written through the ClickHouse writers, so both engines hold the same
-rows. Events go to ClickHouse as ingestion built them for DuckDB
+overrides, groups and cohort membership are read from the DuckDB file the
+harness ingested into and written through the ClickHouse writers, so both
+engines hold the same rows. Events go to ClickHouse as ingestion built them for DuckDB
 (``events_as_ingested``), properties as the JSON text the worker wrote,
 since DuckDB keeps them only as VARIANT; without a recording they are read
 back from DuckDB.
@@ -21,6 +21,7 @@ from unittest import mock
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from magpie.store.clickhouse.cohorts import ClickHouseMembershipCopy
 from magpie.store.clickhouse.connection import connect
 from magpie.store.clickhouse.events import ClickHouseEventWriter
 from magpie.store.clickhouse.persons import ClickHousePersonWriter
@@ -126,6 +127,19 @@ def _copy_person_store(cursor: Any, client: Client) -> None:
             ).fetchall()
         ]
     )
+    _copy_cohort_people(cursor, client)
+
+
+def _copy_cohort_people(cursor: Any, client: Client) -> None:
+    copy = ClickHouseMembershipCopy(client)
+    cohorts = cursor.execute(
+        "SELECT project_id, cohort_id, max(version) FROM cohort_people GROUP BY ALL"
+    ).fetchall()
+    for project_id, cohort_id, version in cohorts:
+        members = cursor.execute(
+            "SELECT person_uuid FROM cohort_people WHERE cohort_id = ?", [cohort_id]
+        ).fetchall()
+        copy.write(project_id, cohort_id, version, [m[0] for m in members], [])
 
 
 def _distinct_ids(cursor: Any, table: str) -> list[DistinctIdRow]:

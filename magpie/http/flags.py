@@ -25,6 +25,7 @@ from magpie.errors import (
     RequestParsingError,
     UnsupportedEncoding,
 )
+from magpie.flags.remote import FlagsRequest, RemoteEvaluation
 from magpie.flags.responses import FlagResult, FlagsContext, remote_config, render
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
 from magpie.http.requests import Network, wire_request
@@ -41,7 +42,9 @@ _CONFIG_JS = """(function() {
 """
 
 
-def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> list[Route]:
+def flags_routes(
+    tokens: TokenDirectory, trusted_proxies: Sequence[Network], remote: RemoteEvaluation
+) -> list[Route]:
     def project_for(token: object) -> Project:
         if token is None:
             raise IngestKeyRequired("send the project token as token or api_key")
@@ -53,28 +56,39 @@ def flags_routes(tokens: TokenDirectory, trusted_proxies: Sequence[Network]) -> 
     async def evaluate(request: Request, endpoint: str) -> Response:
         version = _version(request)
         wire = await wire_request(request, FLAGS_BODY_LIMIT * 2, trusted_proxies)
+        overrides_only = request.query_params.get("only_use_override_person_properties") == "true"
+
+        def answer() -> tuple[Project, list[FlagResult], bool]:
+            body = decode_flags_body(wire)
+            project = project_for(body.get("token") or body.get("api_key") or body.get("$token"))
+            if body.get("disable_flags") is True:
+                return project, [], False
+            flags, errors = remote.evaluate(
+                project.id, FlagsRequest.from_body(body), overrides_only=overrides_only
+            )
+            return project, flags, errors
+
         # Off the event loop: the server's API and health checks share it.
-        body = await asyncio.to_thread(decode_flags_body, wire)
-        project = project_for(body.get("token") or body.get("api_key") or body.get("$token"))
-        # No flag definitions exist in Magpie yet, so every request evaluates none.
-        flags: list[FlagResult] = []
-        context = FlagsContext(str(uuid.uuid4()), int(time.time() * 1000))
-        answer = render(endpoint, version, flags, context)
+        project, flags, errors = await asyncio.to_thread(answer)
+        context = FlagsContext(str(uuid.uuid4()), int(time.time() * 1000), errors)
+        rendered = render(endpoint, version, flags, context)
         if endpoint == "decide" or request.query_params.get("config") == "true":
-            answer = {
-                **remote_config(project.api_token, has_feature_flags=bool(flags)),
+            rendered = {
+                **remote_config(project.api_token, has_feature_flags=remote.has_flags(project.id)),
                 "config": {"enable_collect_everything": True},
-                **answer,
+                **rendered,
             }
-        return _json(answer, request)
+        return _json(rendered, request)
 
     async def config_json(request: Request) -> Response:
         project = project_for(request.path_params["token"])
-        return _json(remote_config(project.api_token, has_feature_flags=False), request)
+        has_flags = await asyncio.to_thread(remote.has_flags, project.id)
+        return _json(remote_config(project.api_token, has_feature_flags=has_flags), request)
 
     async def config_js(request: Request) -> Response:
         project = project_for(request.path_params["token"])
-        config = remote_config(project.api_token, has_feature_flags=False)
+        has_flags = await asyncio.to_thread(remote.has_flags, project.id)
+        config = remote_config(project.api_token, has_feature_flags=has_flags)
         script = _CONFIG_JS % (
             orjson.dumps(project.api_token).decode(),
             orjson.dumps(config).decode(),

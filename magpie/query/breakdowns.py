@@ -18,7 +18,12 @@ from sqlglot import exp
 
 from magpie.errors import InvalidInput
 from magpie.query.errors import BreakdownLimitTooLarge
-from magpie.query.filters import PROPERTY_FIELDS, hogql_expression, valid_group_index
+from magpie.query.filters import (
+    PROPERTY_FIELDS,
+    cohort_id_of,
+    hogql_expression,
+    valid_group_index,
+)
 from magpie.query.limits import MAX_BREAKDOWN_LIMIT
 from magpie.query.models import BreakdownFilter
 
@@ -64,10 +69,36 @@ def breakdown_of(breakdown: BreakdownFilter | None) -> Breakdown | None:
     if breakdown is None or breakdown.breakdown is None:
         return None
     kind = breakdown.breakdown_type or "event"
+    if isinstance(breakdown.breakdown, list):
+        raise InvalidInput(
+            f"a {kind} breakdown names one property or expression, not a list",
+            attr="breakdownFilter",
+        )
     build = BREAKDOWN_TYPES.get(kind)
     if build is None:
         raise InvalidInput(f"breakdown_type {kind!r} is not supported yet", attr="breakdownFilter")
     return Breakdown(build(breakdown), breakdown_limit(breakdown))
+
+
+ALL_USERS = "all"
+MAX_COHORTS = 25
+
+
+def cohort_breakdown(breakdown: BreakdownFilter | None) -> list[int | str] | None:
+    """The cohorts a cohort breakdown counts events under (``"all"``: every event, as
+    PostHog's "all users"), or None when the breakdown is of another kind. An event
+    counts under each cohort its person is in, so the values need not add up."""
+    if breakdown is None or breakdown.breakdown_type != "cohort" or breakdown.breakdown is None:
+        return None
+    named = breakdown.breakdown if isinstance(breakdown.breakdown, list) else [breakdown.breakdown]
+    if not named or len(named) > MAX_COHORTS:
+        raise InvalidInput(
+            f"a cohort breakdown names 1 to {MAX_COHORTS} cohort ids", attr="breakdownFilter"
+        )
+    return [
+        ALL_USERS if value == ALL_USERS else cohort_id_of(value, "breakdownFilter")
+        for value in dict.fromkeys(named)
+    ]
 
 
 def breakdown_limit(breakdown: BreakdownFilter | None) -> int:

@@ -1,6 +1,7 @@
 """The tables and columns as HogQL sees them: the logical catalog.
 
-Users query ``events``, ``persons``, ``person_distinct_ids`` and ``groups``.
+Users query ``events``, ``persons``, ``person_distinct_ids``, ``groups`` and
+``cohort_people``.
 Nothing here knows how an engine stores them: each dialect
 (``magpie/query/dialects/``) turns a logical table into a project-scoped
 subquery over its own stored tables, and that subquery gives every field the
@@ -132,6 +133,14 @@ GROUPS = LogicalTable(
     ("group_type_index", "group_type", "group_key", "properties", "created_at"),
 )
 
+# Stored cohort membership: one row per (cohort, member person), the membership
+# last computed (or uploaded, for a static cohort).
+COHORT_PEOPLE = LogicalTable(
+    "cohort_people",
+    {"cohort_id": Scalar("cohort_id"), "person_id": Scalar("person_id")},
+    ("cohort_id", "person_id"),
+)
+
 TABLES: dict[str, LogicalTable] = {
-    table.name: table for table in (EVENTS, PERSONS, PERSON_DISTINCT_IDS, GROUPS)
+    table.name: table for table in (EVENTS, PERSONS, PERSON_DISTINCT_IDS, GROUPS, COHORT_PEOPLE)
 }

@@ -198,7 +198,7 @@ def window(
             f"the date range must lie between the years {EARLIEST.year} and {LATEST.year}",
             attr="dateRange",
         ) from None
-    _check_size(found)
+    check_size(found)
     return found
 
 
@@ -206,7 +206,7 @@ EARLIEST, LATEST = datetime(1000, 1, 1), datetime(9000, 1, 1)
 MAX_SPAN = timedelta(days=500 * 366)
 
 
-def _check_size(found: TimeWindow) -> None:
+def check_size(found: TimeWindow) -> None:
     if found.start < EARLIEST or found.end > LATEST:
         raise InvalidInput(
             f"the date range must lie between the years {EARLIEST.year} and {LATEST.year}",

@@ -49,18 +49,24 @@ def _event(f: PropertyFilter, now: datetime) -> exp.Expr:
     return operator(f.operator).sql(PROPERTY_FIELDS["event"](f.key, 0), f.value, now)
 
 
+def _no_person() -> exp.Expr:
+    return exp.Is(this=field("person", "created_at"), expression=exp.Null())
+
+
+def _has_person() -> exp.Expr:
+    return exp.Not(this=_no_person())
+
+
 def _person(f: PropertyFilter, now: datetime) -> exp.Expr:
-    has_person = exp.Not(this=exp.Is(this=field("person", "created_at"), expression=exp.Null()))
     condition = operator(f.operator).sql(PROPERTY_FIELDS["person"](f.key, 0), f.value, now)
-    return exp.and_(has_person, condition)
+    return exp.and_(_has_person(), condition)
 
 
 def _person_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
     """In an exclusion list (filter out test accounts), an event without a person is
     never the one excluded: anonymous traffic is kept."""
-    no_person = exp.Is(this=field("person", "created_at"), expression=exp.Null())
     condition = operator(f.operator).sql(PROPERTY_FIELDS["person"](f.key, 0), f.value, now)
-    return exp.or_(no_person, condition)
+    return exp.or_(_no_person(), condition)
 
 
 def _group(f: PropertyFilter, now: datetime) -> exp.Expr:
@@ -74,10 +80,49 @@ def _hogql(f: PropertyFilter, now: datetime) -> exp.Expr:
     return hogql_expression(f.key)
 
 
-def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
-    raise InvalidInput(
-        "cohort filters need cohorts, which this Magpie does not have yet", attr="type"
+def cohort_members(cohort_id: int) -> exp.Expr:
+    """The stored members of a cohort, as a subquery of person ids."""
+    members = (
+        exp.select(field("person_id"))
+        .from_("cohort_people")
+        .where(exp.EQ(this=field("cohort_id"), expression=exp.Literal.number(cohort_id)))
     )
+    return exp.Subquery(this=members)
+
+
+def in_cohort(cohort_id: int) -> exp.Expr:
+    """The event's person is a member of the cohort (as last computed)."""
+    return exp.In(this=field("person_id"), query=cohort_members(cohort_id))
+
+
+def cohort_id_of(value: object, attr: str = "value") -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput("a cohort filter's value is a cohort id", attr=attr)
+    try:
+        found = int(value)
+    except ValueError:
+        raise InvalidInput(
+            f"a cohort filter's value is a cohort id, not {str(value)[:64]!r}", attr=attr
+        ) from None
+    if not 0 <= found < 2**63:
+        raise InvalidInput("a cohort id is a whole number, not negative", attr=attr)
+    return found
+
+
+def _cohort_membership(f: PropertyFilter) -> exp.Expr:
+    member = in_cohort(cohort_id_of(f.value))
+    return exp.Not(this=member) if f.negation or f.operator == "not_in" else member
+
+
+def _cohort(f: PropertyFilter, now: datetime) -> exp.Expr:
+    """``{"type": "cohort", "key": "id", "value": N}``: the event's person is in cohort
+    N (``operator: "not_in"`` or ``negation``: is not). Like person properties, it
+    only ever matches events that have a person."""
+    return exp.and_(_has_person(), _cohort_membership(f))
+
+
+def _cohort_exclusion(f: PropertyFilter, now: datetime) -> exp.Expr:
+    return exp.or_(_no_person(), _cohort_membership(f))
 
 
 FILTER_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {
@@ -96,10 +141,15 @@ def hogql_expression(text: str) -> exp.Expr:
         raise InvalidInput(f"cannot parse the HogQL expression {text!r}: {exc}") from None
 
 
+# In an exclusion list, the filter types about persons keep events without one.
+EXCLUSION_TYPES: dict[str, Callable[[PropertyFilter, datetime], exp.Expr]] = {
+    "person": _person_exclusion,
+    "cohort": _cohort_exclusion,
+}
+
+
 def property_condition(f: PropertyFilter, now: datetime, *, exclusion: bool = False) -> exp.Expr:
-    if exclusion and f.type == "person":
-        return _person_exclusion(f, now)
-    build = FILTER_TYPES.get(f.type)
+    build = (EXCLUSION_TYPES.get(f.type) if exclusion else None) or FILTER_TYPES.get(f.type)
     if build is None:
         raise InvalidInput(
             f"unknown filter type {f.type!r}; types are {', '.join(sorted(FILTER_TYPES))}",

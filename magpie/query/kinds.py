@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlglot import exp
 
 from magpie.errors import InvalidInput
 from magpie.query.actors.models import ActorsQuery
@@ -14,20 +15,29 @@ from magpie.query.context import QueryContext
 from magpie.query.errors import QueryTooComplex
 from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.funnels.views import run_funnels
-from magpie.query.hogql.compiler import compile_hogql
+from magpie.query.hogql.compiler import compile_hogql, parse
+from magpie.query.hogql_filters import fill_filters
+from magpie.query.lifecycle import LifecycleQuery, run_lifecycle
 from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.paths import PathsQuery, run_paths
+from magpie.query.retention import RetentionQuery, run_retention
+from magpie.query.stickiness import StickinessQuery, run_stickiness
 from magpie.query.trends import run_trends
 
 
 def run_hogql(query: HogQLQuery, context: QueryContext) -> dict[str, Any]:
-    compiled = compile_hogql(query.query, context.project.id, query.values, dialect=context.dialect)
+    source: str | exp.Query = query.query
+    if "{filters}" in query.query:
+        source = parse(query.query)
+        fill_filters(source, query.filters, context)
+    compiled = compile_hogql(source, context.project.id, query.values, dialect=context.dialect)
     result = context.execute(compiled)
     # The engine's SQL is not part of the answer: it names stored tables and columns.
     return {
         "columns": result.columns,
         "types": result.types,
         "results": result.results,
-        "hogql": compiled.hogql,
+        "hogql": query.query,
         "timings": result.timings,
     }
 
@@ -36,6 +46,10 @@ KINDS: dict[str, tuple[type[BaseModel], Callable[[Any, QueryContext], dict[str, 
     "HogQLQuery": (HogQLQuery, run_hogql),
     "TrendsQuery": (TrendsQuery, run_trends),
     "FunnelsQuery": (FunnelsQuery, run_funnels),
+    "RetentionQuery": (RetentionQuery, run_retention),
+    "LifecycleQuery": (LifecycleQuery, run_lifecycle),
+    "StickinessQuery": (StickinessQuery, run_stickiness),
+    "PathsQuery": (PathsQuery, run_paths),
     "ActorsQuery": (ActorsQuery, run_actors),
 }
 

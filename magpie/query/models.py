@@ -17,6 +17,7 @@ class PropertyFilter(_Model):
     operator: str | None = "exact"
     type: str = "event"
     group_type_index: int | None = None
+    negation: bool = False
 
 
 class PropertyGroup(_Model):
@@ -27,16 +28,25 @@ class PropertyGroup(_Model):
 Properties = list[PropertyFilter | PropertyGroup] | PropertyGroup | None
 
 
-class HogQLQuery(_Model):
-    kind: Literal["HogQLQuery"]
-    query: str
-    values: dict[str, Any] = Field(default_factory=dict)
-
-
 class DateRange(_Model):
     date_from: str | None = "-7d"
     date_to: str | None = None
     explicitDate: bool = False
+
+
+class HogQLFilters(_Model):
+    """What a query's ``{filters}`` placeholder stands for."""
+
+    properties: Properties = None
+    dateRange: DateRange | None = None
+    filterTestAccounts: bool = False
+
+
+class HogQLQuery(_Model):
+    kind: Literal["HogQLQuery"]
+    query: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    filters: HogQLFilters | None = None
 
 
 MathName = Literal[
@@ -69,8 +79,11 @@ class EventsNode(_Model):
 
 
 class BreakdownFilter(_Model):
-    breakdown: str | int | None = None
-    breakdown_type: Literal["event", "person", "group", "session", "hogql"] | None = "event"
+    # A cohort breakdown names cohort ids (or "all"); the others one property or expression.
+    breakdown: str | int | list[str | int] | None = None
+    breakdown_type: Literal["event", "person", "group", "session", "hogql", "cohort"] | None = (
+        "event"
+    )
     breakdown_group_type_index: int | None = None
     breakdown_limit: int = 25
 

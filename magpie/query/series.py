@@ -35,14 +35,18 @@ def series_filter(
     properties: Properties = None,
     filter_test_accounts: bool = False,
     since: datetime | None = None,
+    bounded_below: bool = True,
 ) -> SeriesFilter:
-    """``node``'s events from ``since`` (the window's start by default) to the
-    window's end, under the query-wide ``properties``."""
+    """``node``'s events from ``since`` (the window's start by default; from the
+    first event ever without ``bounded_below``) to the window's end, under the
+    query-wide ``properties``."""
     dialect = context.dialect
     conditions: list[exp.Expr] = [
-        exp.GTE(this=field("timestamp"), expression=utc_bound(since or period.utc_start, dialect)),
         exp.LT(this=field("timestamp"), expression=utc_bound(period.utc_end, dialect)),
     ]
+    if bounded_below:
+        start = utc_bound(since or period.utc_start, dialect)
+        conditions.insert(0, exp.GTE(this=field("timestamp"), expression=start))
     if node.event is not None:
         conditions.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
     for filters in (node.properties, properties):

@@ -18,10 +18,12 @@ from sqlglot import exp
 
 from magpie.errors import InvalidInput
 from magpie.query.breakdowns import (
+    ALL_USERS,
     BREAKDOWN_NULL,
     BREAKDOWN_OTHER,
     Folded,
     breakdown_of,
+    cohort_breakdown,
     fold_other,
 )
 from magpie.query.context import QueryContext
@@ -39,7 +41,7 @@ from magpie.query.errors import ResultTooLarge
 from magpie.query.filters import field
 from magpie.query.formula import Formula, parse_formula
 from magpie.query.limits import MAX_POINTS
-from magpie.query.models import EventsNode, TrendsQuery
+from magpie.query.models import EventsNode, PropertyFilter, PropertyGroup, TrendsQuery
 from magpie.query.series import SeriesFilter, series_filter
 
 __all__ = ["BREAKDOWN_NULL", "BREAKDOWN_OTHER", "run_trends"]
@@ -177,6 +179,14 @@ def _series_values(
     """One query gives every breakdown value; past the limit, the smaller values are
     folded into 'other' (added up in Python when the math is additive, recounted in
     SQL when it is not, e.g. distinct users)."""
+    cohorts = cohort_breakdown(query.breakdownFilter)
+    if cohorts is not None:
+        return {
+            cohort: _grouped_values(_in_cohort(query, cohort), node, period, context, None).get(
+                None, {}
+            )
+            for cohort in cohorts
+        }
     breakdown = breakdown_of(query.breakdownFilter)
     expression = breakdown.expression if breakdown else None
     values = _grouped_values(query, node, period, context, expression)
@@ -186,6 +196,18 @@ def _series_values(
     if isinstance(folding, Folded):
         return folding.values or {None: {}}
     return _grouped_values(query, node, period, context, folding.expression)
+
+
+def _in_cohort(query: TrendsQuery, cohort: int | str) -> TrendsQuery:
+    """The query narrowed to the events of a cohort's members (``all``: not narrowed)."""
+    if cohort == ALL_USERS:
+        return query
+    member = PropertyFilter(type="cohort", key="id", value=cohort)
+    existing = query.properties
+    kept = [existing] if isinstance(existing, PropertyGroup) else list(existing or [])
+    return query.model_copy(
+        update={"properties": PropertyGroup(type="AND", values=[*kept, member])}
+    )
 
 
 def _grouped_values(

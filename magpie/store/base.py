@@ -7,6 +7,7 @@ implementations from the settings, and nothing else names an engine.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,8 +16,12 @@ from typing import Any, Protocol, TypeVar
 
 from magpie.store.model import (
     ApiKey,
+    Cohort,
     Dashboard,
     EventFilter,
+    FeatureFlag,
+    FlagContext,
+    FlagVersion,
     IngestionWarning,
     Insight,
     IssuedKey,
@@ -283,6 +288,150 @@ class DashboardStore(Protocol):
         ...
 
 
+class CohortStore(Protocol):
+    """Cohort definitions and their stored membership (person uuids).
+
+    Membership is replaced whole for a computed cohort (``set_members``) and
+    grown for a static one (``add_static_members``); either way the readers
+    (``members``, ``is_member`` and, through the query layer, the logical
+    ``cohort_people`` table) see one complete membership, never half of one.
+    """
+
+    def create(
+        self,
+        project_id: int,
+        name: str,
+        description: str,
+        filters: dict[str, Any],
+        *,
+        is_static: bool = False,
+    ) -> Cohort: ...
+
+    def get(self, project_id: int, cohort_id: int) -> Cohort | None:
+        """The cohort, deleted or not (``Cohort.deleted`` tells)."""
+        ...
+
+    def list(self, project_id: int, *, limit: int = 100, offset: int = 0) -> builtins.list[Cohort]:
+        """The project's cohorts that are not deleted, newest first."""
+        ...
+
+    def computed(self) -> builtins.list[Cohort]:
+        """Every project's cohorts that are computed from a definition and not
+        deleted, oldest calculation first (what a refresh goes through)."""
+        ...
+
+    def update(self, project_id: int, cohort_id: int, **changes: Any) -> Cohort | None:
+        """Change ``name``, ``description``, ``filters`` or ``deleted``."""
+        ...
+
+    def set_members(
+        self, project_id: int, cohort_id: int, person_ids: Sequence[uuid.UUID], at: datetime
+    ) -> Cohort | None:
+        """Replace the membership with these persons as the next version."""
+        ...
+
+    def add_static_members(
+        self, project_id: int, cohort_id: int, distinct_ids: Sequence[str], at: datetime
+    ) -> builtins.list[uuid.UUID]:
+        """Add the persons these distinct ids belong to (ids without a person are
+        skipped); returns the persons that were not members before."""
+        ...
+
+    def record_failure(self, project_id: int, cohort_id: int, error: str) -> None:
+        """A computation failed: count it and keep its message; membership stays."""
+        ...
+
+    def members(
+        self, project_id: int, cohort_id: int, *, limit: int = 100, offset: int = 0
+    ) -> builtins.list[uuid.UUID]:
+        """Member persons in a stable order (by uuid)."""
+        ...
+
+    def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool: ...
+
+
+class MembershipCopy(Protocol):
+    """A copy of cohort membership kept beside the events, where the event store is
+    another engine than the cohort store (ClickHouse beside PostgreSQL), so queries
+    can join it. A write carries the whole membership and the persons it dropped."""
+
+    def write(
+        self,
+        project_id: int,
+        cohort_id: int,
+        version: int,
+        members: Sequence[uuid.UUID],
+        removed: Sequence[uuid.UUID],
+    ) -> None: ...
+
+
+class FeatureFlagStore(Protocol):
+    """Feature flags of a project, every change recorded as a version, and what
+    flag evaluation reads of persons and groups."""
+
+    def create(
+        self,
+        project_id: int,
+        key: str,
+        *,
+        name: str,
+        filters: dict[str, Any],
+        active: bool,
+        ensure_experience_continuity: bool,
+        changed_by: str | None,
+    ) -> FeatureFlag:
+        """Version 1 of a new flag; ``ValueError`` when a flag that is not deleted has the key."""
+        ...
+
+    def get(self, project_id: int, flag_id: int) -> FeatureFlag | None:
+        """The flag, deleted or not."""
+        ...
+
+    def list(self, project_id: int) -> list[FeatureFlag]:
+        """The flags that are not deleted, oldest first."""
+        ...
+
+    def update(
+        self, project_id: int, flag_id: int, changed_by: str | None, **changes: Any
+    ) -> FeatureFlag | None:
+        """Change ``key``, ``name``, ``filters``, ``active`` or ``ensure_experience_continuity``
+        as a new version; ``ValueError`` when the new key is taken."""
+        ...
+
+    def delete(self, project_id: int, flag_id: int, changed_by: str | None) -> bool:
+        """Soft delete, as a new version; its key is free again. False if there was none."""
+        ...
+
+    def versions(self, project_id: int, flag_id: int) -> builtins.list[FlagVersion]:
+        """Oldest first."""
+        ...
+
+    def revision(self, project_id: int) -> int:
+        """A number that grows with every change to the project's flags (cache key, ETag)."""
+        ...
+
+    def group_types(self, project_id: int) -> dict[int, str]: ...
+
+    def context(
+        self,
+        project_id: int,
+        distinct_ids: Sequence[str],
+        groups: dict[str, str],
+        *,
+        hash_keys: bool = True,
+    ) -> FlagContext:
+        """The persons of ``distinct_ids``, the groups named (type name → key) and (with
+        ``hash_keys``) the continuity hash keys of these ids, the first id's first."""
+        ...
+
+    def add_hash_keys(
+        self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str
+    ) -> None:
+        """Give ``distinct_ids`` ``hash_key`` for these flags where they have none yet:
+        the first hash key an id gets for a flag is kept. Ids need no person yet."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """One backend's stores, as ``magpie/app.py`` builds them from the settings."""
@@ -297,3 +446,5 @@ class Stores:
     sessions: SessionStore
     insights: InsightStore
     dashboards: DashboardStore
+    cohorts: CohortStore
+    feature_flags: FeatureFlagStore

@@ -233,3 +233,75 @@ class Dashboard:
     filters: dict[str, Any]
     created_at: datetime
     tiles: tuple[DashboardTile, ...] = ()
+
+
+# -- cohorts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A named set of persons: from a definition (``filters``, recomputed) or, when
+    ``is_static``, from a list of distinct ids. ``version`` counts the times its
+    membership was stored; ``count`` is the size of the membership now stored
+    (None before the first computation)."""
+
+    id: int
+    project_id: int
+    name: str
+    description: str
+    filters: dict[str, Any]
+    is_static: bool
+    deleted: bool
+    version: int
+    count: int | None
+    last_calculation: datetime | None
+    errors_calculating: int
+    last_error: str | None
+    created_at: datetime
+# -- feature flags ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureFlag:
+    """A flag as stored. ``filters`` is PostHog's filters JSON (condition groups,
+    multivariate variants, payloads, aggregation_group_type_index …), checked by
+    ``magpie/flags/filters.py`` before it is saved."""
+
+    id: int
+    project_id: int
+    key: str
+    name: str
+    filters: dict[str, Any]
+    active: bool
+    ensure_experience_continuity: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class FlagVersion:
+    """One saved state of a flag: who changed it, when, and to what."""
+
+    flag_id: int
+    version: int
+    changed_at: datetime
+    changed_by: str | None
+    # The flag's fields after the change: key, name, filters, active,
+    # ensure_experience_continuity, deleted.
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlagContext:
+    """What the stores know of the ids in one flags request."""
+
+    # distinct id → (its person's uuid, the person's properties); ids without a
+    # person (anonymous visitors) are absent.
+    persons: dict[str, tuple[UUID, dict[str, Any]]]
+    group_types: dict[int, str]  # index → type name
+    groups: dict[str, dict[str, Any]]  # type name → the stored group's properties
+    # Experience continuity: flag key → hash key, of these ids (the first id's first).
+    hash_keys: dict[str, str]

@@ -25,6 +25,9 @@ class Tenants:
     person_b: str  # a person of project b
     insight_b: int  # an insight of project b (its first dashboard's)
     dashboard_b: int  # project b's first dashboard
+    cohort_b: int  # a (static) cohort of project b, holding its person
+    flag_b: int  # a feature flag of project b
+    token_b: str  # project b's token
 
     def path_values(self) -> dict[str, object]:
         """Values for every path parameter, naming project b's things."""
@@ -33,6 +36,9 @@ class Tenants:
             "person_uuid": self.person_b,
             "insight_id": self.insight_b,
             "dashboard_id": self.dashboard_b,
+            "cohort_id": self.cohort_b,
+            "flag_id": self.flag_b,
+            "token": self.token_b,
         }
 
     def api(self, key: str) -> httpx.Client:
@@ -75,6 +81,11 @@ def two_tenants(server: LiveServer) -> Tenants:
         people = owner.get(f"/api/projects/{b['id']}/persons/").json()["results"]
         [board] = owner.get(f"/api/projects/{b['id']}/dashboards/").json()["results"]
         insight = owner.get(f"/api/projects/{b['id']}/insights/").json()["results"][0]
+        cohort = owner.post(
+            f"/api/projects/{b['id']}/cohorts/",
+            json={"name": "B's", "is_static": True, "distinct_ids": ["b-user"]},
+        ).json()
+        flag = owner.post(f"/api/projects/{b['id']}/feature_flags/", json={"key": "b-flag"}).json()
     return Tenants(
         server,
         server.project_id,
@@ -84,6 +95,9 @@ def two_tenants(server: LiveServer) -> Tenants:
         people[0]["uuid"],
         insight["id"],
         board["id"],
+        cohort["id"],
+        flag["id"],
+        b["api_token"],
     )
 
 
@@ -113,11 +127,20 @@ def declared_scope(route: Route, method: str) -> str:
     return access.scope_for(method)
 
 
+# Routes that name their project in the query string rather than the path.
+ROUTE_QUERIES = {"/api/feature_flag/local_evaluation/": "?token={token}"}
+
+
 def route_url(route: Route, **values: object) -> str:
-    """The route's path with its parameters filled from ``values``."""
+    """The route's path with its parameters filled from ``values`` (and its query,
+    when the values it needs are given)."""
     missing = set(route.param_convertors) - set(values)
     assert not missing, f"{route.path}: give the tests a value for {sorted(missing)}"
-    return route.path_format.format(**{name: values[name] for name in route.param_convertors})
+    url = route.path_format.format(**{name: values[name] for name in route.param_convertors})
+    query = ROUTE_QUERIES.get(route.path)
+    if query is not None and "token" in values:
+        url += query.format(**values)
+    return url
 
 
 # Requests a route would refuse as invalid input: they show whether the checks
@@ -134,6 +157,10 @@ HARMLESS_BODIES: dict[tuple[str, str], Any] = {
     ("/api/projects/{project_id:int}/dashboards/", "POST"): {"name": ""},
     ("/api/projects/{project_id:int}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": ""},
     ("/api/users/", "POST"): {"email": "", "password": ""},
+    ("/api/projects/{project_id:int}/cohorts/", "POST"): {"filters": "everyone"},
+    ("/api/projects/{project_id:int}/cohorts/{cohort_id:int}/", "PATCH"): {"name": 5},
+    ("/api/projects/{project_id:int}/feature_flags/", "POST"): {"key": ""},
+    ("/api/projects/{project_id:int}/feature_flags/{flag_id:int}/", "PATCH"): {"key": ""},
 }
 
 

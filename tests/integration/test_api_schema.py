@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from magpie.app import Magpie, create_app
 from magpie.http.api.schema import openapi_document
+from magpie.query.kinds import KINDS
 from magpie.settings import Settings
 from tests.conftest import LiveServer
 
@@ -31,10 +32,12 @@ def test_a_valid_openapi_document() -> None:
     assert {"HogQLQuery", "TrendsQuery", "EventsNode", "PropertyFilter", "Error"} <= set(schemas)
     query = document["paths"]["/api/projects/{project_id}/query/"]["post"]
     body = query["requestBody"]["content"]["application/json"]["schema"]
-    kinds = {"HogQLQuery", "TrendsQuery", "FunnelsQuery", "ActorsQuery"}
-    assert {f"#/components/schemas/{k}" for k in kinds} <= {
-        one["$ref"] for one in body["properties"]["query"]["oneOf"]
-    }
+    assert body["properties"]["query"]["oneOf"] == [
+        {"$ref": f"#/components/schemas/{kind}"} for kind in KINDS
+    ]
+    assert {"HogQLQuery", "TrendsQuery", "FunnelsQuery", "RetentionQuery", "ActorsQuery"} <= set(
+        KINDS
+    )
 
 
 def test_every_api_route_is_described(tmp_path: Path) -> None:

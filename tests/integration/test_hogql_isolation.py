@@ -19,14 +19,15 @@ from magpie.query.context import QueryContext
 from magpie.query.kinds import run_query
 from magpie.query.runner import QueryRunner
 from tests.clickhouse import clickhouse_runner, copy_to_clickhouse, new_database
-from tests.harness import Ingest
+from tests.harness import T0, Ingest
 
 MARKER = "zzother"  # in every value the other project stores
 SECRET = "PLANTEDSECRET"
 FORGED = "00000000-0000-4000-8000-00000000f0f0"
 
-LOGICAL = ["events", "persons", "person_distinct_ids", "groups"]
+LOGICAL = ["events", "persons", "person_distinct_ids", "groups", "cohort_people"]
 INTERNAL = [
+    "cohorts",
     "person_overrides",
     "personless_distinct_ids",
     "person_merges",
@@ -38,6 +39,9 @@ INTERNAL = [
     "queue_positions",
     "dead_letters",
     "ingestion_warnings",
+    "feature_flags",
+    "feature_flag_versions",
+    "feature_flag_hash_keys",
     "schema_migrations",
     "sqlite_master",
     "pg_settings",
@@ -87,6 +91,10 @@ def two_projects(
             **{"$group_type": "company", "$group_key": f"{MARKER}-co", "$group_set": {"n": 1}},
         ),
     )
+    # The other project's cohort (named with the marker) holds its person.
+    cohorts = ingest.magpie.stores.cohorts
+    theirs = cohorts.create(ingest.project_id, MARKER, MARKER, {}, is_static=True)
+    cohorts.add_static_members(ingest.project_id, theirs.id, [f"{MARKER}-user"], T0)
     ingest.project_id = mine
     planted = root / "data" / "planted.csv"
     planted.write_text(f"a,b\n{SECRET},1\n")
@@ -171,6 +179,13 @@ def test_a_cte_cannot_stand_in_for_a_stored_table(
             "SELECT person_id FROM person_distinct_ids",
         ):
             assert_contained(ingest, data_dir, f"WITH {variant} AS ({forged}) {select}")
+
+
+def test_another_project_s_cohorts_are_out_of_reach(two_projects: tuple[Ingest, Path]) -> None:
+    ingest, data_dir = two_projects
+    assert hogql(ingest, "SELECT count() FROM cohort_people")["results"] == [[0]]
+    assert_contained(ingest, data_dir, "SELECT * FROM cohort_people")
+    assert_contained(ingest, data_dir, "SELECT name FROM cohorts")
 
 
 def test_a_cte_may_shadow_a_logical_table(two_projects: tuple[Ingest, Path]) -> None:

@@ -37,6 +37,8 @@ OUTSIDE_PROJECTS = {
     ("/api/ingestion/status/", "GET"): 403,  # the queue holds every project's events
     ("/api/users/", "GET"): 403,  # a user sees every project
     ("/api/users/", "POST"): 403,
+    # Flag definitions name their project by its token; none is given here.
+    ("/api/feature_flag/local_evaluation/", "GET"): 400,
 }
 
 
@@ -190,3 +192,17 @@ def test_a_new_project_is_reached_by_the_owner_and_accepts_events(
         bad_zone = owner.post("/api/projects/", json={"name": "x", "timezone": "Mars/Base"})
         assert bad_zone.status_code == 400 and bad_zone.json()["attr"] == "timezone"
         assert owner.post("/api/projects/", json={"nom": "x"}).status_code == 400
+
+
+def test_flag_definitions_of_another_project_are_not_found(tenants: Tenants) -> None:
+    """Local evaluation names its project by token: another project's token answers
+    as a token no project has."""
+    with tenants.api(tenants.key_a) as a:
+        theirs = a.get("/flags/definitions", params={"token": tenants.token_b})
+        nobody = a.get("/flags/definitions", params={"token": "phc_nobody"})
+        legacy = a.get("/api/feature_flag/local_evaluation/", params={"token": tenants.token_b})
+    assert theirs.status_code == nobody.status_code == legacy.status_code == 404
+    assert theirs.json() == nobody.json()
+    with tenants.api(tenants.key_b) as b:
+        own = b.get("/flags/definitions", params={"token": tenants.token_b}).json()
+    assert [f["key"] for f in own["flags"]] == ["b-flag"]

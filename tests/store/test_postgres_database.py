@@ -21,7 +21,9 @@ def applied(db: PostgresDatabase) -> list[tuple[int, str]]:
 
 def test_a_new_database_gets_every_migration_in_order(pg_url: str) -> None:
     files = migration_files()
-    assert [f[0] for f in files] == list(range(1, len(files) + 1))
+    # Numbered in order, each number once (a feature may start a range of its own).
+    versions = [f[0] for f in files]
+    assert versions == sorted(set(versions)) and versions[0] == 1
     db = PostgresDatabase(pg_url)
     try:
         assert applied(db) == [(version, name) for version, name, _ in files]
@@ -52,6 +54,9 @@ def test_a_new_database_gets_every_migration_in_order(pg_url: str) -> None:
         "usage_dropped",
         "billing_quotas",
         "billing_pricing",
+        "feature_flags",
+        "feature_flag_versions",
+        "feature_flag_hash_keys",
     } <= tables
 
 
@@ -114,3 +119,27 @@ def test_databases_of_two_tests_are_apart(new_database: Callable[[], str]) -> No
     finally:
         first.close()
         second.close()
+
+
+def test_a_migration_numbered_below_one_already_applied_is_still_applied(pg_url: str) -> None:
+    """Branches land in any order: a lower number that arrives later must run."""
+    PostgresDatabase(pg_url).close()
+    latest = migration_files()[-1][0]
+    db = PostgresDatabase(pg_url)
+    try:
+        with db.connection() as connection:
+            connection.execute(
+                "DROP TABLE feature_flag_versions, feature_flag_hash_keys, feature_flags"
+            )
+            connection.execute("DELETE FROM schema_migrations WHERE version = 10")
+            connection.execute(
+                "INSERT INTO schema_migrations VALUES (%s, 'later', now()) ON CONFLICT DO NOTHING",
+                (latest + 100,),
+            )
+    finally:
+        db.close()
+    db = PostgresDatabase(pg_url)
+    try:
+        assert (10, "0010_feature_flags.sql") in applied(db)
+    finally:
+        db.close()

@@ -29,6 +29,7 @@ from magpie.errors import (
     PermissionDenied,
     Throttled,
 )
+from magpie.http.forms import parse_form
 from magpie.http.requests import Network, client_ip, read_body
 from magpie.http.throttle import FailureLimiter
 from magpie.store.base import ApiKeyStore, ProjectStore
@@ -318,6 +319,10 @@ async def _json_body(request: Request) -> Any:
     raw = await read_body(request, MAX_API_BODY)
     if not raw.strip():
         return None
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        # An upload (a static cohort's CSV): its fields, files as bytes.
+        return parse_form(raw, content_type)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -20,25 +20,28 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboard, NewInsight
+from magpie.http.api.cohorts import CohortChanges, NewCohort
 from magpie.http.api.common import MAX_API_BODY, json_response
+from magpie.http.api.feature_flags import FeatureFlagChanges, NewFeatureFlag
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
-from magpie.query.actors.models import ActorsQuery
-from magpie.query.funnels.models import FunnelsQuery
-from magpie.query.models import HogQLQuery, TrendsQuery
+from magpie.query.kinds import KINDS
 
 Schema = dict[str, Any]
+# Every query kind's model, named after its kind: a new kind needs no entry here.
+QUERY_MODELS: tuple[type[BaseModel], ...] = tuple(model for model, _ in KINDS.values())
 MODELS: tuple[type[BaseModel], ...] = (
-    HogQLQuery,
-    TrendsQuery,
-    FunnelsQuery,
-    ActorsQuery,
+    *QUERY_MODELS,
     ProjectChanges,
     NewInsight,
     InsightChanges,
     NewDashboard,
     DashboardChanges,
     NewUser,
+    NewCohort,
+    CohortChanges,
+    NewFeatureFlag,
+    FeatureFlagChanges,
 )
 BIGINT = 2**63 - 1
 STRING: Schema = {"type": "string"}
@@ -98,6 +101,7 @@ class Operation:
     errors: tuple[int, ...] = ()  # beyond those every operation of its kind may answer
     public: bool = False
     status: int = 200  # of a success
+    form: Schema | None = None  # the body may also come as multipart/form-data (uploads)
 
     def statuses(self) -> list[int]:
         found = set(self.errors)
@@ -123,7 +127,10 @@ class Operation:
             },
         }
         if self.body is not None:
-            spec["requestBody"] = {"required": True, "content": _json(self.body)}
+            content = _json(self.body)
+            if self.form is not None:
+                content["multipart/form-data"] = {"schema": self.form}
+            spec["requestBody"] = {"required": True, "content": content}
         if self.public:
             spec["security"] = []
         return spec
@@ -148,6 +155,9 @@ KEY_ID = Param("key_id", STRING, "a personal API key's id", "path")
 INSIGHT_ID = Param(
     "insight_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "an insight's id", "path"
 )
+COHORT_ID = Param(
+    "cohort_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a cohort's id", "path"
+)
 DASHBOARD_ID = Param(
     "dashboard_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a dashboard's id", "path"
 )
@@ -158,15 +168,15 @@ COUNT = {"type": "integer", "minimum": 0, "maximum": 10**13, "default": 0}
 
 # -- bodies and answers -------------------------------------------------------------
 
+COHORT_FORM = obj(
+    {"csv": {"type": "string", "format": "binary"}},
+    {"name": STRING, "description": STRING, "is_static": STRING, "filters": STRING},
+)
+
 QUERY_BODY = obj(
     {
         "query": {
-            "oneOf": [
-                ref("HogQLQuery"),
-                ref("TrendsQuery"),
-                ref("FunnelsQuery"),
-                ref("ActorsQuery"),
-            ],
+            "oneOf": [ref(model.__name__) for model in QUERY_MODELS],
             "discriminator": {"propertyName": "kind"},
         }
     }
@@ -302,6 +312,27 @@ ANSWERS: dict[str, Schema] = {
         },
     ),
     "User": obj({"id": INTEGER, "email": STRING, "created_at": TIME}),
+    "Cohort": obj(
+        {
+            "id": INTEGER,
+            "name": STRING,
+            "description": STRING,
+            "filters": OBJECT,
+            "groups": {"type": "array"},
+            "query": {"type": "null"},
+            "is_static": {"type": "boolean"},
+            "cohort_type": {"enum": ["static", "person_property", "behavioral"]},
+            "count": nullable(INTEGER),
+            "version": INTEGER,
+            "is_calculating": {"type": "boolean"},
+            "last_calculation": nullable(TIME),
+            "errors_calculating": INTEGER,
+            "last_error": nullable(STRING),
+            "deleted": {"type": "boolean"},
+            "created_by": {"type": "null"},
+            "created_at": TIME,
+        }
+    ),
     "QueryResult": obj(
         {"results": {"type": "array"}},
         {"columns": {"type": "array"}, "types": {"type": "array"}, "hogql": STRING},
@@ -387,10 +418,148 @@ ERRORS = {
     401: "No valid personal API key",
     403: "The key lacks the scope this needs, or reaches only some projects",
     429: "Too many failed authentications from this address (see Retry-After)",
-    404: "No such project, person, insight, dashboard or path",
+    404: "No such project, person, insight, dashboard, cohort or path",
     408: "The query ran too long",
     413: "The body is too large",
 }
+
+FLAG_ID = Param(
+    "flag_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a feature flag's id", "path"
+)
+ANSWERS["FeatureFlag"] = obj(
+    {
+        "id": INTEGER,
+        "key": STRING,
+        "name": STRING,
+        "filters": OBJECT,
+        "active": {"type": "boolean"},
+        "deleted": {"type": "boolean"},
+        "ensure_experience_continuity": {"type": "boolean"},
+        "version": INTEGER,
+        "created_at": TIME,
+        "updated_at": TIME,
+        "created_by": nullable(OBJECT),
+    },
+    {"is_simple_flag": {"type": "boolean"}, "rollout_percentage": nullable(NUMBER)},
+)
+ANSWERS["FeatureFlagVersion"] = obj(
+    {"version": INTEGER, "changed_at": TIME, "changed_by": nullable(STRING), "state": OBJECT}
+)
+FLAG_OPERATIONS = [
+    Operation(
+        "get",
+        "/api/feature_flag/local_evaluation/",
+        "feature_flag_local_evaluation",
+        "Flag definitions for server SDKs' local evaluation (also at /flags/definitions);"
+        " ETag, and 304 for If-None-Match",
+        "feature_flags",
+        (
+            Param("token", STRING, "the project's token (phc_...)"),
+            Param("send_cohorts", STRING, "accepted; cohorts are always sent"),
+        ),
+        response=obj(
+            {
+                "flags": {"type": "array", "items": OBJECT},
+                "group_type_mapping": OBJECT,
+                "cohorts": OBJECT,
+            }
+        ),
+        errors=(404,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/",
+        "feature_flags_list",
+        "The project's feature flags, newest first",
+        "feature_flags",
+        (
+            PROJECT_ID,
+            Param("active", {"enum": ["true", "false"]}, "only active or inactive flags"),
+            Param("search", STRING, "in keys and names"),
+            LIMIT,
+            OFFSET,
+        ),
+        response={
+            **page(ref("FeatureFlag")),
+            "properties": {**page(ref("FeatureFlag"))["properties"], "count": INTEGER},
+        },
+    ),
+    Operation(
+        "post",
+        "/api/projects/{project_id}/feature_flags/",
+        "feature_flags_create",
+        "Create a feature flag (filters as PostHog's; see docs/flags.md)",
+        "feature_flags",
+        (PROJECT_ID,),
+        body=ref("NewFeatureFlag"),
+        response=ref("FeatureFlag"),
+        status=201,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/",
+        "feature_flags_retrieve",
+        "One feature flag",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        response=ref("FeatureFlag"),
+    ),
+    Operation(
+        "patch",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/",
+        "feature_flags_partial_update",
+        "Change a feature flag (a new version); deleted: true deletes it",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        body=ref("FeatureFlagChanges"),
+        response=ref("FeatureFlag"),
+    ),
+    Operation(
+        "delete",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/",
+        "feature_flags_destroy",
+        "Delete a feature flag (soft: its versions stay, its key is free)",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        status=204,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/usage/",
+        "feature_flags_usage",
+        "How often SDKs read the flag, by value ($feature_flag_called events)",
+        "feature_flags",
+        (
+            PROJECT_ID,
+            FLAG_ID,
+            Param("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30}),
+        ),
+        response=obj(
+            {
+                "flag_key": STRING,
+                "date_from": TIME,
+                "date_to": TIME,
+                "total_calls": INTEGER,
+                "results": {
+                    "type": "array",
+                    "items": obj(
+                        {"value": nullable(STRING), "calls": INTEGER, "distinct_ids": INTEGER}
+                    ),
+                },
+            }
+        ),
+        errors=(408,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/feature_flags/{flag_id}/versions/",
+        "feature_flags_versions",
+        "Every change to a flag: who, when, and the flag after it; newest first",
+        "feature_flags",
+        (PROJECT_ID, FLAG_ID),
+        response=page(ref("FeatureFlagVersion")),
+    ),
+]
 
 OPERATIONS: list[Operation] = [
     Operation("get", "/api/schema/", "schema", "This document", "schema", public=True),
@@ -635,6 +804,79 @@ OPERATIONS: list[Operation] = [
     ],
     Operation(
         "get",
+        "/api/projects/{project_id}/cohorts/",
+        "cohorts_list",
+        "The project's cohorts (not deleted), newest first",
+        "cohorts",
+        (PROJECT_ID, LIMIT, OFFSET),
+        response=page(ref("Cohort")),
+    ),
+    Operation(
+        "post",
+        "/api/projects/{project_id}/cohorts/",
+        "cohorts_create",
+        "Save a cohort: computed from filters (at once), or static from distinct ids"
+        " (a JSON list, or a one-column CSV file as the multipart field csv)",
+        "cohorts",
+        (PROJECT_ID,),
+        body=ref("NewCohort"),
+        form=COHORT_FORM,
+        response=ref("Cohort"),
+        status=201,
+        errors=(408,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/cohorts/{cohort_id}/",
+        "cohorts_retrieve",
+        "One cohort",
+        "cohorts",
+        (PROJECT_ID, COHORT_ID),
+        response=ref("Cohort"),
+    ),
+    Operation(
+        "patch",
+        "/api/projects/{project_id}/cohorts/{cohort_id}/",
+        "cohorts_partial_update",
+        "Change a cohort (new filters are computed at once; distinct ids or a csv add"
+        " to a static cohort; deleted: true deletes it)",
+        "cohorts",
+        (PROJECT_ID, COHORT_ID),
+        body=ref("CohortChanges"),
+        form=COHORT_FORM,
+        response=ref("Cohort"),
+        errors=(408,),
+    ),
+    Operation(
+        "delete",
+        "/api/projects/{project_id}/cohorts/{cohort_id}/",
+        "cohorts_destroy",
+        "Delete a cohort (it is kept, marked deleted)",
+        "cohorts",
+        (PROJECT_ID, COHORT_ID),
+        status=204,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/cohorts/{cohort_id}/persons/",
+        "cohorts_persons",
+        "The cohort's members as of its last calculation",
+        "cohorts",
+        (PROJECT_ID, COHORT_ID, LIMIT, OFFSET),
+        response=page(ref("Person")),
+    ),
+    Operation(
+        "post",
+        "/api/projects/{project_id}/cohorts/{cohort_id}/recalculate/",
+        "cohorts_recalculate",
+        "Compute a cohort's membership now",
+        "cohorts",
+        (PROJECT_ID, COHORT_ID),
+        response=ref("Cohort"),
+        errors=(408,),
+    ),
+    Operation(
+        "get",
         "/api/users/",
         "users_list",
         "The web UI's users (never their passwords)",
@@ -658,6 +900,7 @@ OPERATIONS: list[Operation] = [
         "The ingest worker's progress through the queue",
         "ingestion",
     ),
+    *FLAG_OPERATIONS,
 ]
 
 

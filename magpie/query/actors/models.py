@@ -24,6 +24,7 @@ class InsightActorsQuery(_Model):
     breakdown: str | int | list[str | int] | None = None
     compare: Literal["current", "previous"] | None = None
     status: str | None = None  # lifecycle
+    interval: int | None = None  # retention: the cohort's row
 
 
 class FunnelsActorsQuery(_Model):

@@ -14,18 +14,27 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from magpie.errors import InvalidInput
+from magpie.query.actors import activity
 from magpie.query.actors.actor_set import ActorSet
 from magpie.query.actors.models import InsightActorsQuery
 from magpie.query.actors.trends import trends_actors
 from magpie.query.context import QueryContext
 from magpie.query.funnels.actors import funnel_actors
+from magpie.query.lifecycle import LifecycleQuery
 from magpie.query.models import TrendsQuery
+from magpie.query.paths import PathsQuery
+from magpie.query.retention import RetentionQuery
+from magpie.query.stickiness import StickinessQuery
 
 InsightActors = Callable[[Any, InsightActorsQuery, QueryContext], ActorSet]
 
 # insight kind → (its model, the actors behind one of its values)
 INSIGHT_ACTORS: dict[str, tuple[type[BaseModel], InsightActors]] = {
     "TrendsQuery": (TrendsQuery, trends_actors),
+    "RetentionQuery": (RetentionQuery, activity.retention),
+    "LifecycleQuery": (LifecycleQuery, activity.lifecycle),
+    "StickinessQuery": (StickinessQuery, activity.stickiness),
+    "PathsQuery": (PathsQuery, activity.paths),
 }
 
 

@@ -213,12 +213,21 @@ class ClickHouseDialect:
             .where(project_filter("g", project_id))
         )
 
+    def _cohort_people(self, used: frozenset[str], project_id: int) -> exp.Select:
+        return (
+            exp.select(column("cohort_id", "c"), column("person_id", "c"))
+            .from_(self._table("cohort_people", "c", final=True))
+            .where(project_filter("c", project_id))
+            .where(equals(exp.column("is_deleted", "c"), exp.Literal.number(0)))
+        )
+
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
         builders = {
             "events": self._events,
             "persons": self._persons,
             "person_distinct_ids": self._distinct_ids,
             "groups": self._groups,
+            "cohort_people": self._cohort_people,
         }
         return builders[table.name](used, project_id)
 
@@ -368,6 +377,15 @@ def _substring(node: exp.Expr) -> exp.Expr:
     return _call("substringUTF8", *(a for a in args if a is not None))
 
 
+def _regexp_replace(node: exp.Expr) -> exp.Expr:
+    """DuckDB replaces the first match unless told 'g' (every match); ClickHouse has
+    a function for each."""
+    modifiers = node.args.get("modifiers")
+    every = isinstance(modifiers, exp.Literal) and "g" in modifiers.this
+    name = "replaceRegexpAll" if every else "replaceRegexpOne"
+    return _call(name, node.this, node.expression, node.args["replacement"])
+
+
 def _unique_aliases(node: exp.Expr) -> None:
     """ClickHouse refuses two result columns of one name; the runner reports the
     names the query gave (``CompiledQuery.columns``)."""
@@ -442,4 +460,5 @@ TRANSFORMS: dict[type[exp.Expr], Transform] = {
     exp.Length: _characters("lengthUTF8"),
     exp.Reverse: _characters("reverseUTF8"),
     exp.Substring: _substring,
+    exp.RegexpReplace: _regexp_replace,
 }

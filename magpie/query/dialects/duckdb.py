@@ -146,6 +146,14 @@ def _distinct_ids(used: frozenset[str], project_id: int) -> exp.Select:
     )
 
 
+def _cohort_people(used: frozenset[str], project_id: int) -> exp.Select:
+    return (
+        exp.select(column("cohort_id", "c"), column("person_uuid", "c", "person_id"))
+        .from_(exp.table_("cohort_people", alias="c"))
+        .where(project_filter("c", project_id))
+    )
+
+
 def _groups(used: frozenset[str], project_id: int) -> exp.Select:
     query = (
         exp.select(
@@ -228,6 +236,7 @@ class DuckDBDialect:
         "persons": _persons,
         "person_distinct_ids": _distinct_ids,
         "groups": _groups,
+        "cohort_people": _cohort_people,
     }
     # (logical table, JSON column) → property key → the column holding it.
     MATERIALIZED: dict[tuple[str, str], dict[str, str]] = {

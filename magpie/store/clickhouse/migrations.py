@@ -79,6 +79,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "0001_initial.sql", _sql_file("0001_initial.sql")),
     Migration(2, "0002_materialized_columns", _materialized_columns),
     Migration(3, "0003_typed_properties", _no_statements, add_typed_properties),
+    Migration(20, "0020_cohort_people.sql", _sql_file("0020_cohort_people.sql")),
     Migration(30, "0030_loader.sql", _sql_file("0030_loader.sql")),
 )
 

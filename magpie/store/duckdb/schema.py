@@ -21,7 +21,7 @@ from importlib import resources
 import duckdb
 
 from magpie.store.duckdb import typed_properties
-from magpie.store.duckdb.transactions import first_row, transaction
+from magpie.store.duckdb.transactions import transaction
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,14 @@ def apply_migrations(connection: Connection) -> list[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
-    row = first_row(connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations"))
-    current = row[0] if row else 0
+    # Every step not applied yet, not only those above the highest applied:
+    # branches get ranges of numbers and land in any order.
+    done = {
+        row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()
+    }
     applied = []
     for migration in migrations():
-        if migration.version <= current:
+        if migration.version in done:
             continue
         migration.prepare(connection)
         with transaction(connection):

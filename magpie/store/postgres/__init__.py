@@ -8,11 +8,13 @@ that ingest units write events to come from that backend.
 from __future__ import annotations
 
 from magpie.clock import Clock
-from magpie.store.base import EventReader, Stores
+from magpie.store.base import EventReader, MembershipCopy, Stores
 from magpie.store.postgres.accounts import PostgresSessionStore, PostgresUserStore
 from magpie.store.postgres.billing import PostgresBillingStore
 from magpie.store.postgres.boards import PostgresDashboardStore, PostgresInsightStore
+from magpie.store.postgres.cohorts import PostgresCohortStore
 from magpie.store.postgres.database import PostgresDatabase
+from magpie.store.postgres.flags import PostgresFeatureFlagStore
 from magpie.store.postgres.ingest import PostgresIngestStore
 from magpie.store.postgres.keys import PostgresApiKeyStore
 from magpie.store.postgres.person_reader import PostgresPersonReader
@@ -23,13 +25,18 @@ __all__ = ["EventSink", "PostgresDatabase", "PostgresIngestStore", "postgres_sto
 
 
 def postgres_stores(
-    database: str | PostgresDatabase, clock: Clock, events: EventReader, sink: EventSink
+    database: str | PostgresDatabase,
+    clock: Clock,
+    events: EventReader,
+    sink: EventSink,
+    membership_copy: MembershipCopy | None = None,
 ) -> Stores:
     """Every store on PostgreSQL but the events, which ``events`` reads and ``sink`` writes.
 
     Given a URL (``postgresql://user@host:5432/database``), this opens a pool to
     it (migrating the schema first) that lives as long as the process; given a
-    ``PostgresDatabase``, the caller keeps it and closes it.
+    ``PostgresDatabase``, the caller keeps it and closes it. ``membership_copy``
+    is where the event engine keeps its copy of cohort membership for queries.
     """
     db = PostgresDatabase(database) if isinstance(database, str) else database
     return Stores(
@@ -42,5 +49,7 @@ def postgres_stores(
         users=PostgresUserStore(db, clock),
         sessions=PostgresSessionStore(db, clock),
         insights=PostgresInsightStore(db, clock),
+        feature_flags=PostgresFeatureFlagStore(db, clock),
         dashboards=PostgresDashboardStore(db, clock),
+        cohorts=PostgresCohortStore(db, clock, membership_copy),
     )

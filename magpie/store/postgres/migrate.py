@@ -55,11 +55,12 @@ def apply_migrations(connection: psycopg.Connection[TupleRow]) -> list[str]:
     """
     with exclusively(connection, MIGRATION_LOCK):
         connection.execute(_CREATE_LEDGER)
-        row = connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        current = int(row.fetchone()[0])  # type: ignore[index]  # an aggregate has one row
+        # Every file not applied yet, not only those above the highest applied:
+        # branches get ranges of numbers and land in any order.
+        done = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
         applied = []
         for version, name, script in migration_files():
-            if version <= current:
+            if version in done:
                 continue
             with connection.transaction():
                 connection.execute(script)

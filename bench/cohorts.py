@@ -1,0 +1,179 @@
+"""Cohort benchmark: recomputing behavioural cohorts over N events.
+
+Generates bench/query.py's data (100k users, 30% identified, 30 days) into a
+Magpie data folder, then times ``CohortService.recompute`` (the definition
+compiled to one query, run, and the membership stored, as the API and the
+background refresh do) for each definition below, on DuckDB and, with
+``--clickhouse``, on ClickHouse (chdb, the same rows copied through its
+writers). Target: 10M events in at most 2 s. Results go to
+docs/benchmarks.md.
+
+    python bench/cohorts.py [--events 10000000] [--runs 3] [--clickhouse] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from query import DOCS, NOW, generate, machine, timed  # noqa: E402
+
+from magpie.app import Magpie  # noqa: E402
+from magpie.clock import FrozenClock  # noqa: E402
+from magpie.cohorts.service import CohortService  # noqa: E402
+from magpie.query.runner import QueryRunner  # noqa: E402
+from magpie.settings import Settings  # noqa: E402
+from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: E402
+from tests.clickhouse import copy_store, new_database  # noqa: E402
+
+START_MARK, END_MARK = "<!-- bench:cohorts:start -->", "<!-- bench:cohorts:end -->"
+TARGET_MS = 2000
+
+
+def _did(event: str, value: str = "performed_event", **fields: Any) -> dict[str, Any]:
+    return {"key": event, "type": "behavioral", "value": value, **fields}
+
+
+def _cohort(*leaves: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"type": "AND", "values": list(leaves)}}
+
+
+DAYS_30 = {"time_value": 30, "time_interval": "day"}
+DEFINITIONS: dict[str, dict[str, Any]] = {
+    "bought twice in 30 days and viewed a page in the last 7": _cohort(
+        _did("purchase", "performed_event_multiple", **DAYS_30, operator="gte", operator_value=2),
+        _did("$pageview", time_value=7, time_interval="day"),
+    ),
+    "viewed a product in each of the last 4 weeks": _cohort(
+        _did(
+            "viewed_product",
+            "performed_event_regularly",
+            time_value=1,
+            time_interval="week",
+            operator="gte",
+            operator_value=1,
+            min_periods=4,
+            total_periods=4,
+        )
+    ),
+    "stopped logging in (not in the last 7 of 30 days)": _cohort(
+        _did(
+            "logged_in",
+            "stopped_performing_event",
+            **DAYS_30,
+            seq_time_value=7,
+            seq_time_interval="day",
+        )
+    ),
+    "added to cart, then bought within a day": _cohort(
+        _did(
+            "added_to_cart",
+            "performed_event_sequence",
+            **DAYS_30,
+            seq_event="purchase",
+            seq_time_value=1,
+            seq_time_interval="day",
+        )
+    ),
+    "a pro plan (person property) who signed up": _cohort(
+        {"key": "plan", "type": "person", "value": "pro"}, _did("signed_up", **DAYS_30)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    engine: str
+    definition: str
+    members: int
+    ms: float
+
+
+def measure(events: int, runs: int, clickhouse: bool) -> list[Row]:
+    folder = Path(tempfile.mkdtemp(prefix="magpie-bench-cohorts-"))
+    try:
+        settings = Settings.load(
+            env={}, data_dir=folder, query_memory_margin="8GB", cohort_refresh_seconds=0
+        )
+        magpie = Magpie(settings, clock=FrozenClock(NOW))
+        project = magpie.projects.create("bench")
+        started = time.perf_counter()
+        generate(magpie.db.cursor(), project.id, events)
+        print(f"generated {events:,} events in {time.perf_counter() - started:.1f} s")
+        runners: dict[str, QueryRunner] = {"DuckDB": magpie.query_runner}
+        if clickhouse:
+            client, database = new_database(f"chdb://{folder / 'chdb'}", "bench")
+            cursor = magpie.db.new_cursor()
+            copy_store(cursor, client)
+            cursor.close()
+            runners["ClickHouse"] = ClickHouseQueryRunner(client, database)
+        rows = []
+        for engine, runner in runners.items():
+            service = CohortService(
+                magpie.stores.cohorts, magpie.projects, runner, FrozenClock(NOW)
+            )
+            for name, filters in DEFINITIONS.items():
+                made = service.create(project.id, name, "", filters)
+                ms = timed(lambda s=service, c=made.id: s.recompute(project.id, c), runs)
+                count = service.get(project.id, made.id).count or 0
+                rows.append(Row(engine, name, count, ms))
+                print(f"  {engine:10} {name:55} {count:8,} members {ms:9.1f} ms")
+        magpie.close()
+        return rows
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def render(rows: list[Row], events: int, runs: int) -> str:
+    lines = [
+        START_MARK,
+        "## Cohort recomputation",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/cohorts.py` on {machine()}.",
+        f"{events:,} events (bench/query.py's data); each time is the median of {runs}"
+        " recomputations (compile, run, store the membership).",
+        "",
+        "| engine | cohort | members | ms | target |",
+        "|---|---|---:|---:|---|",
+    ]
+    for row in rows:
+        met = "met" if row.ms <= TARGET_MS else "missed"
+        lines.append(
+            f"| {row.engine} | {row.definition} | {row.members:,} | {row.ms:.0f} |"
+            f" ≤ {TARGET_MS} ms: {met} |"
+        )
+    return "\n".join([*lines, "", END_MARK])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clickhouse", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    rows = measure(args.events, args.runs, args.clickhouse)
+    if args.no_write:
+        return
+    section = render(rows, args.events, args.runs)
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    if START_MARK in text:
+        text = text.split(START_MARK)[0] + section + text.split(END_MARK, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOCS.write_text(text)
+    print(f"wrote {DOCS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Insight benchmark: retention, lifecycle, stickiness and paths through Magpie's query
+layer, on DuckDB and on ClickHouse (chdb), beside hand-written DuckDB SQL where the
+target is relative to it.
+
+The data is bench/query.py's (its generator: 100k users, 30% identified and
+anonymous before they sign up, 20 event names, URLs over 200 pages), spread
+over 8 weeks so that weekly retention has 8 cohorts. Times, in one run:
+
+- weekly retention over 8 weeks (target: within 1.3x of hand-written DuckDB),
+- daily lifecycle over 30 days (target: 1 s at 10M events),
+- daily stickiness over 30 days (target: 1 s),
+- page paths over 30 days (target: 2 s).
+
+Results go to docs/benchmarks.md (Insights).
+
+    python bench/insights.py [--events 10000000] [--runs 3] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import query as query_bench  # noqa: E402
+from query import generate, machine, table, timed, write  # noqa: E402
+
+from magpie.app import Magpie  # noqa: E402
+from magpie.query.context import QueryContext  # noqa: E402
+from magpie.query.kinds import run_query  # noqa: E402
+from magpie.query.runner import QueryRunner  # noqa: E402
+from magpie.settings import Settings  # noqa: E402
+from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: E402
+from tests.clickhouse import copy_store, new_database  # noqa: E402
+
+DAYS = 56  # 1 October to 25 November 2026
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+LAST_30_DAYS = {"date_from": "2026-10-27", "date_to": "2026-11-25"}
+START_MARK, END_MARK = "<!-- bench:insights:start -->", "<!-- bench:insights:end -->"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    query: dict[str, object]
+    floor: str | None = None  # hand-written DuckDB SQL; {project} is the project id
+    target_ms: float | None = None  # Magpie on DuckDB at 10M events
+    target_ratio: float | None = None  # … or at most this times the floor
+
+
+# Eight whole weeks from Sunday: 27 September to 21 November.
+_RETENTION_FLOOR = """
+WITH weeks AS (
+    SELECT coalesce(o.person_uuid, e.person_id) AS actor,
+           date_trunc('week', e.timestamp + INTERVAL 1 DAY) - INTERVAL 1 DAY AS week
+    FROM events e
+    LEFT JOIN person_overrides o ON o.project_id = e.project_id AND o.distinct_id = e.distinct_id
+    WHERE e.project_id = {project} AND e.event = '$pageview'
+      AND e.timestamp >= TIMESTAMP '2026-09-27' AND e.timestamp < TIMESTAMP '2026-11-22'
+    GROUP BY 1, 2
+)
+SELECT a.week, date_diff('day', a.week, b.week) // 7 AS k, count(*)
+FROM weeks a JOIN weeks b
+  ON a.actor = b.actor AND b.week >= a.week AND b.week < a.week + INTERVAL 56 DAY
+GROUP BY 1, 2"""
+
+CASES = [
+    Case(
+        "weekly retention, 8 weeks",
+        {
+            "kind": "RetentionQuery",
+            "dateRange": {"date_from": "2026-09-27", "date_to": "2026-11-21"},
+            "retentionFilter": {"period": "Week", "totalIntervals": 8},
+        },
+        floor=_RETENTION_FLOOR,
+        target_ratio=1.3,
+    ),
+    Case(
+        "daily lifecycle, 30 days",
+        {"kind": "LifecycleQuery", "series": [{"event": "$pageview"}], "dateRange": LAST_30_DAYS},
+        target_ms=1000,
+    ),
+    Case(
+        "daily stickiness, 30 days",
+        {"kind": "StickinessQuery", "series": [{"event": "$pageview"}], "dateRange": LAST_30_DAYS},
+        target_ms=1000,
+    ),
+    Case(
+        "page paths, 30 days",
+        {
+            "kind": "PathsQuery",
+            "dateRange": LAST_30_DAYS,
+            "pathsFilter": {"includeEventTypes": ["$pageview"]},
+        },
+        target_ms=2000,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Timing:
+    case: Case
+    duckdb: float
+    floor: float | None
+    clickhouse: float | None
+
+    def verdict(self, events: int) -> str:
+        if events < 10_000_000:
+            return ""
+        if self.case.target_ratio is not None and self.floor is not None:
+            met = self.duckdb <= self.floor * self.case.target_ratio
+            return f"≤ {self.case.target_ratio}× floor: {'met' if met else 'missed'}"
+        if self.case.target_ms is not None:
+            met = self.duckdb <= self.case.target_ms
+            return f"≤ {self.case.target_ms:,.0f} ms: {'met' if met else 'missed'}"
+        return ""
+
+
+def measure(events: int, runs: int, with_clickhouse: bool) -> list[Timing]:
+    folder = Path(tempfile.mkdtemp(prefix="magpie-bench-insights-"))
+    try:
+        settings = Settings.load(env={}, data_dir=folder, query_memory_margin="8GB")
+        magpie = Magpie(settings)
+        project = magpie.projects.create("bench")
+        started = time.perf_counter()
+        query_bench.DAYS = DAYS  # the generator spreads events over this many days
+        generate(magpie.db.cursor(), project.id, events)
+        print(f"  generated {events:,} events in {time.perf_counter() - started:.1f} s")
+        settings_of = magpie.projects.get(project.id)
+        assert settings_of is not None
+        cursor = magpie.db.new_cursor()
+
+        def ours(case: Case, runner: QueryRunner) -> object:
+            return run_query(case.query, QueryContext(settings_of, runner, NOW))
+
+        # DuckDB first, before chdb starts in this process and shares its cores.
+        duck = {
+            case.name: (
+                timed(lambda case=case: ours(case, magpie.query_runner), runs),
+                timed(
+                    lambda case=case: cursor.execute(
+                        (case.floor or "").format(project=project.id)
+                    ).fetchall(),
+                    runs,
+                )
+                if case.floor
+                else None,
+            )
+            for case in CASES
+        }
+        house: dict[str, float] = {}
+        if with_clickhouse:
+            started = time.perf_counter()
+            client, database = new_database(f"chdb://{folder / 'chdb'}", "bench")
+            copy_store(magpie.db.new_cursor(), client)
+            client.command(f"OPTIMIZE TABLE {database}.events FINAL")
+            print(f"  copied them into ClickHouse in {time.perf_counter() - started:.1f} s")
+            runner = ClickHouseQueryRunner(client, database)
+            house = {case.name: timed(lambda case=case: ours(case, runner), runs) for case in CASES}
+        timings = [Timing(c, *duck[c.name], house.get(c.name)) for c in CASES]
+        for t in timings:
+            print(f"  {t.case.name:28} " + "  ".join(_row(events, t)[2:]))
+        magpie.close()
+        return timings
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+COLUMNS = (
+    "events",
+    "query",
+    "Magpie DuckDB (ms)",
+    "floor DuckDB (ms)",
+    "Magpie ClickHouse (ms)",
+    "target (DuckDB, 10M)",
+)
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def _row(events: int, t: Timing) -> list[str]:
+    return [
+        f"{events:,}",
+        t.case.name,
+        _ms(t.duckdb),
+        _ms(t.floor),
+        _ms(t.clickhouse),
+        t.verdict(events),
+    ]
+
+
+def report(results: dict[int, list[Timing]], runs: int) -> str:
+    intro = [
+        START_MARK,
+        "## Insights: retention, lifecycle, stickiness, paths (`bench/insights.py`)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/insights.py` on {machine()}.",
+        f"Median of {runs} runs after one warm-up, on bench/query.py's data spread over",
+        f"{DAYS} days. *Magpie* is the query layer as the API runs it; the *floor* is",
+        "hand-written DuckDB SQL for the same answer on the same store (weekly retention:",
+        "one pass over the pageviews per person and week, joined to itself).",
+        "",
+    ]
+    rows = [_row(events, t) for events, timings in results.items() for t in timings]
+    return "\n".join([*intro, *table(COLUMNS, rows), "", END_MARK])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", default="10000000", help="comma-separated sizes")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--engines", default="duckdb,clickhouse")
+    args = parser.parse_args()
+    results = {}
+    for events in (int(n) for n in args.events.split(",")):
+        print(f"{events:,} events")
+        results[events] = measure(events, args.runs, "clickhouse" in args.engines.split(","))
+    section = report(results, args.runs)
+    print(section)
+    if not args.no_write:
+        write(section, START_MARK, END_MARK)
+        print(f"wrote {query_bench.DOCS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Who did something, and in which period: what retention, lifecycle and
+stickiness count.
+
+An actor is the event's person (a personless event stands for its distinct
+id, so anonymous traffic counts one actor per visitor) or, when a query
+aggregates by group, the event's group of that type. A period is an integer:
+the number of whole periods between the window's first period and the one
+the event falls in, on the project's clock (days change at local midnight,
+daylight saving included). Period ``k`` starts at ``period_start(window, k)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlglot import exp
+
+from magpie.query.dates import TimeWindow, bucket_expression, local_time, step, truncate
+from magpie.query.dialects.base import Dialect
+from magpie.query.filters import field, valid_group_index
+
+# period → (the unit its buckets are counted in, how many of them make one)
+_UNITS: dict[str, tuple[str, int]] = {
+    "hour": ("HOUR", 1),
+    "day": ("DAY", 1),
+    "week": ("DAY", 7),
+    "month": ("MONTH", 1),
+}
+
+
+def actor(group_type_index: int | None = None) -> exp.Expr:
+    if group_type_index is None:
+        return field("person_id")
+    index = valid_group_index(
+        group_type_index,
+        "aggregation_group_type_index must be 0-4",
+        "aggregation_group_type_index",
+    )
+    return field(f"$group_{index}")
+
+
+def actor_condition(group_type_index: int | None = None) -> exp.Expr | None:
+    """Events an actor of this kind did: with groups, only those in a group of the type."""
+    if group_type_index is None:
+        return None
+    key = actor(group_type_index)
+    return exp.NEQ(
+        this=exp.func("coalesce", key, exp.Literal.string("")), expression=exp.Literal.string("")
+    )
+
+
+def first_period(window: TimeWindow) -> datetime:
+    return truncate(window.start, window.interval, window.week_start)
+
+
+def period_start(window: TimeWindow, index: int) -> datetime:
+    """Local (naive) start of period ``index`` of the window."""
+    return step(first_period(window), window.interval, index)
+
+
+def period_count(window: TimeWindow) -> int:
+    count, at = 0, first_period(window)
+    while at < window.end:
+        count, at = count + 1, step(at, window.interval)
+    return count
+
+
+def period_index(column: exp.Expr, window: TimeWindow, dialect: Dialect) -> exp.Expr:
+    """The period ``column`` (a UTC instant) falls in, counted from the window's first."""
+    local = local_time(column, window.tz, window.utc_start, window.utc_end, dialect)
+    bucket = bucket_expression(local, window.interval, dialect, window.week_start)
+    unit, size = _UNITS[window.interval]
+    diff: exp.Expr = exp.DateDiff(
+        this=bucket, expression=dialect.timestamp(first_period(window)), unit=exp.var(unit)
+    )
+    if size != 1:
+        # Buckets are whole weeks apart: the division is exact.
+        diff = exp.Floor(this=exp.Div(this=diff, expression=exp.Literal.number(size)))
+    return exp.cast(diff, exp.DataType.build("BIGINT"))

@@ -1,0 +1,375 @@
+"""RetentionQuery: of the actors who did the target event in a period (a cohort),
+how many did the returning event 1, 2, … periods later.
+
+One query does it: the cohorts (who started when, under which breakdown
+value) and the periods each actor came back in, joined on the actor. Periods
+are counted on the project's clock (``periods.py``). Returns after the range's
+end are not read, so a young cohort's later cells are zeros.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlglot import exp
+
+from magpie.errors import InvalidInput
+from magpie.query.breakdowns import BREAKDOWN_OTHER, Folded, breakdown_of, fold_other
+from magpie.query.context import QueryContext
+from magpie.query.dates import TimeWindow, check_size, parse_point, step, to_local, truncate, zone
+from magpie.query.errors import ResultTooLarge
+from magpie.query.filters import field
+from magpie.query.limits import MAX_BUCKETS, MAX_POINTS
+from magpie.query.models import BreakdownFilter, EventsNode, Properties, _Model
+from magpie.query.periods import actor, actor_condition, period_count, period_index, period_start
+from magpie.query.series import series_filter
+from magpie.query.templates import fill_named
+
+PERIODS = {"Hour": "hour", "Day": "day", "Week": "week", "Month": "month"}
+# When a query names no totalIntervals, PostHog's runner uses 7 (its schema says 8).
+DEFAULT_TOTAL_INTERVALS = 7
+
+
+class RetentionEntity(_Model):
+    id: str | int | None = "$pageview"
+    type: Literal["events", "actions"] = "events"
+    name: str | None = None
+    custom_name: str | None = None
+    properties: Properties = None
+
+
+class RetentionFilter(_Model):
+    targetEntity: RetentionEntity = Field(default_factory=RetentionEntity)
+    returningEntity: RetentionEntity = Field(default_factory=RetentionEntity)
+    retentionType: Literal[
+        "retention_recurring", "retention_first_time", "retention_first_ever_occurrence"
+    ] = "retention_recurring"
+    period: Literal["Hour", "Day", "Week", "Month"] = "Day"
+    totalIntervals: int = Field(DEFAULT_TOTAL_INTERVALS, ge=1, le=MAX_BUCKETS)
+    minimumOccurrences: int = Field(1, ge=1)
+    cumulative: bool = False
+    timeWindowMode: Literal["strict_calendar_dates", "24_hour_windows"] = "strict_calendar_dates"
+
+
+class RetentionDateRange(_Model):
+    date_from: str | None = None
+    date_to: str | None = None
+    explicitDate: bool = False
+
+
+class RetentionQuery(_Model):
+    kind: Literal["RetentionQuery"]
+    retentionFilter: RetentionFilter = Field(
+        default_factory=lambda: RetentionFilter.model_validate({})
+    )
+    dateRange: RetentionDateRange = Field(default_factory=RetentionDateRange)
+    properties: Properties = None
+    filterTestAccounts: bool = False
+    aggregation_group_type_index: int | None = None
+    breakdownFilter: BreakdownFilter | None = None
+
+
+# -- SQL ---------------------------------------------------------------------------
+
+# How each retention type finds an actor's cohorts (actor, cohort, breakdown_value).
+_STARTS = {
+    # Every period with a target event in the range.
+    "retention_recurring": """
+        SELECT ACTOR AS actor, PERIOD AS cohort, BREAKDOWN_VALUE AS breakdown_value
+        FROM events WHERE TARGET_EVENTS GROUP BY 1, 2""",
+    # The same, when actors return with the target event itself: one pass over the
+    # events gives both the cohorts and the returns.
+    "retention_recurring_itself": """
+        SELECT actor, cohort, breakdown_value FROM activity""",
+    # The period of the first matching target event ever, if it lies in the range.
+    "retention_first_time": """
+        SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
+               BREAKDOWN_VALUE AS breakdown_value
+        FROM events WHERE TARGET_EVENTS GROUP BY 1 HAVING min(timestamp) >= RANGE_START""",
+    # The first target event ever, whatever its properties, if it also matches them.
+    "retention_first_ever_occurrence": """
+        SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
+               BREAKDOWN_VALUE AS breakdown_value
+        FROM events WHERE TARGET_EVENTS GROUP BY 1
+        HAVING min(timestamp) >= RANGE_START AND argMin(MATCHES, timestamp) = 1""",
+}
+
+_RETURNS = """
+    SELECT ACTOR AS actor, PERIOD AS came_back FROM events WHERE RETURN_EVENTS
+    GROUP BY 1, 2 HAVING count() >= MINIMUM"""
+
+_ACTIVITY = """
+    SELECT ACTOR AS actor, PERIOD AS cohort, BREAKDOWN_VALUE AS breakdown_value,
+           count() AS occurrences
+    FROM events WHERE TARGET_EVENTS GROUP BY 1, 2"""
+_RETURNS_ITSELF = "SELECT actor, cohort AS came_back FROM activity WHERE occurrences >= MINIMUM"
+
+# cohort, breakdown value, interval, actors: one row per cell; interval 0 is the cohort.
+_CELLS = """
+    SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value,
+           r.came_back - s.cohort AS k, count() AS actors
+    FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+    WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
+    GROUP BY 1, 2, 3"""
+
+# Cumulative: the last interval each actor came back in (counted in every one before).
+_LAST_RETURNS = """
+    SELECT cohort, breakdown_value, k, count() AS actors FROM (
+        SELECT s.actor AS actor, s.cohort AS cohort, s.breakdown_value AS breakdown_value,
+               max(r.came_back - s.cohort) AS k
+        FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+        WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
+        GROUP BY 1, 2, 3
+    ) AS last_returns GROUP BY 1, 2, 3"""
+
+_COHORTS = "SELECT cohort, breakdown_value, 0 AS k, count() AS actors FROM starts GROUP BY 1, 2"
+
+
+# The actors behind one cell: the cohort's members, or those of them who came back
+# that many periods later (or later still, when cumulative).
+_CELL_ACTORS = """
+    SELECT DISTINCT s.actor AS actor FROM starts AS s
+    WHERE s.cohort = COHORT AND BREAKDOWN_MATCH"""
+_RETURNED_ACTORS = """
+    SELECT DISTINCT s.actor AS actor FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+    WHERE s.cohort = COHORT AND BREAKDOWN_MATCH AND RETURNED"""
+
+
+def _ctes(starts: str) -> str:
+    if starts == "retention_recurring_itself":
+        ctes = f"activity AS ({_ACTIVITY}), starts AS ({_STARTS[starts]}), "
+        return ctes + f"comebacks AS ({_RETURNS_ITSELF})"
+    return f"starts AS ({_STARTS[starts]}), comebacks AS ({_RETURNS})"
+
+
+def _template(starts: str, cumulative: bool) -> str:
+    returned = _LAST_RETURNS if cumulative else _CELLS
+    return f"WITH {_ctes(starts)} {returned} UNION ALL {_COHORTS}"
+
+
+def _same_events(a: RetentionEntity, b: RetentionEntity) -> bool:
+    return (a.id, a.type, a.properties) == (b.id, b.type, b.properties)
+
+
+def _node(entity: RetentionEntity, name: str) -> EventsNode:
+    if entity.type == "actions":
+        raise InvalidInput("actions are not supported yet: use an event", attr=name)
+    event = None if entity.id is None else str(entity.id)
+    return EventsNode(event=event, properties=entity.properties)
+
+
+def _window(query: RetentionQuery, context: QueryContext) -> TimeWindow:
+    """Whole periods: the one holding date_to is the last (PostHog pads date_to by a
+    period); without date_from, totalIntervals periods up to it."""
+    tz = zone(context.project.timezone)
+    interval = PERIODS[query.retentionFilter.period]
+    week_start = context.week_start
+    now_local = to_local(context.now_naive, tz)
+    dates = query.dateRange
+    try:
+        last_moment = (
+            parse_point(dates.date_to, now_local, tz, is_end=True) - timedelta(microseconds=1)
+            if dates.date_to
+            else now_local
+        )
+        end = step(truncate(last_moment, interval, week_start), interval)
+        if dates.date_from:
+            start = parse_point(dates.date_from, now_local, tz, is_end=False)
+            start = truncate(start, interval, week_start)
+        else:
+            start = step(end, interval, -query.retentionFilter.totalIntervals)
+    except (OverflowError, ValueError):
+        raise InvalidInput("the date range lies outside the calendar", attr="dateRange") from None
+    if end <= start:
+        raise InvalidInput("date_to must come after date_from", attr="dateRange")
+    found = TimeWindow(start, end, interval, tz, week_start)
+    check_size(found)
+    return found
+
+
+def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> exp.Query:
+    starts, slots = _slots(query, window, context)
+    return fill_named(_template(starts, query.retentionFilter.cumulative), slots)
+
+
+def _slots(
+    query: RetentionQuery, window: TimeWindow, context: QueryContext
+) -> tuple[str, dict[str, exp.Expr]]:
+    """Which cohorts template the query uses, and the slots its templates take."""
+    settings = query.retentionFilter
+    group = query.aggregation_group_type_index
+    target = _node(settings.targetEntity, "targetEntity")
+    kind = settings.retentionType
+    first_ever = kind == "retention_first_ever_occurrence"
+
+    def events(node: EventsNode, *, bounded: bool) -> exp.Expr:
+        where = series_filter(
+            node,
+            window,
+            context,
+            properties=query.properties,
+            filter_test_accounts=query.filterTestAccounts,
+            bounded_below=bounded,
+        ).where()
+        condition = actor_condition(group)
+        return where if condition is None else exp.and_(where, condition)
+
+    recurring = kind == "retention_recurring"
+    itself = recurring and _same_events(settings.targetEntity, settings.returningEntity)
+    target_events = target.model_copy(update={"properties": None}) if first_ever else target
+    breakdown = breakdown_of(query.breakdownFilter)
+    # The value on the actor's first target event of the cohort period.
+    breakdown_value = (
+        exp.ArgMin(
+            this=exp.func("coalesce", breakdown.expression.copy(), exp.Literal.string("")),
+            expression=field("timestamp"),
+        )
+        if breakdown
+        else exp.Literal.string("")
+    )
+    slots: dict[str, exp.Expr] = {
+        "ACTOR": actor(group),
+        "PERIOD": period_index(field("timestamp"), window, context.dialect),
+        "TARGET_EVENTS": events(target_events, bounded=recurring),
+        "BREAKDOWN_VALUE": breakdown_value,
+        "MINIMUM": exp.Literal.number(settings.minimumOccurrences),
+        "LOOKAHEAD": exp.Literal.number(settings.totalIntervals),
+    }
+    if not itself:
+        returning = _node(settings.returningEntity, "returningEntity")
+        slots["RETURN_EVENTS"] = events(returning, bounded=True)
+    if not recurring:
+        first = exp.Min(this=field("timestamp"))
+        slots["FIRST_PERIOD"] = period_index(first, window, context.dialect)
+        slots["RANGE_START"] = context.dialect.timestamp(window.utc_start)
+    if first_ever:
+        matches = series_filter(target, window, context, bounded_below=False).where()
+        one, zero = exp.Literal.number(1), exp.Literal.number(0)
+        slots["MATCHES"] = exp.If(this=matches, true=one, false=zero)
+    return ("retention_recurring_itself" if itself else kind), slots
+
+
+# -- results ------------------------------------------------------------------------
+
+Cell = tuple[int, int]  # (cohort, interval)
+
+
+def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any]:
+    settings = query.retentionFilter
+    if settings.timeWindowMode != "strict_calendar_dates":
+        raise InvalidInput(
+            "timeWindowMode 24_hour_windows is not supported yet", attr="timeWindowMode"
+        )
+    window = _window(query, context)
+    rows = period_count(window)
+    if rows * settings.totalIntervals > MAX_POINTS:
+        raise ResultTooLarge(
+            f"this retention table would have more than {MAX_POINTS:,} cells (the result size "
+            "limit): use fewer intervals or a shorter range"
+        )
+    found = context.run(context.compile(_query(query, window, context)))
+    context.check_deadline()
+    values = _cells(found, rows, settings.cumulative)
+    breakdown = breakdown_of(query.breakdownFilter)
+    if breakdown is not None:
+        folded = fold_other(values, breakdown, additive=True)
+        assert isinstance(folded, Folded)
+        values = folded.values
+    ordered = sorted(
+        values,
+        key=lambda k: (k == BREAKDOWN_OTHER, -_cohort_total(values[k]), str(k)),
+    )
+    results = [
+        _row(window, settings, cohort, values.get(value, {}), value if breakdown else None)
+        for value in (ordered or [""])
+        for cohort in range(rows)
+    ]
+    return {"results": results, "timings": context.timings}
+
+
+def _cells(found: list[list[Any]], rows: int, cumulative: bool) -> dict[Any, dict[Cell, float]]:
+    """breakdown value → (cohort, interval) → actors."""
+    values: dict[Any, dict[Cell, float]] = defaultdict(lambda: defaultdict(float))
+    for cohort, value, k, actors in found:
+        if 0 <= cohort < rows:
+            values[value][(int(cohort), int(k))] += float(actors)
+    if cumulative:
+        for cells in values.values():
+            last = dict(cells)
+            for (cohort, k), actors in last.items():
+                for earlier in range(1, k):
+                    cells[(cohort, earlier)] += actors
+    return {value: dict(cells) for value, cells in values.items()}
+
+
+def _cohort_total(cells: dict[Cell, float]) -> float:
+    return sum(v for (_, k), v in cells.items() if k == 0)
+
+
+def _row(
+    window: TimeWindow,
+    settings: RetentionFilter,
+    cohort: int,
+    cells: dict[Cell, float],
+    breakdown_value: Any,
+) -> dict[str, Any]:
+    name = settings.period
+    start: datetime = period_start(window, cohort)
+    return {
+        "label": f"{name} {cohort}",
+        "date": start.replace(tzinfo=window.tz).isoformat(),
+        "breakdown_value": breakdown_value,
+        "values": [
+            {"count": int(cells.get((cohort, k), 0)), "label": f"{name} {k}"}
+            for k in range(settings.totalIntervals)
+        ],
+    }
+
+
+def retention_actors(
+    query: RetentionQuery,
+    context: QueryContext,
+    cohort: int,
+    interval: int = 0,
+    breakdown_value: str | None = None,
+) -> list[str]:
+    """The actors counted in one cell: row ``cohort``, value ``interval``."""
+    settings = query.retentionFilter
+    if not 0 <= interval < settings.totalIntervals:
+        raise InvalidInput(
+            f"the interval must be 0 to {settings.totalIntervals - 1}", attr="interval"
+        )
+    window = _window(query, context)
+    starts, slots = _slots(query, window, context)
+    slots["COHORT"] = exp.Literal.number(cohort)
+    slots["BREAKDOWN_MATCH"] = (
+        exp.EQ(
+            this=exp.column("breakdown_value", "s"), expression=exp.Literal.string(breakdown_value)
+        )
+        if breakdown_value is not None
+        else exp.true()
+    )
+    came_back, due = (
+        exp.column("came_back", "r"),
+        exp.Add(this=exp.column("cohort", "s"), expression=exp.Literal.number(interval)),
+    )
+    slots["RETURNED"] = (
+        exp.and_(
+            exp.GTE(this=came_back, expression=due),
+            exp.LT(
+                this=came_back.copy(),
+                expression=exp.Add(
+                    this=exp.column("cohort", "s"),
+                    expression=exp.Literal.number(settings.totalIntervals),
+                ),
+            ),
+        )
+        if settings.cumulative
+        else exp.EQ(this=came_back, expression=due)
+    )
+    final = _CELL_ACTORS if interval == 0 else _RETURNED_ACTORS
+    rows = context.run(context.compile(fill_named(f"WITH {_ctes(starts)} {final}", slots)))
+    return [str(row[0]) for row in rows]
