@@ -120,7 +120,3 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
     yield server
     if server.process is not None:
         server.kill()
-
-
-# The store tests' PostgreSQL fixtures, for the worker reading from NATS.
-from tests.store.conftest import new_database, pg_admin  # noqa: E402, F401
