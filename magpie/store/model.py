@@ -258,6 +258,8 @@ class Cohort:
     errors_calculating: int
     last_error: str | None
     created_at: datetime
+
+
 # -- feature flags ------------------------------------------------------------------
 
 
