@@ -41,8 +41,9 @@ class IngestionStatus:
     def from_json(cls, data: dict[str, Any]) -> IngestionStatus:
         queue, worker = data["queue"], data["worker"]
         return cls(
-            queue["end"],
-            queue["committed"],
+            # A partitioned queue (NATS) reports its partitions instead.
+            queue.get("end", 0),
+            queue.get("committed", 0),
             worker["batches"],
             worker["events_stored"],
             worker["events_dropped"],

@@ -88,6 +88,9 @@ class Setup:
 
 
 SETUPS = (Setup("embedded"), Setup("cluster"), Setup("cluster-nats"), Setup("cluster-nats", 2))
+# The NATS setups did not finish a small run on this machine yet (to be looked
+# into): `make bench` runs the others; --setups picks any.
+DEFAULT_SETUPS = ("embedded-1", "cluster-1")
 
 
 @contextmanager
@@ -258,9 +261,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--rate", type=int, default=5_000, help="events/s offered for latency")
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument(
-        "--setups", default=",".join(s.name for s in SETUPS), help="which of them, by name"
-    )
+    parser.add_argument("--setups", default=",".join(DEFAULT_SETUPS), help="which of them, by name")
     args = parser.parse_args()
     setups = [s for s in SETUPS if s.name in args.setups.split(",")]
     with tempfile.TemporaryDirectory(prefix="magpie-bench-cluster-") as tmp:

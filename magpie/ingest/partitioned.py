@@ -10,6 +10,7 @@ when a lease is lost or given up, that worker halts after its unit.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,9 @@ from dataclasses import fields
 from typing import Protocol
 
 from magpie.ingest.worker import IngestWorker, WorkerStats
+
+log = logging.getLogger(__name__)
+_RETRY_SECONDS = 1.0
 
 # Makes the worker of one partition, given the lease's fence check.
 WorkerFactory = Callable[[int, Callable[[], None]], IngestWorker]
@@ -37,6 +41,9 @@ class PartitionedWorkers:
         self.partitions = partitions
         self._lock = threading.Condition()
         self._workers: dict[int, IngestWorker] = {}
+        # Bumped at every gain and loss of a partition: a worker opened for an
+        # older generation is not started.
+        self._generations: dict[int, int] = {}
         self._finished = WorkerStats()  # of workers halted since
         self._keeper = keeper(self._gained, self._lost)
 
@@ -53,14 +60,42 @@ class PartitionedWorkers:
             return sorted(self._workers)
 
     def _gained(self, partition: int, fence: Callable[[], None]) -> None:
-        worker = self._make_worker(partition, fence)
-        worker.start()
+        # Opening a worker reads its position and the partition's bounds: done in a
+        # thread of its own, so the keeper goes on renewing the leases meanwhile.
         with self._lock:
-            self._workers[partition] = worker
-            self._lock.notify_all()
+            generation = self._generations[partition] = self._generations.get(partition, 0) + 1
+        threading.Thread(
+            target=self._open,
+            args=(partition, fence, generation),
+            name=f"magpie-partition-{partition}",
+            daemon=True,
+        ).start()
+
+    def _open(self, partition: int, fence: Callable[[], None], generation: int) -> None:
+        while self._current(partition, generation):
+            try:
+                worker = self._make_worker(partition, fence)
+                worker.start()
+                break
+            except Exception:
+                log.exception("could not start consuming partition %d; retrying", partition)
+                time.sleep(_RETRY_SECONDS)
+        else:
+            return
+        with self._lock:
+            if self._generations.get(partition) == generation:
+                self._workers[partition] = worker
+                self._lock.notify_all()
+                return
+        worker.halt()  # the lease went while the worker was being opened
+
+    def _current(self, partition: int, generation: int) -> bool:
+        with self._lock:
+            return self._generations.get(partition) == generation
 
     def _lost(self, partition: int) -> None:
         with self._lock:
+            self._generations[partition] = self._generations.get(partition, 0) + 1
             worker = self._workers.pop(partition, None)
         if worker is not None:
             worker.halt()

@@ -149,18 +149,30 @@ class IngestWorker:
 
     def _run(self) -> None:
         _yield_to_capture()
-        while not self._halted.is_set() and not (
-            self._stopping.is_set() and self.position >= self._queue.end
-        ):
+        while not self._halted.is_set():
             try:
+                if self._stopping.is_set() and self.position >= self._queue.end:
+                    return
                 self._step()
             except Exception:
+                if self._stopping.is_set() and self._queue_unreachable():
+                    log.warning(
+                        "ingest worker stopped at %d: the queue is unreachable", self.position
+                    )
+                    return
                 # Capture goes on acknowledging events while this thread lives, so it
                 # must never end: whatever failed (the store unreachable, say) is
                 # tried again from the same position.
                 log.exception("ingest worker step failed at %d; retrying", self.position)
                 self.stats.errors += 1
                 time.sleep(_ERROR_BACKOFF_SECONDS)
+
+    def _queue_unreachable(self) -> bool:
+        try:
+            _ = self._queue.end
+        except Exception:
+            return True
+        return False
 
     def _step(self) -> None:
         try:

@@ -72,7 +72,10 @@ class ClickHouseLoader:
         self._stopping = threading.Event()
         self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="magpie-loader", daemon=True)
-        self.position = max(self._saved_position(), processed.start)
+        self.position = self._saved_position()
+        # Whether the position has been checked against the log's start: the log may
+        # be unreachable now (NATS down), and the process starts all the same.
+        self._positioned = False
         self.events_loaded = 0
         self.batches_skipped = 0
 
@@ -93,12 +96,19 @@ class ClickHouseLoader:
             return self._progress.wait_for(lambda: self.position >= target, timeout)
 
     def _run(self) -> None:
-        while not (self._stopping.is_set() and self.position >= self._log.end):
+        while True:
             try:
+                if self._stopping.is_set() and self.position >= self._log.end:
+                    return
                 self.load_once(timeout=0.25)
             except Exception:
+                if self._stopping.is_set():
+                    # Stopping with a store or the log unreachable: what is left is
+                    # loaded from the saved position at the next start.
+                    log.warning("loader stopped at %d, short of the log's end", self.position)
+                    return
                 # Workers go on publishing while this thread lives: whatever failed
-                # (ClickHouse or PostgreSQL unreachable) is tried again from here.
+                # (ClickHouse, PostgreSQL or the queue unreachable) is tried again.
                 log.exception("loader step failed at %d; retrying", self.position)
                 time.sleep(_ERROR_BACKOFF_SECONDS)
 
@@ -107,6 +117,9 @@ class ClickHouseLoader:
     def load_once(self, timeout: float = 0.0) -> int:
         """Load what the log holds from the position on, as far as units have ended;
         returns how many records were resolved (loaded or skipped)."""
+        if not self._positioned:
+            self._advance(max(self.position, self._log.start))
+            self._positioned = True
         try:
             entries = self._log.read(
                 self.position,
