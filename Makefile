@@ -57,6 +57,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/cohorts.py --clickhouse
 	$(BIN)/python bench/hostile_capture.py
 	$(BIN)/python bench/heavy_queries.py
+	$(BIN)/python bench/flags.py --ingest-rate 10000
 	$(BIN)/python bench/insights.py
 	$(MAKE) --no-print-directory ui
 	$(BIN)/python bench/ui.py
