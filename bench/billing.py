@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _report import write_section  # noqa: E402
 from query import DOCS, generate, machine, timed  # noqa: E402
 
 from magpie.app import Magpie  # noqa: E402
@@ -34,7 +35,6 @@ from magpie.billing.meter import Period  # noqa: E402
 from magpie.clock import FrozenClock  # noqa: E402
 from magpie.settings import Settings  # noqa: E402
 
-START_MARK, END_MARK = "<!-- bench:billing:start -->", "<!-- bench:billing:end -->"
 TARGET_MS = 500
 
 _CLASS = """CASE WHEN list_contains($excluded, event) THEN 'excluded'
@@ -92,7 +92,6 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     section = "\n".join(
         [
-            START_MARK,
             "## Billing meter",
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/billing.py` on {machine()}.",
@@ -106,16 +105,10 @@ def main() -> None:
             f"| the same classes by day and SDK as one aggregate over the events | "
             f"{alternative:.2f} | (alternative design) |",
             "",
-            END_MARK,
         ]
     )
     if not args.no_write:
-        text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        if START_MARK in text:
-            text = text.split(START_MARK)[0] + section + text.split(END_MARK, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        DOCS.write_text(text)
+        write_section(DOCS, section, name="billing")
         print(f"wrote {DOCS}")
 
 

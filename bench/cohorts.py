@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _report import write_section  # noqa: E402
 from query import DOCS, NOW, generate, machine, timed  # noqa: E402
 
 from magpie.app import Magpie  # noqa: E402
@@ -36,7 +37,6 @@ from magpie.settings import Settings  # noqa: E402
 from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: E402
 from tests.clickhouse import copy_store, new_database  # noqa: E402
 
-START_MARK, END_MARK = "<!-- bench:cohorts:start -->", "<!-- bench:cohorts:end -->"
 TARGET_MS = 2000
 
 
@@ -136,7 +136,6 @@ def measure(events: int, runs: int, clickhouse: bool) -> list[Row]:
 
 def render(rows: list[Row], events: int, runs: int) -> str:
     lines = [
-        START_MARK,
         "## Cohort recomputation",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/cohorts.py` on {machine()}.",
@@ -152,7 +151,7 @@ def render(rows: list[Row], events: int, runs: int) -> str:
             f"| {row.engine} | {row.definition} | {row.members:,} | {row.ms:.0f} |"
             f" ≤ {TARGET_MS} ms: {met} |"
         )
-    return "\n".join([*lines, "", END_MARK])
+    return "\n".join([*lines, ""])
 
 
 def main() -> None:
@@ -166,12 +165,7 @@ def main() -> None:
     if args.no_write:
         return
     section = render(rows, args.events, args.runs)
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START_MARK in text:
-        text = text.split(START_MARK)[0] + section + text.split(END_MARK, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOCS.write_text(text)
+    write_section(DOCS, section, name="cohorts")
     print(f"wrote {DOCS}")
 
 

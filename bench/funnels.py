@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _report import write_section  # noqa: E402
 from query import NOW, generate, machine, table, timed  # noqa: E402
 
 from magpie.app import Magpie  # noqa: E402
@@ -42,7 +43,6 @@ from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: 
 from tests.clickhouse import copy_store, new_database  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-START_MARK, END_MARK = "<!-- bench:funnels:start -->", "<!-- bench:funnels:end -->"
 DATES = {"date_from": "2026-10-01", "date_to": "2026-10-30"}
 THREE = ["$pageview", "added_to_cart", "purchase"]
 FIVE = ["$pageview", "viewed_product", "added_to_cart", "started_trial", "purchase"]
@@ -303,7 +303,6 @@ def _row(scale: int, t: Timing) -> list[str]:
 
 def report(results: dict[int, list[Timing]], runs: int) -> str:
     lines = [
-        START_MARK,
         "## Funnels (`bench/funnels.py`)",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/funnels.py` on {machine()}, on",
@@ -316,20 +315,8 @@ def report(results: dict[int, list[Timing]], runs: int) -> str:
         "",
         *table(COLUMNS, [_row(s, t) for s, ts in results.items() for t in ts]),
         "",
-        END_MARK,
     ]
     return "\n".join(lines)
-
-
-def write(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START_MARK in text:
-        before = text.split(START_MARK)[0]
-        after = text.split(END_MARK, 1)[1] if END_MARK in text else ""
-        text = before + section + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOCS.write_text(text)
 
 
 def main() -> None:
@@ -346,7 +333,7 @@ def main() -> None:
         results[scale] = measure(scale, args.runs, engines)
     section = report(results, args.runs)
     if not args.no_write:
-        write(section)
+        write_section(DOCS, section, name="funnels")
         print(f"wrote {DOCS}")
 
 

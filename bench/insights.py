@@ -31,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import query as query_bench  # noqa: E402
-from query import generate, machine, table, timed, write  # noqa: E402
+from _report import write_section  # noqa: E402
+from query import generate, machine, table, timed  # noqa: E402
 
 from magpie.app import Magpie  # noqa: E402
 from magpie.query.context import QueryContext  # noqa: E402
@@ -44,7 +45,6 @@ from tests.clickhouse import copy_store, new_database  # noqa: E402
 DAYS = 56  # 1 October to 25 November 2026
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 LAST_30_DAYS = {"date_from": "2026-10-27", "date_to": "2026-11-25"}
-START_MARK, END_MARK = "<!-- bench:insights:start -->", "<!-- bench:insights:end -->"
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,6 @@ def _row(events: int, t: Timing) -> list[str]:
 
 def report(results: dict[int, list[Timing]], runs: int) -> str:
     intro = [
-        START_MARK,
         "## Insights: retention, lifecycle, stickiness, paths (`bench/insights.py`)",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/insights.py` on {machine()}.",
@@ -214,7 +213,7 @@ def report(results: dict[int, list[Timing]], runs: int) -> str:
         "",
     ]
     rows = [_row(events, t) for events, timings in results.items() for t in timings]
-    return "\n".join([*intro, *table(COLUMNS, rows), "", END_MARK])
+    return "\n".join([*intro, *table(COLUMNS, rows), ""])
 
 
 def main() -> None:
@@ -231,7 +230,7 @@ def main() -> None:
     section = report(results, args.runs)
     print(section)
     if not args.no_write:
-        write(section, START_MARK, END_MARK)
+        write_section(query_bench.DOCS, section, name="insights")
         print(f"wrote {query_bench.DOCS}")
 
 

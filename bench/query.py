@@ -45,6 +45,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _query_cases import Case, Tables, cases  # noqa: E402
+from _report import write_section  # noqa: E402
 
 from magpie.app import Magpie  # noqa: E402
 from magpie.ingest.persons import person_uuid_for  # noqa: E402
@@ -87,7 +88,6 @@ CATEGORIES = ["books", "toys", "garden", "food", "tech", "music", "sport", "home
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 TEXT_EVENTS = "bench_events_json"  # DuckDB: the events with properties as JSON text
 STRING_EVENTS = "bench_events_string"  # ClickHouse: the same with properties as a String
-START_MARK, END_MARK = "<!-- bench:query:start -->", "<!-- bench:query:end -->"
 
 
 def build_users(project_id: int) -> pa.Table:
@@ -385,7 +385,6 @@ def _row(scale: int, t: Timing) -> list[str]:
 
 def report(results: dict[int, tuple[list[Timing], dict[str, float]]], runs: int) -> str:
     intro = [
-        START_MARK,
         "## Query speed",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/query.py` on {machine()}.",
@@ -409,19 +408,7 @@ def report(results: dict[int, tuple[list[Timing], dict[str, float]]], runs: int)
         + " per million events (the events table, compressed)"
         for scale, (_, per_store) in results.items()
     ]
-    return "\n".join([*intro, *table(COLUMNS, rows), "", "Disk:", "", *sizes, "", END_MARK])
-
-
-def write(section: str, start: str = START_MARK, end: str = END_MARK) -> None:
-    """Put ``section`` between its marks in docs/benchmarks.md, or at its end."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if start in text:
-        before = text.split(start)[0]
-        after = text.split(end, 1)[1] if end in text else ""
-        text = before + section + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOCS.write_text(text)
+    return "\n".join([*intro, *table(COLUMNS, rows), "", "Disk:", "", *sizes, ""])
 
 
 def main() -> None:
@@ -438,7 +425,7 @@ def main() -> None:
         results[scale] = measure(scale, args.runs, engines)
     section = report(results, args.runs)
     if not args.no_write:
-        write(section)
+        write_section(DOCS, section, name="query")
         print(f"wrote {DOCS}")
 
 
