@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from posthog import Posthog
 
 from tests.conftest import LiveServer, start_live_server
-from tests.e2e.ui import Ui, chromium, open_ui, sign_up
+from tests.e2e.ui import Ui, open_ui, sign_up
 
 # distinct id → how many funnel steps it does; "anon-" ids send personless events.
 VISITORS = {
@@ -35,12 +35,6 @@ VISITORS = {
 STEPS = ["$pageview", "signed_up", "purchase"]
 # Two of the visitors of two days ago come back the next day (retention's day 1).
 RETURNING = {"cy@example.com", "anon-3"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +52,6 @@ def ui(browser: Any, server: LiveServer) -> Iterator[Ui]:
     sign_up(opened)
     yield opened
     opened.context.close()
-
-
-@pytest.fixture
-def clean(ui: Ui) -> Iterator[Ui]:
-    """No console error during the test."""
-    ui.console.errors.clear()
-    ui.console.allowed.clear()
-    yield ui
-    assert ui.console.problems() == []
 
 
 def send_events(server: LiveServer) -> None:

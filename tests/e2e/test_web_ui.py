@@ -23,13 +23,7 @@ from posthog import Posthog
 
 from tests.conftest import LiveServer, start_live_server
 from tests.e2e.browser import POSTHOG_DIST, site_server
-from tests.e2e.ui import EMAIL, PASSWORD, Ui, chromium, open_ui, sign_up
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+from tests.e2e.ui import EMAIL, PASSWORD, Ui, open_ui, sign_up
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +41,6 @@ def ui(browser: Any, server: LiveServer) -> Iterator[Ui]:
     sign_up(opened)
     yield opened
     opened.context.close()
-
-
-@pytest.fixture
-def clean(ui: Ui) -> Iterator[Ui]:
-    """No console error during the test."""
-    ui.console.errors.clear()
-    yield ui
-    assert ui.console.problems() == []
 
 
 def python_client(server: LiveServer, token: str | None = None) -> Posthog:
