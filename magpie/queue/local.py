@@ -6,8 +6,14 @@ one call and fsyncs once, so concurrent requests share the cost of a sync.
 Positions are byte offsets in the whole log; a segment file is named after the
 position of its first byte and deleted once the worker has consumed past it.
 
+Once the log carries real traffic, segments are files already full of zeros
+(spare.py) that records overwrite in place: an fsync that changes no file
+size waits for no journal commit, and so not for other files' writes. A
+segment's records end at the first zero header (no record is empty), or
+where the next segment starts.
+
 After a crash the tail of the last segment may hold a torn record that was
-never acknowledged; recovery truncates it.
+never acknowledged; recovery cuts it off (zeroes it in a preallocated file).
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from typing import BinaryIO
 
 from magpie.errors import ServiceUnavailable
 from magpie.queue import Entry, QueueCorrupt
+from magpie.queue.spare import SpareSegment
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".seg"
+PREALLOCATE_AFTER_BYTES = 1024 * 1024
 
 
 class QueueClosed(ServiceUnavailable):
@@ -66,7 +74,14 @@ class LocalLog(_DurableEnd):
             self._create_segment(0)
         self._active_start = self._starts[-1]
         super().__init__(self._active_start + self._recover_tail(self._active_start))
-        self._fd = os.open(self._path(self._active_start), os.O_WRONLY | os.O_APPEND)
+        self._fd = os.open(self._path(self._active_start), os.O_WRONLY)
+        # Bytes the active segment's file holds: records are overwritten in place below this.
+        self._active_size = os.fstat(self._fd).st_size
+        self._spare = SpareSegment(self._dir, segment_bytes)
+        # Spares are prepared once this much was appended, so a log that sees
+        # little traffic (a test, an idle server) never writes megabytes of zeros.
+        self._spare_after = min(PREALLOCATE_AFTER_BYTES, max(1, segment_bytes // 4))
+        self._appended = 0
         self._pending: list[tuple[bytes, concurrent.futures.Future[int]]] = []
         self._writer = threading.Thread(target=self._write_loop, name="magpie-queue", daemon=True)
         self._writer.start()
@@ -80,6 +95,9 @@ class LocalLog(_DurableEnd):
         return self.submit(payload).result()
 
     def submit(self, payload: bytes) -> concurrent.futures.Future[int]:
+        if not payload:
+            # A zero header marks where a preallocated segment's records end.
+            raise ValueError("a queue record cannot be empty")
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._cond:
             if self._closing:
@@ -102,15 +120,14 @@ class LocalLog(_DurableEnd):
         frames = [_HEADER.pack(len(p), zlib.crc32(p)) + p for p, _ in batch]
         size = sum(len(f) for f in frames)
         try:
-            if self._end > self._active_start and self._end - self._active_start + size > (
-                self._segment_bytes
-            ):
+            if self._should_roll(size):
                 self._roll()
-            _write_all(self._fd, b"".join(frames))
+            offset = self._end - self._active_start
+            _write_all(self._fd, b"".join(frames), offset)
             os.fdatasync(self._fd)
         except OSError as exc:
             log.error("queue write failed: %s", exc)
-            self._undo_partial_write()
+            self._undo_partial_write(size)
             for _, future in batch:
                 future.set_exception(ServiceUnavailable("events could not be stored durably"))
             return
@@ -124,17 +141,41 @@ class LocalLog(_DurableEnd):
             self._cond.notify_all()
         for (_, future), end in zip(batch, ends, strict=True):
             future.set_result(end)
+        self._appended += size
+        if self._appended >= self._spare_after:
+            self._spare.request()
 
-    def _undo_partial_write(self) -> None:
+    def _should_roll(self, size: int) -> bool:
+        offset = self._end - self._active_start
+        if offset == 0:
+            return False  # an empty segment takes any record, however large
+        if offset + size > self._segment_bytes:
+            return True
+        # This write would extend the file: move to a zero-filled spare if one is ready.
+        return offset + size > self._active_size and self._spare.ready
+
+    def _undo_partial_write(self, size: int) -> None:
+        offset = self._end - self._active_start
         try:
-            os.ftruncate(self._fd, self._end - self._active_start)
+            if offset + size <= self._active_size:
+                # Preallocated: put the zeros back, so the records still end here.
+                _write_all(self._fd, bytes(size), offset)
+            else:
+                os.ftruncate(self._fd, offset)
+                self._active_size = min(self._active_size, offset)
         except OSError as exc:  # the disk is failing; later appends will fail too
-            log.error("queue could not truncate a partial write: %s", exc)
+            log.error("queue could not undo a partial write: %s", exc)
 
     def _roll(self) -> None:
+        path = self._path(self._end)
+        if self._spare.take(path):
+            _fsync_dir(self._dir)
+        else:
+            self._create_segment(self._end)
+        fd = os.open(path, os.O_WRONLY)
         os.close(self._fd)
-        self._create_segment(self._end)
-        self._fd = os.open(self._path(self._end), os.O_WRONLY | os.O_APPEND)
+        self._fd = fd
+        self._active_size = os.fstat(fd).st_size
         with self._cond:
             self._starts.append(self._end)
             self._active_start = self._end
@@ -179,6 +220,7 @@ class LocalLog(_DurableEnd):
             self._closing = True
             self._cond.notify_all()
         self._writer.join()
+        self._spare.close()
         os.close(self._fd)
 
     # -- recovery ----------------------------------------------------------
@@ -191,22 +233,30 @@ class LocalLog(_DurableEnd):
         path = self._path(start)
         data = path.read_bytes()
         valid = _valid_prefix(data)
-        if valid < len(data) and not _is_torn(data, valid):
+        if data.count(0, valid) == len(data) - valid:
+            return valid  # nothing after the records but (preallocated) zeros
+        # Past the records: bytes up to the last non-zero one, then perhaps zeros.
+        used = len(data.rstrip(b"\0"))
+        if not _is_torn(data[:used], valid):
             log.error(
                 "queue: %s holds a damaged record at byte %d; it will be kept as a dead letter",
                 path.name,
                 valid,
             )
-            return len(data)
-        if valid < len(data):
-            log.warning(
-                "queue: dropping %d bytes of an unacknowledged torn write in %s",
-                len(data) - valid,
-                path.name,
-            )
-            with open(path, "r+b") as f:
+            return used
+        log.warning(
+            "queue: dropping %d bytes of an unacknowledged torn write in %s",
+            used - valid,
+            path.name,
+        )
+        with open(path, "r+b") as f:
+            if used < len(data):  # preallocated: zero it, and keep the space
+                f.seek(valid)
+                f.write(bytes(used - valid))
+            else:
                 f.truncate(valid)
-                os.fsync(f.fileno())
+            f.flush()
+            os.fsync(f.fileno())
         return valid
 
     def _path(self, start: int) -> Path:
@@ -303,6 +353,8 @@ def _valid_prefix(data: bytes) -> int:
     offset = 0
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
+        if length == 0:
+            break  # zeros: where a preallocated segment's records end
         body_end = offset + _HEADER.size + length
         if body_end > len(data) or zlib.crc32(data[offset + _HEADER.size : body_end]) != crc:
             break
@@ -311,11 +363,12 @@ def _valid_prefix(data: bytes) -> int:
 
 
 def _is_torn(data: bytes, offset: int) -> bool:
-    """Whether the record at ``offset`` runs past the end of ``data`` (a write cut short)."""
+    """Whether the record at ``offset`` runs past the end of ``data`` (a write cut short),
+    or its header never reached a preallocated segment (still zeros)."""
     if offset + _HEADER.size > len(data):
         return True
     length, _ = _HEADER.unpack_from(data, offset)
-    return offset + _HEADER.size + length > len(data)
+    return length == 0 or offset + _HEADER.size + length > len(data)
 
 
 def _read_frame(segment: BinaryIO, position: int, seg_end: int) -> Entry | None:
@@ -324,7 +377,7 @@ def _read_frame(segment: BinaryIO, position: int, seg_end: int) -> Entry | None:
     if len(header) < _HEADER.size:
         return None
     length, crc = _HEADER.unpack(header)
-    if position + _HEADER.size + length > seg_end:
+    if length == 0 or position + _HEADER.size + length > seg_end:
         return None
     payload = segment.read(length)
     if len(payload) < length or zlib.crc32(payload) != crc:
@@ -363,11 +416,12 @@ def _frame_follows(segment: BinaryIO, seg_start: int, at: int, seg_end: int) -> 
     return _read_frame(segment, at, seg_end) is not None
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, offset: int) -> None:
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = os.pwrite(fd, view, offset)
         view = view[written:]
+        offset += written
 
 
 def _fsync_dir(directory: Path) -> None:
