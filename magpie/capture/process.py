@@ -102,16 +102,28 @@ def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=config["fd"])
     limits = CaptureLimits(**config["limits"])
     rate_limit = RateLimit(**config["rate_limit"]) if config.get("rate_limit") else None
-    asyncio.run(
-        _serve(
-            sock,
-            Path(config["queue_dir"]),
-            config["segment_bytes"],
-            limits,
-            rate_limit,
-            config.get("front"),
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(
+            _serve(
+                sock,
+                Path(config["queue_dir"]),
+                config["segment_bytes"],
+                limits,
+                rate_limit,
+                config.get("front"),
+            )
         )
-    )
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (uvicorn[standard] brings it), as uvicorn itself
+    would choose: every request's parsing and socket work is cheaper on it, and this
+    loop answers every SDK. None: asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve(
