@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -136,6 +137,7 @@ class Run:
     peak_rss: int
     budget: int
     machine_cores: float
+    load_average: float  # the machine's, over the last minute, when the run ended
 
 
 def run(events: int, seconds: float, tmp: Path) -> Run:
@@ -173,6 +175,7 @@ def run(events: int, seconds: float, tmp: Path) -> Run:
         peak,
         settings.query_memory_budget,
         max(0.0, used / (time.perf_counter() - wall)),
+        os.getloadavg()[0],
     )
 
 
@@ -232,10 +235,21 @@ def report(result: Run) -> str:
             ),
             "",
             f"All processes on the machine used {result.machine_cores:.2f} cores on average "
-            "during the heavy phase.",
+            f"during the heavy phase; its load average was {result.load_average:.1f} when the "
+            f"run ended ({os.cpu_count()} cores)." + _shared_machine_note(result),
             "",
             *table(("Machine", ""), machine()),
         ]
+    )
+
+
+def _shared_machine_note(result: Run) -> str:
+    """Other work on the machine moves every figure above; say so when it was there."""
+    if result.load_average <= (os.cpu_count() or 1):
+        return ""
+    return (
+        " **Indicative, shared machine:** other work ran beside the benchmark, so both "
+        "rows are slower than on a quiet machine; compare them with each other."
     )
 
 
