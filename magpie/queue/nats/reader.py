@@ -105,9 +105,7 @@ class NatsStreamReader:
         # there is nothing to purge anyway.
         if keep <= max(self._released, 1) or now - self._released_at < _RELEASE_EVERY_SECONDS:
             return
-        self._client.call(
-            lambda js: js.purge_stream(self.stream, seq=keep, subject=self.subject)
-        )
+        self._client.call(lambda js: js.purge_stream(self.stream, seq=keep, subject=self.subject))
         self._released, self._released_at = keep, now
 
     @property
