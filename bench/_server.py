@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -197,15 +198,21 @@ class MagpieServer:
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM lets Magpie drain its queue and checkpoint; SIGKILL if that hangs."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if self._process is None or self._process.poll() is not None:
+            self._process = None
             return
+        tree = self.processes()  # its children (a capture process) too
+        process, self._process = self._process, None
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # A child left behind by a server that was killed is not left running.
+        for pid in tree[1:]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def _print_log_tail(self, lines: int = 30) -> None:
         try:

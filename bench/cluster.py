@@ -64,6 +64,9 @@ class ModeResult:
     capture_rate: float  # events/s accepted while saturating
     end_to_end_rate: float  # events/s until every event is queryable
     server_cpu_seconds: float
+    # CPU seconds of each process while saturated, and the wall seconds it took.
+    cpu_by_process: dict[str, float]
+    saturated_seconds: float
 
 
 @contextmanager
@@ -88,9 +91,7 @@ class Setup:
 
 
 SETUPS = (Setup("embedded"), Setup("cluster"), Setup("cluster-nats"), Setup("cluster-nats", 2))
-# The NATS setups did not finish a small run on this machine yet (to be looked
-# into): `make bench` runs the others; --setups picks any.
-DEFAULT_SETUPS = ("embedded-1", "cluster-1")
+DEFAULT_SETUPS = tuple(s.name for s in SETUPS)
 
 
 @contextmanager
@@ -131,31 +132,77 @@ def drop_streams(url: str) -> None:
 
 
 @contextmanager
-def extra_workers(count: int, folder: Path) -> Iterator[None]:
-    """``magpie worker`` processes beside the server (they take their share of the partitions)."""
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "magpie.cli",
-                "worker",
-                "--data-dir",
-                str(folder / f"w{i}"),
-                "--port",
-                str(free_port()),
-            ],
-            env={**os.environ, "MAGPIE_LOG_LEVEL": "warning"},
-            stdout=subprocess.DEVNULL,
-        )
-        for i in range(count)
-    ]
+def extra_workers(count: int, folder: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``magpie worker`` processes beside the server (they take their share of the
+    partitions). Each is ended when the setup ends, however it ends (SIGTERM, then
+    SIGKILL if it lingers), so no worker outlives the bench."""
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        yield
+        for i in range(count):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "magpie.cli",
+                        "worker",
+                        "--data-dir",
+                        str(folder / f"w{i}"),
+                        "--port",
+                        str(free_port()),
+                    ],
+                    env={**os.environ, "MAGPIE_LOG_LEVEL": "warning"},
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+        yield processes
     finally:
         for process in processes:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def nats_server_pid() -> int | None:
+    """The NATS server's process (shared with anything else using it), if it is here."""
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().strip() == "nats-server":
+                return int(stat.parent.name)
+    return None
+
+
+def role_processes(
+    server: MagpieServer, workers: list[subprocess.Popen[bytes]], mode: str
+) -> dict[str, int]:
+    """Each process of the setup by what it runs, for CPU per role."""
+    assert server.pid is not None
+    found = {
+        "serve: worker, loader, API" + (", capture" if mode == "cluster-nats" else ""): server.pid
+    }
+    for pid in server.processes():
+        if pid != server.pid:
+            found["capture process" if mode != "cluster-nats" else f"serve child {pid}"] = pid
+    for n, worker in enumerate(workers, start=2):
+        found[f"magpie worker #{n}"] = worker.pid
+    if mode == "cluster-nats" and (nats := nats_server_pid()) is not None:
+        found["nats-server (shared)"] = nats
+    return found
 
 
 async def queryable(server: MagpieServer, expected: int, mode: str) -> None:
@@ -192,7 +239,10 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
         token = credentials.project_token
         warm = generate_requests(requests // 4 or 1, token, label=f"{mode}-fixed")
         burst = generate_requests(requests, token, label=f"{mode}-burst")
-        with MagpieServer(folder / "data") as server, extra_workers(setup.workers - 1, folder):
+        with (
+            MagpieServer(folder / "data") as server,
+            extra_workers(setup.workers - 1, folder) as workers,
+        ):
             host = server.address
             fixed_work = [(r.wire(host), r.events) for r in warm]
             fixed = run_async(
@@ -205,6 +255,8 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
             )
             run_async(queryable(server, fixed.events, mode))
             cpu_before = server.cpu_seconds()
+            roles = role_processes(server, workers, mode)
+            role_cpu = {name: process_cpu(pid) for name, pid in roles.items()}
             started = time.perf_counter()
             saturated = run_async(
                 saturate(server, [(r.wire(host), r.events) for r in burst], connections=16)
@@ -213,6 +265,7 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
             run_async(queryable(server, fixed.events + saturated.events, mode))
             finished = time.perf_counter()
             cpu = server.cpu_seconds() - cpu_before
+            role_cpu = {name: process_cpu(pid) - role_cpu[name] for name, pid in roles.items()}
     latencies = fixed.latencies()
     return ModeResult(
         mode,
@@ -224,6 +277,8 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
         saturated.events / (accepted - started),
         saturated.events / (finished - started),
         cpu,
+        role_cpu,
+        finished - started,
     )
 
 
@@ -251,6 +306,13 @@ def render(results: list[ModeResult]) -> str:
     )
     lines = ["### Cluster mode beside embedded (bench/cluster.py)", ""]
     lines += table(header, rows)
+    lines += ["", "CPU while saturated, per process (seconds, and cores busy on average):", ""]
+    for r in results:
+        busy = ", ".join(
+            f"{name} {seconds:.1f} s ({seconds / r.saturated_seconds:.2f})"
+            for name, seconds in r.cpu_by_process.items()
+        )
+        lines.append(f"- {r.mode}, {r.workers} worker(s), {r.saturated_seconds:.1f} s: {busy}")
     lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in machine()), ""]
     lines += ["```json", json.dumps([asdict(r) for r in results], indent=1), "```"]
     return "\n".join(lines)

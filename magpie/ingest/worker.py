@@ -29,6 +29,7 @@ import orjson
 from magpie import priority
 from magpie.billing.classify import usage_counts
 from magpie.clock import Clock, utc_naive
+from magpie.errors import ServiceUnavailable
 from magpie.ingest.events import IncomingEvent, IngestionWarning
 from magpie.ingest.groups import GroupRules, identified_group_keys
 from magpie.ingest.persons import PersonRules, merge_pair
@@ -218,8 +219,10 @@ class IngestWorker:
     def _consume(self, entries: Sequence[Entry]) -> None:
         try:
             self._ingest(entries, follow=True)
-        except CommitRefused:
-            raise  # the records are fine: this worker may not commit them
+        except (CommitRefused, ServiceUnavailable):
+            # The records are fine: this worker may not commit them, or the queue or
+            # the store is unreachable (the unit is run again once it is back).
+            raise
         except Exception:
             # Rolled back. These records go again one by one, so one bad record
             # cannot hold up the rest; a failure in a later chunk of the same
@@ -231,6 +234,8 @@ class IngestWorker:
     def _consume_one(self, entry: Entry) -> None:
         try:
             self._ingest([entry], follow=False)
+        except (CommitRefused, ServiceUnavailable):
+            raise  # not the record's fault: it is never set aside for an outage
         except Exception as exc:
             log.exception(
                 "queue record at %d could not be ingested; kept as a dead letter", entry.position

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from magpie.clock import SystemClock
+from magpie.errors import QueueUnavailable
+from magpie.ingest.worker import IngestWorker
 from magpie.queue.local import LocalLog
-from magpie.store.postgres import PostgresDatabase
+from magpie.store.postgres import PostgresDatabase, PostgresIngestStore
 from magpie.store.postgres.person_reader import PostgresPersonReader
+from magpie.store.postgres.publishing_sink import PublishingSink
 from tests.conftest import ROOT
 from tests.store.test_postgres_exactly_once import P, queue_of, records
 
@@ -95,3 +101,48 @@ def test_a_loader_killed_before_saving_its_position_loads_nothing_twice(
     loaded = orjson.loads(run("loader", url, str(processed), chdb))  # restarted
     assert loaded.pop("skipped") == 0
     assert loaded == expected
+
+
+class FailsWhileTheQueueIsDown(PublishingSink):
+    """Publishing processed events fails as with NATS gone, until ``up`` is set."""
+
+    def __init__(self, publish: Any) -> None:
+        super().__init__(publish)
+        self.up = threading.Event()
+        self.refused = 0
+
+    def _send(self, record: Any) -> None:
+        if not self.up.is_set():
+            self.refused += 1
+            raise QueueUnavailable("the queue (NATS) did not answer")
+        super()._send(record)
+
+
+def test_an_outage_of_the_processed_log_sets_no_record_aside(
+    tmp_path: Path, new_database: Callable[[], str]
+) -> None:
+    """A unit that cannot publish (NATS down) is not the records' fault: they are
+    not dead-lettered (which would lose them), but ingested once the log is back."""
+    url = new_database()
+    db = PostgresDatabase(url)
+    processed = LocalLog(tmp_path / "processed")
+    queue = LocalLog(queue_of(tmp_path / "queue", records()))
+    sink = FailsWhileTheQueueIsDown(lambda _id, record: processed.append_sync(record))
+    worker = IngestWorker(PostgresIngestStore(db, sink), queue, SystemClock())
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sink.refused < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.refused >= 3 and worker.position == 0
+        sink.up.set()
+        assert worker.wait_until_caught_up(60)
+    finally:
+        worker.stop()
+    assert worker.stats.dead_letters == 0
+    with db.connection() as connection:
+        assert connection.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+    assert worker.stats.events_stored == sum(len(orjson.loads(r)["events"]) for r in records())
+    queue.close()
+    processed.close()
+    db.close()

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -120,3 +121,80 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
     yield server
     if server.process is not None:
         server.kill()
+
+
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if os.path.isdir("/usr/lib/postgresql")
+        else "-"
+    )
+    / "bin"
+)
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, trust
+    auth, a free port), which it may stop and start again; run as the machine's
+    ``postgres`` user, since PostgreSQL refuses to run as root."""
+
+    port: int
+    data: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def log(self) -> Path:
+        return self.data.parent / "server.log"
+
+    def _run(self, *command: str) -> None:
+        user = [] if os.getuid() != 0 else ["runuser", "-u", "postgres", "--"]
+        # The server's output goes to its log file: a pipe would be held open by it.
+        subprocess.run(
+            [*user, *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+
+    def init(self) -> None:
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories="
+        self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.log),
+            "-w",
+            "start",
+        )
+
+    def stop(self, mode: str = "immediate") -> None:
+        """``immediate``: as a crash (no checkpoint; recovery at the next start)."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"no PostgreSQL server binaries in {PG_BIN}")
+    folder = Path(tempfile.mkdtemp(prefix="magpie-pg-"))
+    if os.getuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    server = PrivatePostgres(free_port(), folder / "data")
+    server.init()
+    server.start()
+    yield server
+    with contextlib.suppress(subprocess.CalledProcessError):
+        server.stop()
+    shutil.rmtree(folder, ignore_errors=True)

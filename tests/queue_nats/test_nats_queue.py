@@ -192,6 +192,27 @@ def test_release_purges_what_was_consumed_but_keeps_the_end(
     reader.close()
 
 
+def test_releasing_the_first_message_keeps_every_unread_one(
+    make_queue: Callable[..., NatsQueue],
+) -> None:
+    """JetStream reads a purge up to sequence 1 as a purge of the whole subject: a
+    reader that released after consuming only the stream's first message lost
+    everything published after it (the loader lost half a run's events so)."""
+    queue = make_queue(partitions=1)
+    writer, processed = queue.writer(), queue.processed()
+    for i in range(4):
+        writer.append_sync(record(("erin", f"u{i}")))
+        processed.publish_processed(f"batch-{i}", f"p{i}".encode())
+    for reader in (queue.reader(0), queue.processed_reader()):
+        [first] = reader.read(0, max_records=1, max_bytes=1 << 20, timeout=0)
+        assert first.position == 1
+        reader.release(first.next_position)
+        rest = reader.read(first.next_position, max_records=10, max_bytes=1 << 20, timeout=0)
+        assert [e.position for e in rest] == [2, 3, 4]
+        assert (reader.start, reader.end) == (1, 5)
+        reader.close()
+
+
 def test_processed_batches_are_published_once_and_read_in_order(
     make_queue: Callable[..., NatsQueue],
 ) -> None:

@@ -99,12 +99,14 @@ class NatsStreamReader:
         """Purge this subject's messages before the last one consumed. That one stays,
         so ``end`` never falls below a committed position."""
         now = time.monotonic()
-        if position - 1 <= self._released or now - self._released_at < _RELEASE_EVERY_SECONDS:
+        keep = position - 1  # the last message consumed: purged are those before it
+        # JetStream reads a purge from sequence 0 or 1 as "no sequence given" and
+        # purges the subject whole, unread messages with it; and before sequence 1
+        # there is nothing to purge anyway.
+        if keep <= max(self._released, 1) or now - self._released_at < _RELEASE_EVERY_SECONDS:
             return
-        self._client.call(
-            lambda js: js.purge_stream(self.stream, seq=position - 1, subject=self.subject)
-        )
-        self._released, self._released_at = position - 1, now
+        self._client.call(lambda js: js.purge_stream(self.stream, seq=keep, subject=self.subject))
+        self._released, self._released_at = keep, now
 
     @property
     def end(self) -> int:

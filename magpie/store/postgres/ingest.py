@@ -61,6 +61,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from magpie.clock import uuid7
+from magpie.errors import ServiceUnavailable
 from magpie.store.base import IngestUnit
 from magpie.store.model import IngestionWarning, UsageCount
 from magpie.store.person_rows import PersonRows, group_rows, person_rows
@@ -196,8 +197,12 @@ class PostgresIngestStore:
                 # Jittered, so two units that collided do not collide again.
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if not (done and unit is not None and self._committed_anyway(unit)):
+                    if _connection_lost(exc):
+                        # PostgreSQL is down or restarting: nothing is wrong with the
+                        # records, which the worker must keep, not set aside.
+                        raise ServiceUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
                     raise
             assert unit is not None
             self._claims.update(unit.positions)
@@ -246,3 +251,15 @@ class PostgresIngestStore:
         """For each batch: True if its unit committed, False if it ended without
         committing (it never will), None while it is still running."""
         return ingest_log.batch_outcomes(self._db, batches)
+
+
+# PostgreSQL's SQLSTATEs for a server going away: shutting down, crashed,
+# starting up (recovery).
+_SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _connection_lost(exc: psycopg.OperationalError) -> bool:
+    """Whether the error is the connection's (no server, a restart, a pool with no
+    connection to give), not the statement's (a lock wait that timed out, say)."""
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _SERVER_GONE
