@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from magpie.store.model import FlagContext
+from magpie.store.model import FlagContext, FlagDirectory
 from magpie.store.state import StoredChanges
 
 _Person = tuple[uuid.UUID, dict[str, Any]] | None
@@ -55,6 +55,20 @@ class ContextSource(Protocol):
 
     def group_types(self, project_id: int) -> dict[int, str]: ...
 
+    def directory(self, project_id: int, limit: int) -> FlagDirectory | None: ...
+
+
+class _Directory:
+    """A project's every id with a person, read in one pass: an id absent from it
+    has no person, with no lookup. Ids changed since are ``stale`` and read one by
+    one (through the per-id entries) until the directory is read afresh."""
+
+    __slots__ = ("directory", "stale")
+
+    def __init__(self, directory: FlagDirectory, stale: set[str]) -> None:
+        self.directory = directory
+        self.stale = stale
+
 
 class _Id:
     """One distinct id as the store answered: its person (None: no person) and,
@@ -69,8 +83,13 @@ class _Id:
 
 class ContextCache:
     def __init__(self, store: ContextSource, *, capacity: int = 200_000) -> None:
+        """``capacity``: the ids kept one by one, and the most ids a project may have
+        for all of them to be read at once (its directory)."""
         self._store = store
         self._capacity = capacity
+        self._directories: dict[int, _Directory | None] = {}  # None: too many ids
+        # Projects whose directory is being read → the ids changed meanwhile.
+        self._reading: dict[int, set[str]] = {}
         self._ids: dict[tuple[int, str], _Id] = {}
         # (project, type index, key) → the group's properties, None: no such group
         self._groups: dict[tuple[int, int, str], dict[str, Any] | None] = {}
@@ -89,8 +108,18 @@ class ContextCache:
         hash_keys: bool = True,
     ) -> FlagContext:
         generation = self._generation
+        whole = self._directory(project_id) if distinct_ids else None
         entries: list[tuple[str, _Id]] = []
         for distinct_id in distinct_ids:
+            if whole is not None and distinct_id not in whole.stale:
+                known = whole.directory
+                entries.append(
+                    (
+                        distinct_id,
+                        _Id(known.persons.get(distinct_id), known.hash_keys.get(distinct_id, {})),
+                    )
+                )
+                continue
             entry = self._ids.get((project_id, distinct_id))
             if entry is None or (hash_keys and entry.hash_keys is None):
                 # One id per read: the store picks hash keys across the ids it is
@@ -106,6 +135,21 @@ class ContextCache:
             for flag_key, hash_key in (entry.hash_keys or {}).items():
                 picked.setdefault(flag_key, hash_key)
         return FlagContext(persons, types, found, picked)
+
+    def _directory(self, project_id: int) -> _Directory | None:
+        if project_id in self._directories:
+            return self._directories[project_id]
+        with self._lock:
+            if project_id in self._reading:
+                return None  # another request is reading it: ids one by one meanwhile
+            self._reading[project_id] = set()
+        try:
+            read = self._store.directory(project_id, self._capacity)
+        finally:
+            with self._lock:
+                changed = self._reading.pop(project_id)
+                self._directories[project_id] = None if read is None else _Directory(read, changed)
+        return self._directories[project_id]
 
     def _groups_of(
         self, project_id: int, groups: dict[str, str], generation: int
@@ -160,6 +204,7 @@ class ContextCache:
             self._generation += 1
             for key in changes.distinct_ids:
                 self._ids.pop(key, None)
+                self._mark_stale(*key)
             for group in changes.groups:
                 self._groups.pop(group, None)
             for project_id in changes.group_type_projects:
@@ -170,3 +215,15 @@ class ContextCache:
             self._generation += 1
             for key in keys:
                 self._ids.pop(key, None)
+                self._mark_stale(*key)
+
+    def _mark_stale(self, project_id: int, distinct_id: str) -> None:
+        """Under the lock."""
+        reading = self._reading.get(project_id)
+        if reading is not None:
+            reading.add(distinct_id)
+        whole = self._directories.get(project_id)
+        if whole is not None:
+            whole.stale.add(distinct_id)
+            if len(whole.stale) > self._capacity // 10:
+                del self._directories[project_id]  # read afresh on the next request

@@ -316,3 +316,22 @@ def test_stored_changes_are_seen_once_ingested(live_server: LiveServer) -> None:
     )
     assert answer("grace-phone") == (True, "condition_match")
     assert answer("grace") == (True, "condition_match")
+
+
+def test_a_person_read_with_the_whole_project_then_changed(live_server: LiveServer) -> None:
+    """The first request reads every id of the project at once; a person changed
+    after that is read again."""
+    define(live_server, "pro-only", {"groups": [PRO]})
+    capture(
+        live_server,
+        {"event": "$identify", "distinct_id": "linus", "properties": {"$set": {"plan": "pro"}}},
+    )
+    assert flags(live_server, distinct_id="linus")["flags"]["pro-only"]["enabled"]
+    assert not flags(live_server, distinct_id="nobody")["flags"]["pro-only"]["enabled"]
+    capture(
+        live_server,
+        {"event": "$set", "distinct_id": "linus", "properties": {"$set": {"plan": "free"}}},
+        {"event": "$identify", "distinct_id": "nobody", "properties": {"$set": {"plan": "pro"}}},
+    )
+    assert not flags(live_server, distinct_id="linus")["flags"]["pro-only"]["enabled"]
+    assert flags(live_server, distinct_id="nobody")["flags"]["pro-only"]["enabled"]
