@@ -232,6 +232,12 @@ class Phase:
     seconds: float
     latencies: list[float]
     failures: int
+    cpu_seconds: float  # of every server process, over the phase
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU per request: robust on a shared machine, unlike requests/s."""
+        return self.cpu_seconds / self.requests * 1e6
 
     @property
     def rps(self) -> float:
@@ -254,12 +260,14 @@ async def closed_loop(
             latencies.append(time.perf_counter() - sent)
             failures += response.status != 200
 
+    cpu_before = server.cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(drive(c) for c in pool))
     seconds = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu_before
     for connection in pool:
         await connection.close()
-    return Phase(name, len(wires), seconds, sorted(latencies), failures)
+    return Phase(name, len(wires), seconds, sorted(latencies), failures, cpu)
 
 
 async def ingest_at(server: MagpieServer, rate: int, stop: asyncio.Event) -> int:
@@ -317,6 +325,7 @@ def report(args: argparse.Namespace, phases: tuple[Phase, Phase, int]) -> str:
             f"{p.rps:,.0f}",
             f"{percentile(p.latencies, 50) * 1000:.1f}",
             f"{percentile(p.latencies, 99) * 1000:.1f}",
+            f"{p.cpu_us:,.0f}",
             str(p.failures),
         )
         for p in (flags_phase, ceiling_phase)
@@ -332,7 +341,7 @@ def report(args: argparse.Namespace, phases: tuple[Phase, Phase, int]) -> str:
         f" Ingestion alongside: {args.ingest_rate:,} events/s requested, {ingested:,} events sent.",
         f" Target: {TARGET_RPS:,} requests/s with p99 ≤ {TARGET_P99_MS:g} ms.",
         "",
-        *table(("phase", "requests", "requests/s", "p50 ms", "p99 ms", "failures"), rows),
+        *table(("phase", "requests", "requests/s", "p50 ms", "p99 ms", "server CPU µs/request", "failures"), rows),
         "",
         f"/flags runs at {flags_phase.rps / ceiling_phase.rps:.0%} of the ceiling's throughput;"
         f" target met: {'yes' if met else 'no'}. Load average when the run began (other"

@@ -34,6 +34,7 @@ from magpie.cohorts.service import CohortService
 from magpie.cohorts.stored import StoredMembership
 from magpie.credentials import DEFAULT_PROJECT_NAME
 from magpie.flags.cohorts import CohortMembership
+from magpie.flags.context_cache import ContextCache
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.remote import RemoteEvaluation
 from magpie.flags.stored_cohorts import StoredCohorts
@@ -95,8 +96,17 @@ class Magpie:
         # that evaluates flags can answer, whether or not it computes cohorts.
         self.cohort_membership = StoredMembership(self.stores.cohorts)
         self.flag_cohorts: CohortMembership = StoredCohorts(self.cohort_membership)
+        # What /flags reads of persons and groups is kept in memory only where every
+        # write to them passes through this process (the embedded server's worker
+        # tells it each commit's changes); in cluster mode workers run elsewhere.
+        self.flag_context: ContextCache | None = (
+            ContextCache(self.stores.feature_flags) if self.backends.queue is None else None
+        )
         self.remote_flags = RemoteEvaluation(
-            self.stores.feature_flags, self.flag_definitions, self.flag_cohorts, self.clock
+            self.flag_context or self.stores.feature_flags,
+            self.flag_definitions,
+            self.flag_cohorts,
+            self.clock,
         )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
@@ -197,6 +207,7 @@ class Magpie:
             on_batch=self.billing.quota_gate.refresh,
             consumer=consumer,
             before_commit=before_commit,
+            on_commit=self.flag_context.changed if self.flag_context is not None else None,
         )
 
     @property

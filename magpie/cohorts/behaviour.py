@@ -43,12 +43,20 @@ class Scan:
     events: set[str] = field(default_factory=set)
     since: datetime | None = None
     unbounded: bool = False
+    # What an event must meet to count for each aggregate: the scan reads only
+    # events some aggregate counts (a 7-day leaf beside a 30-day one does not
+    # make the scan carry the 30 days of the first one's event).
+    counted: list[exp.Expr] = field(default_factory=list)
 
-    def add(self, aggregate: exp.Expr, event: str, since: datetime | None) -> exp.Expr:
-        """Register an aggregate over ``event`` events after ``since``; its value per
-        person (NULL for a person with no such events)."""
+    def add(
+        self, aggregate: exp.Expr, event: str, since: datetime | None, counted: exp.Expr
+    ) -> exp.Expr:
+        """Register an aggregate over ``event`` events after ``since``, which are
+        those ``counted`` matches; its value per person (NULL for a person with no
+        such events)."""
         name = f"b{len(self.columns)}"
         self.columns.append(exp.alias_(aggregate, name))
+        self.counted.append(counted)
         self.events.add(event)
         if since is None:
             self.unbounded = True
@@ -58,7 +66,9 @@ class Scan:
 
     def count(self, matches: exp.Expr, event: str, since: datetime | None) -> exp.Expr:
         counted = exp.Count(this=exp.Case().when(matches, exp.Literal.number(1)))
-        return exp.func("coalesce", self.add(counted, event, since), exp.Literal.number(0))
+        return exp.func(
+            "coalesce", self.add(counted, event, since, matches.copy()), exp.Literal.number(0)
+        )
 
     def query(self) -> exp.Select | None:
         if not self.columns:
@@ -71,6 +81,7 @@ class Scan:
         ]
         if not self.unbounded and self.since is not None:
             conditions.append(after(self.since, self.dialect))
+        conditions.append(exp.or_(*(exp.paren(c.copy()) for c in self.counted)))
         return (
             exp.select(exp.alias_(hogql_field("person_id"), "person_id"), *self.columns)
             .from_("events")
@@ -189,7 +200,10 @@ def performed_event_multiple(leaf: CohortProperty, scan: Scan) -> exp.Expr:
 def performed_event_first_time(leaf: CohortProperty, scan: Scan) -> exp.Expr:
     event, matches = _matches(leaf, scan)
     first = scan.add(
-        exp.Min(this=exp.Case().when(matches, hogql_field("timestamp"))), event, since=None
+        exp.Min(this=exp.Case().when(matches, hogql_field("timestamp"))),
+        event,
+        since=None,
+        counted=matches.copy(),
     )
     start = _window_start(leaf, scan)
     return exp.and_(

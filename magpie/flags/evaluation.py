@@ -44,9 +44,10 @@ _DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Target:
-    """What one condition is matched against and bucketed by."""
+    """What one condition is matched against and bucketed by (not frozen: made
+    for every flag of every request, and a frozen dataclass is slower to make)."""
 
     properties: Mapping[str, Any]
     bucketing_value: str
@@ -98,6 +99,8 @@ class _Evaluation:
         self.now = now
         self.done: dict[int, FlagResult] = {}
         self.running: set[int] = set()
+        # The target of every person flag bucketed by the distinct id (most flags).
+        self.by_distinct_id = Target(subject.person_properties, subject.distinct_id)
 
     def result(self, flag: FeatureFlag) -> FlagResult:
         found = self.done.get(flag.id)
@@ -143,7 +146,10 @@ class _Evaluation:
     def _target(self, flag: FeatureFlag, group_index: Any) -> Target | None:
         subject = self.subject
         if group_index is None:
-            return Target(subject.person_properties, self._person_bucketing(flag))
+            bucketing = self._person_bucketing(flag)
+            if bucketing is subject.distinct_id:
+                return self.by_distinct_id
+            return Target(subject.person_properties, bucketing)
         type_name = subject.group_types.get(group_index) if isinstance(group_index, int) else None
         if type_name is None or type_name not in subject.groups:
             return None
@@ -165,8 +171,8 @@ class _Evaluation:
     def _super_condition(self, flag: FeatureFlag, target: Target) -> FlagResult | None:
         """Early access: an enrolled person has the flag whatever its conditions say."""
         filters = flag.filters
-        enrollment_key = f"$feature_enrollment/{flag.key}"
         if filters.get("feature_enrollment") is True:
+            enrollment_key = f"$feature_enrollment/{flag.key}"
             if target.properties.get(enrollment_key) in (True, "true"):
                 return _on(flag, _variant(flag, {}, target), SUPER_CONDITION_VALUE, 0)
             return None

@@ -19,10 +19,10 @@ from magpie.capture.rules import clean_distinct_id, id_text, stringify
 from magpie.clock import Clock
 from magpie.errors import MissingDistinctId
 from magpie.flags.cohorts import CohortMembership
+from magpie.flags.context_cache import ContextSource
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.responses import FlagResult
 from magpie.flags.subject import Subject
-from magpie.store.base import FeatureFlagStore
 from magpie.store.model import FlagContext
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _optional_id(value: Any) -> str | None:
 class RemoteEvaluation:
     def __init__(
         self,
-        store: FeatureFlagStore,
+        store: ContextSource,
         definitions: FlagDefinitions,
         cohorts: CohortMembership,
         clock: Clock,

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FlagResult:
+    """One flag's answer (not frozen: 50 are made for every request, and a frozen
+    dataclass is slower to make; nothing changes one once made)."""
+
     key: str
     enabled: bool
     variant: str | None = None

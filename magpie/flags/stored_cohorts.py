@@ -11,6 +11,8 @@ members are kept in memory for 30 seconds).
 Whether a cohort exists and which filters decide it are read once per cohort
 and kept for ``KEPT_SECONDS``: every ``/flags`` request with a cohort
 condition asks, and the answer changes only when someone edits the cohort.
+When it is due, one request reads it again while the others still answer from
+the one kept.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class StoredCohorts:
         # (project, cohort) → (when read, exists, its property filters or None)
         self._kept: dict[tuple[int, int], tuple[float, bool, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
+        # One request reads a definition again; the others answer from the one
+        # kept meanwhile rather than all asking the store at once.
+        self._reading = threading.Lock()
 
     def exists(self, project_id: int, cohort_id: int) -> bool:
         return self._definition(project_id, cohort_id)[0]
@@ -51,8 +56,15 @@ class StoredCohorts:
         kept = self._kept.get(key)
         if kept is not None and now - kept[0] < KEPT_SECONDS:
             return kept[1], kept[2]
-        exists = self._cohorts.exists(project_id, cohort_id)
-        filters = self._cohorts.property_filters(project_id, cohort_id) if exists else None
+        if kept is not None and not self._reading.acquire(blocking=False):
+            return kept[1], kept[2]
+        if kept is None:
+            self._reading.acquire()
+        try:
+            exists = self._cohorts.exists(project_id, cohort_id)
+            filters = self._cohorts.property_filters(project_id, cohort_id) if exists else None
+        finally:
+            self._reading.release()
         with self._lock:
             if len(self._kept) > 10_000:
                 self._kept.clear()

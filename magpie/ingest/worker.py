@@ -37,6 +37,7 @@ from magpie.ingest.pipeline import normalize
 from magpie.ingest.rows import distinct_events, event_columns
 from magpie.queue import Entry, QueueCorrupt, QueueReader
 from magpie.store.base import IngestStore, IngestUnit
+from magpie.store.state import GroupState, PersonState, StoredChanges
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class _Progress:
     events_stored: int = 0
     events_dropped: int = 0
     projects: set[int] = field(default_factory=set)
+    changes: StoredChanges = field(default_factory=lambda: StoredChanges(set(), set(), set()))
 
 
 class IngestWorker:
@@ -82,6 +84,7 @@ class IngestWorker:
         on_batch: Callable[[set[int]], None] | None = None,
         consumer: str = CONSUMER,
         before_commit: Callable[[], None] | None = None,
+        on_commit: Callable[[StoredChanges], None] | None = None,
     ) -> None:
         """``consumer`` names the position in the store (a partition's, in cluster
         mode); ``before_commit`` runs inside each unit right before its position is
@@ -96,6 +99,9 @@ class IngestWorker:
         self._transaction_events = transaction_events
         # Told which projects a committed batch touched (quota checks).
         self._on_batch = on_batch
+        # Told what a committed batch changed of persons and groups, before the
+        # position moves on: whoever waits for the position then reads fresh.
+        self._on_commit = on_commit
         self._stopping = threading.Event()
         self._halted = threading.Event()
         self._progress = threading.Condition()
@@ -286,6 +292,8 @@ class IngestWorker:
         progress, position = self._store.transact(unit_of_work)
         if self._on_batch is not None and progress.projects:
             self._on_batch(progress.projects)
+        if self._on_commit is not None and progress.changes:
+            self._on_commit(progress.changes)
         self.stats.batches += 1
         self.stats.events_stored += progress.events_stored
         self.stats.events_dropped += progress.events_dropped
@@ -312,7 +320,11 @@ class IngestWorker:
         )
         events = [e for e in events if e.uuid not in known]
         if events:
-            apply_persons_and_groups(unit, events, batch.warnings, now)
+            persons, groups = apply_persons_and_groups(unit, events, batch.warnings, now)
+            if self._on_commit is not None:
+                progress.changes.distinct_ids.update(persons.changed_ids())
+                progress.changes.groups.update(groups.dirty_groups)
+                progress.changes.group_type_projects.update(groups.changed_projects())
             progress.events_stored += unit.append_events(event_columns(events, now))
             unit.add_usage(usage_counts(events, now.date()))
         unit.add_warnings(batch.warnings)
@@ -339,8 +351,9 @@ def apply_persons_and_groups(
     events: list[IncomingEvent],
     warnings: list[IngestionWarning],
     now: datetime,
-) -> None:
-    """Load the batch's persons and groups at once, apply every event in order, write back."""
+) -> tuple[PersonState, GroupState]:
+    """Load the batch's persons and groups at once, apply every event in order, write
+    back; returns the state written."""
     keys = {(e.project_id, e.distinct_id) for e in events}
     for event in events:
         pair = merge_pair(event) if event.process_person else None
@@ -355,3 +368,4 @@ def apply_persons_and_groups(
         group_rules.apply(event)
     unit.save_persons(persons, now)
     unit.save_groups(groups)
+    return persons, groups

@@ -21,6 +21,7 @@ from magpie.store.model import (
     EventFilter,
     FeatureFlag,
     FlagContext,
+    FlagDirectory,
     FlagVersion,
     IngestionWarning,
     Insight,
@@ -422,6 +423,11 @@ class FeatureFlagStore(Protocol):
     ) -> FlagContext:
         """The persons of ``distinct_ids``, the groups named (type name → key) and (with
         ``hash_keys``) the continuity hash keys of these ids, the first id's first."""
+        ...
+
+    def directory(self, project_id: int, limit: int) -> FlagDirectory | None:
+        """Every id of the project with a person, and every id's hash keys, in one
+        read: what ``context`` would answer for each; None past ``limit`` ids."""
         ...
 
     def add_hash_keys(

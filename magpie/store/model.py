@@ -307,3 +307,12 @@ class FlagContext:
     groups: dict[str, dict[str, Any]]  # type name → the stored group's properties
     # Experience continuity: flag key → hash key, of these ids (the first id's first).
     hash_keys: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FlagDirectory:
+    """Every distinct id of a project that has a person, with the person, and every
+    id's continuity hash keys: what ``/flags`` may keep whole in memory."""
+
+    persons: dict[str, tuple[UUID, dict[str, Any]]]  # distinct id → (uuid, properties)
+    hash_keys: dict[str, dict[str, str]]  # distinct id → flag key → hash key

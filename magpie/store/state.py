@@ -123,6 +123,14 @@ class PersonState:
     def record_merge(self, merge: MergeRecord) -> None:
         self.merges.append(merge)
 
+    def changed_ids(self) -> set[Key]:
+        """Every distinct id whose person (or properties) the batch changed: the ids
+        given, moved or overridden, and all ids of a person changed or deleted."""
+        changed = self.dirty_persons | self.deleted_persons
+        keys = self.dirty_distinct_ids | set(self.overrides)
+        keys.update(key for key, owner in self.owner.items() if (key[0], owner) in changed)
+        return keys
+
 
 # -- groups ------------------------------------------------------------------
 
@@ -149,6 +157,10 @@ class GroupState:
     new_types: list[tuple[int, str, int, datetime]] = field(default_factory=list)
     dirty_groups: set[GroupKey] = field(default_factory=set)
 
+    def changed_projects(self) -> set[int]:
+        """The projects the batch gave a new group type."""
+        return {project_id for project_id, *_ in self.new_types}
+
     def index_of(self, project_id: int, group_type: str, at: datetime) -> int | None:
         """The type's index, assigning the lowest free one on first use; None past five."""
         index = self.type_index.get((project_id, group_type))
@@ -161,3 +173,19 @@ class GroupState:
         self.type_index[(project_id, group_type)] = free[0]
         self.new_types.append((project_id, group_type, free[0], at))
         return free[0]
+
+
+# -- what a commit changed ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredChanges:
+    """What a committed transaction changed that readers outside ingestion may hold
+    in memory (``/flags``' person and group lookups): told after the commit."""
+
+    distinct_ids: set[Key]  # (project, distinct id) whose person changed
+    groups: set[GroupKey]  # (project, type index, key) whose properties changed
+    group_type_projects: set[int]  # projects that got a new group type
+
+    def __bool__(self) -> bool:
+        return bool(self.distinct_ids or self.groups or self.group_type_projects)

@@ -242,3 +242,96 @@ def test_flag_dependencies_over_http(live_server: LiveServer, path: str) -> None
         assert on["flags"]["child"]["enabled"] and not off["flags"]["child"]["enabled"]
     else:
         assert on["featureFlags"]["child"] is True and off["featureFlags"]["child"] is False
+
+
+def test_stored_changes_are_seen_once_ingested(live_server: LiveServer) -> None:
+    """What /flags reads of persons and groups is kept in memory: each ingestion
+    commit that changes a person or a group must still be seen by the next request."""
+    define(live_server, "pro-only", {"groups": [PRO]})
+    define(
+        live_server,
+        "big-companies",
+        {
+            "aggregation_group_type_index": 0,
+            "groups": [
+                {
+                    "properties": [
+                        {
+                            "key": "seats",
+                            "operator": "gte",
+                            "value": 10,
+                            "type": "group",
+                            "group_type_index": 0,
+                        }
+                    ],
+                    "rollout_percentage": 100,
+                }
+            ],
+        },
+    )
+
+    def answer(distinct_id: str) -> tuple[bool, str]:
+        got = flags(live_server, distinct_id=distinct_id, groups={"company": "acme"})["flags"]
+        return got["pro-only"]["enabled"], got["big-companies"]["reason"]["code"]
+
+    assert answer("grace") == (False, "no_group_type")  # no person, no group type yet
+    capture(
+        live_server,
+        {"event": "$identify", "distinct_id": "grace", "properties": {"$set": {"plan": "pro"}}},
+        {
+            "event": "$groupidentify",
+            "distinct_id": "grace",
+            "properties": {
+                "$group_type": "company",
+                "$group_key": "acme",
+                "$group_set": {"seats": 5},
+            },
+        },
+    )
+    assert answer("grace") == (True, "no_condition_match")
+    capture(
+        live_server,
+        {"event": "$set", "distinct_id": "grace", "properties": {"$set": {"plan": "free"}}},
+        {
+            "event": "$groupidentify",
+            "distinct_id": "grace",
+            "properties": {
+                "$group_type": "company",
+                "$group_key": "acme",
+                "$group_set": {"seats": 50},
+            },
+        },
+    )
+    assert answer("grace") == (False, "condition_match")
+    # An id that joins the person later has the person's properties at once.
+    assert answer("grace-phone") == (False, "condition_match")
+    capture(
+        live_server,
+        {"event": "$set", "distinct_id": "grace", "properties": {"$set": {"plan": "pro"}}},
+        {
+            "event": "$create_alias",
+            "distinct_id": "grace",
+            "properties": {"alias": "grace-phone"},
+        },
+    )
+    assert answer("grace-phone") == (True, "condition_match")
+    assert answer("grace") == (True, "condition_match")
+
+
+def test_a_person_read_with_the_whole_project_then_changed(live_server: LiveServer) -> None:
+    """The first request reads every id of the project at once; a person changed
+    after that is read again."""
+    define(live_server, "pro-only", {"groups": [PRO]})
+    capture(
+        live_server,
+        {"event": "$identify", "distinct_id": "linus", "properties": {"$set": {"plan": "pro"}}},
+    )
+    assert flags(live_server, distinct_id="linus")["flags"]["pro-only"]["enabled"]
+    assert not flags(live_server, distinct_id="nobody")["flags"]["pro-only"]["enabled"]
+    capture(
+        live_server,
+        {"event": "$set", "distinct_id": "linus", "properties": {"$set": {"plan": "free"}}},
+        {"event": "$identify", "distinct_id": "nobody", "properties": {"$set": {"plan": "pro"}}},
+    )
+    assert not flags(live_server, distinct_id="linus")["flags"]["pro-only"]["enabled"]
+    assert flags(live_server, distinct_id="nobody")["flags"]["pro-only"]["enabled"]

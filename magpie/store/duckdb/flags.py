@@ -13,7 +13,7 @@ import orjson
 from magpie.clock import Clock, utc_naive
 from magpie.store.duckdb.database import Database, first_row, transaction
 from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, pick_hash_keys, state_of
-from magpie.store.model import FeatureFlag, FlagContext, FlagVersion
+from magpie.store.model import FeatureFlag, FlagContext, FlagDirectory, FlagVersion
 
 # Two point lookups through the primary keys: a join or a subquery would scan.
 _PERSON_OF = "SELECT person_uuid FROM person_distinct_ids WHERE project_id = ? AND distinct_id = ?"
@@ -28,6 +28,17 @@ SELECT DISTINCT ?, d.distinct_id, k.flag_key, ?
 FROM (SELECT unnest(?::VARCHAR[]) AS distinct_id) AS d,
      (SELECT unnest(?::VARCHAR[]) AS flag_key) AS k
 ON CONFLICT DO NOTHING
+"""
+_ID_COUNT = "SELECT count(*) FROM person_distinct_ids WHERE project_id = ?"
+# What _PERSON_OF and _PROPERTIES answer, for every id of the project at once.
+_DIRECTORY = """
+SELECT d.distinct_id, d.person_uuid, CAST(p.properties AS JSON)
+FROM person_distinct_ids AS d
+JOIN persons AS p ON p.project_id = d.project_id AND p.uuid = d.person_uuid
+WHERE d.project_id = ?
+"""
+_ALL_HASH_KEYS = """
+SELECT distinct_id, flag_key, hash_key FROM feature_flag_hash_keys WHERE project_id = ?
 """
 _HASH_KEYS = """
 SELECT distinct_id, flag_key, hash_key FROM feature_flag_hash_keys
@@ -187,6 +198,24 @@ class DuckDBFeatureFlagStore:
             return FlagContext(persons, types, found, {})
         rows = [r for d in ids for r in cursor.execute(_HASH_KEYS, [project_id, d]).fetchall()]
         return FlagContext(persons, types, found, pick_hash_keys(rows, ids))
+
+    def directory(self, project_id: int, limit: int) -> FlagDirectory | None:
+        cursor = self._db.cursor()
+        count = first_row(cursor.execute(_ID_COUNT, [project_id]))
+        if count is None or int(count[0]) > limit:
+            return None
+        persons = {
+            distinct_id: (person_uuid, orjson.loads(properties))
+            for distinct_id, person_uuid, properties in cursor.execute(
+                _DIRECTORY, [project_id]
+            ).fetchall()
+        }
+        hash_keys: dict[str, dict[str, str]] = {}
+        for distinct_id, flag_key, hash_key in cursor.execute(
+            _ALL_HASH_KEYS, [project_id]
+        ).fetchall():
+            hash_keys.setdefault(distinct_id, {})[flag_key] = hash_key
+        return FlagDirectory(persons, hash_keys)
 
     def add_hash_keys(
         self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str

@@ -11,7 +11,7 @@ import psycopg
 
 from magpie.clock import Clock, utc_naive
 from magpie.store.flag_rows import COLUMNS, changed, flag_from_row, pick_hash_keys, state_of
-from magpie.store.model import FeatureFlag, FlagContext, FlagVersion
+from magpie.store.model import FeatureFlag, FlagContext, FlagDirectory, FlagVersion
 from magpie.store.postgres.database import Connection, PostgresDatabase
 from magpie.store.postgres.text import jsonb_text, pg_text
 
@@ -34,6 +34,16 @@ SELECT d.distinct_id, p.uuid, p.properties
 FROM person_distinct_ids AS d
 JOIN persons AS p ON p.project_id = d.project_id AND p.uuid = d.person_uuid
 WHERE d.project_id = %s AND d.distinct_id = ANY(%s)
+"""
+_ID_COUNT = "SELECT count(*) FROM person_distinct_ids WHERE project_id = %s"
+_DIRECTORY = """
+SELECT d.distinct_id, p.uuid, p.properties
+FROM person_distinct_ids AS d
+JOIN persons AS p ON p.project_id = d.project_id AND p.uuid = d.person_uuid
+WHERE d.project_id = %s
+"""
+_ALL_HASH_KEYS = """
+SELECT distinct_id, flag_key, hash_key FROM feature_flag_hash_keys WHERE project_id = %s
 """
 _GROUPS = """
 SELECT m.group_type, g.properties
@@ -206,6 +216,22 @@ class PostgresFeatureFlagStore:
                 return FlagContext(persons, types, found, {})
             rows = connection.execute(_HASH_KEYS, (project_id, ids)).fetchall()
         return FlagContext(persons, types, found, pick_hash_keys(rows, ids))
+
+    def directory(self, project_id: int, limit: int) -> FlagDirectory | None:
+        with self._db.connection() as connection:
+            count = connection.execute(_ID_COUNT, (project_id,)).fetchone()
+            if count is None or int(count[0]) > limit:
+                return None
+            persons = {
+                row[0]: (row[1], row[2])
+                for row in connection.execute(_DIRECTORY, (project_id,)).fetchall()
+            }
+            hash_keys: dict[str, dict[str, str]] = {}
+            for distinct_id, flag_key, hash_key in connection.execute(
+                _ALL_HASH_KEYS, (project_id,)
+            ).fetchall():
+                hash_keys.setdefault(distinct_id, {})[flag_key] = hash_key
+        return FlagDirectory(persons, hash_keys)
 
     def add_hash_keys(
         self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str
