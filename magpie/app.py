@@ -368,6 +368,7 @@ def create_app(magpie: Magpie) -> Starlette:
                 magpie.flag_definitions,
                 magpie.query_runner,
                 magpie.clock,
+                magpie.flag_cohorts,
             ),
             *definition_routes(
                 api,
