@@ -140,6 +140,8 @@ function CountChart({ points }: { points: { count: number; calculated_at: string
       <line x1={pad} x2={width - pad} y1={y(0)} y2={y(0)} class="axis" />
       <text x={4} y={y(max) + 4} class="tick">{formatNumber(max)}</text>
       <text x={4} y={y(0) + 4} class="tick">0</text>
+      <text x={pad} y={height - 6} class="tick">{formatTime(points[0].calculated_at)}</text>
+      {points.length > 1 && <text x={width - pad} y={height - 6} class="tick" text-anchor="end">{formatTime(points[points.length - 1].calculated_at)}</text>}
       <path d={path} class="line" />
       {points.map((p, i) => <circle key={i} cx={x(times[i])} cy={y(p.count)} r={3} class="dot"><title>{`${formatTime(p.calculated_at)}: ${formatNumber(p.count)}`}</title></circle>)}
     </svg>

@@ -170,7 +170,7 @@ function Editor({ projectId, flag, onSaved }: { projectId: number; flag: any | n
   return (
     <form onSubmit={save} aria-label={flag ? "Feature flag" : "New feature flag"}>
       <div class="row">
-        <Field label="Key" id="flag-key" hint="What code asks for: letters, digits, - and _."><input id="flag-key" required value={draft.key} onInput={(e) => set({ key: (e.target as HTMLInputElement).value })} /></Field>
+        <Field label="Key" id="flag-key"><input id="flag-key" required placeholder="new-checkout" title="What code asks for: letters, digits, - and _" value={draft.key} onInput={(e) => set({ key: (e.target as HTMLInputElement).value })} /></Field>
         <Field label="Description" id="flag-name"><input id="flag-name" value={draft.name} onInput={(e) => set({ name: (e.target as HTMLInputElement).value })} /></Field>
         <Field label="Match" id="flag-aggregation">
           <select id="flag-aggregation" value={draft.groupType === null ? "" : String(draft.groupType)}
@@ -203,7 +203,7 @@ function Editor({ projectId, flag, onSaved }: { projectId: number; flag: any | n
         <button type="submit" disabled={saving}>{saving ? "Saving…" : "Save feature flag"}</button>
         {done && <span role="status">Saved.</span>}
       </div>
-      {error !== null && <ErrorBox error={error} title={`Not saved${(error as any)?.attr ? ` (${(error as any).attr})` : ""}`} />}
+      {error !== null && <ErrorBox error={error} title="Not saved" />}
     </form>
   );
 }

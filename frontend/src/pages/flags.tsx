@@ -35,7 +35,7 @@ export default function Flags({ projectId }: PageProps) {
       <PageHeader title="Feature flags">
         <a class="button" href={newHref}>New feature flag</a>
       </PageHeader>
-      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); setSearch(((e.target as HTMLFormElement).elements.namedItem("q") as HTMLInputElement).value.trim()); }}>
+      <form class="row" role="search" onSubmit={(e) => { e.preventDefault(); setSearch(((e.target as HTMLFormElement).elements.namedItem("q") as HTMLInputElement).value.trim()); }}>
         <Field label="Search keys and names" id="flag-search"><input id="flag-search" name="q" type="search" defaultValue={search} /></Field>
         <Field label="Status" id="flag-status">
           <select id="flag-status" value={active} onChange={(e) => setActive((e.target as HTMLSelectElement).value)}>
