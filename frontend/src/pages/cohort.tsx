@@ -140,7 +140,7 @@ function CountChart({ points }: { points: { count: number; calculated_at: string
       <line x1={pad} x2={width - pad} y1={y(0)} y2={y(0)} class="axis" />
       <text x={4} y={y(max) + 4} class="tick">{formatNumber(max)}</text>
       <text x={4} y={y(0) + 4} class="tick">0</text>
-      <text x={pad} y={height - 6} class="tick">{formatTime(points[0].calculated_at)}</text>
+      <text x={points.length > 1 ? pad : width / 2} y={height - 6} class="tick" text-anchor={points.length > 1 ? "start" : "middle"}>{formatTime(points[0].calculated_at)}</text>
       {points.length > 1 && <text x={width - pad} y={height - 6} class="tick" text-anchor="end">{formatTime(points[points.length - 1].calculated_at)}</text>}
       <path d={path} class="line" />
       {points.map((p, i) => <circle key={i} cx={x(times[i])} cy={y(p.count)} r={3} class="dot"><title>{`${formatTime(p.calculated_at)}: ${formatNumber(p.count)}`}</title></circle>)}
@@ -308,7 +308,7 @@ function CohortPage({ projectId, cohortId }: { projectId: number; cohortId: numb
         <div class="stat"><div class="stat-label">Calculations</div><div class="stat-text">{formatNumber(cohort.version)}{cohort.errors_calculating > 0 && <span class="error-text"> · {cohort.errors_calculating} failed</span>}</div></div>
       </div>
       {cohort.last_error && cohort.errors_calculating > 0 && <ErrorBox title="The last calculation failed" error={cohort.last_error} />}
-      <div class="grid-2">
+      <div class="grid-2 top">
         <section class="card" aria-labelledby="c-history">
           <h2 id="c-history">Count over time</h2>
           <History projectId={projectId} cohortId={cohortId} version={cohort.version} />

@@ -305,7 +305,7 @@ function FlagPage({ projectId, flagId }: { projectId: number; flagId: number }) 
         <h2 id="f-edit">Conditions and value</h2>
         <Editor projectId={projectId} flag={flag} onSaved={setCurrent} key={flag.id} />
       </section>
-      <div class="grid-2">
+      <div class="grid-2 top">
         <section class="card" aria-labelledby="f-usage">
           <h2 id="f-usage">Usage</h2>
           <Usage projectId={projectId} flagId={flagId} />
