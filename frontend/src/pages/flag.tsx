@@ -84,6 +84,8 @@ function ConditionEditor({ projectId, index, condition, draft, onChange, onRemov
   const n = index + 1;
   const setLeaf = (i: number, leaf: Leaf) => onChange({ ...condition, properties: condition.properties.map((l, j) => (j === i ? leaf : l)) });
   const types = draft.groupType === null ? ["person", "cohort", "flag"] : ["group", "flag"];
+  // A group property of a group flag names the flag's group type.
+  const fresh = (type: string): Leaf => (type === "group" ? { ...newLeaf(type), group_type_index: draft.groupType ?? 0 } : newLeaf(type));
   return (
     <fieldset class="condition" aria-label={`Condition set ${n}`}>
       <legend>Condition set {n}</legend>
@@ -93,7 +95,7 @@ function ConditionEditor({ projectId, index, condition, draft, onChange, onRemov
           cohorts={cohorts} flags={flags} onChange={(l) => setLeaf(i, l)} onRemove={() => onChange({ ...condition, properties: condition.properties.filter((_, j) => j !== i) })} />
       ))}
       <div class="row">
-        <button type="button" class="secondary small" onClick={() => onChange({ ...condition, properties: [...condition.properties, newLeaf(types[0])] })}>Add property to condition {n}</button>
+        <button type="button" class="secondary small" onClick={() => onChange({ ...condition, properties: [...condition.properties, fresh(types[0])] })}>Add property to condition {n}</button>
       </div>
       <div class="row">
         <Field label={`Rollout of condition ${n} (%)`} id={`c${index}-rollout`}>
