@@ -45,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         if bought:
             client.capture("purchase", distinct_id=who, properties=properties)
     client.flush()
-    live.settle()
+    live.settle(timeout=60)
     yield live
     uvicorn_server.should_exit = True
     thread.join(timeout=15)
@@ -267,7 +267,7 @@ def test_a_flag_with_conditions_variants_payloads_and_its_reach(
     client = Posthog(server.token, host=server.url, sync_mode=True)
     seen = {who: client.get_feature_flag("checkout", who) for who in PEOPLE}
     client.flush()
-    server.settle()
+    server.settle(timeout=60)
     assert seen["dee@example.com"] == "test" and seen["anon-1"] is False
     page.reload()
     usage = api(server, "GET", f"/feature_flags/{flag_id}/usage/")
