@@ -379,6 +379,7 @@ def create_app(magpie: Magpie) -> Starlette:
                 magpie.flag_definitions,
                 magpie.query_runner,
                 magpie.clock,
+                magpie.flag_cohorts,
             ),
             *definition_routes(
                 api,

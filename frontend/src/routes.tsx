@@ -1,6 +1,6 @@
 // Every page of the app, as data: a URL pattern (PostHog's, so links and habits
 // carry over), the nav entry, and the page module, loaded when first needed.
-// Funnels, cohorts, flags, experiments, surveys: one more entry each.
+// Experiments, surveys: one more entry each.
 import type { ComponentType } from "preact";
 import { compile, type Params } from "./router";
 
@@ -41,6 +41,13 @@ export const ROUTES: RouteDef[] = [
   def("/insights/new", "New insight", () => import("./pages/insight")),
   def("/insights/:shortId", "Insight", () => import("./pages/insight")),
   def("/sql", "SQL", () => import("./pages/sql"), { label: "SQL", path: "/sql" }),
+  def("/feature_flags", "Feature flags", () => import("./pages/flags"), {
+    label: "Feature flags",
+    path: "/feature_flags",
+    section: "Release",
+  }),
+  def("/feature_flags/new", "New feature flag", () => import("./pages/flag")),
+  def("/feature_flags/:flagId", "Feature flag", () => import("./pages/flag")),
   def("/events", "Live events", () => import("./pages/events"), {
     label: "Live events",
     path: "/events",
@@ -52,6 +59,13 @@ export const ROUTES: RouteDef[] = [
     section: "Data",
   }),
   def("/person/:distinctId", "Person", () => import("./pages/person")),
+  def("/cohorts", "Cohorts", () => import("./pages/cohorts"), {
+    label: "Cohorts",
+    path: "/cohorts",
+    section: "Data",
+  }),
+  def("/cohorts/new", "New cohort", () => import("./pages/cohort")),
+  def("/cohorts/:cohortId", "Cohort", () => import("./pages/cohort")),
   def("/billing", "Billing", () => import("./pages/billing"), {
     label: "Billing",
     path: "/billing",

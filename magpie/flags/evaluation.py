@@ -86,6 +86,15 @@ class FlagSet:
         wanted = set(keys) if keys else None
         return [run.result(f) for f in self.active if wanted is None or f.key in wanted]
 
+    def reaches(
+        self, flag: FeatureFlag, subject: Subject, cohorts: CohortMembership, now: datetime
+    ) -> bool:
+        """Whether ``subject`` matches every property of one of ``flag``'s condition
+        sets, whatever the rollouts: whom a release condition reaches
+        (``magpie/flags/blast_radius.py``). Only the properties are matched, so
+        it skips what ``evaluate`` does beyond them."""
+        return _Evaluation(self, subject, cohorts, now).reaches(flag)
+
 
 class _Evaluation:
     """One request's evaluation: dependencies are evaluated once and shared."""
@@ -117,6 +126,21 @@ class _Evaluation:
             self.running.discard(flag.id)
         self.done[flag.id] = found
         return found
+
+    def reaches(self, flag: FeatureFlag) -> bool:
+        flag_group = flag.filters.get("aggregation_group_type_index")
+        for condition in flag.filters.get("groups") or []:
+            target = self._target(flag, condition.get("aggregation_group_type_index", flag_group))
+            if target is None:
+                continue
+            try:
+                if all(
+                    self._matches(p, target.properties) for p in condition.get("properties") or []
+                ):
+                    return True
+            except _Unevaluable:
+                return False  # a missing dependency or a cycle: /flags turns the flag off
+        return False
 
     def _evaluate(self, flag: FeatureFlag) -> FlagResult:
         filters = flag.filters

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from magpie.store.model import (
     ApiKey,
     Cohort,
+    CohortCount,
     Dashboard,
     EventFilter,
     FeatureFlag,
@@ -349,6 +350,12 @@ class CohortStore(Protocol):
         ...
 
     def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool: ...
+
+    def count_history(
+        self, project_id: int, cohort_id: int, *, limit: int = 100, offset: int = 0
+    ) -> builtins.list[CohortCount]:
+        """The count of each stored membership, newest first (one per version)."""
+        ...
 
 
 class MembershipCopy(Protocol):

@@ -260,6 +260,15 @@ class Cohort:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class CohortCount:
+    """A cohort's size when one membership was stored (its ``version``)."""
+
+    version: int
+    count: int
+    calculated_at: datetime
+
+
 # -- feature flags ------------------------------------------------------------------
 
 

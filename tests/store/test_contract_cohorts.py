@@ -108,3 +108,23 @@ def test_static_members_are_the_persons_of_their_distinct_ids(backend: Backend) 
     assert set(cohorts.members(project, cohort.id)) == {ada.uuid, bob.uuid}
     other = backend.stores.projects.create("other").id
     assert cohorts.add_static_members(other, cohort.id, ["ada"], T0) == []
+
+
+def test_each_stored_membership_keeps_its_count(backend: Backend) -> None:
+    project = backend.stores.projects.create("p").id
+    cohorts = backend.stores.cohorts
+    computed = cohorts.create(project, "c", "", FILTERS)
+    assert cohorts.count_history(project, computed.id) == []
+    first, second = T0 + timedelta(minutes=5), T0 + timedelta(minutes=20)
+    cohorts.set_members(project, computed.id, [A, B], first)
+    cohorts.set_members(project, computed.id, [C], second)
+    history = cohorts.count_history(project, computed.id)
+    assert [(h.version, h.count, h.calculated_at) for h in history] == [
+        (2, 1, utc_naive(second)),
+        (1, 2, utc_naive(first)),
+    ]
+    assert [h.version for h in cohorts.count_history(project, computed.id, limit=1, offset=1)] == [
+        1
+    ]
+    other = backend.stores.projects.create("other").id
+    assert cohorts.count_history(other, computed.id) == []

@@ -210,6 +210,22 @@ def cohort_routes(
             {"results": results, "next": next_page(request, len(found), limit, offset)}
         )
 
+    def history(request: Request, body: Any) -> Response:
+        """The count of each stored membership, newest first: the count over time."""
+        project = context.project(request)
+        cohort_id = request.path_params["cohort_id"]
+        service.get(project.id, cohort_id)
+        limit = int_param(request, "limit", 100, low=1, high=MAX_LIMIT)
+        offset = int_param(request, "offset", 0, low=0, high=10**9)
+        found = service.store.count_history(project.id, cohort_id, limit=limit, offset=offset)
+        results = [
+            {"version": c.version, "count": c.count, "calculated_at": utc_text(c.calculated_at)}
+            for c in found
+        ]
+        return json_response(
+            {"results": results, "next": next_page(request, len(found), limit, offset)}
+        )
+
     base = "/api/projects/{project_id:int}/cohorts"
     return [
         Route(
@@ -223,6 +239,11 @@ def cohort_routes(
         Route(
             f"{base}/{{cohort_id:int}}/persons/",
             api_endpoint(context, members, scope="cohort:read"),
+            methods=["GET"],
+        ),
+        Route(
+            f"{base}/{{cohort_id:int}}/history/",
+            api_endpoint(context, history, scope="cohort:read"),
             methods=["GET"],
         ),
         Route(

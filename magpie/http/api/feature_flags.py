@@ -15,6 +15,8 @@ from starlette.routing import Route
 
 from magpie.clock import Clock
 from magpie.errors import FlagKeyTaken, InvalidInput, NotFound
+from magpie.flags.blast_radius import blast_radius
+from magpie.flags.cohorts import CohortMembership
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.filters import check_filters, check_key
 from magpie.flags.usage import flag_usage
@@ -55,6 +57,14 @@ class FeatureFlagChanges(BaseModel):
     active: StrictBool | None = None
     ensure_experience_continuity: StrictBool | None = None
     deleted: StrictBool | None = None
+
+
+class BlastRadiusRequest(BaseModel):
+    """PostHog's body: one release condition and the group type it aggregates by."""
+
+    model_config = ConfigDict(extra="ignore")
+    condition: dict[str, Any]
+    group_type_index: int | None = Field(default=None, ge=0, le=4, strict=True)
 
 
 def is_simple(flag: FeatureFlag) -> bool:
@@ -117,6 +127,7 @@ def feature_flag_routes(
     definitions: FlagDefinitions,
     runner: QueryRunner,
     clock: Clock,
+    cohorts: CohortMembership,
 ) -> list[Route]:
     def project_flags(project_id: int) -> dict[int, FeatureFlag]:
         return {f.id: f for f in store.list(project_id)}
@@ -232,12 +243,37 @@ def feature_flag_routes(
             }
         )
 
+    def user_blast_radius(request: Request, body: Any) -> Response:
+        """How many stored persons (or groups) a condition's properties reach, of all."""
+        project = context.project(request)
+        asked = parse_body(BlastRadiusRequest, body)
+        found = blast_radius(
+            runner,
+            project.id,
+            store.list(project.id),
+            cohorts,
+            asked.condition,
+            asked.group_type_index,
+            clock.now(),
+        )
+        return json_response({"users_affected": found.affected, "total_users": found.total})
+
     base = "/api/projects/{project_id:int}/feature_flags"
     return [
         Route(
             f"{base}/",
             api_endpoint(context, flag_list, scope="feature_flag"),
             methods=["GET", "POST"],
+        ),
+        Route(
+            f"{base}/user_blast_radius",
+            api_endpoint(context, user_blast_radius, scope="feature_flag:read"),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/user_blast_radius/",
+            api_endpoint(context, user_blast_radius, scope="feature_flag:read"),
+            methods=["POST"],
         ),
         Route(
             f"{base}/{{flag_id:int}}/",

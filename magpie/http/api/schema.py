@@ -22,7 +22,7 @@ from starlette.routing import Route
 from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboard, NewInsight
 from magpie.http.api.cohorts import CohortChanges, NewCohort
 from magpie.http.api.common import MAX_API_BODY, json_response
-from magpie.http.api.feature_flags import FeatureFlagChanges, NewFeatureFlag
+from magpie.http.api.feature_flags import BlastRadiusRequest, FeatureFlagChanges, NewFeatureFlag
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
 from magpie.query.kinds import KINDS
@@ -42,6 +42,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     CohortChanges,
     NewFeatureFlag,
     FeatureFlagChanges,
+    BlastRadiusRequest,
 )
 BIGINT = 2**63 - 1
 STRING: Schema = {"type": "string"}
@@ -559,6 +560,21 @@ FLAG_OPERATIONS = [
         (PROJECT_ID, FLAG_ID),
         response=page(ref("FeatureFlagVersion")),
     ),
+    *[
+        Operation(
+            "post",
+            f"/api/projects/{{project_id}}/feature_flags/user_blast_radius{slash}",
+            f"feature_flags_user_blast_radius{suffix}",
+            "How many stored persons (or groups of group_type_index) a release condition's"
+            " properties match, of how many; the rollout percentage is not applied",
+            "feature_flags",
+            (PROJECT_ID,),
+            body=ref("BlastRadiusRequest"),
+            response=obj({"users_affected": INTEGER, "total_users": INTEGER}),
+            errors=(408,),
+        )
+        for slash, suffix in (("", ""), ("/", "_slash"))
+    ],
 ]
 
 OPERATIONS: list[Operation] = [
@@ -864,6 +880,15 @@ OPERATIONS: list[Operation] = [
         "cohorts",
         (PROJECT_ID, COHORT_ID, LIMIT, OFFSET),
         response=page(ref("Person")),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/cohorts/{cohort_id}/history/",
+        "cohorts_history",
+        "The cohort's count at each stored membership (each calculation), newest first",
+        "cohorts",
+        (PROJECT_ID, COHORT_ID, LIMIT, OFFSET),
+        response=page(obj({"version": INTEGER, "count": INTEGER, "calculated_at": TIME})),
     ),
     Operation(
         "post",

@@ -20,7 +20,7 @@ from magpie.store.duckdb.database import (
     first_row,
     transaction,
 )
-from magpie.store.model import Cohort
+from magpie.store.model import Cohort, CohortCount
 
 _COLUMNS = (
     "id, project_id, name, description, filters, is_static, deleted, version, count,"
@@ -39,6 +39,11 @@ FROM person_distinct_ids d JOIN incoming i ON i.distinct_id = d.distinct_id
 WHERE d.project_id = $project
   AND d.person_uuid NOT IN (SELECT person_uuid FROM cohort_people WHERE cohort_id = $cohort)
 RETURNING person_uuid
+"""
+# The count of the membership just stored, kept for the count over time.
+_RECORD_COUNT = """
+INSERT INTO cohort_counts
+SELECT project_id, id, version, count, last_calculation FROM cohorts WHERE id = ?
 """
 _ADD_NEW = """
 INSERT INTO cohort_people
@@ -168,6 +173,7 @@ class DuckDBCohortStore:
                     [utc_naive(at), cohort_id, cohort_id],
                 )
             )
+            cursor.execute(_RECORD_COUNT, [cohort_id])
         return _cohort(stored)
 
     def add_static_members(
@@ -194,6 +200,7 @@ class DuckDBCohortStore:
                 " WHERE cohort_id = ?) WHERE id = ?",
                 [cohort_id, cohort_id],
             )
+            cursor.execute(_RECORD_COUNT, [cohort_id])
         return [r[0] for r in added]
 
     def record_failure(self, project_id: int, cohort_id: int, error: str) -> None:
@@ -226,3 +233,17 @@ class DuckDBCohortStore:
             )
         )
         return row is not None
+
+    def count_history(
+        self, project_id: int, cohort_id: int, *, limit: int = 100, offset: int = 0
+    ) -> builtins.list[CohortCount]:
+        rows = (
+            self._db.cursor()
+            .execute(
+                "SELECT version, count, calculated_at FROM cohort_counts"
+                " WHERE project_id = ? AND cohort_id = ? ORDER BY version DESC LIMIT ? OFFSET ?",
+                [project_id, cohort_id, limit, offset],
+            )
+            .fetchall()
+        )
+        return [CohortCount(*row) for row in rows]

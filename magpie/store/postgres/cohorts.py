@@ -16,7 +16,7 @@ from typing import Any
 
 from magpie.clock import Clock, utc_naive
 from magpie.store.base import MembershipCopy
-from magpie.store.model import Cohort
+from magpie.store.model import Cohort, CohortCount
 from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.text import jsonb_text, pg_text
 
@@ -38,6 +38,11 @@ WHERE project_id = %s AND id = %s RETURNING {_COLUMNS}
 _NEXT_VERSION = f"""
 UPDATE cohorts SET version = version + 1, count = %s, last_calculation = %s
 WHERE project_id = %s AND id = %s RETURNING {_COLUMNS}
+"""
+# The count of the membership just stored, kept for the count over time.
+_RECORD_COUNT = """
+INSERT INTO cohort_counts (project_id, cohort_id, version, count, calculated_at)
+SELECT project_id, id, version, count, last_calculation FROM cohorts WHERE id = %s
 """
 _DROP_LEFT = """
 DELETE FROM cohort_people AS c WHERE c.cohort_id = %s
@@ -141,6 +146,7 @@ class PostgresCohortStore:
                 r[0] for r in connection.execute(_DROP_LEFT, (cohort_id, members)).fetchall()
             ]
             connection.execute(_ADD_NEW, (project_id, cohort_id, members, cohort.version))
+            connection.execute(_RECORD_COUNT, (cohort_id,))
             if self._copy is not None:
                 self._copy.write(project_id, cohort_id, cohort.version, members, removed)
         return cohort
@@ -174,6 +180,7 @@ class PostgresCohortStore:
                 " WHERE cohort_id = %s) WHERE id = %s",
                 (cohort_id, cohort_id),
             )
+            connection.execute(_RECORD_COUNT, (cohort_id,))
             if self._copy is not None and added:
                 self._copy.write(project_id, cohort_id, row[0], added, [])
         return added
@@ -205,3 +212,15 @@ class PostgresCohortStore:
                 (cohort_id, person_id, project_id),
             ).fetchone()
         return row is not None
+
+    def count_history(
+        self, project_id: int, cohort_id: int, *, limit: int = 100, offset: int = 0
+    ) -> builtins.list[CohortCount]:
+        with self._db.connection() as connection:
+            rows = connection.execute(
+                "SELECT version, count, calculated_at FROM cohort_counts"
+                " WHERE project_id = %s AND cohort_id = %s"
+                " ORDER BY version DESC LIMIT %s OFFSET %s",
+                (project_id, cohort_id, limit, offset),
+            ).fetchall()
+        return [CohortCount(*row) for row in rows]
