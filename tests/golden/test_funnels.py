@@ -554,6 +554,32 @@ ACTOR_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         },
         ["c", "d"],
     ),
+    # Furthest steps: a 3, b 2, c 1, d 1, e 2 (the one-query plan).
+    (
+        "custom steps: those whose furthest step is one of them",
+        "ordered",
+        {"funnel": {"series": PV_SU_BUY}, "funnelCustomSteps": [1, 3], "funnelStep": 2},
+        ["a", "c", "d"],
+    ),
+    # b, c and d sign up; a and e are excluded, so reach no step (matched in Python).
+    (
+        "custom steps of a funnel with exclusions",
+        "exclusion",
+        {
+            "funnel": {"series": PV_SU, "funnelsFilter": {"exclusions": [CANCEL]}},
+            "funnelCustomSteps": [2],
+        },
+        ["b", "c", "d"],
+    ),
+    (
+        "custom steps: step 1 only, nobody with exclusions",
+        "exclusion",
+        {
+            "funnel": {"series": PV_SU, "funnelsFilter": {"exclusions": [CANCEL]}},
+            "funnelCustomSteps": [1],
+        },
+        [],
+    ),
 ]
 
 
@@ -610,14 +636,24 @@ def test_actor_pages(engines: Engines) -> None:
     )
 
 
-@pytest.mark.parametrize("step", [0, -1, 4])
-def test_bad_funnel_step(engines: Engines, step: int) -> None:
+@pytest.mark.parametrize(
+    "point",
+    [
+        {"funnelStep": 0},
+        {"funnelStep": -1},
+        {"funnelStep": 4},
+        {"funnelCustomSteps": []},
+        {"funnelCustomSteps": [1, 4]},
+        {"funnelCustomSteps": [0]},
+    ],
+)
+def test_bad_funnel_step(engines: Engines, point: dict[str, Any]) -> None:
     payload = {
         "kind": "ActorsQuery",
         "source": {
             "kind": "FunnelsActorsQuery",
             "source": {"kind": "FunnelsQuery", "series": PV_SU_BUY, "dateRange": WEEK},
-            "funnelStep": step,
+            **point,
         },
     }
     for engine in ("duckdb", "clickhouse"):

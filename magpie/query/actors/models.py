@@ -32,6 +32,8 @@ class FunnelsActorsQuery(_Model):
     source: FunnelsQuery
     # 1-based; negative: those who reached the step before and dropped off before this one.
     funnelStep: int | None = None
+    # The actors whose furthest step (1-based) is one of these; overrides funnelStep.
+    funnelCustomSteps: list[int] | None = None
     funnelStepBreakdown: str | int | list[str | int] | None = None
     funnelTrendsDropOff: bool | None = None
     funnelTrendsEntrancePeriodStart: str | None = None

@@ -18,7 +18,23 @@ from magpie.query.funnels.compute import ActorOutcome, compute, period_of, rules
 from magpie.query.funnels.views import entry_periods, from_to, kept_values
 
 
+def _custom_steps(source: FunnelsActorsQuery, steps: int) -> list[int] | None:
+    """``funnelCustomSteps``: the actors whose furthest step is one of these (1-based),
+    instead of ``funnelStep``."""
+    custom = source.funnelCustomSteps
+    if custom is None:
+        return None
+    if not custom or any(not 1 <= s <= steps for s in custom):
+        raise InvalidInput(
+            f"funnelCustomSteps must list steps 1 to {steps}", attr="funnelCustomSteps"
+        )
+    return sorted(set(custom))
+
+
 def _step_filter(source: FunnelsActorsQuery, steps: int) -> Callable[[ActorOutcome], bool]:
+    custom = _custom_steps(source, steps)
+    if custom is not None:
+        return lambda o: o.outcome.reached in custom
     step = source.funnelStep
     if step is None or step == 0 or abs(step) > steps or step == -1:
         raise InvalidInput(
@@ -58,11 +74,7 @@ def _planned_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorS
     rules_of(query)
     period = period_of(query, context)
     breakdown = breakdown_of(query.breakdownFilter)
-    step = source.funnelStep or 0
-    reached = exp.GTE if step > 0 else exp.EQ
-    condition = reached(
-        this=exp.column("reached"), expression=exp.Literal.number(step if step > 0 else -step - 1)
-    )
+    condition = _reached_condition(source)
     value, kept = None, None
     if breakdown is not None:
         wanted = source.funnelStepBreakdown
@@ -72,6 +84,18 @@ def _planned_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorS
     select = steps_sql.actors_query(query, period, context, breakdown, condition, value, kept)
     rows = context.run(context.compile(select))
     return actor_set([r[0] for r in rows], None, query.aggregation_group_type_index)
+
+
+def _reached_condition(source: FunnelsActorsQuery) -> exp.Expr:
+    """``_step_filter`` (already checked) on the plan's ``reached`` column."""
+    reached = exp.column("reached")
+    custom = _custom_steps(source, len(source.source.series))
+    if custom is not None:
+        return exp.In(this=reached, expressions=[exp.Literal.number(s) for s in custom])
+    step = source.funnelStep or 0
+    if step > 0:
+        return exp.GTE(this=reached, expression=exp.Literal.number(step))
+    return exp.EQ(this=reached, expression=exp.Literal.number(-step - 1))
 
 
 def _trends_actors(
