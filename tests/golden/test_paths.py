@@ -232,7 +232,56 @@ def test_the_actors_of_a_node_or_an_edge(
     assert found == expected
 
 
-@pytest.mark.parametrize("keys", [{}, {"pathStartKey": "home"}, {"pathDropoffKey": "2_/pricing"}])
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        # Paths: ada /home /pricing /signup, then /home /docs; bob /home /pricing /home
+        # /pricing; v /blog/1 /blog/2 /pricing.
+        ({"pathDropoffKey": "3_/signup"}, {"ada"}),
+        ({"pathDropoffKey": "2_/docs"}, {"ada"}),
+        ({"pathDropoffKey": "4_/pricing"}, {"bob"}),
+        ({"pathDropoffKey": "3_/pricing"}, {"v"}),
+        ({"pathDropoffKey": "2_/pricing"}, set()),  # everyone went on
+        ({"pathDropoffKey": "3_/home"}, set()),
+        # Cut at three steps, bob's path ends at his second /home.
+        ({"pathDropoffKey": "3_/home", "stepLimit": 3}, {"bob"}),
+        ({"pathDropoffKey": "4_/pricing", "stepLimit": 3}, set()),
+        # From /pricing: ada to /signup, bob to /home and /pricing, v nowhere.
+        ({"pathDropoffKey": "2_/signup", "startPoint": "/pricing"}, {"ada"}),
+        # Up to /pricing: v's /blog/1 /blog/2 /pricing, bob's and ada's /home /pricing.
+        ({"pathDropoffKey": "2_/pricing", "endPoint": "/pricing"}, {"ada", "bob"}),
+        (
+            {"pathDropoffKey": "3_/signup", "startPoint": "/home", "endPoint": "/signup"},
+            {"ada"},
+        ),
+    ],
+)
+def test_the_actors_who_left_at_a_node(
+    engines: Engines, keys: dict[str, Any], expected: set[str]
+) -> None:
+    query = PathsQuery.model_validate(
+        {
+            "kind": "PathsQuery",
+            "dateRange": {"date_from": "2026-03-01", "date_to": "2026-03-05"},
+            "pathsFilter": {"includeEventTypes": ["$pageview"], **keys},
+        }
+    )
+    found = actors_on_both(
+        engines, lambda context: path_actors(query, context), NOW, PROJECTS["web"]
+    )
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {},
+        {"pathStartKey": "home"},
+        {"pathDropoffKey": "1_/home"},
+        {"pathDropoffKey": "pricing"},
+        {"pathDropoffKey": "2_/pricing", "pathStartKey": "1_/home"},
+    ],
+)
 def test_actors_of_an_unknown_node_are_a_clear_error(
     engines: Engines, keys: dict[str, str]
 ) -> None:
