@@ -97,6 +97,36 @@ _STARTS = {
         HAVING min(timestamp) >= RANGE_START AND argMin(MATCHES, timestamp) = 1""",
 }
 
+# 24-hour windows: each cohort's first start event, and the returns counted from it.
+_WINDOW_STARTS = {
+    "retention_recurring": """
+        SELECT ACTOR AS actor, PERIOD AS cohort, BREAKDOWN_VALUE AS breakdown_value,
+               min(timestamp) AS first_at
+        FROM events WHERE TARGET_EVENTS GROUP BY 1, 2""",
+    "retention_first_time": """
+        SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
+               BREAKDOWN_VALUE AS breakdown_value, min(timestamp) AS first_at
+        FROM events WHERE TARGET_EVENTS GROUP BY 1 HAVING min(timestamp) >= RANGE_START""",
+    "retention_first_ever_occurrence": """
+        SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
+               BREAKDOWN_VALUE AS breakdown_value, min(timestamp) AS first_at
+        FROM events WHERE TARGET_EVENTS GROUP BY 1
+        HAVING min(timestamp) >= RANGE_START AND argMin(MATCHES, timestamp) = 1""",
+}
+# A return in the k-th window after the cohort's first start event counts as
+# "came back k periods later" for that cohort alone (hence the cohort column).
+_WINDOW_RETURNS = """
+    returns_at AS (SELECT ACTOR AS actor, timestamp AS at FROM events WHERE RETURN_EVENTS),
+    comebacks AS (
+        SELECT actor, cohort, cohort + k AS came_back FROM (
+            SELECT s.actor AS actor, s.cohort AS cohort, WINDOW_INDEX AS k
+            FROM starts AS s JOIN returns_at AS r ON s.actor = r.actor
+            WHERE r.at > s.first_at
+        ) AS in_windows GROUP BY 1, 2, 3 HAVING count() >= MINIMUM
+    )"""
+# Per period: the unit its windows are counted in, and how many of those a window is.
+WINDOW_UNITS = {"Hour": ("hour", 1), "Day": ("hour", 24), "Week": ("day", 7), "Month": ("day", 30)}
+
 _RETURNS = """
     SELECT ACTOR AS actor, PERIOD AS came_back FROM events WHERE RETURN_EVENTS
     GROUP BY 1, 2 HAVING count() >= MINIMUM"""
@@ -111,7 +141,7 @@ _RETURNS_ITSELF = "SELECT actor, cohort AS came_back FROM activity WHERE occurre
 _CELLS = """
     SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value,
            r.came_back - s.cohort AS k, count() AS actors
-    FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+    FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
     WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
     GROUP BY 1, 2, 3"""
 
@@ -120,7 +150,7 @@ _LAST_RETURNS = """
     SELECT cohort, breakdown_value, k, count() AS actors FROM (
         SELECT s.actor AS actor, s.cohort AS cohort, s.breakdown_value AS breakdown_value,
                max(r.came_back - s.cohort) AS k
-        FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+        FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
         WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
         GROUP BY 1, 2, 3
     ) AS last_returns GROUP BY 1, 2, 3"""
@@ -134,11 +164,14 @@ _CELL_ACTORS = """
     SELECT DISTINCT s.actor AS actor FROM starts AS s
     WHERE s.cohort = COHORT AND BREAKDOWN_MATCH"""
 _RETURNED_ACTORS = """
-    SELECT DISTINCT s.actor AS actor FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+    SELECT DISTINCT s.actor AS actor FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
     WHERE s.cohort = COHORT AND BREAKDOWN_MATCH AND RETURNED"""
 
 
 def _ctes(starts: str) -> str:
+    if starts.startswith("windows:"):
+        kind = starts.removeprefix("windows:")
+        return f"starts AS ({_WINDOW_STARTS[kind]}), {_WINDOW_RETURNS}"
     if starts == "retention_recurring_itself":
         ctes = f"activity AS ({_ACTIVITY}), starts AS ({_STARTS[starts]}), "
         return ctes + f"comebacks AS ({_RETURNS_ITSELF})"
@@ -218,7 +251,10 @@ def _slots(
         return where if condition is None else exp.and_(where, condition)
 
     recurring = kind == "retention_recurring"
-    itself = recurring and _same_events(settings.targetEntity, settings.returningEntity)
+    windows = settings.timeWindowMode == "24_hour_windows"
+    itself = (
+        recurring and not windows and _same_events(settings.targetEntity, settings.returningEntity)
+    )
     target_events = target.model_copy(update={"properties": None}) if first_ever else target
     breakdown = breakdown_of(query.breakdownFilter)
     # The value on the actor's first target event of the cohort period.
@@ -249,7 +285,37 @@ def _slots(
         matches = series_filter(target, window, context, bounded_below=False).where()
         one, zero = exp.Literal.number(1), exp.Literal.number(0)
         slots["MATCHES"] = exp.If(this=matches, true=one, false=zero)
+    slots["ACTOR_MATCH"] = _match(windows)
+    if windows:
+        slots["WINDOW_INDEX"] = _window_index(settings.period, window, context)
+        return f"windows:{kind}", slots
     return ("retention_recurring_itself" if itself else kind), slots
+
+
+def _match(windows: bool) -> exp.Expr:
+    """How a cohort's members meet their returns: by actor, and with 24-hour
+    windows (counted from each cohort's own first event) by cohort too."""
+    same_actor = exp.EQ(this=exp.column("actor", "s"), expression=exp.column("actor", "r"))
+    if not windows:
+        return same_actor
+    same_cohort = exp.EQ(this=exp.column("cohort", "s"), expression=exp.column("cohort", "r"))
+    return exp.and_(same_actor, same_cohort)
+
+
+def _window_index(period: str, window: TimeWindow, context: QueryContext) -> exp.Expr:
+    """Which window after the first start event (``s.first_at``) a return (``r.at``)
+    falls in: the hours (or, for weeks and months, the days) between them on the
+    project's clock, as boundaries crossed, in windows of 1, 24, 7 or 30."""
+    unit, size = WINDOW_UNITS[period]
+    units = TimeWindow(window.start, window.end, unit, window.tz, window.week_start)
+    between = exp.Sub(
+        this=period_index(exp.column("at", "r"), units, context.dialect),
+        expression=period_index(exp.column("first_at", "s"), units, context.dialect),
+    )
+    windows = exp.Floor(
+        this=exp.Div(this=exp.Paren(this=between), expression=exp.Literal.number(size))
+    )
+    return exp.cast(windows, exp.DataType.build("BIGINT"))
 
 
 # -- results ------------------------------------------------------------------------
@@ -259,10 +325,7 @@ Cell = tuple[int, int]  # (cohort, interval)
 
 def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any]:
     settings = query.retentionFilter
-    if settings.timeWindowMode != "strict_calendar_dates":
-        raise InvalidInput(
-            "timeWindowMode 24_hour_windows is not supported yet", attr="timeWindowMode"
-        )
+    _check(settings)
     window = _window(query, context)
     rows = period_count(window)
     if rows * settings.totalIntervals > MAX_POINTS:
@@ -288,6 +351,13 @@ def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any
         for cohort in range(rows)
     ]
     return {"results": results, "timings": context.timings}
+
+
+def _check(settings: RetentionFilter) -> None:
+    if settings.timeWindowMode == "24_hour_windows" and settings.cumulative:
+        raise InvalidInput(
+            "24-hour windows cannot be cumulative (as in PostHog)", attr="timeWindowMode"
+        )
 
 
 def _cells(found: list[list[Any]], rows: int, cumulative: bool) -> dict[Any, dict[Cell, float]]:
@@ -342,6 +412,7 @@ def retention_actors(
         raise InvalidInput(
             f"the interval must be 0 to {settings.totalIntervals - 1}", attr="interval"
         )
+    _check(settings)
     window = _window(query, context)
     starts, slots = _slots(query, window, context)
     slots["COHORT"] = exp.Literal.number(cohort)
