@@ -52,6 +52,21 @@ class RetentionFilter(_Model):
     minimumOccurrences: int = Field(1, ge=1)
     cumulative: bool = False
     timeWindowMode: Literal["strict_calendar_dates", "24_hour_windows"] = "strict_calendar_dates"
+    # Periods per value after the first: [1, 3] is "Day 1" and "Day 2-4".
+    retentionCustomBrackets: list[int] | None = None
+    aggregationType: str | None = None
+
+    @property
+    def lookahead(self) -> int:
+        """Values per row: one per bracket and the cohort, or totalIntervals."""
+        brackets = self.retentionCustomBrackets
+        return len(brackets) + 1 if brackets else self.totalIntervals
+
+    @property
+    def reach(self) -> int:
+        """Periods after the cohort's that count: all the brackets', or the values'."""
+        brackets = self.retentionCustomBrackets
+        return sum(brackets) + 1 if brackets else self.totalIntervals
 
 
 class RetentionDateRange(_Model):
@@ -140,7 +155,7 @@ _RETURNS_ITSELF = "SELECT actor, cohort AS came_back FROM activity WHERE occurre
 # cohort, breakdown value, interval, actors: one row per cell; interval 0 is the cohort.
 _CELLS = """
     SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value,
-           r.came_back - s.cohort AS k, count() AS actors
+           VALUE_INDEX AS k, ACTORS AS actors
     FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
     WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
     GROUP BY 1, 2, 3"""
@@ -149,7 +164,7 @@ _CELLS = """
 _LAST_RETURNS = """
     SELECT cohort, breakdown_value, k, count() AS actors FROM (
         SELECT s.actor AS actor, s.cohort AS cohort, s.breakdown_value AS breakdown_value,
-               max(r.came_back - s.cohort) AS k
+               max(VALUE_INDEX) AS k
         FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
         WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
         GROUP BY 1, 2, 3
@@ -272,7 +287,14 @@ def _slots(
         "TARGET_EVENTS": events(target_events, bounded=recurring),
         "BREAKDOWN_VALUE": breakdown_value,
         "MINIMUM": exp.Literal.number(settings.minimumOccurrences),
-        "LOOKAHEAD": exp.Literal.number(settings.totalIntervals),
+        "LOOKAHEAD": exp.Literal.number(settings.reach),
+        "VALUE_INDEX": _value_index(settings.retentionCustomBrackets),
+        # With brackets an actor may come back in several periods of one value.
+        "ACTORS": exp.Count(
+            this=exp.Distinct(expressions=[exp.column("actor", "s")])
+            if settings.retentionCustomBrackets
+            else exp.Star()
+        ),
     }
     if not itself:
         returning = _node(settings.returningEntity, "returningEntity")
@@ -290,6 +312,21 @@ def _slots(
         slots["WINDOW_INDEX"] = _window_index(settings.period, window, context)
         return f"windows:{kind}", slots
     return ("retention_recurring_itself" if itself else kind), slots
+
+
+def _value_index(brackets: list[int] | None) -> exp.Expr:
+    """Which value of its cohort's row a return counts in: the periods since the
+    cohort's, or with brackets, the bracket those fall in."""
+    since = exp.Sub(this=exp.column("came_back", "r"), expression=exp.column("cohort", "s"))
+    if not brackets:
+        return since
+    case = exp.Case()
+    edge = 0
+    for index, size in enumerate(brackets, start=1):
+        edge += size
+        condition = exp.LTE(this=since.copy(), expression=exp.Literal.number(edge))
+        case = case.when(condition, exp.Literal.number(index))
+    return case
 
 
 def _match(windows: bool) -> exp.Expr:
@@ -328,7 +365,7 @@ def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any
     _check(settings)
     window = _window(query, context)
     rows = period_count(window)
-    if rows * settings.totalIntervals > MAX_POINTS:
+    if rows * settings.lookahead > MAX_POINTS:
         raise ResultTooLarge(
             f"this retention table would have more than {MAX_POINTS:,} cells (the result size "
             "limit): use fewer intervals or a shorter range"
@@ -353,7 +390,33 @@ def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any
     return {"results": results, "timings": context.timings}
 
 
+def _labels(settings: RetentionFilter) -> list[str]:
+    """Each value's label: "Day 3", or with brackets the periods one covers, "Day 2-4"."""
+    name = settings.period
+    brackets = settings.retentionCustomBrackets
+    if not brackets:
+        return [f"{name} {k}" for k in range(settings.totalIntervals)]
+    labels, first = [f"{name} 0"], 1
+    for size in brackets:
+        last = first + size - 1
+        labels.append(f"{name} {first}" if first == last else f"{name} {first}-{last}")
+        first = last + 1
+    return labels
+
+
 def _check(settings: RetentionFilter) -> None:
+    if settings.aggregationType is not None:
+        raise InvalidInput(
+            "aggregationType is not supported yet: retention counts actors",
+            attr="retentionFilter.aggregationType",
+        )
+    brackets = settings.retentionCustomBrackets
+    if brackets is not None and (not brackets or min(brackets) < 1 or sum(brackets) >= MAX_BUCKETS):
+        raise InvalidInput(
+            f"retentionCustomBrackets must be periods of 1 or more, fewer than {MAX_BUCKETS}"
+            " in all",
+            attr="retentionFilter.retentionCustomBrackets",
+        )
     if settings.timeWindowMode == "24_hour_windows" and settings.cumulative:
         raise InvalidInput(
             "24-hour windows cannot be cumulative (as in PostHog)", attr="timeWindowMode"
@@ -393,8 +456,8 @@ def _row(
         "date": start.replace(tzinfo=window.tz).isoformat(),
         "breakdown_value": breakdown_value,
         "values": [
-            {"count": int(cells.get((cohort, k), 0)), "label": f"{name} {k}"}
-            for k in range(settings.totalIntervals)
+            {"count": int(cells.get((cohort, k), 0)), "label": label}
+            for k, label in enumerate(_labels(settings))
         ],
     }
 
@@ -408,11 +471,9 @@ def retention_actors(
 ) -> list[str]:
     """The actors counted in one cell: row ``cohort``, value ``interval``."""
     settings = query.retentionFilter
-    if not 0 <= interval < settings.totalIntervals:
-        raise InvalidInput(
-            f"the interval must be 0 to {settings.totalIntervals - 1}", attr="interval"
-        )
     _check(settings)
+    if not 0 <= interval < settings.lookahead:
+        raise InvalidInput(f"the interval must be 0 to {settings.lookahead - 1}", attr="interval")
     window = _window(query, context)
     starts, slots = _slots(query, window, context)
     slots["COHORT"] = exp.Literal.number(cohort)
@@ -423,23 +484,17 @@ def retention_actors(
         if breakdown_value is not None
         else exp.true()
     )
-    came_back, due = (
-        exp.column("came_back", "r"),
-        exp.Add(this=exp.column("cohort", "s"), expression=exp.Literal.number(interval)),
-    )
-    slots["RETURNED"] = (
-        exp.and_(
-            exp.GTE(this=came_back, expression=due),
-            exp.LT(
-                this=came_back.copy(),
-                expression=exp.Add(
-                    this=exp.column("cohort", "s"),
-                    expression=exp.Literal.number(settings.totalIntervals),
-                ),
-            ),
-        )
-        if settings.cumulative
-        else exp.EQ(this=came_back, expression=due)
+    value = slots["VALUE_INDEX"]
+    wanted = exp.Literal.number(interval)
+    # Later still, when cumulative; in the row's reach either way.
+    in_value = (exp.GTE if settings.cumulative else exp.EQ)(this=value, expression=wanted)
+    slots["RETURNED"] = exp.and_(
+        exp.GT(this=exp.column("came_back", "r"), expression=exp.column("cohort", "s")),
+        exp.LT(
+            this=exp.column("came_back", "r"),
+            expression=exp.Add(this=exp.column("cohort", "s"), expression=slots["LOOKAHEAD"]),
+        ),
+        in_value,
     )
     final = _CELL_ACTORS if interval == 0 else _RETURNED_ACTORS
     rows = context.run(context.compile(fill_named(f"WITH {_ctes(starts)} {final}", slots)))

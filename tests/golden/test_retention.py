@@ -239,6 +239,30 @@ CASES += [
         },
         [[2, 2, 0, 1], [0] * 4, [0] * 4, [0] * 4],
     ),
+    # Brackets [1, 2]: Day 1, then Day 2-3 (a came back on both, b on day 2 of its
+    # cohort: each is one actor there).
+    (
+        "custom brackets",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": {"retentionCustomBrackets": [1, 2]}},
+        [[2, 1, 2], [1, 1, 1], [2, 1, 0], [1, 0, 0]],
+    ),
+    (
+        "custom brackets, cumulative",
+        "windows",
+        {
+            "dateRange": FOUR_DAYS,
+            "retentionFilter": {"retentionCustomBrackets": [1, 2], "cumulative": True},
+        },
+        [[2, 2, 2], [1, 1, 1], [2, 1, 0], [1, 0, 0]],
+    ),
+    # The windows (1st: a 1 and 3, b 1; 2nd: a 2; 3rd: a 1) in brackets of 1 and 2.
+    (
+        "custom brackets of 24-hour windows",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": {**WINDOWS, "retentionCustomBrackets": [1, 2]}},
+        [[2, 2, 1], [1, 0, 1], [2, 1, 0], [1, 0, 0]],
+    ),
     # Weeks are windows of 7 days: from a's 1st to its 4th is 3 days, window 0.
     (
         "7-day windows",
@@ -255,6 +279,16 @@ def test_cohort_tables(
 ) -> None:
     answer = on_both(engines, {"kind": "RetentionQuery", **query}, NOW, PROJECTS[project])
     assert [[v["count"] for v in row["values"]] for row in answer["results"]] == expected
+
+
+def test_bracket_labels(engines: Engines) -> None:
+    query = {
+        "kind": "RetentionQuery",
+        "dateRange": FOUR_DAYS,
+        "retentionFilter": {"period": "Week", "retentionCustomBrackets": [1, 1, 3]},
+    }
+    rows = on_both(engines, query, NOW, PROJECTS["windows"])["results"]
+    assert [v["label"] for v in rows[0]["values"]] == ["Week 0", "Week 1", "Week 2", "Week 3-5"]
 
 
 def test_result_shape_in_the_project_time_zone(engines: Engines) -> None:
@@ -302,6 +336,9 @@ def test_breakdown_by_the_start_events_value(engines: Engines) -> None:
         {"retentionFilter": {"period": "Fortnight"}},
         {"retentionFilter": {"totalIntervals": 0}},
         {"retentionFilter": {"timeWindowMode": "24_hour_windows", "cumulative": True}},
+        {"retentionFilter": {"retentionCustomBrackets": []}},
+        {"retentionFilter": {"retentionCustomBrackets": [2, 0]}},
+        {"retentionFilter": {"aggregationType": "sum", "aggregationProperty": "price"}},
         {"retentionFilter": {"targetEntity": {"id": 3, "type": "actions"}}},
         {"aggregation_group_type_index": 9},
         {"dateRange": {"date_from": "1200-01-01"}, "retentionFilter": {"period": "Hour"}},
@@ -352,6 +389,10 @@ def test_the_actors_of_a_cell(
         (WINDOWS, (0, 2), set()),
         (WINDOWS, (0, 3), {"a"}),
         (WINDOWS, (1, 2), {"a"}),
+        ({"retentionCustomBrackets": [1, 2]}, (0, 1), {"a"}),
+        ({"retentionCustomBrackets": [1, 2]}, (0, 2), {"a", "b"}),
+        ({"retentionCustomBrackets": [1, 2], "cumulative": True}, (0, 1), {"a", "b"}),
+        ({"retentionCustomBrackets": [1, 2]}, (2, 2), set()),
     ],
 )
 def test_the_actors_of_a_24_hour_window(
