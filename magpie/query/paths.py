@@ -48,6 +48,8 @@ class PathsFilter(_Model):
     pathGroupings: list[str] = Field(default_factory=list)
     pathReplacements: bool = False
     localPathCleaningFilters: list[PathCleaningFilter] = Field(default_factory=list)
+    # The item of each event when includeEventTypes has "hogql" (e.g. properties.$host).
+    pathsHogQLExpression: str | None = Field(None, max_length=4000)
     # Which node or edge an actors query asks about ("2_/pricing").
     pathStartKey: str | None = None
     pathEndKey: str | None = None
@@ -255,6 +257,7 @@ def _query(
             list(settings.includeEventTypes),
             settings.localPathCleaningFilters,
             settings.pathGroupings,
+            settings.pathsHogQLExpression,
         ),
         "PATH_EVENTS": exp.and_(*conditions),
         "KEPT_ITEMS": exp.and_(*kept),

@@ -192,14 +192,42 @@ def test_average_conversion_time_in_milliseconds(engines: Engines) -> None:
     }
 
 
+def test_hogql_items(engines: Engines) -> None:
+    """Every event is its expression's value (no trailing slash taken off): the
+    signup and the screens have no URL, so they are no step."""
+    found = paths(
+        engines, includeEventTypes=["hogql"], pathsHogQLExpression="properties.$current_url"
+    )
+    assert sorted(found) == [
+        ("1_/blog/1", "2_/blog/2", 1),
+        ("1_/home", "2_/docs", 1),
+        ("1_/home", "2_/pricing", 1),
+        ("1_/home/", "2_/pricing", 1),
+        ("2_/blog/2", "3_/pricing", 1),
+        ("2_/pricing", "3_/home", 1),
+        ("2_/pricing", "3_/signup", 1),
+        ("3_/home", "4_/pricing", 1),
+    ]
+
+
+def test_hogql_items_beside_other_types(engines: Engines) -> None:
+    """Screens by their names; every other event by the expression, here the event's
+    name with a mark: each session's pageviews are one repeated step, so only v's
+    signup after its views and app's two screens make edges."""
+    found = paths(
+        engines, includeEventTypes=["$screen", "hogql"], pathsHogQLExpression="concat(event, '!')"
+    )
+    assert sorted(found) == [("1_$pageview!", "2_signed_up!", 1), ("1_Settings", "2_Profile", 1)]
+
+
 @pytest.mark.parametrize(
     "settings",
     [
+        {"includeEventTypes": ["hogql"], "pathsHogQLExpression": "properties.("},
         {"localPathCleaningFilters": [{"regex": "([", "alias": "x"}]},
         {"stepLimit": 1},
         {"startPoint": "/a", "endPoint": "/b", "stepLimit": 2},
         {"includeEventTypes": ["$autocapture"]},
-        {"includeEventTypes": ["hogql"]},
     ],
 )
 def test_bad_input_is_a_clear_error(engines: Engines, settings: dict[str, Any]) -> None:
