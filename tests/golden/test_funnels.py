@@ -493,6 +493,7 @@ def _names(answer: dict[str, Any]) -> list[str]:
     return sorted(row[0]["distinct_ids"][0] for row in answer["results"])
 
 
+TIME_TO_CONVERT = {"series": PV_SU, "funnelsFilter": {"funnelVizType": "time_to_convert"}}
 ACTOR_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     (
         "reached step 1",
@@ -571,6 +572,15 @@ ACTOR_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         },
         ["b", "c", "d"],
     ),
+    # Conversions a 600 s, b 300 s, e 1200 s: bins from 300, 750 and 1200.
+    (
+        "a time-to-convert bin",
+        "ordered",
+        {"funnel": TIME_TO_CONVERT, "funnelTimeToConvertBin": 300},
+        ["a", "b"],
+    ),
+    ("an empty bin", "ordered", {"funnel": TIME_TO_CONVERT, "funnelTimeToConvertBin": 750}, []),
+    ("the last bin", "ordered", {"funnel": TIME_TO_CONVERT, "funnelTimeToConvertBin": 1200}, ["e"]),
     (
         "custom steps: step 1 only, nobody with exclusions",
         "exclusion",
@@ -645,6 +655,7 @@ def test_actor_pages(engines: Engines) -> None:
         {"funnelCustomSteps": []},
         {"funnelCustomSteps": [1, 4]},
         {"funnelCustomSteps": [0]},
+        {"funnelTimeToConvertBin": 300},  # of a steps funnel
     ],
 )
 def test_bad_funnel_step(engines: Engines, point: dict[str, Any]) -> None:
@@ -661,6 +672,20 @@ def test_bad_funnel_step(engines: Engines, point: dict[str, Any]) -> None:
             400,
             "invalid_input",
         )
+
+
+def test_a_bin_is_named_by_its_start(engines: Engines) -> None:
+    payload = {
+        "kind": "ActorsQuery",
+        "source": {
+            "kind": "FunnelsActorsQuery",
+            "source": {"kind": "FunnelsQuery", "dateRange": WEEK, **TIME_TO_CONVERT},
+            "funnelTimeToConvertBin": 301,
+        },
+    }
+    for engine in ("duckdb", "clickhouse"):
+        answer = engines.run(engine, payload, NOW, PROJECTS["ordered"])
+        assert answer.error == (400, "invalid_input")
 
 
 FITTING = [c for c in CASES if steps_sql.fits(FunnelsQuery.model_validate(_payload(c[2])))]

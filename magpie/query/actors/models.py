@@ -37,6 +37,9 @@ class FunnelsActorsQuery(_Model):
     funnelStepBreakdown: str | int | list[str | int] | None = None
     funnelTrendsDropOff: bool | None = None
     funnelTrendsEntrancePeriodStart: str | None = None
+    # Magpie's: for a time_to_convert funnel, the actors of the bin that starts at
+    # this many seconds (a bin of the result's "bins").
+    funnelTimeToConvertBin: float | None = None
 
 
 class ActorsQuery(_Model):

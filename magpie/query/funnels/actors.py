@@ -15,7 +15,7 @@ from magpie.query.breakdowns import breakdown_of
 from magpie.query.context import QueryContext
 from magpie.query.funnels import steps_sql
 from magpie.query.funnels.compute import ActorOutcome, compute, period_of, rules_of
-from magpie.query.funnels.views import entry_periods, from_to, kept_values
+from magpie.query.funnels.views import Bins, conversions, entry_periods, from_to, kept_values
 
 
 def _custom_steps(source: FunnelsActorsQuery, steps: int) -> list[int] | None:
@@ -60,6 +60,8 @@ def funnel_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet
     in_value = _breakdown_filter(source.funnelStepBreakdown)
     if query.funnelsFilter.funnelVizType == "trends":
         return _trends_actors(source, context, in_value)
+    if source.funnelTimeToConvertBin is not None:
+        return _bin_actors(source, context)
     keep = _step_filter(source, steps)
     if steps_sql.fits(query):
         return _planned_actors(source, context)
@@ -125,6 +127,26 @@ def _trends_actors(
         and o.outcome.reached >= start + 1
         and (o.outcome.reached < end + 1 if dropped else o.outcome.reached >= end + 1)
     ]
+    return _actors(query.aggregation_group_type_index, chosen)
+
+
+def _bin_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet:
+    """The actors of one time-to-convert bin: binned as the chart bins them, from the
+    same conversions (``funnelFromStep`` to ``funnelToStep``)."""
+    query = source.source
+    attr = "funnelTimeToConvertBin"
+    if query.funnelsFilter.funnelVizType != "time_to_convert":
+        raise InvalidInput(f"{attr} needs a time_to_convert funnel", attr=attr)
+    start, end = from_to(query)
+    converted = conversions(compute(query, context, with_distinct_id=True).outcomes, start, end)
+    if not converted:
+        return _actors(query.aggregation_group_type_index, [])
+    binning = Bins.of([seconds for _, seconds in converted], query.funnelsFilter.binCount)
+    starts = [binning.start(i) for i in range(binning.count + 1)]
+    if source.funnelTimeToConvertBin not in starts:
+        raise InvalidInput(f"{attr} must be the start of a bin: {starts[:5]}...", attr=attr)
+    wanted = starts.index(source.funnelTimeToConvertBin)
+    chosen = [o for o, seconds in converted if binning.index(seconds) == wanted]
     return _actors(query.aggregation_group_type_index, chosen)
 
 
