@@ -143,9 +143,9 @@ def _bin_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet:
         return _actors(query.aggregation_group_type_index, [])
     binning = Bins.of([seconds for _, seconds in converted], query.funnelsFilter.binCount)
     starts = [binning.start(i) for i in range(binning.count + 1)]
-    if source.funnelTimeToConvertBin not in starts:
+    wanted = next((i for i, at in enumerate(starts) if at == source.funnelTimeToConvertBin), None)
+    if wanted is None:
         raise InvalidInput(f"{attr} must be the start of a bin: {starts[:5]}...", attr=attr)
-    wanted = starts.index(source.funnelTimeToConvertBin)
     chosen = [o for o, seconds in converted if binning.index(seconds) == wanted]
     return _actors(query.aggregation_group_type_index, chosen)
 
