@@ -45,6 +45,7 @@ from magpie.http.api.common import ApiContext, api_endpoint, json_response
 from magpie.http.api.events import event_routes
 from magpie.http.api.feature_flags import feature_flag_routes
 from magpie.http.api.flag_definitions import definition_routes
+from magpie.http.api.groups import group_routes
 from magpie.http.api.keys import key_routes
 from magpie.http.api.persons import person_routes
 from magpie.http.api.projects import project_routes
@@ -367,6 +368,7 @@ def create_app(magpie: Magpie) -> Starlette:
         return [
             *event_routes(api, magpie.stores.events),
             *person_routes(api, magpie.stores.persons),
+            *group_routes(api, magpie.stores.groups),
             *query_routes(api, magpie.query_runner, magpie.clock),
             *project_routes(api, magpie.projects, magpie.create_project),
             *key_routes(api, magpie.api_keys, magpie.projects),

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlglot import exp
 
 from magpie.errors import InvalidInput
-from magpie.query.filters import field
+from magpie.query.filters import field, hogql_expression
 from magpie.query.models import _Model
 
 PathType = Literal["$pageview", "$screen", "custom_event", "hogql"]
@@ -58,18 +58,29 @@ ITEMS: dict[str, exp.Expr] = {
 }
 
 
-def _raw_item(types: list[str]) -> exp.Expr:
-    """Each event's item, with only the branches the included types reach."""
-    special = [event for event in ITEMS if not types or event in types]
-    named = not types or "custom_event" in types  # items that are the event's name
-    if not special:
+def _hogql_item(text: str | None) -> exp.Expr:
+    """The ``hogql`` type's item: the query's expression (the event's name without
+    one), as text so that it compares with start and end points."""
+    if not text:
         return field("event")
+    return exp.func("toString", hogql_expression(text))
+
+
+def _raw_item(types: list[str], hogql: str | None = None) -> exp.Expr:
+    """Each event's item, with only the branches the included types reach. With
+    ``hogql`` included, the events no other type names are items by its expression."""
+    special = [event for event in ITEMS if not types or event in types]
+    by_expression = "hogql" in types
+    named = not types or "custom_event" in types or by_expression
+    other = _hogql_item(hogql) if by_expression else field("event")
+    if not special:
+        return other
     if len(special) == 1 and not named:
         return ITEMS[special[0]].copy()
     case = exp.Case()
     for event in special:
         case = case.when(_event_is(event), ITEMS[event].copy())
-    return case.else_(field("event")) if named else case
+    return case.else_(other) if named else case
 
 
 def _checked(pattern: str, attr: str) -> str:
@@ -86,10 +97,13 @@ def _glob(grouping: str) -> str:
 
 
 def path_item(
-    types: list[str], cleaning: list[PathCleaningFilter], groupings: list[str]
+    types: list[str],
+    cleaning: list[PathCleaningFilter],
+    groupings: list[str],
+    hogql: str | None = None,
 ) -> exp.Expr:
     """Each event's item, cleaned by the rules in their order, then grouped."""
-    item = _raw_item(types)
+    item = _raw_item(types, hogql)
     ordered = sorted(
         enumerate(cleaning),
         key=lambda pair: (pair[1].order if pair[1].order is not None else pair[0], pair[0]),
@@ -117,10 +131,9 @@ EVENT_TYPES: dict[str, exp.Expr] = {
 
 
 def types_condition(types: list[str]) -> exp.Expr | None:
-    """The events of the included types; None for all of them."""
+    """The events of the included types; None for all of them (``hogql`` takes
+    every event: its expression says what each is)."""
     if "hogql" in types:
-        raise InvalidInput(
-            "includeEventTypes hogql is not supported yet", attr="pathsFilter.includeEventTypes"
-        )
+        return None
     kinds = [EVENT_TYPES[kind].copy() for kind in dict.fromkeys(types)]
     return exp.or_(*kinds) if kinds else None

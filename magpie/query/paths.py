@@ -48,6 +48,8 @@ class PathsFilter(_Model):
     pathGroupings: list[str] = Field(default_factory=list)
     pathReplacements: bool = False
     localPathCleaningFilters: list[PathCleaningFilter] = Field(default_factory=list)
+    # The item of each event when includeEventTypes has "hogql" (e.g. properties.$host).
+    pathsHogQLExpression: str | None = Field(None, max_length=4000)
     # Which node or edge an actors query asks about ("2_/pricing").
     pathStartKey: str | None = None
     pathEndKey: str | None = None
@@ -120,12 +122,22 @@ def _edge_actors(table: str) -> str:
     return f"SELECT DISTINCT actor FROM {table} WHERE EDGE AND ON_THE_WAY"
 
 
+def _dropoff_actors(table: str) -> str:
+    """The actors with a path whose last edge (as the chart cuts paths) ends at a node."""
+    return f"""
+SELECT DISTINCT actor FROM (
+    SELECT actor, item, SOURCE_STEP AS source_step,
+           max(SOURCE_STEP) OVER (PARTITION BY actor, session) AS last_step
+    FROM {table} WHERE EDGE
+) AS last_edges WHERE source_step = last_step AND ON_THE_WAY"""
+
+
 # A long path between two points is not one run of steps: its edges are found again.
 _ELIDED_EDGES = """, kept AS (
     SELECT actor, session, at, KEPT_ITEM AS path_item, KEPT_STEP AS path_step
     FROM ends WHERE KEEP
 ), edges AS (
-    SELECT actor, at, path_item AS item, path_step AS step,
+    SELECT actor, session, at, path_item AS item, path_step AS step,
            lag(path_item) OVER (PARTITION BY actor, session ORDER BY path_step) AS previous,
            lag(at) OVER (PARTITION BY actor, session ORDER BY path_step) AS previous_at
     FROM kept
@@ -245,6 +257,7 @@ def _query(
             list(settings.includeEventTypes),
             settings.localPathCleaningFilters,
             settings.pathGroupings,
+            settings.pathsHogQLExpression,
         ),
         "PATH_EVENTS": exp.and_(*conditions),
         "KEPT_ITEMS": exp.and_(*kept),
@@ -326,10 +339,7 @@ def path_actors(query: PathsQuery, context: QueryContext) -> list[str]:
     them), as the chart shows them."""
     settings = query.pathsFilter
     if settings.pathDropoffKey is not None:
-        raise InvalidInput(
-            "the actors who left at a step are not supported yet",
-            attr="pathsFilter.pathDropoffKey",
-        )
+        return _dropoff(query, context)
     keys = [
         _node(key, f"pathsFilter.{name}")
         for name, key in (
@@ -358,4 +368,24 @@ def path_actors(query: PathsQuery, context: QueryContext) -> list[str]:
     if len(keys) == 2 and keys[1][0] != keys[0][0] + 1:
         return []  # no edge joins steps that are not next to each other
     tree = _query(query, context, _edge_actors, on_the_way)
+    return [str(row[0]) for row in context.run(context.compile(tree))]
+
+
+def _dropoff(query: PathsQuery, context: QueryContext) -> list[str]:
+    """``pathDropoffKey``: the actors with a path that ends at that node (and so left
+    there), a path being cut where the chart cuts it (``stepLimit``, ``endPoint``)."""
+    settings = query.pathsFilter
+    attr = "pathsFilter.pathDropoffKey"
+    if settings.pathStartKey is not None or settings.pathEndKey is not None:
+        raise InvalidInput("pathDropoffKey names a node alone", attr=attr)
+    step, item = _node(settings.pathDropoffKey or "", attr)
+    if step < 2:
+        raise InvalidInput("pathDropoffKey names a node after the first step", attr=attr)
+
+    def at_node(shape: dict[str, exp.Expr]) -> dict[str, exp.Expr]:
+        number = exp.Literal.number(step - 1)
+        arrived = exp.EQ(this=exp.column("source_step"), expression=number)
+        return {"ON_THE_WAY": exp.and_(arrived, _is("item", item))}
+
+    tree = _query(query, context, _dropoff_actors, at_node)
     return [str(row[0]) for row in context.run(context.compile(tree))]

@@ -52,6 +52,21 @@ class RetentionFilter(_Model):
     minimumOccurrences: int = Field(1, ge=1)
     cumulative: bool = False
     timeWindowMode: Literal["strict_calendar_dates", "24_hour_windows"] = "strict_calendar_dates"
+    # Periods per value after the first: [1, 3] is "Day 1" and "Day 2-4".
+    retentionCustomBrackets: list[int] | None = None
+    aggregationType: str | None = None
+
+    @property
+    def lookahead(self) -> int:
+        """Values per row: one per bracket and the cohort, or totalIntervals."""
+        brackets = self.retentionCustomBrackets
+        return len(brackets) + 1 if brackets else self.totalIntervals
+
+    @property
+    def reach(self) -> int:
+        """Periods after the cohort's that count: all the brackets', or the values'."""
+        brackets = self.retentionCustomBrackets
+        return sum(brackets) + 1 if brackets else self.totalIntervals
 
 
 class RetentionDateRange(_Model):
@@ -97,6 +112,36 @@ _STARTS = {
         HAVING min(timestamp) >= RANGE_START AND argMin(MATCHES, timestamp) = 1""",
 }
 
+# 24-hour windows: each cohort's first start event, and the returns counted from it.
+_WINDOW_STARTS = {
+    "retention_recurring": """
+        SELECT ACTOR AS actor, PERIOD AS cohort, BREAKDOWN_VALUE AS breakdown_value,
+               min(timestamp) AS first_at
+        FROM events WHERE TARGET_EVENTS GROUP BY 1, 2""",
+    "retention_first_time": """
+        SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
+               BREAKDOWN_VALUE AS breakdown_value, min(timestamp) AS first_at
+        FROM events WHERE TARGET_EVENTS GROUP BY 1 HAVING min(timestamp) >= RANGE_START""",
+    "retention_first_ever_occurrence": """
+        SELECT ACTOR AS actor, FIRST_PERIOD AS cohort,
+               BREAKDOWN_VALUE AS breakdown_value, min(timestamp) AS first_at
+        FROM events WHERE TARGET_EVENTS GROUP BY 1
+        HAVING min(timestamp) >= RANGE_START AND argMin(MATCHES, timestamp) = 1""",
+}
+# A return in the k-th window after the cohort's first start event counts as
+# "came back k periods later" for that cohort alone (hence the cohort column).
+_WINDOW_RETURNS = """
+    returns_at AS (SELECT ACTOR AS actor, timestamp AS at FROM events WHERE RETURN_EVENTS),
+    comebacks AS (
+        SELECT actor, cohort, cohort + k AS came_back FROM (
+            SELECT s.actor AS actor, s.cohort AS cohort, WINDOW_INDEX AS k
+            FROM starts AS s JOIN returns_at AS r ON s.actor = r.actor
+            WHERE r.at > s.first_at
+        ) AS in_windows GROUP BY 1, 2, 3 HAVING count() >= MINIMUM
+    )"""
+# Per period: the unit its windows are counted in, and how many of those a window is.
+WINDOW_UNITS = {"Hour": ("hour", 1), "Day": ("hour", 24), "Week": ("day", 7), "Month": ("day", 30)}
+
 _RETURNS = """
     SELECT ACTOR AS actor, PERIOD AS came_back FROM events WHERE RETURN_EVENTS
     GROUP BY 1, 2 HAVING count() >= MINIMUM"""
@@ -110,8 +155,8 @@ _RETURNS_ITSELF = "SELECT actor, cohort AS came_back FROM activity WHERE occurre
 # cohort, breakdown value, interval, actors: one row per cell; interval 0 is the cohort.
 _CELLS = """
     SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value,
-           r.came_back - s.cohort AS k, count() AS actors
-    FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+           VALUE_INDEX AS k, ACTORS AS actors
+    FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
     WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
     GROUP BY 1, 2, 3"""
 
@@ -119,8 +164,8 @@ _CELLS = """
 _LAST_RETURNS = """
     SELECT cohort, breakdown_value, k, count() AS actors FROM (
         SELECT s.actor AS actor, s.cohort AS cohort, s.breakdown_value AS breakdown_value,
-               max(r.came_back - s.cohort) AS k
-        FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+               max(VALUE_INDEX) AS k
+        FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
         WHERE r.came_back > s.cohort AND r.came_back < s.cohort + LOOKAHEAD
         GROUP BY 1, 2, 3
     ) AS last_returns GROUP BY 1, 2, 3"""
@@ -134,11 +179,14 @@ _CELL_ACTORS = """
     SELECT DISTINCT s.actor AS actor FROM starts AS s
     WHERE s.cohort = COHORT AND BREAKDOWN_MATCH"""
 _RETURNED_ACTORS = """
-    SELECT DISTINCT s.actor AS actor FROM starts AS s JOIN comebacks AS r ON s.actor = r.actor
+    SELECT DISTINCT s.actor AS actor FROM starts AS s JOIN comebacks AS r ON ACTOR_MATCH
     WHERE s.cohort = COHORT AND BREAKDOWN_MATCH AND RETURNED"""
 
 
 def _ctes(starts: str) -> str:
+    if starts.startswith("windows:"):
+        kind = starts.removeprefix("windows:")
+        return f"starts AS ({_WINDOW_STARTS[kind]}), {_WINDOW_RETURNS}"
     if starts == "retention_recurring_itself":
         ctes = f"activity AS ({_ACTIVITY}), starts AS ({_STARTS[starts]}), "
         return ctes + f"comebacks AS ({_RETURNS_ITSELF})"
@@ -218,7 +266,10 @@ def _slots(
         return where if condition is None else exp.and_(where, condition)
 
     recurring = kind == "retention_recurring"
-    itself = recurring and _same_events(settings.targetEntity, settings.returningEntity)
+    windows = settings.timeWindowMode == "24_hour_windows"
+    itself = (
+        recurring and not windows and _same_events(settings.targetEntity, settings.returningEntity)
+    )
     target_events = target.model_copy(update={"properties": None}) if first_ever else target
     breakdown = breakdown_of(query.breakdownFilter)
     # The value on the actor's first target event of the cohort period.
@@ -236,7 +287,14 @@ def _slots(
         "TARGET_EVENTS": events(target_events, bounded=recurring),
         "BREAKDOWN_VALUE": breakdown_value,
         "MINIMUM": exp.Literal.number(settings.minimumOccurrences),
-        "LOOKAHEAD": exp.Literal.number(settings.totalIntervals),
+        "LOOKAHEAD": exp.Literal.number(settings.reach),
+        "VALUE_INDEX": _value_index(settings.retentionCustomBrackets),
+        # With brackets an actor may come back in several periods of one value.
+        "ACTORS": exp.Count(
+            this=exp.Distinct(expressions=[exp.column("actor", "s")])
+            if settings.retentionCustomBrackets
+            else exp.Star()
+        ),
     }
     if not itself:
         returning = _node(settings.returningEntity, "returningEntity")
@@ -249,7 +307,52 @@ def _slots(
         matches = series_filter(target, window, context, bounded_below=False).where()
         one, zero = exp.Literal.number(1), exp.Literal.number(0)
         slots["MATCHES"] = exp.If(this=matches, true=one, false=zero)
+    slots["ACTOR_MATCH"] = _match(windows)
+    if windows:
+        slots["WINDOW_INDEX"] = _window_index(settings.period, window, context)
+        return f"windows:{kind}", slots
     return ("retention_recurring_itself" if itself else kind), slots
+
+
+def _value_index(brackets: list[int] | None) -> exp.Expr:
+    """Which value of its cohort's row a return counts in: the periods since the
+    cohort's, or with brackets, the bracket those fall in."""
+    since = exp.Sub(this=exp.column("came_back", "r"), expression=exp.column("cohort", "s"))
+    if not brackets:
+        return since
+    case = exp.Case()
+    edge = 0
+    for index, size in enumerate(brackets, start=1):
+        edge += size
+        condition = exp.LTE(this=since.copy(), expression=exp.Literal.number(edge))
+        case = case.when(condition, exp.Literal.number(index))
+    return case
+
+
+def _match(windows: bool) -> exp.Expr:
+    """How a cohort's members meet their returns: by actor, and with 24-hour
+    windows (counted from each cohort's own first event) by cohort too."""
+    same_actor = exp.EQ(this=exp.column("actor", "s"), expression=exp.column("actor", "r"))
+    if not windows:
+        return same_actor
+    same_cohort = exp.EQ(this=exp.column("cohort", "s"), expression=exp.column("cohort", "r"))
+    return exp.and_(same_actor, same_cohort)
+
+
+def _window_index(period: str, window: TimeWindow, context: QueryContext) -> exp.Expr:
+    """Which window after the first start event (``s.first_at``) a return (``r.at``)
+    falls in: the hours (or, for weeks and months, the days) between them on the
+    project's clock, as boundaries crossed, in windows of 1, 24, 7 or 30."""
+    unit, size = WINDOW_UNITS[period]
+    units = TimeWindow(window.start, window.end, unit, window.tz, window.week_start)
+    between = exp.Sub(
+        this=period_index(exp.column("at", "r"), units, context.dialect),
+        expression=period_index(exp.column("first_at", "s"), units, context.dialect),
+    )
+    windows = exp.Floor(
+        this=exp.Div(this=exp.Paren(this=between), expression=exp.Literal.number(size))
+    )
+    return exp.cast(windows, exp.DataType.build("BIGINT"))
 
 
 # -- results ------------------------------------------------------------------------
@@ -259,13 +362,10 @@ Cell = tuple[int, int]  # (cohort, interval)
 
 def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any]:
     settings = query.retentionFilter
-    if settings.timeWindowMode != "strict_calendar_dates":
-        raise InvalidInput(
-            "timeWindowMode 24_hour_windows is not supported yet", attr="timeWindowMode"
-        )
+    _check(settings)
     window = _window(query, context)
     rows = period_count(window)
-    if rows * settings.totalIntervals > MAX_POINTS:
+    if rows * settings.lookahead > MAX_POINTS:
         raise ResultTooLarge(
             f"this retention table would have more than {MAX_POINTS:,} cells (the result size "
             "limit): use fewer intervals or a shorter range"
@@ -288,6 +388,39 @@ def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any
         for cohort in range(rows)
     ]
     return {"results": results, "timings": context.timings}
+
+
+def _labels(settings: RetentionFilter) -> list[str]:
+    """Each value's label: "Day 3", or with brackets the periods one covers, "Day 2-4"."""
+    name = settings.period
+    brackets = settings.retentionCustomBrackets
+    if not brackets:
+        return [f"{name} {k}" for k in range(settings.totalIntervals)]
+    labels, first = [f"{name} 0"], 1
+    for size in brackets:
+        last = first + size - 1
+        labels.append(f"{name} {first}" if first == last else f"{name} {first}-{last}")
+        first = last + 1
+    return labels
+
+
+def _check(settings: RetentionFilter) -> None:
+    if settings.aggregationType is not None:
+        raise InvalidInput(
+            "aggregationType is not supported yet: retention counts actors",
+            attr="retentionFilter.aggregationType",
+        )
+    brackets = settings.retentionCustomBrackets
+    if brackets is not None and (not brackets or min(brackets) < 1 or sum(brackets) >= MAX_BUCKETS):
+        raise InvalidInput(
+            f"retentionCustomBrackets must be periods of 1 or more, fewer than {MAX_BUCKETS}"
+            " in all",
+            attr="retentionFilter.retentionCustomBrackets",
+        )
+    if settings.timeWindowMode == "24_hour_windows" and settings.cumulative:
+        raise InvalidInput(
+            "24-hour windows cannot be cumulative (as in PostHog)", attr="timeWindowMode"
+        )
 
 
 def _cells(found: list[list[Any]], rows: int, cumulative: bool) -> dict[Any, dict[Cell, float]]:
@@ -323,8 +456,8 @@ def _row(
         "date": start.replace(tzinfo=window.tz).isoformat(),
         "breakdown_value": breakdown_value,
         "values": [
-            {"count": int(cells.get((cohort, k), 0)), "label": f"{name} {k}"}
-            for k in range(settings.totalIntervals)
+            {"count": int(cells.get((cohort, k), 0)), "label": label}
+            for k, label in enumerate(_labels(settings))
         ],
     }
 
@@ -338,10 +471,9 @@ def retention_actors(
 ) -> list[str]:
     """The actors counted in one cell: row ``cohort``, value ``interval``."""
     settings = query.retentionFilter
-    if not 0 <= interval < settings.totalIntervals:
-        raise InvalidInput(
-            f"the interval must be 0 to {settings.totalIntervals - 1}", attr="interval"
-        )
+    _check(settings)
+    if not 0 <= interval < settings.lookahead:
+        raise InvalidInput(f"the interval must be 0 to {settings.lookahead - 1}", attr="interval")
     window = _window(query, context)
     starts, slots = _slots(query, window, context)
     slots["COHORT"] = exp.Literal.number(cohort)
@@ -352,23 +484,17 @@ def retention_actors(
         if breakdown_value is not None
         else exp.true()
     )
-    came_back, due = (
-        exp.column("came_back", "r"),
-        exp.Add(this=exp.column("cohort", "s"), expression=exp.Literal.number(interval)),
-    )
-    slots["RETURNED"] = (
-        exp.and_(
-            exp.GTE(this=came_back, expression=due),
-            exp.LT(
-                this=came_back.copy(),
-                expression=exp.Add(
-                    this=exp.column("cohort", "s"),
-                    expression=exp.Literal.number(settings.totalIntervals),
-                ),
-            ),
-        )
-        if settings.cumulative
-        else exp.EQ(this=came_back, expression=due)
+    value = slots["VALUE_INDEX"]
+    wanted = exp.Literal.number(interval)
+    # Later still, when cumulative; in the row's reach either way.
+    in_value = (exp.GTE if settings.cumulative else exp.EQ)(this=value, expression=wanted)
+    slots["RETURNED"] = exp.and_(
+        exp.GT(this=exp.column("came_back", "r"), expression=exp.column("cohort", "s")),
+        exp.LT(
+            this=exp.column("came_back", "r"),
+            expression=exp.Add(this=exp.column("cohort", "s"), expression=slots["LOOKAHEAD"]),
+        ),
+        in_value,
     )
     final = _CELL_ACTORS if interval == 0 else _RETURNED_ACTORS
     rows = context.run(context.compile(fill_named(f"WITH {_ctes(starts)} {final}", slots)))

@@ -24,11 +24,13 @@ from magpie.store.model import (
     FlagContext,
     FlagDirectory,
     FlagVersion,
+    GroupRecord,
     IngestionWarning,
     Insight,
     IssuedKey,
     PersonRecord,
     Project,
+    PropertyCount,
     QuotaLimits,
     Session,
     StoredEvent,
@@ -194,6 +196,49 @@ class PersonReader(Protocol):
     def list_warnings(
         self, project_id: int, *, type_: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[StoredWarning]: ...
+
+
+class GroupReader(Protocol):
+    """Groups as ``$groupidentify`` left them, for the groups API."""
+
+    def group_types(self, project_id: int) -> dict[int, str]:
+        """index → type name, in order of first use."""
+        ...
+
+    def list_groups(
+        self,
+        project_id: int,
+        group_type_index: int,
+        *,
+        search: str | None = None,
+        key_contains: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[GroupRecord]:
+        """Newest first (then by key); ``search`` matches the key or the properties'
+        text, ``key_contains`` the key only, both ignoring case."""
+        ...
+
+    def get_group(
+        self, project_id: int, group_type_index: int, group_key: str
+    ) -> GroupRecord | None: ...
+
+    def property_names(self, project_id: int) -> dict[int, list[PropertyCount]]:
+        """Per group type, each property name and how many groups have it, most
+        used first (then by name)."""
+        ...
+
+    def property_values(
+        self,
+        project_id: int,
+        group_type_index: int,
+        key: str,
+        *,
+        value_contains: str | None = None,
+        limit: int = 20,
+    ) -> list[PropertyCount]:
+        """The values groups of a type have for ``key`` (not null), most common first."""
+        ...
 
 
 class UserStore(Protocol):
@@ -454,6 +499,7 @@ class Stores:
     billing: BillingStore
     events: EventReader
     persons: PersonReader
+    groups: GroupReader
     ingest: IngestStore
     users: UserStore
     sessions: SessionStore

@@ -127,6 +127,8 @@ class EventFilter:
     # or, with no value, where it is set.
     property_key: str | None = None
     property_value: str | None = None
+    # A group's events: those whose ``$group_N`` (N = the index) is this key.
+    group: tuple[int, str] | None = None
     limit: int = 100
     offset: int = 0
 
@@ -155,6 +157,24 @@ class MergeEvent:
     source_person_uuid: UUID | None
     target_person_uuid: UUID
     distinct_ids: list[str]
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """A group as the API shows it: its type's index, its key and its properties."""
+
+    group_type_index: int
+    group_key: str
+    properties: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PropertyCount:
+    """A property name (or value) and how many groups have it."""
+
+    name: Any
+    count: int
 
 
 @dataclass(frozen=True)

@@ -493,6 +493,7 @@ def _names(answer: dict[str, Any]) -> list[str]:
     return sorted(row[0]["distinct_ids"][0] for row in answer["results"])
 
 
+TIME_TO_CONVERT = {"series": PV_SU, "funnelsFilter": {"funnelVizType": "time_to_convert"}}
 ACTOR_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     (
         "reached step 1",
@@ -554,6 +555,41 @@ ACTOR_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         },
         ["c", "d"],
     ),
+    # Furthest steps: a 3, b 2, c 1, d 1, e 2 (the one-query plan).
+    (
+        "custom steps: those whose furthest step is one of them",
+        "ordered",
+        {"funnel": {"series": PV_SU_BUY}, "funnelCustomSteps": [1, 3], "funnelStep": 2},
+        ["a", "c", "d"],
+    ),
+    # b, c and d sign up; a and e are excluded, so reach no step (matched in Python).
+    (
+        "custom steps of a funnel with exclusions",
+        "exclusion",
+        {
+            "funnel": {"series": PV_SU, "funnelsFilter": {"exclusions": [CANCEL]}},
+            "funnelCustomSteps": [2],
+        },
+        ["b", "c", "d"],
+    ),
+    # Conversions a 600 s, b 300 s, e 1200 s: bins from 300, 750 and 1200.
+    (
+        "a time-to-convert bin",
+        "ordered",
+        {"funnel": TIME_TO_CONVERT, "funnelTimeToConvertBin": 300},
+        ["a", "b"],
+    ),
+    ("an empty bin", "ordered", {"funnel": TIME_TO_CONVERT, "funnelTimeToConvertBin": 750}, []),
+    ("the last bin", "ordered", {"funnel": TIME_TO_CONVERT, "funnelTimeToConvertBin": 1200}, ["e"]),
+    (
+        "custom steps: step 1 only, nobody with exclusions",
+        "exclusion",
+        {
+            "funnel": {"series": PV_SU, "funnelsFilter": {"exclusions": [CANCEL]}},
+            "funnelCustomSteps": [1],
+        },
+        [],
+    ),
 ]
 
 
@@ -610,14 +646,25 @@ def test_actor_pages(engines: Engines) -> None:
     )
 
 
-@pytest.mark.parametrize("step", [0, -1, 4])
-def test_bad_funnel_step(engines: Engines, step: int) -> None:
+@pytest.mark.parametrize(
+    "point",
+    [
+        {"funnelStep": 0},
+        {"funnelStep": -1},
+        {"funnelStep": 4},
+        {"funnelCustomSteps": []},
+        {"funnelCustomSteps": [1, 4]},
+        {"funnelCustomSteps": [0]},
+        {"funnelTimeToConvertBin": 300},  # of a steps funnel
+    ],
+)
+def test_bad_funnel_step(engines: Engines, point: dict[str, Any]) -> None:
     payload = {
         "kind": "ActorsQuery",
         "source": {
             "kind": "FunnelsActorsQuery",
             "source": {"kind": "FunnelsQuery", "series": PV_SU_BUY, "dateRange": WEEK},
-            "funnelStep": step,
+            **point,
         },
     }
     for engine in ("duckdb", "clickhouse"):
@@ -625,6 +672,20 @@ def test_bad_funnel_step(engines: Engines, step: int) -> None:
             400,
             "invalid_input",
         )
+
+
+def test_a_bin_is_named_by_its_start(engines: Engines) -> None:
+    payload = {
+        "kind": "ActorsQuery",
+        "source": {
+            "kind": "FunnelsActorsQuery",
+            "source": {"kind": "FunnelsQuery", "dateRange": WEEK, **TIME_TO_CONVERT},
+            "funnelTimeToConvertBin": 301,
+        },
+    }
+    for engine in ("duckdb", "clickhouse"):
+        answer = engines.run(engine, payload, NOW, PROJECTS["ordered"])
+        assert answer.error == (400, "invalid_input")
 
 
 FITTING = [c for c in CASES if steps_sql.fits(FunnelsQuery.model_validate(_payload(c[2])))]

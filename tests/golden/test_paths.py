@@ -192,14 +192,42 @@ def test_average_conversion_time_in_milliseconds(engines: Engines) -> None:
     }
 
 
+def test_hogql_items(engines: Engines) -> None:
+    """Every event is its expression's value (no trailing slash taken off): the
+    signup and the screens have no URL, so they are no step."""
+    found = paths(
+        engines, includeEventTypes=["hogql"], pathsHogQLExpression="properties.$current_url"
+    )
+    assert sorted(found) == [
+        ("1_/blog/1", "2_/blog/2", 1),
+        ("1_/home", "2_/docs", 1),
+        ("1_/home", "2_/pricing", 1),
+        ("1_/home/", "2_/pricing", 1),
+        ("2_/blog/2", "3_/pricing", 1),
+        ("2_/pricing", "3_/home", 1),
+        ("2_/pricing", "3_/signup", 1),
+        ("3_/home", "4_/pricing", 1),
+    ]
+
+
+def test_hogql_items_beside_other_types(engines: Engines) -> None:
+    """Screens by their names; every other event by the expression, here the event's
+    name with a mark: each session's pageviews are one repeated step, so only v's
+    signup after its views and app's two screens make edges."""
+    found = paths(
+        engines, includeEventTypes=["$screen", "hogql"], pathsHogQLExpression="concat(event, '!')"
+    )
+    assert sorted(found) == [("1_$pageview!", "2_signed_up!", 1), ("1_Settings", "2_Profile", 1)]
+
+
 @pytest.mark.parametrize(
     "settings",
     [
+        {"includeEventTypes": ["hogql"], "pathsHogQLExpression": "properties.("},
         {"localPathCleaningFilters": [{"regex": "([", "alias": "x"}]},
         {"stepLimit": 1},
         {"startPoint": "/a", "endPoint": "/b", "stepLimit": 2},
         {"includeEventTypes": ["$autocapture"]},
-        {"includeEventTypes": ["hogql"]},
     ],
 )
 def test_bad_input_is_a_clear_error(engines: Engines, settings: dict[str, Any]) -> None:
@@ -232,7 +260,56 @@ def test_the_actors_of_a_node_or_an_edge(
     assert found == expected
 
 
-@pytest.mark.parametrize("keys", [{}, {"pathStartKey": "home"}, {"pathDropoffKey": "2_/pricing"}])
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        # Paths: ada /home /pricing /signup, then /home /docs; bob /home /pricing /home
+        # /pricing; v /blog/1 /blog/2 /pricing.
+        ({"pathDropoffKey": "3_/signup"}, {"ada"}),
+        ({"pathDropoffKey": "2_/docs"}, {"ada"}),
+        ({"pathDropoffKey": "4_/pricing"}, {"bob"}),
+        ({"pathDropoffKey": "3_/pricing"}, {"v"}),
+        ({"pathDropoffKey": "2_/pricing"}, set()),  # everyone went on
+        ({"pathDropoffKey": "3_/home"}, set()),
+        # Cut at three steps, bob's path ends at his second /home.
+        ({"pathDropoffKey": "3_/home", "stepLimit": 3}, {"bob"}),
+        ({"pathDropoffKey": "4_/pricing", "stepLimit": 3}, set()),
+        # From /pricing: ada to /signup, bob to /home and /pricing, v nowhere.
+        ({"pathDropoffKey": "2_/signup", "startPoint": "/pricing"}, {"ada"}),
+        # Up to /pricing: v's /blog/1 /blog/2 /pricing, bob's and ada's /home /pricing.
+        ({"pathDropoffKey": "2_/pricing", "endPoint": "/pricing"}, {"ada", "bob"}),
+        (
+            {"pathDropoffKey": "3_/signup", "startPoint": "/home", "endPoint": "/signup"},
+            {"ada"},
+        ),
+    ],
+)
+def test_the_actors_who_left_at_a_node(
+    engines: Engines, keys: dict[str, Any], expected: set[str]
+) -> None:
+    query = PathsQuery.model_validate(
+        {
+            "kind": "PathsQuery",
+            "dateRange": {"date_from": "2026-03-01", "date_to": "2026-03-05"},
+            "pathsFilter": {"includeEventTypes": ["$pageview"], **keys},
+        }
+    )
+    found = actors_on_both(
+        engines, lambda context: path_actors(query, context), NOW, PROJECTS["web"]
+    )
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {},
+        {"pathStartKey": "home"},
+        {"pathDropoffKey": "1_/home"},
+        {"pathDropoffKey": "pricing"},
+        {"pathDropoffKey": "2_/pricing", "pathStartKey": "1_/home"},
+    ],
+)
 def test_actors_of_an_unknown_node_are_a_clear_error(
     engines: Engines, keys: dict[str, str]
 ) -> None:

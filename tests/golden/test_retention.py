@@ -59,6 +59,17 @@ def fill(ingest: Ingest) -> None:
     ]:
         groups = {"$groups": {"company": company}}
         send_at(ingest, at(day), "$pageview", who, anonymous=anonymous, **groups)
+    PROJECTS["windows"] = ingest.new_project()
+    # a: 1st 20:00, 2nd 10:00, 3rd 08:00, 4th 21:00; b: 1st 23:30, 3rd 00:10.
+    for when, who in [
+        (at(1, 20), "a"),
+        (at(2, 10), "a"),
+        (at(3, 8), "a"),
+        (at(4, 21), "a"),
+        (at(1, 23, 30), "b"),
+        (at(3, 0, 10), "b"),
+    ]:
+        send_at(ingest, when, "$pageview", who)
     PROJECTS["dst"] = ingest.new_project()
     ingest.magpie.projects.update(ingest.project_id, timezone="America/New_York")
     # US clocks go forward on 8 March 2026 at 02:00 local: local days 7, 8 and 9.
@@ -198,12 +209,86 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
 ]
 
 
+FOUR_DAYS = {"date_from": "2026-03-01", "date_to": "2026-03-04"}
+WINDOWS = {"totalIntervals": 4, "timeWindowMode": "24_hour_windows"}
+CASES += [
+    # By the calendar: a is back on every day after each of its days; b, on the 1st
+    # and the 3rd, two days later.
+    (
+        "windows project by the calendar",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": {"totalIntervals": 4}},
+        [[2, 1, 2, 1], [1, 1, 1, 0], [2, 1, 0, 0], [1, 0, 0, 0]],
+    ),
+    # In 24-hour windows from each cohort's first event (hours on the clock between
+    # them, by 24): from a's 1st 20:00, 14 h (window 0), 36 h (1) and 73 h (3); from
+    # its 2nd 10:00, 22 h (0) and 59 h (2); from its 3rd 08:00, 37 h (1). From b's
+    # 1st 23:30 to its 3rd 00:10 is 25 clock hours: window 1, not day 2.
+    (
+        "24-hour windows from each cohort's first event",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": WINDOWS},
+        [[2, 2, 0, 1], [1, 0, 1, 0], [2, 1, 0, 0], [1, 0, 0, 0]],
+    ),
+    (
+        "24-hour windows from the first event ever",
+        "windows",
+        {
+            "dateRange": FOUR_DAYS,
+            "retentionFilter": {**WINDOWS, "retentionType": "retention_first_time"},
+        },
+        [[2, 2, 0, 1], [0] * 4, [0] * 4, [0] * 4],
+    ),
+    # Brackets [1, 2]: Day 1, then Day 2-3 (a came back on both, b on day 2 of its
+    # cohort: each is one actor there).
+    (
+        "custom brackets",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": {"retentionCustomBrackets": [1, 2]}},
+        [[2, 1, 2], [1, 1, 1], [2, 1, 0], [1, 0, 0]],
+    ),
+    (
+        "custom brackets, cumulative",
+        "windows",
+        {
+            "dateRange": FOUR_DAYS,
+            "retentionFilter": {"retentionCustomBrackets": [1, 2], "cumulative": True},
+        },
+        [[2, 2, 2], [1, 1, 1], [2, 1, 0], [1, 0, 0]],
+    ),
+    # The windows (1st: a 1 and 3, b 1; 2nd: a 2; 3rd: a 1) in brackets of 1 and 2.
+    (
+        "custom brackets of 24-hour windows",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": {**WINDOWS, "retentionCustomBrackets": [1, 2]}},
+        [[2, 2, 1], [1, 0, 1], [2, 1, 0], [1, 0, 0]],
+    ),
+    # Weeks are windows of 7 days: from a's 1st to its 4th is 3 days, window 0.
+    (
+        "7-day windows",
+        "windows",
+        {"dateRange": FOUR_DAYS, "retentionFilter": {**WINDOWS, "period": "Week"}},
+        [[2, 0, 0, 0]],
+    ),
+]
+
+
 @pytest.mark.parametrize(("name", "project", "query", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_cohort_tables(
     engines: Engines, name: str, project: str, query: dict[str, Any], expected: Any
 ) -> None:
     answer = on_both(engines, {"kind": "RetentionQuery", **query}, NOW, PROJECTS[project])
     assert [[v["count"] for v in row["values"]] for row in answer["results"]] == expected
+
+
+def test_bracket_labels(engines: Engines) -> None:
+    query = {
+        "kind": "RetentionQuery",
+        "dateRange": FOUR_DAYS,
+        "retentionFilter": {"period": "Week", "retentionCustomBrackets": [1, 1, 3]},
+    }
+    rows = on_both(engines, query, NOW, PROJECTS["windows"])["results"]
+    assert [v["label"] for v in rows[0]["values"]] == ["Week 0", "Week 1", "Week 2", "Week 3-5"]
 
 
 def test_result_shape_in_the_project_time_zone(engines: Engines) -> None:
@@ -250,7 +335,10 @@ def test_breakdown_by_the_start_events_value(engines: Engines) -> None:
     [
         {"retentionFilter": {"period": "Fortnight"}},
         {"retentionFilter": {"totalIntervals": 0}},
-        {"retentionFilter": {"timeWindowMode": "24_hour_windows"}},
+        {"retentionFilter": {"timeWindowMode": "24_hour_windows", "cumulative": True}},
+        {"retentionFilter": {"retentionCustomBrackets": []}},
+        {"retentionFilter": {"retentionCustomBrackets": [2, 0]}},
+        {"retentionFilter": {"aggregationType": "sum", "aggregationProperty": "price"}},
         {"retentionFilter": {"targetEntity": {"id": 3, "type": "actions"}}},
         {"aggregation_group_type_index": 9},
         {"dateRange": {"date_from": "1200-01-01"}, "retentionFilter": {"period": "Hour"}},
@@ -289,6 +377,39 @@ def test_the_actors_of_a_cell(
         lambda context: retention_actors(retention, context, *cell),
         NOW,
         PROJECTS["days"],
+    )
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "cell", "expected"),
+    [
+        ({}, (0, 2), {"a", "b"}),
+        (WINDOWS, (0, 1), {"a", "b"}),
+        (WINDOWS, (0, 2), set()),
+        (WINDOWS, (0, 3), {"a"}),
+        (WINDOWS, (1, 2), {"a"}),
+        ({"retentionCustomBrackets": [1, 2]}, (0, 1), {"a"}),
+        ({"retentionCustomBrackets": [1, 2]}, (0, 2), {"a", "b"}),
+        ({"retentionCustomBrackets": [1, 2], "cumulative": True}, (0, 1), {"a", "b"}),
+        ({"retentionCustomBrackets": [1, 2]}, (2, 2), set()),
+    ],
+)
+def test_the_actors_of_a_24_hour_window(
+    engines: Engines, query: dict[str, Any], cell: tuple[int, int], expected: set[str]
+) -> None:
+    retention = RetentionQuery.model_validate(
+        {
+            "kind": "RetentionQuery",
+            "dateRange": FOUR_DAYS,
+            "retentionFilter": {"totalIntervals": 4, **query},
+        }
+    )
+    found = actors_on_both(
+        engines,
+        lambda context: retention_actors(retention, context, *cell),
+        NOW,
+        PROJECTS["windows"],
     )
     assert found == expected
 

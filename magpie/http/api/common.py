@@ -34,6 +34,7 @@ from magpie.http.requests import Network, client_ip, read_body
 from magpie.http.throttle import FailureLimiter
 from magpie.store.base import ApiKeyStore, ProjectStore
 from magpie.store.model import ApiKey, Project
+from magpie.store.state import MAX_GROUP_TYPES
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -358,6 +359,31 @@ def int_param(request: Request, name: str, default: int, *, low: int, high: int)
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}", attr=name)
     return value
+
+
+MAX_TEXT_PARAM = 1000
+
+
+def text_param(request: Request, name: str, *, required: bool = False) -> str | None:
+    """A text query parameter of at most ``MAX_TEXT_PARAM`` characters; empty is absent."""
+    raw = request.query_params.get(name)
+    if not raw:
+        if required:
+            raise InvalidInput(f"{name} is required", attr=name)
+        return None
+    if len(raw) > MAX_TEXT_PARAM:
+        raise InvalidInput(f"{name} may have at most {MAX_TEXT_PARAM} characters", attr=name)
+    return raw
+
+
+def group_type_index_param(request: Request) -> int:
+    """The required ``group_type_index`` (0-4) of a groups request."""
+    if not request.query_params.get("group_type_index"):
+        raise InvalidInput(
+            "group_type_index is required (0-4; GET .../groups_types/ lists them)",
+            attr="group_type_index",
+        )
+    return int_param(request, "group_type_index", 0, low=0, high=MAX_GROUP_TYPES - 1)
 
 
 def utc_text(at: datetime | None) -> str | None:

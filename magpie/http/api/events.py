@@ -12,9 +12,11 @@ from magpie.errors import InvalidInput
 from magpie.http.api.common import (
     ApiContext,
     api_endpoint,
+    group_type_index_param,
     int_param,
     json_response,
     next_page,
+    text_param,
     time_param,
     utc_text,
 )
@@ -22,7 +24,6 @@ from magpie.store.base import EventReader
 from magpie.store.model import EventFilter, StoredEvent
 
 MAX_LIMIT = 1000
-MAX_TEXT = 1000
 
 
 def event_routes(context: ApiContext, reader: EventReader) -> list[Route]:
@@ -35,8 +36,9 @@ def event_routes(context: ApiContext, reader: EventReader) -> list[Route]:
             event=request.query_params.get("event") or None,
             after=time_param(request, "after"),
             before=time_param(request, "before"),
-            property_key=_text_param(request, "property"),
-            property_value=_text_param(request, "property_value"),
+            property_key=text_param(request, "property"),
+            property_value=text_param(request, "property_value"),
+            group=group_param(request),
             limit=int_param(request, "limit", 100, low=1, high=MAX_LIMIT),
             offset=int_param(request, "offset", 0, low=0, high=10**9),
         )
@@ -70,13 +72,12 @@ def public_event(event: StoredEvent) -> dict[str, object]:
     }
 
 
-def _text_param(request: Request, name: str) -> str | None:
-    raw = request.query_params.get(name)
-    if not raw:
+def group_param(request: Request) -> tuple[int, str] | None:
+    """``group_type_index`` with ``group_key``: one group's events (neither: any)."""
+    key = text_param(request, "group_key")
+    if key is None:
         return None
-    if len(raw) > MAX_TEXT:
-        raise InvalidInput(f"{name} may have at most {MAX_TEXT} characters", attr=name)
-    return raw
+    return (group_type_index_param(request), key)
 
 
 def _uuid_param(request: Request, name: str) -> uuid.UUID | None:

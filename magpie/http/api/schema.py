@@ -162,6 +162,13 @@ COHORT_ID = Param(
 DASHBOARD_ID = Param(
     "dashboard_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a dashboard's id", "path"
 )
+GROUP_TYPE_INDEX: Schema = {"type": "integer", "minimum": 0, "maximum": 4}
+GROUP_INDEX = Param("group_type_index", GROUP_TYPE_INDEX, "the group type (required)")
+PROPERTY_COUNT: Schema = {
+    "type": "object",
+    "required": ["name", "count"],
+    "properties": {"name": {}, "count": {"type": "integer"}},
+}
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})
 OFFSET = Param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0})
 DISTINCT_ID = Param("distinct_id", STRING, "only this distinct id")
@@ -259,6 +266,22 @@ ANSWERS: dict[str, Schema] = {
             "created_at": nullable(TIME),
         },
         {"merge_history": {"type": "array", "items": OBJECT}},
+    ),
+    "Group": obj(
+        {
+            "group_type_index": INTEGER,
+            "group_key": STRING,
+            "group_properties": OBJECT,
+            "created_at": TIME,
+        }
+    ),
+    "GroupType": obj(
+        {
+            "group_type": STRING,
+            "group_type_index": INTEGER,
+            "name_singular": nullable(STRING),
+            "name_plural": nullable(STRING),
+        }
     ),
     "IngestionWarning": obj(
         {"type": STRING, "details": OBJECT, "event_uuid": nullable(STRING), "timestamp": TIME}
@@ -639,6 +662,12 @@ OPERATIONS: list[Operation] = [
                 {"type": "string", "maxLength": 1000},
                 "with property: only events where it equals this (as text)",
             ),
+            Param(
+                "group_type_index",
+                GROUP_TYPE_INDEX,
+                "with group_key: the events of one group of this type",
+            ),
+            Param("group_key", {"type": "string", "maxLength": 1000}, "one group's events"),
             LIMIT,
             OFFSET,
         ),
@@ -661,6 +690,78 @@ OPERATIONS: list[Operation] = [
         "persons",
         (PROJECT_ID, PERSON_UUID),
         response=ref("Person"),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/groups_types/",
+        "groups_types_list",
+        "The project's group types, by index",
+        "groups",
+        (PROJECT_ID,),
+        response={"type": "array", "items": ref("GroupType")},
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/groups/",
+        "groups_list",
+        "Groups of one type, newest first",
+        "groups",
+        (
+            PROJECT_ID,
+            GROUP_INDEX,
+            Param("search", {"type": "string", "maxLength": 1000}, "in the key and properties"),
+            Param("group_key", {"type": "string", "maxLength": 1000}, "keys containing this"),
+            LIMIT,
+            OFFSET,
+        ),
+        response=obj(
+            {
+                "results": {"type": "array", "items": ref("Group")},
+                "next": nullable(STRING),
+                "previous": {"type": "null"},
+            }
+        ),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/groups/find/",
+        "groups_find",
+        "One group, by type and key",
+        "groups",
+        (PROJECT_ID, GROUP_INDEX, Param("group_key", STRING, "the group's key (required)")),
+        response=ref("Group"),
+        errors=(404,),
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/groups/property_definitions/",
+        "groups_property_definitions",
+        "Per group type, the property names groups have and how many have each",
+        "groups",
+        (PROJECT_ID,),
+        response={
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": PROPERTY_COUNT},
+        },
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/groups/property_values/",
+        "groups_property_values",
+        "The commonest values of one group property",
+        "groups",
+        (
+            PROJECT_ID,
+            GROUP_INDEX,
+            Param("key", {"type": "string", "maxLength": 1000}, "the property (required)"),
+            Param("value", {"type": "string", "maxLength": 1000}, "values containing this"),
+        ),
+        response=obj(
+            {
+                "results": {"type": "array", "items": PROPERTY_COUNT},
+                "refreshing": {"type": "boolean"},
+            }
+        ),
     ),
     Operation(
         "get",

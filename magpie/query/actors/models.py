@@ -32,9 +32,14 @@ class FunnelsActorsQuery(_Model):
     source: FunnelsQuery
     # 1-based; negative: those who reached the step before and dropped off before this one.
     funnelStep: int | None = None
+    # The actors whose furthest step (1-based) is one of these; overrides funnelStep.
+    funnelCustomSteps: list[int] | None = None
     funnelStepBreakdown: str | int | list[str | int] | None = None
     funnelTrendsDropOff: bool | None = None
     funnelTrendsEntrancePeriodStart: str | None = None
+    # Magpie's: for a time_to_convert funnel, the actors of the bin that starts at
+    # this many seconds (a bin of the result's "bins").
+    funnelTimeToConvertBin: float | None = None
 
 
 class ActorsQuery(_Model):

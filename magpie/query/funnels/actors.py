@@ -15,10 +15,26 @@ from magpie.query.breakdowns import breakdown_of
 from magpie.query.context import QueryContext
 from magpie.query.funnels import steps_sql
 from magpie.query.funnels.compute import ActorOutcome, compute, period_of, rules_of
-from magpie.query.funnels.views import entry_periods, from_to, kept_values
+from magpie.query.funnels.views import Bins, conversions, entry_periods, from_to, kept_values
+
+
+def _custom_steps(source: FunnelsActorsQuery, steps: int) -> list[int] | None:
+    """``funnelCustomSteps``: the actors whose furthest step is one of these (1-based),
+    instead of ``funnelStep``."""
+    custom = source.funnelCustomSteps
+    if custom is None:
+        return None
+    if not custom or any(not 1 <= s <= steps for s in custom):
+        raise InvalidInput(
+            f"funnelCustomSteps must list steps 1 to {steps}", attr="funnelCustomSteps"
+        )
+    return sorted(set(custom))
 
 
 def _step_filter(source: FunnelsActorsQuery, steps: int) -> Callable[[ActorOutcome], bool]:
+    custom = _custom_steps(source, steps)
+    if custom is not None:
+        return lambda o: o.outcome.reached in custom
     step = source.funnelStep
     if step is None or step == 0 or abs(step) > steps or step == -1:
         raise InvalidInput(
@@ -44,6 +60,8 @@ def funnel_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet
     in_value = _breakdown_filter(source.funnelStepBreakdown)
     if query.funnelsFilter.funnelVizType == "trends":
         return _trends_actors(source, context, in_value)
+    if source.funnelTimeToConvertBin is not None:
+        return _bin_actors(source, context)
     keep = _step_filter(source, steps)
     if steps_sql.fits(query):
         return _planned_actors(source, context)
@@ -58,11 +76,7 @@ def _planned_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorS
     rules_of(query)
     period = period_of(query, context)
     breakdown = breakdown_of(query.breakdownFilter)
-    step = source.funnelStep or 0
-    reached = exp.GTE if step > 0 else exp.EQ
-    condition = reached(
-        this=exp.column("reached"), expression=exp.Literal.number(step if step > 0 else -step - 1)
-    )
+    condition = _reached_condition(source)
     value, kept = None, None
     if breakdown is not None:
         wanted = source.funnelStepBreakdown
@@ -72,6 +86,18 @@ def _planned_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorS
     select = steps_sql.actors_query(query, period, context, breakdown, condition, value, kept)
     rows = context.run(context.compile(select))
     return actor_set([r[0] for r in rows], None, query.aggregation_group_type_index)
+
+
+def _reached_condition(source: FunnelsActorsQuery) -> exp.Expr:
+    """``_step_filter`` (already checked) on the plan's ``reached`` column."""
+    reached = exp.column("reached")
+    custom = _custom_steps(source, len(source.source.series))
+    if custom is not None:
+        return exp.In(this=reached, expressions=[exp.Literal.number(s) for s in custom])
+    step = source.funnelStep or 0
+    if step > 0:
+        return exp.GTE(this=reached, expression=exp.Literal.number(step))
+    return exp.EQ(this=reached, expression=exp.Literal.number(-step - 1))
 
 
 def _trends_actors(
@@ -101,6 +127,26 @@ def _trends_actors(
         and o.outcome.reached >= start + 1
         and (o.outcome.reached < end + 1 if dropped else o.outcome.reached >= end + 1)
     ]
+    return _actors(query.aggregation_group_type_index, chosen)
+
+
+def _bin_actors(source: FunnelsActorsQuery, context: QueryContext) -> ActorSet:
+    """The actors of one time-to-convert bin: binned as the chart bins them, from the
+    same conversions (``funnelFromStep`` to ``funnelToStep``)."""
+    query = source.source
+    attr = "funnelTimeToConvertBin"
+    if query.funnelsFilter.funnelVizType != "time_to_convert":
+        raise InvalidInput(f"{attr} needs a time_to_convert funnel", attr=attr)
+    start, end = from_to(query)
+    converted = conversions(compute(query, context, with_distinct_id=True).outcomes, start, end)
+    if not converted:
+        return _actors(query.aggregation_group_type_index, [])
+    binning = Bins.of([seconds for _, seconds in converted], query.funnelsFilter.binCount)
+    starts = [binning.start(i) for i in range(binning.count + 1)]
+    wanted = next((i for i, at in enumerate(starts) if at == source.funnelTimeToConvertBin), None)
+    if wanted is None:
+        raise InvalidInput(f"{attr} must be the start of a bin: {starts[:5]}...", attr=attr)
+    chosen = [o for o, seconds in converted if binning.index(seconds) == wanted]
     return _actors(query.aggregation_group_type_index, chosen)
 
 

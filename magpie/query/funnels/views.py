@@ -6,7 +6,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -174,29 +174,54 @@ def time_to_convert_view(query: FunnelsQuery, context: QueryContext) -> dict[str
             query, period_of(query, context), context, None, start, end
         )
     else:
-        computed = compute(query, context)
         samples = [
-            (o.outcome.times[end] - o.outcome.times[start]) / MICROS
-            for o in computed.outcomes
-            if end in o.outcome.times and start in o.outcome.times
+            seconds for _, seconds in conversions(compute(query, context).outcomes, start, end)
         ]
     if not samples:
         return {"results": {"bins": [], "average_conversion_time": None}, "isUdf": False}
-    given = query.funnelsFilter.binCount
-    count = (
-        min(90, max(1, given))
-        if given is not None
-        else min(60, max(1, math.ceil(len(samples) ** (1 / 3) - 1e-9)))
-    )
-    low, high = min(samples), max(samples)
-    width = math.ceil((high - low) / count) or 60
-    first = math.floor(low)
-    counts = [0] * (count + 1)
+    binning = Bins.of(samples, query.funnelsFilter.binCount)
+    counts = [0] * (binning.count + 1)
     for sample in samples:
-        counts[min(count, int((sample - first) // width))] += 1
-    bins = [[first + i * width, n] for i, n in enumerate(counts)]
+        counts[binning.index(sample)] += 1
+    bins = [[binning.start(i), n] for i, n in enumerate(counts)]
     average = statistics.fmean(samples)
     return {"results": {"bins": bins, "average_conversion_time": average}, "isUdf": False}
+
+
+def conversions(
+    outcomes: Sequence[ActorOutcome], start: int, end: int
+) -> list[tuple[ActorOutcome, float]]:
+    """Each outcome that went from step ``start`` to ``end``, with its seconds between."""
+    return [
+        (o, (o.outcome.times[end] - o.outcome.times[start]) / MICROS)
+        for o in outcomes
+        if end in o.outcome.times and start in o.outcome.times
+    ]
+
+
+@dataclass(frozen=True)
+class Bins:
+    """Time-to-convert bins: ``count + 1`` of them, ``width`` seconds from ``first``."""
+
+    first: int
+    width: int
+    count: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float], given: int | None) -> Bins:
+        count = (
+            min(90, max(1, given))
+            if given is not None
+            else min(60, max(1, math.ceil(len(samples) ** (1 / 3) - 1e-9)))
+        )
+        low, high = min(samples), max(samples)
+        return cls(math.floor(low), math.ceil((high - low) / count) or 60, count)
+
+    def index(self, sample: float) -> int:
+        return min(self.count, int((sample - self.first) // self.width))
+
+    def start(self, index: int) -> int:
+        return self.first + index * self.width
 
 
 # -- trends (conversion over time) ---------------------------------------------------------

@@ -89,6 +89,9 @@ def _conditions(where: EventFilter, person: exp.Expr) -> list[exp.Expr]:
         found.append(exp.LT(this=exp.column("timestamp", "e"), expression=_time(where.before)))
     if where.person_id is not None:
         found.append(person.copy().eq(exp.func("toUUID", exp.Literal.string(str(where.person_id)))))
+    if where.group is not None:
+        index, key = where.group
+        found.append(exp.column(f"group_{index}", "e").eq(exp.Literal.string(key)))
     if where.property_key is not None:
         value = json_text(exp.column("properties", "e"), [where.property_key])
         found.append(

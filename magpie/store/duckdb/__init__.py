@@ -11,6 +11,7 @@ from magpie.store.duckdb.cohorts import DuckDBCohortStore
 from magpie.store.duckdb.database import Database
 from magpie.store.duckdb.event_reader import DuckDBEventReader
 from magpie.store.duckdb.flags import DuckDBFeatureFlagStore
+from magpie.store.duckdb.group_reader import DuckDBGroupReader
 from magpie.store.duckdb.ingest import DuckDBIngestStore
 from magpie.store.duckdb.person_reader import DuckDBPersonReader
 from magpie.store.duckdb.projects import DuckDBApiKeyStore, DuckDBProjectStore
@@ -23,6 +24,7 @@ def duckdb_stores(db: Database, clock: Clock) -> Stores:
         billing=DuckDBBillingStore(db),
         events=DuckDBEventReader(db),
         persons=DuckDBPersonReader(db),
+        groups=DuckDBGroupReader(db),
         ingest=DuckDBIngestStore(db),
         users=DuckDBUserStore(db, clock),
         sessions=DuckDBSessionStore(db, clock),

@@ -24,6 +24,9 @@ WHERE e.project_id = $project_id
         ELSE json_extract_string(CAST(e.properties AS JSON), $property_pointer)
              = $property_value END)
   AND ($person_id IS NULL OR coalesce(o.person_uuid, e.person_id) = $person_id)
+  AND ($group_key IS NULL OR CASE $group_index
+        WHEN 0 THEN e.group_0 WHEN 1 THEN e.group_1 WHEN 2 THEN e.group_2
+        WHEN 3 THEN e.group_3 WHEN 4 THEN e.group_4 END = $group_key)
 ORDER BY e.timestamp DESC, e.uuid DESC
 LIMIT $limit OFFSET $offset
 """
@@ -41,6 +44,8 @@ def list_events(cursor: duckdb.DuckDBPyConnection, where: EventFilter) -> list[S
             "person_id": where.person_id,
             "property_pointer": _pointer(where.property_key),
             "property_value": where.property_value,
+            "group_index": where.group[0] if where.group else None,
+            "group_key": where.group[1] if where.group else None,
             "limit": where.limit,
             "offset": where.offset,
         },

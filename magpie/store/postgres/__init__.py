@@ -15,6 +15,7 @@ from magpie.store.postgres.boards import PostgresDashboardStore, PostgresInsight
 from magpie.store.postgres.cohorts import PostgresCohortStore
 from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.flags import PostgresFeatureFlagStore
+from magpie.store.postgres.group_reader import PostgresGroupReader
 from magpie.store.postgres.ingest import PostgresIngestStore
 from magpie.store.postgres.keys import PostgresApiKeyStore
 from magpie.store.postgres.person_reader import PostgresPersonReader
@@ -45,6 +46,7 @@ def postgres_stores(
         billing=PostgresBillingStore(db),
         events=events,
         persons=PostgresPersonReader(db),
+        groups=PostgresGroupReader(db),
         ingest=PostgresIngestStore(db, sink),
         users=PostgresUserStore(db, clock),
         sessions=PostgresSessionStore(db, clock),
