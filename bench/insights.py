@@ -13,17 +13,14 @@ over 8 weeks so that weekly retention has 8 cohorts. Times, in one run:
 
 Results go to docs/benchmarks.md (Insights).
 
-    python bench/insights.py [--events 10000000] [--runs 3] [--no-write]
+    python bench/insights.py [--events 10000000] [--runs 3] [--no-write] [--data DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,16 +28,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import query as query_bench  # noqa: E402
+from _dataset import dataset  # noqa: E402
 from _report import write_section  # noqa: E402
-from query import generate, machine, table, timed  # noqa: E402
+from query import machine, table, timed  # noqa: E402
 
-from magpie.app import Magpie  # noqa: E402
 from magpie.query.context import QueryContext  # noqa: E402
 from magpie.query.kinds import run_query  # noqa: E402
 from magpie.query.runner import QueryRunner  # noqa: E402
-from magpie.settings import Settings  # noqa: E402
 from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: E402
-from tests.clickhouse import copy_store, new_database  # noqa: E402
 
 DAYS = 56  # 1 October to 25 November 2026
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -124,18 +119,9 @@ class Timing:
         return ""
 
 
-def measure(events: int, runs: int, with_clickhouse: bool) -> list[Timing]:
-    folder = Path(tempfile.mkdtemp(prefix="magpie-bench-insights-"))
-    try:
-        settings = Settings.load(env={}, data_dir=folder, query_memory_margin="8GB")
-        magpie = Magpie(settings)
-        project = magpie.projects.create("bench")
-        started = time.perf_counter()
-        query_bench.DAYS = DAYS  # the generator spreads events over this many days
-        generate(magpie.db.cursor(), project.id, events)
-        print(f"  generated {events:,} events in {time.perf_counter() - started:.1f} s")
-        settings_of = magpie.projects.get(project.id)
-        assert settings_of is not None
+def measure(events: int, runs: int, with_clickhouse: bool, data: Path | None) -> list[Timing]:
+    with dataset(events, DAYS, data) as stored:
+        magpie, settings_of = stored.magpie, stored.project
         cursor = magpie.db.new_cursor()
 
         def ours(case: Case, runner: QueryRunner) -> object:
@@ -147,7 +133,7 @@ def measure(events: int, runs: int, with_clickhouse: bool) -> list[Timing]:
                 timed(lambda case=case: ours(case, magpie.query_runner), runs),
                 timed(
                     lambda case=case: cursor.execute(
-                        (case.floor or "").format(project=project.id)
+                        (case.floor or "").format(project=settings_of.id)
                     ).fetchall(),
                     runs,
                 )
@@ -158,20 +144,13 @@ def measure(events: int, runs: int, with_clickhouse: bool) -> list[Timing]:
         }
         house: dict[str, float] = {}
         if with_clickhouse:
-            started = time.perf_counter()
-            client, database = new_database(f"chdb://{folder / 'chdb'}", "bench")
-            copy_store(magpie.db.new_cursor(), client)
-            client.command(f"OPTIMIZE TABLE {database}.events FINAL")
-            print(f"  copied them into ClickHouse in {time.perf_counter() - started:.1f} s")
+            client, database = stored.clickhouse()
             runner = ClickHouseQueryRunner(client, database)
             house = {case.name: timed(lambda case=case: ours(case, runner), runs) for case in CASES}
         timings = [Timing(c, *duck[c.name], house.get(c.name)) for c in CASES]
         for t in timings:
             print(f"  {t.case.name:28} " + "  ".join(_row(events, t)[2:]))
-        magpie.close()
         return timings
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 COLUMNS = (
@@ -222,11 +201,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--engines", default="duckdb,clickhouse")
+    parser.add_argument("--data", type=Path, help="keep and reuse the generated events here")
     args = parser.parse_args()
     results = {}
     for events in (int(n) for n in args.events.split(",")):
         print(f"{events:,} events")
-        results[events] = measure(events, args.runs, "clickhouse" in args.engines.split(","))
+        results[events] = measure(
+            events, args.runs, "clickhouse" in args.engines.split(","), args.data
+        )
     section = report(results, args.runs)
     print(section)
     if not args.no_write:

@@ -98,18 +98,29 @@ def _valid(start: str, window_us: int) -> exp.Expr:
     return _when(within, _c(start))
 
 
-def _running_max(value: exp.Expr) -> exp.Expr:
-    """The largest value over the actor's earlier events. The values that are set
-    only grow along the actor's events, so the largest is the last one set: engines
-    carry that forward in one pass, where a running ``max`` over a frame that ends
-    before the row keeps a tree of partial maxima."""
-    return exp.Window(
-        this=exp.IgnoreNulls(this=exp.LastValue(this=value)),
-        partition_by=[_c("actor")],
-        order=exp.Order(expressions=[exp.Ordered(this=_c("ord"))]),
-        spec=exp.WindowSpec(
-            kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=_n(1), end_side="PRECEDING"
-        ),
+def _reached_step(k: int, step_rows: exp.Select, previous: str, window_us: int) -> exp.Select:
+    """Step ``k``'s events, each with the latest start among the earlier events that
+    reached step ``k - 1`` (an as-of join: the closest such event before it), kept as
+    ``v`` if the event lies within the window from it."""
+    within = exp.LTE(
+        this=exp.Sub(this=exp.column("us", "x"), expression=exp.column("v", "p")),
+        expression=_n(window_us),
+    )
+    earlier = exp.select(_c("actor"), _c("o"), _c("v")).from_(previous).where(_is_set(_c("v")))
+    on = exp.and_(
+        exp.EQ(this=exp.column("actor", "x"), expression=exp.column("actor", "p")),
+        exp.GT(this=exp.column("o", "x"), expression=exp.column("o", "p")),
+    )
+    return (
+        exp.select(
+            exp.alias_(exp.column("actor", "x"), "actor"),
+            exp.alias_(exp.column("us", "x"), "us"),
+            exp.alias_(exp.column("o", "x"), "o"),
+            exp.alias_(_when(within, exp.column("v", "p")), "v"),
+            exp.alias_(_n(k + 1), "k"),
+        )
+        .from_(_sub(step_rows, "x"))
+        .join(_sub(earlier, "p"), on=on, join_type="ASOF")
     )
 
 
@@ -129,113 +140,131 @@ def per_actor_query(
     actor = actor_expression(query)
     us = micros_since(period.utc_start, context)
     steps = [f"b{i}" for i in range(n)]
-    carried = ["actor", "us", "ord", *steps] + (["bv"] if breakdown else [])
+    first_step = exp.Case()
+    for i, c in enumerate(conditions):
+        first_step = first_step.when(c.copy(), _n(i))
+    first_step = first_step.else_(_n(n))
+    order = exp.Add(
+        this=exp.Mul(this=us.copy(), expression=_n(_ORDER_SLOTS)), expression=first_step
+    )
     events = (
         exp.select(
             exp.alias_(actor, "actor"),
             exp.alias_(us, "us"),
+            exp.alias_(order, "o"),
             *(exp.alias_(c, s) for c, s in zip(conditions, steps, strict=True)),
             *([exp.alias_(breakdown.expression.copy(), "bv")] if breakdown else []),
         )
         .from_("events")
         .where(funnel_where(query, period, context, conditions, actor))
     )
-    first_step = exp.Case()
-    for i, name in enumerate(steps):
-        first_step = first_step.when(_c(name), _n(i))
-    first_step = first_step.else_(_n(n))
-    order = exp.Add(this=exp.Mul(this=_c("us"), expression=_n(_ORDER_SLOTS)), expression=first_step)
-    base = exp.select(
-        *(_c(c) for c in carried if c != "ord"),
-        exp.alias_(order, "ord"),
-        exp.alias_(_when(_c("b0"), _c("us")), "s0"),
-    ).from_(_sub(events, "e"))
-    level: exp.Select = base
-    starts = ["s0"]
-    for k in range(1, n):
-        start = f"s{k}"
-        level = exp.select(
-            *(_c(c) for c in carried + starts),
-            exp.alias_(_when(_c(f"b{k}"), _running_max(_valid(f"s{k - 1}", window_us))), start),
-        ).from_(_sub(level, f"l{k}"))
-        starts.append(start)
-    # Each event's valid starts and the furthest step it reached.
-    reached = exp.Case()
-    for k in reversed(range(n)):
-        reached = reached.when(_is_set(_valid(f"s{k}", window_us)), _n(k + 1))
-    reached = reached.else_(_n(0))
-    rows = exp.select(
-        *(_c(c) for c in carried),
-        *(exp.alias_(_valid(f"s{k}", window_us), f"v{k}") for k in range(n)),
-        exp.alias_(reached, "r"),
-    ).from_(_sub(level, "lw"))
-    # Per actor: the furthest step and the start of the first event that got there
-    # (its best attempt), as aggregates (cheaper than windows over each actor).
-    furthest = [
-        exp.alias_(exp.Max(this=_c("r")), "k"),
-        *(
-            exp.alias_(
-                exp.ArgMin(this=_c(f"v{k}"), expression=_when(_is_set(_c(f"v{k}")), _c("ord"))),
-                f"f{k}",
+    # Step k's events with their valid starts (``v``), one CTE per step: step 0's
+    # events start attempts at their own time.
+    reached_ctes: list[tuple[str, exp.Select]] = [
+        (
+            "reached_0",
+            exp.select(
+                _c("actor"), _c("us"), _c("o"), exp.alias_(_c("us"), "v"), exp.alias_(_n(1), "k")
             )
-            for k in range(n)
-        ),
-    ]
-    if breakdown is not None:
-        pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
-        furthest.append(
-            exp.alias_(pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("ord"))), "touch")
+            .from_("funnel_events")
+            .where(_c("b0")),
         )
-    best_start = exp.Case()
-    for k in range(n):
-        best_start = best_start.when(exp.EQ(this=_c("k"), expression=_n(k + 1)), _c(f"f{k}"))
-    grouped = exp.select(_c("actor"), *furthest).from_("actor_events").group_by(_c("actor"))
-    best = exp.select(
-        _c("actor"),
-        _c("k"),
-        exp.alias_(best_start, "best"),
-        *([_c("touch")] if breakdown is not None else []),
-    ).from_(_sub(grouped, "g"))
-    best = best.where(exp.GT(this=_c("k"), expression=_n(0)))
-    # Then when that attempt reached each step: the first event carrying its start.
-    per_actor = [
-        exp.alias_(exp.Max(this=exp.column("k", "b")), "reached"),
-        *(
-            exp.alias_(
-                exp.Min(
-                    this=_when(
-                        exp.EQ(this=exp.column(f"v{k}", "x"), expression=exp.column("best", "b")),
-                        exp.column("us", "x"),
-                    )
-                ),
-                f"t{k}",
-            )
-            for k in range(n)
-        ),
     ]
-    if breakdown is not None:
-        per_actor.append(exp.alias_(exp.Max(this=exp.column("touch", "b")), "touch"))
-    per_actor.append(exp.alias_(exp.column("actor", "b"), "actor"))
-    actors = (
-        exp.select(*per_actor)
-        .from_(exp.to_table("actor_events", alias="x"))
+    for k in range(1, n):
+        rows = exp.select(_c("actor"), _c("us"), _c("o")).from_("funnel_events").where(_c(f"b{k}"))
+        reached_ctes.append((f"reached_{k}", _reached_step(k, rows, f"reached_{k - 1}", window_us)))
+    union: exp.Query = exp.select("actor", "us", "o", "v", "k").from_("reached_0")
+    for k in range(1, n):
+        union = exp.union(
+            union,
+            exp.select("actor", "us", "o", "v", "k").from_(f"reached_{k}").where(_is_set(_c("v"))),
+            distinct=False,
+        )
+    # Per actor and step: the start of the first event to reach it; per actor, the
+    # furthest step and, as its best attempt, the first to get there.
+    firsts = (
+        exp.select(
+            _c("actor"), _c("k"), exp.alias_(exp.ArgMin(this=_c("v"), expression=_c("o")), "f")
+        )
+        .from_("valid_rows")
+        .group_by(_c("actor"), _c("k"))
+    )
+    best = (
+        exp.select(
+            _c("actor"),
+            exp.alias_(exp.Max(this=_c("k")), "reached"),
+            exp.alias_(exp.ArgMax(this=_c("f"), expression=_c("k")), "best"),
+        )
+        .from_(_sub(firsts, "fk"))
+        .group_by(_c("actor"))
+    )
+    # Then when that attempt reached each step: the first event carrying its start.
+    times = [
+        exp.alias_(
+            exp.Min(
+                this=_when(
+                    exp.EQ(this=exp.column("k", "r"), expression=_n(k + 1)),
+                    exp.column("us", "r"),
+                )
+            ),
+            f"t{k}",
+        )
+        for k in range(n)
+    ]
+    per_actor = (
+        exp.select(
+            exp.alias_(exp.column("actor", "b"), "actor"),
+            exp.alias_(exp.Max(this=exp.column("reached", "b")), "reached"),
+            *times,
+        )
+        .from_(exp.to_table("valid_rows", alias="r"))
         .join(
             exp.to_table("best_attempts", alias="b"),
-            on=exp.EQ(this=exp.column("actor", "x"), expression=exp.column("actor", "b")),
+            on=exp.and_(
+                exp.EQ(this=exp.column("actor", "r"), expression=exp.column("actor", "b")),
+                exp.EQ(this=exp.column("v", "r"), expression=exp.column("best", "b")),
+            ),
         )
         .group_by(exp.column("actor", "b"))
-        .with_("actor_events", as_=rows)
-        .with_("best_attempts", as_=best)
     )
     value: exp.Expr = exp.Literal.string("")
+    outer = exp.select(_c("actor"), _c("reached"), *(_c(f"t{k}") for k in range(n))).from_(
+        _sub(per_actor, "la")
+    )
     if breakdown is not None:
+        pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
+        touches = (
+            exp.select(
+                _c("actor"),
+                exp.alias_(
+                    pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("o"))), "touch"
+                ),
+            )
+            .from_("funnel_events")
+            .group_by(_c("actor"))
+        )
+        outer = (
+            exp.select(
+                *(exp.column(c, "la") for c in ["actor", "reached"] + [f"t{k}" for k in range(n)]),
+                exp.column("touch", "tv"),
+            )
+            .from_(_sub(per_actor, "la"))
+            .join(
+                _sub(touches, "tv"),
+                on=exp.EQ(this=exp.column("actor", "la"), expression=exp.column("actor", "tv")),
+            )
+        )
         value = exp.func("coalesce", exp.cast(_c("touch"), "VARCHAR"), exp.Literal.string(""))
         if kept is not None:
             is_kept = exp.In(this=value.copy(), expressions=[exp.Literal.string(v) for v in kept])
             value = exp.If(this=is_kept, true=value, false=exp.Literal.string("Other"))
-    return exp.select(
+    result = exp.select(
         _c("actor"), _c("reached"), *(_c(f"t{k}") for k in range(n)), exp.alias_(value, "value")
-    ).from_(_sub(actors, "la"))
+    ).from_(_sub(outer, "pa"))
+    result = result.with_("funnel_events", as_=events)
+    for name, cte in reached_ctes:
+        result = result.with_(name, as_=cte)
+    return result.with_("valid_rows", as_=union).with_("best_attempts", as_=best)
 
 
 def steps_query(
