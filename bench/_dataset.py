@@ -65,7 +65,9 @@ def dataset(events: int, days: int, data: Path | None) -> Iterator[Dataset]:
     if not marker.exists():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    settings = Settings.load(env={}, data_dir=folder, query_memory_margin="8GB")
+    settings = Settings.load(
+        env={}, data_dir=folder, query_memory_margin="8GB", query_timeout_seconds=900
+    )
     magpie = Magpie(settings)
     try:
         if marker.exists():

@@ -51,20 +51,22 @@ class Case:
     target_ratio: float | None = None  # … or at most this times the floor
 
 
-# Eight whole weeks from Sunday: 27 September to 21 November.
+# Eight whole weeks from Sunday: 27 September to 21 November. Each person's weeks
+# with a pageview as the bits of one integer (one pass, one row per person), then
+# the cells by bit tests: cheaper than joining the (person, week) rows to
+# themselves, which gives the same counts in about twice the time.
 _RETENTION_FLOOR = """
 WITH weeks AS (
     SELECT coalesce(o.person_uuid, e.person_id) AS actor,
-           date_trunc('week', e.timestamp + INTERVAL 1 DAY) - INTERVAL 1 DAY AS week
+           bit_or(1 << (date_diff('day', TIMESTAMP '2026-09-27', e.timestamp) // 7)::INT) AS m
     FROM events e
     LEFT JOIN person_overrides o ON o.project_id = e.project_id AND o.distinct_id = e.distinct_id
     WHERE e.project_id = {project} AND e.event = '$pageview'
       AND e.timestamp >= TIMESTAMP '2026-09-27' AND e.timestamp < TIMESTAMP '2026-11-22'
-    GROUP BY 1, 2
+    GROUP BY 1
 )
-SELECT a.week, date_diff('day', a.week, b.week) // 7 AS k, count(*)
-FROM weeks a JOIN weeks b
-  ON a.actor = b.actor AND b.week >= a.week AND b.week < a.week + INTERVAL 56 DAY
+SELECT c.c AS cohort, k.k AS k, count(*) FROM weeks, range(8) c(c), range(8) k(k)
+WHERE c.c + k.k < 8 AND (m >> c.c) & 1 = 1 AND (m >> (c.c + k.k)) & 1 = 1
 GROUP BY 1, 2"""
 
 CASES = [
@@ -186,7 +188,8 @@ def report(results: dict[int, list[Timing]], runs: int) -> str:
         f"Median of {runs} runs after one warm-up, on bench/query.py's data spread over",
         f"{DAYS} days. *Magpie* is the query layer as the API runs it; the *floor* is",
         "hand-written DuckDB SQL for the same answer on the same store (weekly retention:",
-        "one pass over the pageviews per person and week, joined to itself).",
+        "each person's weeks with a pageview as the bits of one integer, then the cells by",
+        "bit tests; joining the (person, week) rows to themselves takes about twice as long).",
         f"The machine's load average when the run ended: {os.getloadavg()[0]:.1f} (it is",
         "shared: above 2, every figure here is slower than on an idle machine).",
         "",
