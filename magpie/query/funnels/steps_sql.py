@@ -57,6 +57,9 @@ from magpie.query.funnels.sql_parts import n as _n
 from magpie.query.funnels.sql_parts import sub as _sub
 from magpie.query.funnels.sql_parts import when as _when
 
+# Places for the events of one instant: more than a funnel's events.
+_EVENT_SLOTS = 1 << 40
+
 
 def fits(query: FunnelsQuery) -> bool:
     """Whether this closed form answers the query exactly."""
@@ -125,6 +128,16 @@ def _as_of_per_actor_query(
         first_step = first_step.when(c.copy(), _n(i))
     first_step = first_step.else_(_n(n))
     order = exp.Add(this=exp.Mul(this=us.copy(), expression=_n(ORDER_SLOTS)), expression=first_step)
+    # Events at one instant matching the same steps come one after the other (two
+    # views at once are two views): each event gets a place of its own after its
+    # time and first step (its row number among the funnel's events), as 128-bit
+    # integers so that no range overflows.
+    order = exp.Add(
+        this=exp.Mul(
+            this=exp.cast(order, exp.DataType.build("INT128")), expression=_n(_EVENT_SLOTS)
+        ),
+        expression=exp.Window(this=exp.RowNumber()),
+    )
     events = (
         exp.select(
             exp.alias_(actor, "actor"),
