@@ -81,6 +81,7 @@ def _call(name: str, *args: exp.Expr) -> exp.Expr:
 class ClickHouseDialect:
     name = "clickhouse"
     sqlglot = "clickhouse"
+    shares_repeated_ctes = False
     settings = SETTINGS
 
     def __init__(self, database: str) -> None:

@@ -230,6 +230,7 @@ def _strftime(node: exp.Expr) -> exp.Expr | None:
 class DuckDBDialect:
     name = "duckdb"
     sqlglot = "duckdb"
+    shares_repeated_ctes = True
 
     TABLES: dict[str, TableBuilder] = {
         "events": _events,
