@@ -72,7 +72,18 @@ def two_tenants(server: LiveServer) -> Tenants:
         server.url + "/batch/",
         json={
             "api_key": b["api_token"],
-            "batch": [{"event": "$identify", "distinct_id": "b-user", "$set": {"secret": 1}}],
+            "batch": [
+                {"event": "$identify", "distinct_id": "b-user", "$set": {"secret": 1}},
+                {
+                    "event": "$groupidentify",
+                    "distinct_id": "b-user",
+                    "properties": {
+                        "$group_type": "company",
+                        "$group_key": "b-co",
+                        "$group_set": {"plan": "b's"},
+                    },
+                },
+            ],
         },
     )
     assert sent.status_code == 200, sent.text
@@ -128,7 +139,13 @@ def declared_scope(route: Route, method: str) -> str:
 
 
 # Routes that name their project in the query string rather than the path.
-ROUTE_QUERIES = {"/api/feature_flag/local_evaluation/": "?token={token}"}
+ROUTE_QUERIES = {
+    "/api/feature_flag/local_evaluation/": "?token={token}",
+    # The groups routes need a group type, and one of B's groups and properties.
+    "/api/projects/{project_id:int}/groups/": "?group_type_index=0",
+    "/api/projects/{project_id:int}/groups/find/": "?group_type_index=0&group_key=b-co",
+    "/api/projects/{project_id:int}/groups/property_values/": "?group_type_index=0&key=plan",
+}
 
 
 def route_url(route: Route, **values: object) -> str:

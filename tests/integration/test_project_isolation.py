@@ -114,7 +114,8 @@ def test_reading_another_project_finds_none_of_its_data(tenants: Tenants) -> Non
         own = a.post(f"/api/projects/{tenants.a}/query/", json=hogql).json()
         assert own["results"] == [[0]]
     with tenants.api(tenants.key_b) as b:
-        assert b.post(f"{base}/query/", json=hogql).json()["results"] == [[1]]
+        # B's $identify and $groupidentify.
+        assert b.post(f"{base}/query/", json=hogql).json()["results"] == [[2]]
 
 
 def test_a_key_cannot_rename_or_limit_another_project(tenants: Tenants) -> None:
