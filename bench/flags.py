@@ -341,11 +341,25 @@ def report(args: argparse.Namespace, phases: tuple[Phase, Phase, int]) -> str:
         f" Ingestion alongside: {args.ingest_rate:,} events/s requested, {ingested:,} events sent.",
         f" Target: {TARGET_RPS:,} requests/s with p99 ≤ {TARGET_P99_MS:g} ms.",
         "",
-        *table(("phase", "requests", "requests/s", "p50 ms", "p99 ms", "server CPU µs/request", "failures"), rows),
+        *table(
+            (
+                "phase",
+                "requests",
+                "requests/s",
+                "p50 ms",
+                "p99 ms",
+                "server CPU µs/request",
+                "failures",
+            ),
+            rows,
+        ),
         "",
         f"/flags runs at {flags_phase.rps / ceiling_phase.rps:.0%} of the ceiling's throughput;"
         f" target met: {'yes' if met else 'no'}. Load average when the run began (other"
-        f" work on the machine): {args.load_average:.1f}.",
+        f" work on the machine): {args.load_average:.1f}. Server CPU per request is the"
+        " CPU time of all the server's processes over the phase divided by its requests,"
+        " which holds on a shared machine where requests/s do not; with ingestion"
+        " alongside, the /flags phase's includes ingesting.",
         "",
         *table(("machine", ""), machine()),
     ]

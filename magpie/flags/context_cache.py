@@ -53,6 +53,10 @@ class ContextSource(Protocol):
         self, project_id: int, distinct_ids: Sequence[str], flag_keys: Sequence[str], hash_key: str
     ) -> None: ...
 
+
+class CachedStore(ContextSource, Protocol):
+    """What the cache reads from (``FeatureFlagStore``)."""
+
     def group_types(self, project_id: int) -> dict[int, str]: ...
 
     def directory(self, project_id: int, limit: int) -> FlagDirectory | None: ...
@@ -82,7 +86,7 @@ class _Id:
 
 
 class ContextCache:
-    def __init__(self, store: ContextSource, *, capacity: int = 200_000) -> None:
+    def __init__(self, store: CachedStore, *, capacity: int = 200_000) -> None:
         """``capacity``: the ids kept one by one, and the most ids a project may have
         for all of them to be read at once (its directory)."""
         self._store = store
@@ -184,9 +188,6 @@ class ContextCache:
                 for old in list(table)[: max(1, self._capacity // 10)]:
                     del table[old]
             table[key] = value
-
-    def group_types(self, project_id: int) -> dict[int, str]:
-        return self._store.group_types(project_id)
 
     # -- changes -------------------------------------------------------------
 

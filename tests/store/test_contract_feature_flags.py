@@ -180,3 +180,30 @@ def test_hash_keys_of_the_first_id_come_first(world: World) -> None:
     assert found == {"exp": "anon-1", "only-phone": "phone"}
     assert flags(world).context(world.project, ["phone", "ada"], {}).hash_keys["exp"] == "phone"
     assert flags(world).context(world.project, ["ada"], {}, hash_keys=False).hash_keys == {}
+
+
+def test_the_directory_answers_as_context_does_for_every_id(world: World) -> None:
+    world.send(
+        world.event("$pageview", "anon-1", anonymous=True),
+        world.identify("anon-1", "ada", **{"$set": {"plan": "pro", "seats": 5}}),
+        world.identify("bob", "bob", **{"$set": {"plan": "free"}}),
+        world.event("$pageview", "visitor", anonymous=True),
+    )
+    store = flags(world)
+    store.add_hash_keys(world.project, ["ada", "anon-1"], ["exp"], "anon-1")
+    store.add_hash_keys(world.project, ["visitor"], ["exp"], "visitor")
+    whole = store.directory(world.project, limit=10)
+    assert whole is not None
+    assert sorted(whole.persons) == ["ada", "anon-1", "bob"]  # a visitor has no person
+    for distinct_id in ("ada", "anon-1", "bob"):
+        assert (
+            whole.persons[distinct_id]
+            == store.context(world.project, [distinct_id], {}).persons[distinct_id]
+        )
+    assert whole.hash_keys == {
+        "ada": {"exp": "anon-1"},
+        "anon-1": {"exp": "anon-1"},
+        "visitor": {"exp": "visitor"},
+    }
+    assert store.directory(world.project, limit=2) is None  # more ids than that
+    assert store.directory(world.project + 1000, limit=10) == type(whole)({}, {})
