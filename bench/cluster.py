@@ -325,6 +325,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--setups", default=",".join(DEFAULT_SETUPS), help="which of them, by name")
     args = parser.parse_args()
+    # Stopped from outside (a timeout, make): unwind, so every process is ended.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     setups = [s for s in SETUPS if s.name in args.setups.split(",")]
     with tempfile.TemporaryDirectory(prefix="magpie-bench-cluster-") as tmp:
         results = [run_mode(setup, args.events, args.rate, Path(tmp)) for setup in setups]
