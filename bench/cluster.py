@@ -41,12 +41,13 @@ from pathlib import Path
 import psycopg
 from _events import EVENTS_PER_REQUEST, generate_requests
 from _http import Connection, get_request, run_async
-from _load import fixed_rate, percentile, saturate
+from _load import LoadResult, fixed_rate, percentile, saturate
 from _report import machine, table, write_section
 from _server import STATUS_PATH, MagpieServer, free_port, init_data_dir
 from psycopg import sql
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+QUERYABLE_TIMEOUT = 600.0  # a run that never gets there fails instead of hanging
 NATS_URL = os.environ.get("MAGPIE_BENCH_NATS_URL", "nats://127.0.0.1:4222")
 ADMIN_URL = os.environ.get(
     "MAGPIE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -91,7 +92,10 @@ class Setup:
 
 
 SETUPS = (Setup("embedded"), Setup("cluster"), Setup("cluster-nats"), Setup("cluster-nats", 2))
-DEFAULT_SETUPS = tuple(s.name for s in SETUPS)
+# Two workers: every event is loaded, but the load generator has been seen
+# waiting for capture's answers for minutes (not yet understood), so `make bench`
+# leaves that setup out; --setups cluster-nats-2 runs it.
+DEFAULT_SETUPS = ("embedded-1", "cluster-1", "cluster-nats-1")
 
 
 @contextmanager
@@ -205,8 +209,15 @@ def role_processes(
     return found
 
 
+def acknowledged(result: LoadResult) -> int:
+    """Events capture answered 200 for (a 503 under saturation is the SDK's to retry:
+    only the acknowledged ones are owed to queries)."""
+    return sum(s.events for s in result.samples if s.ok)
+
+
 async def queryable(server: MagpieServer, expected: int, mode: str) -> None:
-    """Wait until every event is where queries read it."""
+    """Wait until every acknowledged event is where queries read it."""
+    deadline = time.monotonic() + QUERYABLE_TIMEOUT
     assert server.credentials is not None
     wire = get_request(
         STATUS_PATH,
@@ -224,6 +235,8 @@ async def queryable(server: MagpieServer, expected: int, mode: str) -> None:
             )
             if done >= expected:
                 return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{done} of {expected} events queryable; gave up")
             await asyncio.sleep(0.02)
     finally:
         await connection.close()
@@ -253,7 +266,7 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
                     connections=32,
                 )
             )
-            run_async(queryable(server, fixed.events, mode))
+            run_async(queryable(server, acknowledged(fixed), mode))
             cpu_before = server.cpu_seconds()
             roles = role_processes(server, workers, mode)
             role_cpu = {name: process_cpu(pid) for name, pid in roles.items()}
@@ -262,7 +275,7 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
                 saturate(server, [(r.wire(host), r.events) for r in burst], connections=16)
             )
             accepted = time.perf_counter()
-            run_async(queryable(server, fixed.events + saturated.events, mode))
+            run_async(queryable(server, acknowledged(fixed) + acknowledged(saturated), mode))
             finished = time.perf_counter()
             cpu = server.cpu_seconds() - cpu_before
             role_cpu = {name: process_cpu(pid) - role_cpu[name] for name, pid in roles.items()}
@@ -270,12 +283,12 @@ def run_mode(setup: Setup, events: int, rate: int, root: Path) -> ModeResult:
     return ModeResult(
         mode,
         setup.workers,
-        saturated.events,
+        acknowledged(saturated),
         percentile(latencies, 50) * 1000,
         percentile(latencies, 99) * 1000,
         rate,
-        saturated.events / (accepted - started),
-        saturated.events / (finished - started),
+        acknowledged(saturated) / (accepted - started),
+        acknowledged(saturated) / (finished - started),
         cpu,
         role_cpu,
         finished - started,
@@ -325,9 +338,14 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--setups", default=",".join(DEFAULT_SETUPS), help="which of them, by name")
     args = parser.parse_args()
+    # Stopped from outside (a timeout, make): unwind, so every process is ended.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     setups = [s for s in SETUPS if s.name in args.setups.split(",")]
     with tempfile.TemporaryDirectory(prefix="magpie-bench-cluster-") as tmp:
-        results = [run_mode(setup, args.events, args.rate, Path(tmp)) for setup in setups]
+        results = []
+        for setup in setups:
+            results.append(run_mode(setup, args.events, args.rate, Path(tmp)))
+            print(json.dumps(asdict(results[-1])), flush=True)  # kept if a later one fails
     section = render(results)
     print(section)
     if not args.no_write:

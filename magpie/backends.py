@@ -48,6 +48,9 @@ from magpie.store.postgres.publishing_sink import Publish, PublishingSink
 # several processes starting together one migrates and the others wait.
 CLICKHOUSE_MIGRATION_LOCK = (0x6D61_6770, 2)
 DEFAULT_CLICKHOUSE_DATABASE = "magpie"
+# The largest processed-event record published to NATS: below its default
+# max_payload (1 MB) with room for the headers.
+PROCESSED_RECORD_BYTES = 768 << 10
 T = TypeVar("T")
 
 
@@ -312,7 +315,10 @@ def _open_cluster(
         lookups = ClickHouseEventWriter(clients[2]).stored_batches if clients else None
         reader = ClickHouseEventReader(clients[0]) if clients else NoEventStore()
         copy = ClickHouseMembershipCopy(clients[3]) if clients else None
-        stores = postgres_stores(pg, clock, reader, PublishingSink(publish, lookups), copy)
+        # NATS takes messages up to its max_payload (1 MB by default).
+        limit = PROCESSED_RECORD_BYTES if queue is not None else None
+        sink = PublishingSink(publish, lookups, max_record_bytes=limit)
+        stores = postgres_stores(pg, clock, reader, sink, copy)
         ingest = stores.ingest
         assert isinstance(ingest, PostgresIngestStore)
         loader = (

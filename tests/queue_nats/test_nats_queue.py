@@ -273,3 +273,41 @@ def _patiently(work: Callable[[], object]) -> object:
         except QueueUnavailable:
             continue
     return work()
+
+
+def test_a_unit_larger_than_a_nats_message_is_published_in_parts(
+    make_queue: Callable[..., NatsQueue],
+) -> None:
+    """A unit's events may come to more than NATS's max_payload (1 MB): the sink
+    publishes them in several records, which the loader reads back whole."""
+    from datetime import datetime
+
+    from magpie.backends import PROCESSED_RECORD_BYTES
+    from magpie.store.event_columns import EVENT_SCHEMA
+    from magpie.store.postgres.publishing_sink import PublishingSink
+    from magpie.store.processed_events import decode
+
+    queue = make_queue()
+    processed = queue.processed()
+    sink = PublishingSink(processed.publish_processed, max_record_bytes=PROCESSED_RECORD_BYTES)
+    count, now = 3000, datetime(2026, 3, 1, 12)
+    uuids = [str(uuid.uuid4()) for _ in range(count)]
+    columns = {field.name: [None] * count for field in EVENT_SCHEMA}
+    columns.update(
+        project_id=[PROJECT] * count,
+        uuid=uuids,
+        event=["e"] * count,
+        distinct_id=["d"] * count,
+        timestamp=[now] * count,
+        created_at=[now] * count,
+        properties=[orjson.dumps({"blob": uuid.uuid4().hex * 16}).decode()] * count,
+    )
+    batch = uuid.uuid4()
+    assert sink.append(columns, batch) == count  # over 1.5 MB in all: no MaxPayloadError
+    reader = queue.processed_reader()
+    entries = reader.read(0, max_records=100, max_bytes=64 << 20, timeout=0)
+    records = [decode(e.payload) for e in entries]
+    assert len(records) > 1 and {r.batch for r in records} == {batch}
+    assert all(len(e.payload) <= PROCESSED_RECORD_BYTES for e in entries)
+    assert [u for r in records for u in r.events["uuid"].to_pylist()] == uuids
+    reader.close()

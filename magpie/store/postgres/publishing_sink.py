@@ -32,9 +32,18 @@ Publish = Callable[[str, bytes], object]
 
 
 class PublishingSink:
-    def __init__(self, publish: Publish, stored: StoredBatches | None = None) -> None:
+    def __init__(
+        self,
+        publish: Publish,
+        stored: StoredBatches | None = None,
+        *,
+        max_record_bytes: int | None = None,
+    ) -> None:
+        """``max_record_bytes``: the largest record the log takes (NATS refuses a
+        message over its ``max_payload``); a unit's events past it go in several."""
         self._publish = publish
         self._stored = stored
+        self._max_record_bytes = max_record_bytes
         self._lock = threading.Lock()
         self._sent: dict[uuid.UUID, int] = {}  # records published per batch
 
@@ -54,10 +63,25 @@ class PublishingSink:
         self._send(ProcessedRecord(batch, rows=rows))
 
     def _send(self, record: ProcessedRecord) -> None:
+        payload = encode(record)
+        events = record.events
+        if (
+            self._max_record_bytes is not None
+            and len(payload) > self._max_record_bytes
+            and events is not None
+            and events.num_rows > 1
+        ):
+            # Halves until each fits: the loader takes a batch's records together.
+            half = events.num_rows // 2
+            self._send(
+                ProcessedRecord(record.batch, rows=record.rows, events=events.slice(0, half))
+            )
+            self._send(ProcessedRecord(record.batch, events=events.slice(half)))
+            return
         with self._lock:
             number = self._sent.pop(record.batch, 0)
             # Units are short-lived: only the last few batches' counts are kept.
             self._sent[record.batch] = number + 1
             while len(self._sent) > 1024:
                 del self._sent[next(iter(self._sent))]
-        self._publish(f"{record.batch}.{number}", encode(record))
+        self._publish(f"{record.batch}.{number}", payload)
