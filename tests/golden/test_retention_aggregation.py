@@ -12,6 +12,8 @@ The "other" project (pageviews start, purchases return):
     dan  purchase 1st 11:00 100 (before his first pageview: not in his cohort's value),
          pageview 1st 12:00, purchase 1st 13:00 3, purchase 2nd 8
     eve  pageview 1st 15:00, pageview 2nd 12:00, purchase 2nd 13:00 1
+
+Dan's person has ltv 20 (set before all of that); eve's has none.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def fill(ingest: Ingest) -> None:
             props["amount"] = amount
         send_at(ingest, when, "purchase", who, **props)
     PROJECTS["other"] = ingest.new_project()
+    send_at(ingest, at(1, 10), "$set", "dan", **{"$set": {"ltv": 20}})
     send_at(ingest, at(1, 11), "purchase", "dan", amount=100)
     send_at(ingest, at(1, 12), "$pageview", "dan")
     send_at(ingest, at(1, 13), "purchase", "dan", amount=3)
@@ -122,6 +125,15 @@ def test_other_returning_events_count_in_the_cohort_period_after_its_first_start
     assert table(engines, "other", aggregationType="sum") == [
         (None, [2, 2, 0], [3.0, 9.0, 0.0]),
         (None, [1, 0, 0], [1.0, 0.0, 0.0]),
+        (None, [0, 0, 0], [0.0, 0.0, 0.0]),
+    ]
+
+
+def test_a_person_property(engines: Engines) -> None:
+    settings = {"aggregationProperty": "ltv", "aggregationPropertyType": "person"}
+    assert table(engines, "other", aggregationType="sum", **settings) == [
+        (None, [2, 2, 0], [20.0, 20.0, 0.0]),
+        (None, [1, 0, 0], [0.0, 0.0, 0.0]),
         (None, [0, 0, 0], [0.0, 0.0, 0.0]),
     ]
 
