@@ -25,6 +25,7 @@ from sqlglot import exp
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.dates import window, zone
+from magpie.query.funnel_paths import FunnelPathsFilter, Spans, funnel_spans
 from magpie.query.limits import MAX_BREAKDOWN_LIMIT
 from magpie.query.models import DateRange, EventsNode, Properties, _Model
 from magpie.query.path_items import PathCleaningFilter, PathType, path_item, types_condition
@@ -59,6 +60,7 @@ class PathsFilter(_Model):
 class PathsQuery(_Model):
     kind: Literal["PathsQuery"]
     pathsFilter: PathsFilter = Field(default_factory=lambda: PathsFilter.model_validate({}))
+    funnelPathsFilter: FunnelPathsFilter | None = None
     dateRange: DateRange = Field(default_factory=DateRange)
     properties: Properties = None
     filterTestAccounts: bool = False
@@ -72,10 +74,24 @@ _RUNNING = f"{_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 _IN_SESSION = f"PARTITION BY actor, session {_ORDER}"
 
 # Every session's steps, each with the step before it (previous, previous_at).
-_STEPS = f"""
+_EVENTS_IN = """
 WITH events_in AS (
     SELECT ACTOR AS actor, timestamp AS at, ITEM AS item FROM events WHERE PATH_EVENTS
-), items AS (
+)"""
+# A funnel's paths: each actor's events within its span of the funnel (the spans
+# CTE's body is put in after parsing: a template only has column slots).
+_FUNNEL_EVENTS_IN = """
+WITH spans AS (SELECT 1 AS placeholder), events_in AS (
+    SELECT e.actor AS actor, e.at AS at, e.item AS item FROM (
+        SELECT CAST(ACTOR AS VARCHAR) AS actor, timestamp AS at, ITEM AS item,
+               MICROS AS micros
+        FROM events WHERE PATH_EVENTS
+    ) AS e JOIN spans ON spans.actor = e.actor
+    WHERE e.micros >= spans.low AND e.micros <= spans.high
+)"""
+_STEPS = (
+    _EVENTS_IN
+    + f""", items AS (
     SELECT actor, at, item FROM events_in WHERE KEPT_ITEMS
 ), gaps AS (
     SELECT actor, at, item,
@@ -95,6 +111,7 @@ WITH events_in AS (
            lag(at) OVER ({_IN_SESSION}) AS previous_at
     FROM sessions WHERE is_new OR item_before <> item
 )"""
+)
 
 _STARTS = """, starts AS (
     SELECT actor, session, at, item, step, previous, previous_at,
@@ -196,9 +213,11 @@ def _query(
     context: QueryContext,
     final: Callable[[str], str] = _edges,
     more: Callable[[dict[str, exp.Expr]], dict[str, exp.Expr]] = lambda shape: {},
+    spans: Spans | None = None,
 ) -> exp.Query:
     """The edges' counts, or with another ``final`` select, what it reads from the
-    table of edges (``more`` fills its slots, given the shape's expressions)."""
+    table of edges (``more`` fills its slots, given the shape's expressions); with
+    ``spans``, of those actors' events within their spans only."""
     settings = query.pathsFilter
     tz = zone(context.project.timezone)
     period = window(
@@ -263,7 +282,12 @@ def _query(
         "KEPT_ITEMS": exp.and_(*kept),
         "NEW_SESSION": exp.or_(
             exp.Is(this=exp.column("gap_from"), expression=exp.Null()),
-            exp.GTE(this=gap, expression=exp.Literal.number(SESSION_GAP_SECONDS)),
+            exp.GTE(
+                this=gap,
+                expression=exp.Literal.number(
+                    SESSION_GAP_SECONDS if spans is None else spans.session_gap_seconds
+                ),
+            ),
         ),
         "SECONDS": exp.DateDiff(
             this=exp.column("at"), expression=exp.column("previous_at"), unit=exp.var("SECOND")
@@ -274,8 +298,23 @@ def _query(
         "IS_END": _is("item", settings.endPoint) if settings.endPoint is not None else None,
     }
     steps = {name: _expression(text, **numbers) for name, text in shape.items()}
-    template = ctes + final(table)
-    return fill_named(template, {**slots, **steps, **more(steps)})
+    if spans is None:
+        return fill_named(ctes + final(table), {**slots, **steps, **more(steps)})
+    template = ctes.replace(_EVENTS_IN, _FUNNEL_EVENTS_IN, 1) + final(table)
+    slots["MICROS"] = spans.micros(context)
+    tree = fill_named(template, {**slots, **steps, **more(steps)})
+    body = exp.select("*").from_(spans.values())
+    for cte in tree.find_all(exp.CTE):
+        if cte.alias == "spans":
+            cte.set("this", body)
+    return tree
+
+
+def _spans(query: PathsQuery, context: QueryContext) -> Spans | None:
+    """A funnel's actors and their spans (``funnelPathsFilter``), or None without one."""
+    if query.funnelPathsFilter is None:
+        return None
+    return funnel_spans(query.funnelPathsFilter, context)
 
 
 def _is(column: str, value: str) -> exp.Expr:
@@ -287,7 +326,10 @@ def _is(column: str, value: str) -> exp.Expr:
 
 def run_paths(query: PathsQuery, context: QueryContext) -> dict[str, Any]:
     settings = query.pathsFilter
-    rows = context.run(context.compile(_query(query, context)))
+    spans = _spans(query, context)
+    if spans is not None and not spans.spans:
+        return {"results": [], "timings": context.timings}
+    rows = context.run(context.compile(_query(query, context, spans=spans)))
     context.check_deadline()
     edges: list[dict[str, Any]] = [
         {
@@ -367,7 +409,10 @@ def path_actors(query: PathsQuery, context: QueryContext) -> list[str]:
 
     if len(keys) == 2 and keys[1][0] != keys[0][0] + 1:
         return []  # no edge joins steps that are not next to each other
-    tree = _query(query, context, _edge_actors, on_the_way)
+    spans = _spans(query, context)
+    if spans is not None and not spans.spans:
+        return []
+    tree = _query(query, context, _edge_actors, on_the_way, spans)
     return [str(row[0]) for row in context.run(context.compile(tree))]
 
 
@@ -387,5 +432,8 @@ def _dropoff(query: PathsQuery, context: QueryContext) -> list[str]:
         arrived = exp.EQ(this=exp.column("source_step"), expression=number)
         return {"ON_THE_WAY": exp.and_(arrived, _is("item", item))}
 
-    tree = _query(query, context, _dropoff_actors, at_node)
+    spans = _spans(query, context)
+    if spans is not None and not spans.spans:
+        return []
+    tree = _query(query, context, _dropoff_actors, at_node, spans)
     return [str(row[0]) for row in context.run(context.compile(tree))]

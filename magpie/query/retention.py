@@ -54,7 +54,16 @@ class RetentionFilter(_Model):
     timeWindowMode: Literal["strict_calendar_dates", "24_hour_windows"] = "strict_calendar_dates"
     # Periods per value after the first: [1, 3] is "Day 1" and "Day 2-4".
     retentionCustomBrackets: list[int] | None = None
-    aggregationType: str | None = None
+    # "sum" or "avg" of aggregationProperty over the events behind each cell, beside
+    # the count of actors; "count" (or no property) is plain retention.
+    aggregationType: Literal["count", "sum", "avg"] | None = None
+    aggregationProperty: str | None = Field(None, max_length=400)
+    aggregationPropertyType: Literal["event", "person"] = "event"
+
+    @property
+    def aggregating(self) -> bool:
+        """Whether each value also carries an ``aggregation_value``."""
+        return self.aggregationType in ("sum", "avg") and bool(self.aggregationProperty)
 
     @property
     def lookahead(self) -> int:
@@ -183,6 +192,50 @@ _RETURNED_ACTORS = """
     WHERE s.cohort = COHORT AND BREAKDOWN_MATCH AND RETURNED"""
 
 
+# With aggregationType: every cell's actors and the sum of the property over its
+# events (``valued``: the returning events). The cohort's own value comes from its
+# start events when they are the returning events too, else from the returns in
+# the cohort's period after its first start event.
+_VALUED = """
+    valued AS (SELECT ACTOR AS actor, PERIOD AS period, timestamp AS at, VALUE AS value
+               FROM events WHERE RETURN_EVENTS)"""
+_START_VALUED = """
+    start_valued AS (SELECT ACTOR AS actor, PERIOD AS period, VALUE AS value
+                     FROM events WHERE START_VALUE_EVENTS)"""
+_AGGREGATE_COHORTS = """
+    SELECT cohort, breakdown_value, 0 AS k, count() AS actors, 0.0 AS total
+    FROM starts GROUP BY 1, 2"""
+_AGGREGATE_RETURNS = """
+    SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value, r.period - s.cohort AS k,
+           count(DISTINCT s.actor) AS actors, sum(r.value) AS total
+    FROM starts AS s JOIN valued AS r ON s.actor = r.actor
+    WHERE r.period > s.cohort AND r.period < s.cohort + LOOKAHEAD
+    GROUP BY 1, 2, 3"""
+_AGGREGATE_FIRST = {
+    # The same events start and return: the cohort period's start events.
+    True: """
+        SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value, 0 AS k,
+               0 AS actors, sum(e.value) AS total
+        FROM starts AS s JOIN start_valued AS e ON s.actor = e.actor AND e.period = s.cohort
+        GROUP BY 1, 2""",
+    # Other returning events: those of the cohort's period after its first start.
+    False: """
+        SELECT s.cohort AS cohort, s.breakdown_value AS breakdown_value, 0 AS k,
+               0 AS actors, sum(r.value) AS total
+        FROM starts AS s JOIN valued AS r ON s.actor = r.actor AND r.period = s.cohort
+        WHERE r.at > s.first_at
+        GROUP BY 1, 2""",
+}
+
+
+def _aggregate_template(kind: str, same: bool) -> str:
+    ctes = f"starts AS ({_WINDOW_STARTS[kind]}), {_VALUED}"
+    if same:
+        ctes += f", {_START_VALUED}"
+    parts = [_AGGREGATE_COHORTS, _AGGREGATE_FIRST[same], _AGGREGATE_RETURNS]
+    return f"WITH {ctes} " + " UNION ALL ".join(parts)
+
+
 def _ctes(starts: str) -> str:
     if starts.startswith("windows:"):
         kind = starts.removeprefix("windows:")
@@ -240,7 +293,20 @@ def _window(query: RetentionQuery, context: QueryContext) -> TimeWindow:
 
 def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> exp.Query:
     starts, slots = _slots(query, window, context)
-    return fill_named(_template(starts, query.retentionFilter.cumulative), slots)
+    settings = query.retentionFilter
+    if settings.aggregating:
+        same = _same_events(settings.targetEntity, settings.returningEntity)
+        return fill_named(_aggregate_template(settings.retentionType, same), slots)
+    return fill_named(_template(starts, settings.cumulative), slots)
+
+
+def _value(settings: RetentionFilter) -> exp.Expr:
+    """The property summed, as a number (0 where missing or not a number)."""
+    key = settings.aggregationProperty or ""
+    person = settings.aggregationPropertyType == "person"
+    prop = field("person", "properties", key) if person else field("properties", key)
+    number = exp.TryCast(this=prop, to=exp.DataType.build("DOUBLE"))
+    return exp.func("coalesce", number, exp.Literal.number(0.0))
 
 
 def _slots(
@@ -267,8 +333,12 @@ def _slots(
 
     recurring = kind == "retention_recurring"
     windows = settings.timeWindowMode == "24_hour_windows"
+    aggregating = settings.aggregating
     itself = (
-        recurring and not windows and _same_events(settings.targetEntity, settings.returningEntity)
+        recurring
+        and not windows
+        and not aggregating
+        and _same_events(settings.targetEntity, settings.returningEntity)
     )
     target_events = target.model_copy(update={"properties": None}) if first_ever else target
     breakdown = breakdown_of(query.breakdownFilter)
@@ -286,7 +356,8 @@ def _slots(
         "PERIOD": period_index(field("timestamp"), window, context.dialect),
         "TARGET_EVENTS": events(target_events, bounded=recurring),
         "BREAKDOWN_VALUE": breakdown_value,
-        "MINIMUM": exp.Literal.number(settings.minimumOccurrences),
+        # Aggregating, every return counts (minimumOccurrences is ignored, as in PostHog).
+        "MINIMUM": exp.Literal.number(1 if aggregating else settings.minimumOccurrences),
         "LOOKAHEAD": exp.Literal.number(settings.reach),
         "VALUE_INDEX": _value_index(settings.retentionCustomBrackets),
         # With brackets an actor may come back in several periods of one value.
@@ -308,6 +379,9 @@ def _slots(
         one, zero = exp.Literal.number(1), exp.Literal.number(0)
         slots["MATCHES"] = exp.If(this=matches, true=one, false=zero)
     slots["ACTOR_MATCH"] = _match(windows)
+    if aggregating:
+        slots["VALUE"] = _value(settings)
+        slots["START_VALUE_EVENTS"] = events(target, bounded=True)
     if windows:
         slots["WINDOW_INDEX"] = _window_index(settings.period, window, context)
         return f"windows:{kind}", slots
@@ -372,18 +446,31 @@ def run_retention(query: RetentionQuery, context: QueryContext) -> dict[str, Any
         )
     found = context.run(context.compile(_query(query, window, context)))
     context.check_deadline()
-    values = _cells(found, rows, settings.cumulative)
+    totals: dict[Any, dict[Cell, float]] | None = None
+    if settings.aggregating:
+        values, totals = _aggregated_cells(found, rows)
+    else:
+        values = _cells(found, rows, settings.cumulative)
     breakdown = breakdown_of(query.breakdownFilter)
     if breakdown is not None:
         folded = fold_other(values, breakdown, additive=True)
         assert isinstance(folded, Folded)
+        if totals is not None:
+            totals = _folded_like(totals, folded.values)
         values = folded.values
     ordered = sorted(
         values,
         key=lambda k: (k == BREAKDOWN_OTHER, -_cohort_total(values[k]), str(k)),
     )
     results = [
-        _row(window, settings, cohort, values.get(value, {}), value if breakdown else None)
+        _row(
+            window,
+            settings,
+            cohort,
+            values.get(value, {}),
+            value if breakdown else None,
+            None if totals is None else totals.get(value, {}),
+        )
         for value in (ordered or [""])
         for cohort in range(rows)
     ]
@@ -405,11 +492,19 @@ def _labels(settings: RetentionFilter) -> list[str]:
 
 
 def _check(settings: RetentionFilter) -> None:
-    if settings.aggregationType is not None:
-        raise InvalidInput(
-            "aggregationType is not supported yet: retention counts actors",
-            attr="retentionFilter.aggregationType",
-        )
+    if settings.aggregating:
+        # PostHog's own runner has no defined result for these combinations.
+        clashes = {
+            "cumulative": settings.cumulative,
+            "retentionCustomBrackets": bool(settings.retentionCustomBrackets),
+            "timeWindowMode": settings.timeWindowMode == "24_hour_windows",
+        }
+        for name, clash in clashes.items():
+            if clash:
+                raise InvalidInput(
+                    f"aggregationType {settings.aggregationType!r} cannot be combined with {name}",
+                    attr="retentionFilter.aggregationType",
+                )
     brackets = settings.retentionCustomBrackets
     if brackets is not None and (not brackets or min(brackets) < 1 or sum(brackets) >= MAX_BUCKETS):
         raise InvalidInput(
@@ -438,6 +533,38 @@ def _cells(found: list[list[Any]], rows: int, cumulative: bool) -> dict[Any, dic
     return {value: dict(cells) for value, cells in values.items()}
 
 
+def _aggregated_cells(
+    found: list[list[Any]], rows: int
+) -> tuple[dict[Any, dict[Cell, float]], dict[Any, dict[Cell, float]]]:
+    """breakdown value → (cohort, interval) → actors, and → the property's sum."""
+    counts: dict[Any, dict[Cell, float]] = defaultdict(lambda: defaultdict(float))
+    sums: dict[Any, dict[Cell, float]] = defaultdict(lambda: defaultdict(float))
+    for cohort, value, k, actors, total in found:
+        if 0 <= cohort < rows:
+            cell = (int(cohort), int(k))
+            counts[value][cell] += float(actors)
+            sums[value][cell] += float(total or 0)
+    return (
+        {v: dict(c) for v, c in counts.items()},
+        {v: dict(c) for v, c in sums.items()},
+    )
+
+
+def _folded_like(
+    sums: dict[Any, dict[Cell, float]], kept: dict[Any, dict[Cell, float]]
+) -> dict[Any, dict[Cell, float]]:
+    """The sums folded into "Other" as the counts were (``kept`` is their result)."""
+    out = {v: c for v, c in sums.items() if v in kept and v != BREAKDOWN_OTHER}
+    if BREAKDOWN_OTHER in kept:
+        other: dict[Cell, float] = defaultdict(float)
+        for value, cells in sums.items():
+            if value not in out:
+                for cell, total in cells.items():
+                    other[cell] += total
+        out[BREAKDOWN_OTHER] = dict(other)
+    return out
+
+
 def _cohort_total(cells: dict[Cell, float]) -> float:
     return sum(v for (_, k), v in cells.items() if k == 0)
 
@@ -448,17 +575,26 @@ def _row(
     cohort: int,
     cells: dict[Cell, float],
     breakdown_value: Any,
+    totals: dict[Cell, float] | None = None,
 ) -> dict[str, Any]:
     name = settings.period
     start: datetime = period_start(window, cohort)
+    values: list[dict[str, Any]] = []
+    for k, label in enumerate(_labels(settings)):
+        count = int(cells.get((cohort, k), 0))
+        value: dict[str, Any] = {"count": count, "label": label}
+        if totals is not None:
+            total = totals.get((cohort, k), 0.0)
+            # avg: per actor counted in the cell.
+            if settings.aggregationType == "avg":
+                total = total / count if count else 0.0
+            value["aggregation_value"] = total
+        values.append(value)
     return {
         "label": f"{name} {cohort}",
         "date": start.replace(tzinfo=window.tz).isoformat(),
         "breakdown_value": breakdown_value,
-        "values": [
-            {"count": int(cells.get((cohort, k), 0)), "label": label}
-            for k, label in enumerate(_labels(settings))
-        ],
+        "values": values,
     }
 
 

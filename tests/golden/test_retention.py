@@ -338,7 +338,7 @@ def test_breakdown_by_the_start_events_value(engines: Engines) -> None:
         {"retentionFilter": {"timeWindowMode": "24_hour_windows", "cumulative": True}},
         {"retentionFilter": {"retentionCustomBrackets": []}},
         {"retentionFilter": {"retentionCustomBrackets": [2, 0]}},
-        {"retentionFilter": {"aggregationType": "sum", "aggregationProperty": "price"}},
+        {"retentionFilter": {"aggregationType": "median", "aggregationProperty": "price"}},
         {"retentionFilter": {"targetEntity": {"id": 3, "type": "actions"}}},
         {"aggregation_group_type_index": 9},
         {"dateRange": {"date_from": "1200-01-01"}, "retentionFilter": {"period": "Hour"}},
