@@ -7,6 +7,8 @@ the private API renders them as ``{"type", "code", "detail", "attr"}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class MagpieError(Exception):
     status: int = 500
@@ -100,6 +102,27 @@ class RecordingsNotSupported(MagpieError):
 class ServiceUnavailable(MagpieError):
     status, code, type = 503, "service_unavailable", "server_error"
     retry_after = 5
+
+
+# Tests that tell an engine's "I cannot reach my server" apart from a failed
+# statement. A store registers its own (the layers above must not know the
+# engine's exception types), and every request that meets one answers 503.
+_OUTAGE_TESTS: list[Callable[[BaseException], bool]] = []
+
+
+def recognise_outage(test: Callable[[BaseException], bool]) -> Callable[[BaseException], bool]:
+    """Register ``test``: true for an exception that means a backend is unreachable."""
+    _OUTAGE_TESTS.append(test)
+    return test
+
+
+def as_outage(exc: BaseException) -> ServiceUnavailable | None:
+    """``exc`` as a 503 if it is an outage of a backend (or already one), else None."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    if any(test(exc) for test in _OUTAGE_TESTS):
+        return ServiceUnavailable("a backend is unavailable; try again shortly")
+    return None
 
 
 class QueueUnavailable(ServiceUnavailable):

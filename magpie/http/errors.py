@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from magpie.errors import MagpieError
-from magpie.http.api.common import json_response
+from magpie.errors import MagpieError, as_outage
+from magpie.http.api.common import error_response, json_response
 
 # Ids are BIGINTs in the stores: at most 19 digits.
 MAX_ID_DIGITS = 19
@@ -65,4 +65,6 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     again once this answer is sent, so the server logs it with its traceback."""
     if isinstance(exc, MagpieError):
         return json_response(exc.api_body(), exc.status)
+    if (outage := as_outage(exc)) is not None:
+        return error_response(outage)
     return json_response(MagpieError("internal error").api_body(), 500)

@@ -28,6 +28,7 @@ from magpie.errors import (
     NotFound,
     PermissionDenied,
     Throttled,
+    as_outage,
 )
 from magpie.http.forms import parse_form
 from magpie.http.requests import Network, client_ip, read_body
@@ -276,7 +277,10 @@ class ApiEndpoint:
             return await run_in_threadpool(self._lowered, request, body)
         except MagpieError as exc:
             return error_response(exc)
-        except Exception:
+        except Exception as exc:
+            if (outage := as_outage(exc)) is not None:
+                log.warning("API request %s %s: %s", request.method, request.url.path, exc)
+                return error_response(outage)
             log.exception("API request failed: %s %s", request.method, request.url.path)
             return error_response(MagpieError("internal error"))
 
@@ -296,7 +300,7 @@ def route_access(route: BaseRoute) -> Access | None:
 
 def error_response(exc: MagpieError) -> Response:
     response = json_response(exc.api_body(), exc.status)
-    if isinstance(exc, Throttled):
+    if exc.retry_after is not None:  # throttled, or a backend briefly unavailable
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -18,6 +18,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from magpie.errors import recognise_outage
 from magpie.store.postgres.migrate import apply_migrations
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,27 @@ Connection = psycopg.Connection[TupleRow]
 
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached at start-up."""
+
+
+# PostgreSQL's SQLSTATEs for a server going away: shutting down, crashed,
+# starting up (recovery).
+_SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
+
+
+def connection_lost(exc: psycopg.OperationalError) -> bool:
+    """Whether the error is the connection's (no server, a restart, a pool with no
+    connection to give), not the statement's (a lock wait that timed out, say)."""
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _SERVER_GONE
+
+
+@recognise_outage
+def _unreachable(exc: BaseException) -> bool:
+    """PostgreSQL down or restarting, or no pooled connection free in time: a
+    request that meets it answers 503 and the client tries again."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and connection_lost(exc)
 
 
 def _configure(connection: psycopg.Connection[TupleRow]) -> None:

@@ -67,7 +67,7 @@ from magpie.store.model import IngestionWarning, UsageCount
 from magpie.store.person_rows import PersonRows, group_rows, person_rows
 from magpie.store.postgres import billing, groups, ingest_log, persons
 from magpie.store.postgres.conflicts import RETRYABLE
-from magpie.store.postgres.database import Connection, PostgresDatabase
+from magpie.store.postgres.database import Connection, PostgresDatabase, connection_lost
 from magpie.store.postgres.sink import EventSink
 from magpie.store.state import GroupKey, GroupState, Key, PersonState
 
@@ -199,7 +199,7 @@ class PostgresIngestStore:
                 continue
             except psycopg.OperationalError as exc:
                 if not (done and unit is not None and self._committed_anyway(unit)):
-                    if _connection_lost(exc):
+                    if connection_lost(exc):
                         # PostgreSQL is down or restarting: nothing is wrong with the
                         # records, which the worker must keep, not set aside.
                         raise ServiceUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
@@ -251,15 +251,3 @@ class PostgresIngestStore:
         """For each batch: True if its unit committed, False if it ended without
         committing (it never will), None while it is still running."""
         return ingest_log.batch_outcomes(self._db, batches)
-
-
-# PostgreSQL's SQLSTATEs for a server going away: shutting down, crashed,
-# starting up (recovery).
-_SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
-
-
-def _connection_lost(exc: psycopg.OperationalError) -> bool:
-    """Whether the error is the connection's (no server, a restart, a pool with no
-    connection to give), not the statement's (a lock wait that timed out, say)."""
-    state = exc.sqlstate
-    return state is None or state.startswith("08") or state in _SERVER_GONE
