@@ -42,7 +42,7 @@ serve: $(STAMP) $(UI_DIST)
 test: $(TEST_STAMP)
 	scripts/ensure-browser
 	$(MAKE) --no-print-directory ui
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test-slow: $(TEST_STAMP)
 	$(BIN)/pytest -q -m slow

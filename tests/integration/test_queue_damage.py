@@ -50,7 +50,10 @@ def test_a_damaged_record_is_set_aside(tmp_path: Path, where: str) -> None:
         if where == "body":
             assert "after" in stored  # the record after it was still found
         else:
-            assert after[0].encode() in payload  # kept, since it could not be found
+            # A length that lands inside the next record is caught by its checksum and
+            # the reader finds the next record again; one that points past the records
+            # takes the rest along. Either way the event after it is not lost.
+            assert "after" in stored or after[0].encode() in payload
         # New events keep flowing.
         ingest.send(ingest.event("later", "u4", anonymous=True))
         assert "later" in {e["event"] for e in ingest.events()}
