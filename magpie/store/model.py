@@ -6,6 +6,7 @@ Plain dataclasses: nothing here imports a driver, so the layers above
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -175,6 +176,14 @@ class PropertyCount:
 
     name: Any
     count: int
+
+
+def property_names_by_type(rows: Iterable[tuple[int, Any, int]]) -> dict[int, list[PropertyCount]]:
+    """``(group_type_index, name, count)`` rows, in their order, under each group type."""
+    found: dict[int, list[PropertyCount]] = {}
+    for index, name, count in rows:
+        found.setdefault(index, []).append(PropertyCount(name, count))
+    return found
 
 
 @dataclass(frozen=True)

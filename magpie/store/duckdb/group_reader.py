@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from magpie.store.duckdb.database import Database, first_row
-from magpie.store.model import GroupRecord, PropertyCount
+from magpie.store.model import GroupRecord, PropertyCount, property_names_by_type
 
 _COLUMNS = "g.group_type_index, g.group_key, CAST(g.properties AS JSON), g.created_at"
 
@@ -108,11 +108,8 @@ class DuckDBGroupReader:
         return None if row is None else _group(row)
 
     def property_names(self, project_id: int) -> dict[int, list[PropertyCount]]:
-        found: dict[int, list[PropertyCount]] = {}
         rows = self._db.cursor().execute(_PROPERTY_NAMES, [project_id]).fetchall()
-        for index, name, count in rows:
-            found.setdefault(index, []).append(PropertyCount(name, count))
-        return found
+        return property_names_by_type(rows)
 
     def property_values(
         self,

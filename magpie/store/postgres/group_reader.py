@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magpie.store.model import GroupRecord, PropertyCount
+from magpie.store.model import GroupRecord, PropertyCount, property_names_by_type
 from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.text import pg_text
 
@@ -112,10 +112,7 @@ class PostgresGroupReader:
     def property_names(self, project_id: int) -> dict[int, list[PropertyCount]]:
         with self._db.connection() as connection:
             rows = connection.execute(_PROPERTY_NAMES, (project_id,)).fetchall()
-        found: dict[int, list[PropertyCount]] = {}
-        for index, name, count in rows:
-            found.setdefault(index, []).append(PropertyCount(name, count))
-        return found
+        return property_names_by_type(rows)
 
     def property_values(
         self,
