@@ -1,5 +1,6 @@
-"""Fixtures the web UI's browser tests share: one Chromium per module, and a
-check that a test leaves no console error behind."""
+"""Fixtures the web UI's browser tests share: one Chromium per module, one
+signed-up browser on the module's own ``server``, and a check that a test
+leaves no console error behind."""
 
 from __future__ import annotations
 
@@ -8,13 +9,23 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ui import Ui, chromium
+from tests.conftest import LiveServer
+from tests.e2e.ui import Ui, chromium, open_ui, sign_up
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture(scope="module")
+def ui(browser: Any, server: LiveServer) -> Iterator[Ui]:
+    """One logged-in browser for the module's tests (signing up is tested on its own)."""
+    opened = open_ui(browser, server)
+    sign_up(opened)
+    yield opened
+    opened.context.close()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from posthog import Posthog
 
 from tests.conftest import LiveServer, start_live_server
-from tests.e2e.ui import Ui, open_ui, sign_up
+from tests.e2e.ui import Ui
 
 # distinct id → how many funnel steps it does; "anon-" ids send personless events.
 VISITORS = {
@@ -44,14 +44,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield live
     uvicorn_server.should_exit = True
     thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def ui(browser: Any, server: LiveServer) -> Iterator[Ui]:
-    opened = open_ui(browser, server)
-    sign_up(opened)
-    yield opened
-    opened.context.close()
 
 
 def send_events(server: LiveServer) -> None:

@@ -34,15 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     thread.join(timeout=15)
 
 
-@pytest.fixture(scope="module")
-def ui(browser: Any, server: LiveServer) -> Iterator[Ui]:
-    """One logged-in browser for the module's tests (signing up is tested on its own)."""
-    opened = open_ui(browser, server)
-    sign_up(opened)
-    yield opened
-    opened.context.close()
-
-
 def python_client(server: LiveServer, token: str | None = None) -> Posthog:
     return Posthog(token or server.token, host=server.url, sync_mode=True)
 
