@@ -157,10 +157,15 @@ def test_a_worker_killed_mid_stream_is_taken_over_and_nothing_is_lost_or_doubled
 
         _, *workers, capture = cluster.ready(starting)
         token = cluster.credentials["project_token"]
-        # Both workers hold their share of the partitions before anything is sent.
-        wait_for(lambda: len(set(cluster.lease_owners().values())) == 2, "the partitions shared")
-        owners = cluster.lease_owners()
-        assert len(owners) == 16
+        # Both workers hold their share of the partitions, and every partition is
+        # held, before anything is sent: a fair share is reached claim by claim.
+        wait_for(
+            lambda: (
+                len(set(cluster.lease_owners().values())) == 2
+                and len(cluster.lease_owners()) == 16
+            ),
+            "every partition held, shared by both workers",
+        )
 
         send(capture.url, token, first)
         wait_for(lambda: loaded(cluster, len(first)), "the first phase in ClickHouse")

@@ -57,6 +57,8 @@ class NatsClient:
     ) -> None:
         self.url = url
         self.request_timeout = request_timeout
+        # A call makes a few requests (a read fetches in several), each bounded.
+        self.call_deadline = max(30.0, 6 * request_timeout)
         self._name = name
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -71,8 +73,18 @@ class NatsClient:
     # -- handing work to the loop ---------------------------------------------
 
     def call(self, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
-        """Run ``work(js)`` on the connection's loop and wait for its result."""
-        return self._submit(work).result()
+        """Run ``work(js)`` on the connection's loop and wait for its result, no
+        longer than ``call_deadline``: every request inside has its own deadline,
+        so this one only catches a loop that stopped answering (a connection
+        wedged mid-reconnect), which must be an outage and not a hung worker."""
+        future = self._submit(work)
+        try:
+            return future.result(timeout=self.call_deadline)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise QueueUnavailable(
+                f"the queue (NATS at {self.url.server}) did not answer in {self.call_deadline:g} s"
+            ) from exc
 
     async def acall(self, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
         """The same, awaited from another event loop (capture's)."""
