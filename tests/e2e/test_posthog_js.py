@@ -133,8 +133,9 @@ class PosthogPage(ReadsFromServer):
 
     # -- what Magpie stored ------------------------------------------------------
 
-    def wait(self, *names: str, timeout: float = 15.0) -> list[dict[str, Any]]:
-        """Wait until Magpie stored these events (at least), and return all of them."""
+    def wait(self, *names: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Wait until Magpie stored these events (at least), and return all of them.
+        Generous: on a loaded machine a page's unload beacon can take seconds."""
         return wait_for_events(self.server, has_events(*names), timeout, f"{list(names)}")
 
     # -- the verdict ---------------------------------------------------------------
