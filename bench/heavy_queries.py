@@ -92,10 +92,11 @@ class QueryLog:
         self.seconds.setdefault(name, []).append(seconds)
 
 
-def _query_client(url: str, key: str, offset: int, stop: Any, results: Any) -> None:
+def _query_client(
+    url: str, key: str, offset: int, names: list[str], stop: Any, results: Any
+) -> None:
     """One client, in a process of its own: parsing big answers must not hold up the
     load generator's event loop (it would count as capture latency)."""
-    names = list(HEAVY)
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
         turn = offset
         while not stop.is_set():
@@ -108,12 +109,14 @@ def _query_client(url: str, key: str, offset: int, stop: Any, results: Any) -> N
             results.put((name, f"{response.status_code} {outcome}", time.perf_counter() - started))
 
 
-def heavy_clients(server: MagpieServer, stop: Any, results: Any) -> list[Any]:
+def heavy_clients(server: MagpieServer, names: list[str], stop: Any, results: Any) -> list[Any]:
     assert server.credentials is not None
     url = f"http://{server.address}/api/projects/{server.credentials.project_id}/query/"
     key = server.credentials.personal_api_key
     return [
-        _CONTEXT.Process(target=_query_client, args=(url, key, i, stop, results), daemon=True)
+        _CONTEXT.Process(
+            target=_query_client, args=(url, key, i, names, stop, results), daemon=True
+        )
         for i in range(QUERY_CLIENTS)
     ]
 
@@ -140,7 +143,7 @@ class Run:
     load_average: float  # the machine's, over the last minute, when the run ended
 
 
-def run(events: int, seconds: float, tmp: Path) -> Run:
+def run(events: int, seconds: float, tmp: Path, names: list[str]) -> Run:
     data_dir = tmp / "data"
     credentials = init_data_dir(data_dir)
     settings = Settings.load(data_dir=data_dir)
@@ -153,7 +156,7 @@ def run(events: int, seconds: float, tmp: Path) -> Run:
         quiet = capture_phase(server, credentials.project_token, seconds, "quiet")
         progress(f"heavy: the same while {QUERY_CLIENTS} clients send heavy queries")
         stop, results, log = _CONTEXT.Event(), _CONTEXT.Queue(), QueryLog()
-        clients = heavy_clients(server, stop, results)
+        clients = heavy_clients(server, names, stop, results)
         busy, wall = machine_busy_seconds(), time.perf_counter()
         for client in clients:
             client.start()
@@ -265,12 +268,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--queries",
+        help="comma-separated numbers (from 1) of the heavy queries to send, to find which "
+        "one costs capture its latency; the section is written only for the whole mix",
+    )
     args = parser.parse_args(argv)
+    every = list(HEAVY)
+    names = [every[int(n) - 1] for n in args.queries.split(",")] if args.queries else every
     with tempfile.TemporaryDirectory(prefix="magpie-bench-heavy-") as tmp:
-        result = run(args.events, args.seconds, Path(tmp))
+        result = run(args.events, args.seconds, Path(tmp), names)
     section = report(result)
     print(section)
-    if not args.no_write:
+    if not args.no_write and names == every:
         write_section(DOC, section, name="heavy-queries")
         print(f"wrote {DOC}")
     return 0
