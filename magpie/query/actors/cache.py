@@ -9,7 +9,7 @@ kept, keyed by:
 
 - the source as given (canonical JSON, without the page's limit and offset),
 - what the project's settings change in its answer (time zone, week start,
-  test account filters),
+  test account filters, path cleaning rules),
 - the minute of ``now``: relative ranges (``-7d``) move with the clock,
 - the data version: a handful of counts the engine answers from two columns
   (events: how many and the latest ``created_at``; persons, distinct ids,
@@ -108,7 +108,12 @@ def data_version(context: QueryContext) -> tuple[Any, ...]:
 def _key(source: BaseModel, context: QueryContext) -> Hashable:
     project = context.project
     settings = orjson.dumps(
-        [project.timezone, project.week_start_day, project.test_account_filters],
+        [
+            project.timezone,
+            project.week_start_day,
+            project.test_account_filters,
+            project.path_cleaning_filters,
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
     minute = context.now.replace(second=0, microsecond=0).isoformat()
