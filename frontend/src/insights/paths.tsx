@@ -16,7 +16,7 @@ export const defaultPaths = () => ({
   pathsFilter: { includeEventTypes: ["$pageview"], stepLimit: 5, edgeLimit: 50 },
 });
 
-const TYPES: [string, string][] = [["$pageview", "Pageviews (by URL)"], ["$screen", "Screens"], ["custom_event", "Custom events"]];
+const TYPES: [string, string][] = [["$pageview", "Pageviews (by URL)"], ["$screen", "Screens"], ["custom_event", "Custom events"], ["hogql", "An expression (HogQL)"]];
 
 export function PathsBuilder({ query, onChange }: BuilderProps) {
   const f = query.pathsFilter ?? {};
@@ -45,6 +45,17 @@ export function PathsBuilder({ query, onChange }: BuilderProps) {
             <input id="paths-steps" type="number" min={2} max={20} value={f.stepLimit ?? 5} onInput={(e) => set({ stepLimit: Number((e.target as HTMLInputElement).value) || 5 })} />
           </Field>
         </div>
+        {types.includes("hogql") && (
+          <div class="row">
+            <Field label="Step expression" id="paths-hogql" hint="Each event's step, e.g. properties.$host (empty: the event's name)">
+              <input id="paths-hogql" value={f.pathsHogQLExpression ?? ""} onChange={text("pathsHogQLExpression")} />
+            </Field>
+          </div>
+        )}
+        <label class="check">
+          <input type="checkbox" checked={Boolean(f.pathReplacements)} onChange={(e) => set({ pathReplacements: (e.target as HTMLInputElement).checked || undefined })} />
+          Apply the project's path cleaning rules
+        </label>
       </fieldset>
       <fieldset>
         <legend>Time</legend>
