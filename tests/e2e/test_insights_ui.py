@@ -160,7 +160,8 @@ def test_a_funnel_built_in_the_ui_shows_the_query_apis_steps_and_their_actors(
     first = steps[0]["count"]
     for i, (row, step) in enumerate(zip(rows, steps, strict=True)):
         before = steps[i - 1]["count"] if i else step["count"]
-        assert row[0] == f"{i + 1}. {step['name']}"
+        # The step's name, then its links to the paths of its actors.
+        assert row[0].splitlines()[0] == f"{i + 1}. {step['name']}"
         assert row[1] == str(step["count"])
         assert row[2] == f"{step['count'] / first * 100:.1f}%".replace(".0%", "%")
         assert row[4] == (str(before - step["count"]) if i else "—")
@@ -428,6 +429,48 @@ def test_paths_by_a_hogql_expression_from_the_builder(clean: Ui, server: LiveSer
     shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
     assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
     clean.shot("insight-paths-hogql")
+
+
+def test_a_funnel_step_opens_the_paths_of_its_actors(clean: Ui, server: LiveServer) -> None:
+    page = clean.page
+    open_query(clean, server, FUNNEL)
+    page.get_by_role("link", name="Paths after step 2").click()
+    # The same page follows the link's query: the paths builder replaces the funnel's.
+    page.get_by_role("form", name="Paths builder").wait_for()
+    query = shown_query(clean)
+    assert query["kind"] == "PathsQuery"
+    funnel = query["funnelPathsFilter"]
+    assert (funnel["funnelPathType"], funnel["funnelStep"]) == ("funnel_path_after_step", 2)
+    assert [s["event"] for s in funnel["funnelSource"]["series"]] == STEPS
+    expect(page.get_by_label("Funnel step")).to_have_value("2")
+    edges = ask(server, query)["results"]
+    # From each sign-up on: ann went on to buy.
+    assert ("1_signed_up", "2_purchase") in {(e["source"], e["target"]) for e in edges}
+    # The table once it shows this answer: each row its edge (cells' text run together).
+    rows = page.get_by_role("table", name="New insight as a table").locator("tbody tr")
+    expect(rows).to_contain_text([f"{e['source']}{e['target']}{e['value']}" for e in edges])
+    chart = wait_drawn(clean, "New insight as a chart")
+    shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
+    assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
+    expect(chart).to_be_visible()
+    clean.shot("insight-funnel-paths")
+
+    page.get_by_label("Paths", exact=True).select_option("funnel_path_before_step")
+    page.get_by_label("Funnel step").fill("-3")
+    page.get_by_label("Funnel step").press("Tab")
+    page.wait_for_function("location.hash.includes('funnel_path_before_step')")
+    page.wait_for_function("location.hash.includes('%22funnelStep%22%3A-3')")
+    query = shown_query(clean)
+    edges = ask(server, query)["results"]
+    # Up to their last step: bo and anon-1 came by the home page and signed up, not buying.
+    assert {(e["source"], e["target"], e["value"]) for e in edges} >= {
+        ("1_https://shop.example", "2_signed_up", 2)
+    }
+    expect(rows).to_contain_text([f"{e['source']}{e['target']}{e['value']}" for e in edges])
+    shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
+    assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
+    page.get_by_role("button", name="Show everyone's paths instead").click()
+    page.wait_for_function("!location.hash.includes('funnelPathsFilter')")
 
 
 def test_lifecycle_bars_show_the_query_apis_numbers_with_dormant_below_zero(

@@ -57,11 +57,44 @@ export function PathsBuilder({ query, onChange }: BuilderProps) {
           Apply the project's path cleaning rules
         </label>
       </fieldset>
+      {query.funnelPathsFilter && <FunnelPathsFields query={query} onChange={onChange} />}
       <fieldset>
         <legend>Time</legend>
         <div class="row"><DateRangeFields value={query.dateRange} onChange={(dateRange) => onChange({ ...query, dateRange })} /></div>
       </fieldset>
     </form>
+  );
+}
+
+const FUNNEL_PATH_TYPES: [string, string][] = [
+  ["funnel_path_after_step", "After the step"],
+  ["funnel_path_before_step", "Before the step"],
+  ["funnel_path_between_steps", "Between the step before and the step"],
+];
+
+/** The funnel these paths follow (a funnel's "Paths after" link sets it): which
+ * step, which side of it, or none (back to everyone's paths). */
+function FunnelPathsFields({ query, onChange }: Omit<BuilderProps, "projectId">) {
+  const funnel = query.funnelPathsFilter;
+  const steps: number = funnel.funnelSource?.series?.length ?? 2;
+  const set = (change: Record<string, unknown>) => onChange({ ...query, funnelPathsFilter: { ...funnel, ...change } });
+  const { funnelPathsFilter: _, ...withoutFunnel } = query;
+  return (
+    <fieldset>
+      <legend>Funnel's actors</legend>
+      <div class="row">
+        <Field label="Paths" id="paths-funnel-type">
+          <select id="paths-funnel-type" value={funnel.funnelPathType ?? "funnel_path_after_step"} onChange={(e) => set({ funnelPathType: (e.target as HTMLSelectElement).value })}>
+            {FUNNEL_PATH_TYPES.map(([v, t]) => <option value={v} key={v}>{t}</option>)}
+          </select>
+        </Field>
+        <Field label="Funnel step" id="paths-funnel-step" hint={`1 to ${steps}; negative: those who dropped off before it`}>
+          <input id="paths-funnel-step" type="number" min={-steps} max={steps} value={funnel.funnelStep ?? 1}
+            onChange={(e) => set({ funnelStep: Number((e.target as HTMLInputElement).value) || 1 })} />
+        </Field>
+      </div>
+      <button type="button" class="link" onClick={() => onChange(withoutFunnel)}>Show everyone's paths instead</button>
+    </fieldset>
   );
 }
 
