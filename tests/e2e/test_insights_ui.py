@@ -569,6 +569,22 @@ def test_paths_draw_a_sankey_whose_edges_open_their_actors(clean: Ui, server: Li
     clean.shot("insight-paths-actors", full_page=False)
     close_dialog(clean)
 
+    # A node opens those whose path ends there: bo and anon-1 signed up and left.
+    chart.get_by_role("button", name="Who left at signed_up, step 2").click()
+    left = actors_dialog(clean, "Left at signed_up (step 2)")
+    dropoff = {**query["pathsFilter"], "pathDropoffKey": "2_signed_up"}
+    expected = ask(
+        server,
+        {
+            "kind": "ActorsQuery",
+            "source": {"kind": "InsightActorsQuery", "source": {**query, "pathsFilter": dropoff}},
+        },
+    )["results"]
+    assert sorted(a[2] for a in left) == sorted(a[0]["distinct_ids"][0] for a in expected)
+    assert sorted(a[2] for a in left) == ["anon-1", "bo@example.com"]
+    clean.shot("insight-paths-left", full_page=False)
+    close_dialog(clean)
+
 
 @pytest.mark.parametrize(
     "kind", ["RetentionQuery", "LifecycleQuery", "StickinessQuery", "PathsQuery"]

@@ -148,6 +148,12 @@ export function PathsView({ query, results, asTable, name, height, open, compact
       source: { kind: "InsightActorsQuery", source: { ...query, pathsFilter: { ...query.pathsFilter, pathStartKey: e.source, pathEndKey: e.target } } },
       title: `${item(e.source)} → ${item(e.target)} (step ${step(e.source)} to ${step(e.target)})`,
     });
+  // A node after the first step opens those whose path ends there (left at it).
+  const leftAt = (key: string) =>
+    open({
+      source: { kind: "InsightActorsQuery", source: { ...query, pathsFilter: { ...query.pathsFilter, pathDropoffKey: key } } },
+      title: `Left at ${item(key)} (step ${step(key)})`,
+    });
   const table = (
     <div class="table-wrap" tabIndex={0} role="region" aria-label={`${name} as a table`}>
       <table class="data paths-table">
@@ -202,7 +208,15 @@ export function PathsView({ query, results, asTable, name, height, open, compact
         })}
         {[...nodes.values()].map((n) => (
           <g key={n.key}>
-            <rect x={n.x} y={n.y} width={nodeWidth} height={n.h} style={{ fill: colorOf(n.key) }}><title>{`${n.key}: ${formatNumber(n.value)}`}</title></rect>
+            {n.column > 1 ? (
+              <rect x={n.x} y={n.y} width={nodeWidth} height={n.h} style={{ fill: colorOf(n.key), cursor: "pointer" }}
+                role="button" tabIndex={0} aria-label={`Who left at ${item(n.key)}, step ${n.column}`} onClick={() => leftAt(n.key)}
+                onKeyDown={(k) => (k.key === "Enter" || k.key === " ") && (k.preventDefault(), leftAt(n.key))}>
+                <title>{`${n.key}: ${formatNumber(n.value)}; click for who left here`}</title>
+              </rect>
+            ) : (
+              <rect x={n.x} y={n.y} width={nodeWidth} height={n.h} style={{ fill: colorOf(n.key) }}><title>{`${n.key}: ${formatNumber(n.value)}`}</title></rect>
+            )}
             <text x={n.x + nodeWidth + 4} y={n.y + Math.min(n.h / 2, 12) + 4}>{item(n.key).length > 22 ? item(n.key).slice(0, 21) + "…" : item(n.key)}</text>
           </g>
         ))}
