@@ -102,6 +102,38 @@ CASES = [
 ]
 
 
+def _actor_page_cases() -> list[Case]:
+    """A later page of the actors behind a number (target: 300 ms at 10M events): the
+    list is kept from the first page (the warm-up), so this times the slice and the
+    page's persons with their properties."""
+    funnel = {
+        "kind": "FunnelsQuery",
+        "series": [{"event": "$pageview"}, {"event": "signed_up"}, {"event": "purchase"}],
+        "dateRange": LAST_30_DAYS,
+        "funnelsFilter": {"funnelWindowInterval": 14, "funnelWindowIntervalUnit": "day"},
+    }
+    retention = CASES[0].query
+    page = {"kind": "ActorsQuery", "limit": 100, "offset": 100}
+    return [
+        Case(
+            "actors page 2: funnel step 2",
+            {**page, "source": {"kind": "FunnelsActorsQuery", "source": funnel, "funnelStep": 2}},
+            target_ms=300,
+        ),
+        Case(
+            "actors page 2: retention cell",
+            {
+                **page,
+                "source": {"kind": "InsightActorsQuery", "source": retention, "interval": 0},
+            },
+            target_ms=300,
+        ),
+    ]
+
+
+CASES.extend(_actor_page_cases())
+
+
 @dataclass(frozen=True)
 class Timing:
     case: Case

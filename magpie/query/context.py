@@ -32,6 +32,9 @@ class ProjectSettings(Protocol):
     @property
     def week_start_day(self) -> int: ...
 
+    @property
+    def path_cleaning_filters(self) -> list[dict[str, Any]]: ...
+
 
 @dataclass
 class QueryContext:

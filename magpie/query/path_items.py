@@ -96,21 +96,32 @@ def _glob(grouping: str) -> str:
     return "^" + ".*".join(re.escape(part) for part in grouping.split("*")) + "$"
 
 
+def _in_order(rules: list[PathCleaningFilter]) -> list[PathCleaningFilter]:
+    ordered = sorted(
+        enumerate(rules),
+        key=lambda pair: (pair[1].order if pair[1].order is not None else pair[0], pair[0]),
+    )
+    return [rule for _, rule in ordered]
+
+
 def path_item(
     types: list[str],
     cleaning: list[PathCleaningFilter],
     groupings: list[str],
     hogql: str | None = None,
+    *,
+    project_cleaning: list[PathCleaningFilter] | None = None,
 ) -> exp.Expr:
-    """Each event's item, cleaned by the rules in their order, then grouped."""
+    """Each event's item, cleaned by the rules in their order, then grouped. The
+    project's rules (``pathReplacements``) come first, then the query's own, each
+    list in its own order, as PostHog chains them."""
     item = _raw_item(types, hogql)
-    ordered = sorted(
-        enumerate(cleaning),
-        key=lambda pair: (pair[1].order if pair[1].order is not None else pair[0], pair[0]),
-    )
-    for _, rule in ordered:
-        pattern = _checked(rule.regex, "pathsFilter.localPathCleaningFilters")
-        item = _replace_all(item, pattern, rule.alias)
+    rules = [
+        *((r, "path_cleaning_filters") for r in _in_order(project_cleaning or [])),
+        *((r, "pathsFilter.localPathCleaningFilters") for r in _in_order(cleaning)),
+    ]
+    for rule, attr in rules:
+        item = _replace_all(item, _checked(rule.regex, attr), rule.alias)
     if not groupings:
         return item
     grouped = exp.Case()

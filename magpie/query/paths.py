@@ -277,6 +277,7 @@ def _query(
             settings.localPathCleaningFilters,
             settings.pathGroupings,
             settings.pathsHogQLExpression,
+            project_cleaning=_project_cleaning(settings, context),
         ),
         "PATH_EVENTS": exp.and_(*conditions),
         "KEPT_ITEMS": exp.and_(*kept),
@@ -308,6 +309,13 @@ def _query(
         if cte.alias == "spans":
             cte.set("this", body)
     return tree
+
+
+def _project_cleaning(settings: PathsFilter, context: QueryContext) -> list[PathCleaningFilter]:
+    """The project's cleaning rules, when the query asks for them (``pathReplacements``)."""
+    if not settings.pathReplacements:
+        return []
+    return [PathCleaningFilter.model_validate(r) for r in context.project.path_cleaning_filters]
 
 
 def _spans(query: PathsQuery, context: QueryContext) -> Spans | None:

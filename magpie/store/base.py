@@ -120,7 +120,8 @@ class ProjectStore(Protocol):
     def by_token(self, token: str) -> Project | None: ...
 
     def update(self, project_id: int, **changes: Any) -> Project | None:
-        """Change a project's name, timezone, test_account_filters or week_start_day."""
+        """Change a project's name, timezone, test_account_filters, week_start_day or
+        path_cleaning_filters."""
         ...
 
     def all(self) -> list[Project]: ...

@@ -71,6 +71,8 @@ class Project:
     created_at: datetime
     test_account_filters: list[dict[str, Any]] = field(default_factory=list)
     week_start_day: int = 0
+    # Path cleaning rules ({regex, alias, order}) for paths with pathReplacements.
+    path_cleaning_filters: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

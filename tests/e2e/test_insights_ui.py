@@ -67,7 +67,7 @@ def send_events(server: LiveServer) -> None:
             client.capture(
                 "came_back",
                 distinct_id=who,
-                properties=anonymous,
+                properties={**anonymous, "amount": 5},
                 timestamp=began + timedelta(days=1),
             )
     client.flush()
@@ -160,7 +160,8 @@ def test_a_funnel_built_in_the_ui_shows_the_query_apis_steps_and_their_actors(
     first = steps[0]["count"]
     for i, (row, step) in enumerate(zip(rows, steps, strict=True)):
         before = steps[i - 1]["count"] if i else step["count"]
-        assert row[0] == f"{i + 1}. {step['name']}"
+        # The step's name, then its links to the paths of its actors.
+        assert row[0].splitlines()[0] == f"{i + 1}. {step['name']}"
         assert row[1] == str(step["count"])
         assert row[2] == f"{step['count'] / first * 100:.1f}%".replace(".0%", "%")
         assert row[4] == (str(before - step["count"]) if i else "—")
@@ -357,6 +358,121 @@ def test_retention_cohorts_show_the_query_apis_numbers_and_a_cells_actors(
     close_dialog(clean)
 
 
+def shown_number(value: float) -> str:
+    """A number as the UI's formatNumber writes it."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def test_retention_options_of_the_query_api_in_the_builder(clean: Ui, server: LiveServer) -> None:
+    """Property sums, 24-hour windows and custom brackets, as the API answers them."""
+    page = clean.page
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Retention").click()
+    page.get_by_label("Returning event").fill("came_back")
+    page.get_by_label("Measure").select_option("sum")
+    page.get_by_label("Property", exact=True).fill("amount")
+    page.get_by_label("Property", exact=True).press("Tab")
+    page.wait_for_function("location.hash.includes('aggregationProperty')")
+    table = page.get_by_role("table", name="New insight as a table")
+    # cy and anon-3 came back a day after their cohort's pageview, each with amount 5.
+    expect(table.get_by_role("button", name=re.compile(r", Day 1: 2$"))).to_have_count(1)
+    query = shown_query(clean)
+    assert query["retentionFilter"]["aggregationType"] == "sum"
+    assert query["retentionFilter"]["aggregationProperty"] == "amount"
+    rows = ask(server, query)["results"]
+    expect(table.get_by_role("button", name=re.compile(r", Day 1: 2$"))).to_have_text("10")
+    shown = table_rows(clean, "New insight as a table")
+    assert len(shown) == len(rows)
+    for cells, row in zip(shown, rows, strict=True):
+        assert cells[1] == str(row["values"][0]["count"])
+        assert cells[2:] == [shown_number(v["aggregation_value"]) for v in row["values"]]
+    clean.shot("insight-retention-sum")
+
+    page.get_by_label("Measure").select_option("count")
+    page.get_by_label("Periods counted as").select_option("24_hour_windows")
+    page.get_by_label("Custom brackets").fill("1, 2")
+    page.get_by_label("Custom brackets").press("Tab")
+    page.wait_for_function("location.hash.includes('retentionCustomBrackets')")
+    expect(table.get_by_role("columnheader", name="Day 2-3")).to_have_count(1)
+    query = shown_query(clean)
+    assert query["retentionFilter"]["timeWindowMode"] == "24_hour_windows"
+    assert query["retentionFilter"]["retentionCustomBrackets"] == [1, 2]
+    assert "aggregationType" not in query["retentionFilter"]
+    rows = ask(server, query)["results"]
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers[2:] == [v["label"] for v in rows[0]["values"]]
+    for cells, row in zip(table_rows(clean, "New insight as a table"), rows, strict=True):
+        size = row["values"][0]["count"]
+        assert cells[2:] == [percent(v["count"], size) for v in row["values"]]
+    clean.shot("insight-retention-brackets")
+
+
+def test_paths_by_a_hogql_expression_from_the_builder(clean: Ui, server: LiveServer) -> None:
+    page = clean.page
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Paths").click()
+    page.get_by_label("Pageviews (by URL)").uncheck()
+    page.get_by_label("An expression (HogQL)").check()
+    page.get_by_label("Step expression").fill("upper(event)")
+    page.get_by_label("Step expression").press("Tab")
+    page.get_by_label("Apply the project's path cleaning rules").check()
+    # The address holds the query once the builder has taken the change in.
+    page.wait_for_function("location.hash.includes('pathReplacements')")
+    query = shown_query(clean)
+    assert query["pathsFilter"]["includeEventTypes"] == ["hogql"]
+    assert query["pathsFilter"]["pathsHogQLExpression"] == "upper(event)"
+    assert query["pathsFilter"]["pathReplacements"] is True
+    edges = ask(server, query)["results"]
+    assert ("1_$PAGEVIEW", "2_SIGNED_UP") in {(e["source"], e["target"]) for e in edges}
+    chart = wait_drawn(clean, "New insight as a chart")
+    expect(chart.get_by_role("button", name="$PAGEVIEW → SIGNED_UP")).to_have_count(1)
+    shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
+    assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
+    clean.shot("insight-paths-hogql")
+
+
+def test_a_funnel_step_opens_the_paths_of_its_actors(clean: Ui, server: LiveServer) -> None:
+    page = clean.page
+    open_query(clean, server, FUNNEL)
+    page.get_by_role("link", name="Paths after step 2").click()
+    # The same page follows the link's query: the paths builder replaces the funnel's.
+    page.get_by_role("form", name="Paths builder").wait_for()
+    query = shown_query(clean)
+    assert query["kind"] == "PathsQuery"
+    funnel = query["funnelPathsFilter"]
+    assert (funnel["funnelPathType"], funnel["funnelStep"]) == ("funnel_path_after_step", 2)
+    assert [s["event"] for s in funnel["funnelSource"]["series"]] == STEPS
+    expect(page.get_by_label("Funnel step")).to_have_value("2")
+    edges = ask(server, query)["results"]
+    # From each sign-up on: ann went on to buy.
+    assert ("1_signed_up", "2_purchase") in {(e["source"], e["target"]) for e in edges}
+    # The table once it shows this answer: each row its edge (cells' text run together).
+    rows = page.get_by_role("table", name="New insight as a table").locator("tbody tr")
+    expect(rows).to_contain_text([f"{e['source']}{e['target']}{e['value']}" for e in edges])
+    chart = wait_drawn(clean, "New insight as a chart")
+    shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
+    assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
+    expect(chart).to_be_visible()
+    clean.shot("insight-funnel-paths")
+
+    page.get_by_label("Paths", exact=True).select_option("funnel_path_before_step")
+    page.get_by_label("Funnel step").fill("-3")
+    page.get_by_label("Funnel step").press("Tab")
+    page.wait_for_function("location.hash.includes('funnel_path_before_step')")
+    page.wait_for_function("location.hash.includes('%22funnelStep%22%3A-3')")
+    query = shown_query(clean)
+    edges = ask(server, query)["results"]
+    # Up to their last step: bo and anon-1 came by the home page and signed up, not buying.
+    assert {(e["source"], e["target"], e["value"]) for e in edges} >= {
+        ("1_https://shop.example", "2_signed_up", 2)
+    }
+    expect(rows).to_contain_text([f"{e['source']}{e['target']}{e['value']}" for e in edges])
+    shown = [(r[0], r[1], int(r[2])) for r in table_rows(clean, "New insight as a table")]
+    assert shown == [(e["source"], e["target"], e["value"]) for e in edges]
+    page.get_by_role("button", name="Show everyone's paths instead").click()
+    page.wait_for_function("!location.hash.includes('funnelPathsFilter')")
+
+
 def test_lifecycle_bars_show_the_query_apis_numbers_with_dormant_below_zero(
     clean: Ui, server: LiveServer
 ) -> None:
@@ -451,6 +567,22 @@ def test_paths_draw_a_sankey_whose_edges_open_their_actors(clean: Ui, server: Li
     assert sorted(a[2] for a in actors) == sorted(a[0]["distinct_ids"][0] for a in expected)
     assert sorted(a[2] for a in actors) == ["ann@example.com", "anon-1", "bo@example.com"]
     clean.shot("insight-paths-actors", full_page=False)
+    close_dialog(clean)
+
+    # A node opens those whose path ends there: bo and anon-1 signed up and left.
+    chart.get_by_role("button", name="Who left at signed_up, step 2").click()
+    left = actors_dialog(clean, "Left at signed_up (step 2)")
+    dropoff = {**query["pathsFilter"], "pathDropoffKey": "2_signed_up"}
+    expected = ask(
+        server,
+        {
+            "kind": "ActorsQuery",
+            "source": {"kind": "InsightActorsQuery", "source": {**query, "pathsFilter": dropoff}},
+        },
+    )["results"]
+    assert sorted(a[2] for a in left) == sorted(a[0]["distinct_ids"][0] for a in expected)
+    assert sorted(a[2] for a in left) == ["anon-1", "bo@example.com"]
+    clean.shot("insight-paths-left", full_page=False)
     close_dialog(clean)
 
 

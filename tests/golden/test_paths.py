@@ -167,6 +167,46 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
 ]
 
 
+BLOG_IDS = [{"regex": "/blog/[0-9]+", "alias": "/blog/:id"}]
+REPLACEMENT_CASES: list[tuple[str, dict[str, Any], Any]] = [
+    ("the project's rules", {"pathReplacements": True}, [("1_/blog/:id", "2_/pricing", 1)]),
+    ("not without pathReplacements", {}, []),
+    (
+        "the project's rules, then the query's",
+        {
+            "pathReplacements": True,
+            "localPathCleaningFilters": [{"regex": "^/blog/:id$", "alias": "/articles"}],
+        },
+        [("1_/articles", "2_/pricing", 1)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "expected"), REPLACEMENT_CASES, ids=[c[0] for c in REPLACEMENT_CASES]
+)
+def test_path_replacements_apply_the_project_rules(
+    engines: Engines, name: str, settings: dict[str, Any], expected: Any
+) -> None:
+    projects = engines.ingest.magpie.projects
+    projects.update(PROJECTS["web"], path_cleaning_filters=BLOG_IDS)
+    try:
+        start = "/articles" if "localPathCleaningFilters" in settings else "/blog/:id"
+        assert paths(engines, startPoint=start, **settings) == expected
+    finally:
+        projects.update(PROJECTS["web"], path_cleaning_filters=[])
+
+
+def test_a_bad_project_rule_is_a_clear_error(engines: Engines) -> None:
+    projects = engines.ingest.magpie.projects
+    projects.update(PROJECTS["web"], path_cleaning_filters=[{"regex": "([", "alias": "x"}])
+    try:
+        answer = paths(engines, pathReplacements=True)
+        assert answer["error"] == (400, "invalid_input"), answer
+    finally:
+        projects.update(PROJECTS["web"], path_cleaning_filters=[])
+
+
 @pytest.mark.parametrize(
     ("name", "project", "settings", "expected"), CASES, ids=[c[0] for c in CASES]
 )

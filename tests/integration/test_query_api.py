@@ -97,5 +97,12 @@ def test_project_settings(live_server: LiveServer) -> None:
         assert api.get(url).json()["test_account_filters"][0]["key"] == "email"
         bad_zone = api.patch(url, json={"timezone": "Mars/Olympus"})
         assert bad_zone.status_code == 400 and bad_zone.json()["attr"] == "timezone"
+        rules = [{"regex": "/item/[0-9]+", "alias": "/item/:id"}]
+        cleaned = api.patch(url, json={"path_cleaning_filters": rules})
+        assert cleaned.status_code == 200, cleaned.text
+        assert api.get(url).json()["path_cleaning_filters"] == [{**rules[0], "order": None}]
+        bad_rule = api.patch(url, json={"path_cleaning_filters": [{"regex": "(["}]})
+        assert bad_rule.status_code == 400
+        assert bad_rule.json()["attr"].startswith("path_cleaning_filters")
         unknown_field = api.patch(url, json={"api_token": "phc_mine"})
         assert unknown_field.status_code == 400

@@ -49,6 +49,17 @@ def test_an_update_changes_only_the_settings_given(backend: Backend) -> None:
     assert projects.update(other.id + 1000, name="nobody") is None
 
 
+def test_path_cleaning_rules_round_trip(backend: Backend) -> None:
+    projects = backend.stores.projects
+    made = projects.create("Shop")
+    assert made.path_cleaning_filters == []
+    rules = [{"regex": "/item/[0-9]+", "alias": "/item/:id", "order": 0}]
+    changed = projects.update(made.id, path_cleaning_filters=rules)
+    assert changed is not None and changed.path_cleaning_filters == rules
+    assert projects.update(made.id, name="Store") == projects.get(made.id)
+    assert projects.get(made.id).path_cleaning_filters == rules  # type: ignore[union-attr]
+
+
 def test_a_key_is_found_by_its_value_only(backend: Backend) -> None:
     keys = backend.stores.api_keys
     issued = keys.create("ci")

@@ -23,6 +23,19 @@ function actorsOf(query: FunnelsQuery, funnelStep: number, breakdown?: unknown[]
   return source;
 }
 
+// A new paths insight of this funnel's actors at one step (after it, or, for a
+// negative step, after they dropped off), in the insight page of this project.
+function pathsLink(query: FunnelsQuery, funnelStep: number): string {
+  const paths = {
+    kind: "PathsQuery",
+    dateRange: query.dateRange,
+    pathsFilter: { includeEventTypes: ["$pageview", "custom_event"], stepLimit: 5, edgeLimit: 50 },
+    funnelPathsFilter: { funnelPathType: "funnel_path_after_step", funnelStep, funnelSource: query },
+  };
+  const base = location.pathname.replace(/\/(insights|dashboard)\b.*$/, "");
+  return `${base}/insights/new#q=${encodeURIComponent(JSON.stringify(paths))}`;
+}
+
 function StepsTable({ groups, query, open, name }: { groups: StepResult[][]; query: FunnelsQuery; open: OpenActors; name: string }) {
   const broken = groups.length > 1 || groups[0]?.[0]?.breakdown_value !== undefined;
   const button = (text: string, value: number, funnelStep: number, steps: StepResult[], title: string) =>
@@ -57,7 +70,15 @@ function StepsTable({ groups, query, open, name }: { groups: StepResult[][]; que
               return (
                 <tr key={`${String(s.breakdown_value)}-${i}`}>
                   {broken && <td>{breakdownText(s.breakdown_value?.[0])}</td>}
-                  <th scope="row">{stepName(s, i)}</th>
+                  <th scope="row">
+                    {stepName(s, i)}
+                    {!broken && (
+                      <span class="step-links">
+                        Paths after: <a data-reload href={pathsLink(query, i + 1)} aria-label={`Paths after step ${i + 1}`}>step</a>
+                        {i > 0 && <>{" · "}<a data-reload href={pathsLink(query, -(i + 1))} aria-label={`Paths after dropping off before step ${i + 1}`}>drop-off</a></>}
+                      </span>
+                    )}
+                  </th>
                   <td class="num">{button(`Converted at step ${i + 1}${where}`, s.count, i + 1, steps, `Reached step ${i + 1}: ${stepName(s, i)}${where}`)}</td>
                   <td class="num">{percent(s.count, steps[0].count)}</td>
                   <td class="num">{percent(s.count, before)}</td>

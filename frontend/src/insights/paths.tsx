@@ -16,7 +16,7 @@ export const defaultPaths = () => ({
   pathsFilter: { includeEventTypes: ["$pageview"], stepLimit: 5, edgeLimit: 50 },
 });
 
-const TYPES: [string, string][] = [["$pageview", "Pageviews (by URL)"], ["$screen", "Screens"], ["custom_event", "Custom events"]];
+const TYPES: [string, string][] = [["$pageview", "Pageviews (by URL)"], ["$screen", "Screens"], ["custom_event", "Custom events"], ["hogql", "An expression (HogQL)"]];
 
 export function PathsBuilder({ query, onChange }: BuilderProps) {
   const f = query.pathsFilter ?? {};
@@ -45,12 +45,56 @@ export function PathsBuilder({ query, onChange }: BuilderProps) {
             <input id="paths-steps" type="number" min={2} max={20} value={f.stepLimit ?? 5} onInput={(e) => set({ stepLimit: Number((e.target as HTMLInputElement).value) || 5 })} />
           </Field>
         </div>
+        {types.includes("hogql") && (
+          <div class="row">
+            <Field label="Step expression" id="paths-hogql" hint="Each event's step, e.g. properties.$host (empty: the event's name)">
+              <input id="paths-hogql" value={f.pathsHogQLExpression ?? ""} onChange={text("pathsHogQLExpression")} />
+            </Field>
+          </div>
+        )}
+        <label class="check">
+          <input type="checkbox" checked={Boolean(f.pathReplacements)} onChange={(e) => set({ pathReplacements: (e.target as HTMLInputElement).checked || undefined })} />
+          Apply the project's path cleaning rules
+        </label>
       </fieldset>
+      {query.funnelPathsFilter && <FunnelPathsFields query={query} onChange={onChange} />}
       <fieldset>
         <legend>Time</legend>
         <div class="row"><DateRangeFields value={query.dateRange} onChange={(dateRange) => onChange({ ...query, dateRange })} /></div>
       </fieldset>
     </form>
+  );
+}
+
+const FUNNEL_PATH_TYPES: [string, string][] = [
+  ["funnel_path_after_step", "After the step"],
+  ["funnel_path_before_step", "Before the step"],
+  ["funnel_path_between_steps", "Between the step before and the step"],
+];
+
+/** The funnel these paths follow (a funnel's "Paths after" link sets it): which
+ * step, which side of it, or none (back to everyone's paths). */
+function FunnelPathsFields({ query, onChange }: Omit<BuilderProps, "projectId">) {
+  const funnel = query.funnelPathsFilter;
+  const steps: number = funnel.funnelSource?.series?.length ?? 2;
+  const set = (change: Record<string, unknown>) => onChange({ ...query, funnelPathsFilter: { ...funnel, ...change } });
+  const { funnelPathsFilter: _, ...withoutFunnel } = query;
+  return (
+    <fieldset>
+      <legend>Funnel's actors</legend>
+      <div class="row">
+        <Field label="Paths" id="paths-funnel-type">
+          <select id="paths-funnel-type" value={funnel.funnelPathType ?? "funnel_path_after_step"} onChange={(e) => set({ funnelPathType: (e.target as HTMLSelectElement).value })}>
+            {FUNNEL_PATH_TYPES.map(([v, t]) => <option value={v} key={v}>{t}</option>)}
+          </select>
+        </Field>
+        <Field label="Funnel step" id="paths-funnel-step" hint={`1 to ${steps}; negative: those who dropped off before it`}>
+          <input id="paths-funnel-step" type="number" min={-steps} max={steps} value={funnel.funnelStep ?? 1}
+            onChange={(e) => set({ funnelStep: Number((e.target as HTMLInputElement).value) || 1 })} />
+        </Field>
+      </div>
+      <button type="button" class="link" onClick={() => onChange(withoutFunnel)}>Show everyone's paths instead</button>
+    </fieldset>
   );
 }
 
@@ -103,6 +147,12 @@ export function PathsView({ query, results, asTable, name, height, open, compact
     open({
       source: { kind: "InsightActorsQuery", source: { ...query, pathsFilter: { ...query.pathsFilter, pathStartKey: e.source, pathEndKey: e.target } } },
       title: `${item(e.source)} → ${item(e.target)} (step ${step(e.source)} to ${step(e.target)})`,
+    });
+  // A node after the first step opens those whose path ends there (left at it).
+  const leftAt = (key: string) =>
+    open({
+      source: { kind: "InsightActorsQuery", source: { ...query, pathsFilter: { ...query.pathsFilter, pathDropoffKey: key } } },
+      title: `Left at ${item(key)} (step ${step(key)})`,
     });
   const table = (
     <div class="table-wrap" tabIndex={0} role="region" aria-label={`${name} as a table`}>
@@ -158,7 +208,15 @@ export function PathsView({ query, results, asTable, name, height, open, compact
         })}
         {[...nodes.values()].map((n) => (
           <g key={n.key}>
-            <rect x={n.x} y={n.y} width={nodeWidth} height={n.h} style={{ fill: colorOf(n.key) }}><title>{`${n.key}: ${formatNumber(n.value)}`}</title></rect>
+            {n.column > 1 ? (
+              <rect x={n.x} y={n.y} width={nodeWidth} height={n.h} style={{ fill: colorOf(n.key), cursor: "pointer" }}
+                role="button" tabIndex={0} aria-label={`Who left at ${item(n.key)}, step ${n.column}`} onClick={() => leftAt(n.key)}
+                onKeyDown={(k) => (k.key === "Enter" || k.key === " ") && (k.preventDefault(), leftAt(n.key))}>
+                <title>{`${n.key}: ${formatNumber(n.value)}; click for who left here`}</title>
+              </rect>
+            ) : (
+              <rect x={n.x} y={n.y} width={nodeWidth} height={n.h} style={{ fill: colorOf(n.key) }}><title>{`${n.key}: ${formatNumber(n.value)}`}</title></rect>
+            )}
             <text x={n.x + nodeWidth + 4} y={n.y + Math.min(n.h / 2, 12) + 4}>{item(n.key).length > 22 ? item(n.key).slice(0, 21) + "…" : item(n.key)}</text>
           </g>
         ))}

@@ -20,9 +20,21 @@ export type RetentionQuery = {
     period?: string;
     totalIntervals?: number;
     cumulative?: boolean;
+    timeWindowMode?: "strict_calendar_dates" | "24_hour_windows";
+    retentionCustomBrackets?: number[];
+    aggregationType?: "count" | "sum" | "avg";
+    aggregationProperty?: string;
   };
 };
-type Row = { label: string; date: string; breakdown_value?: unknown; values: { count: number; label: string }[] };
+type Value = { count: number; label: string; aggregation_value?: number };
+type Row = { label: string; date: string; breakdown_value?: unknown; values: Value[] };
+
+// "1, 2, 4" → [1, 2, 4]; anything that is not a list of whole numbers above 0 is no brackets.
+export function parseBrackets(text: string): number[] | undefined {
+  const parts = text.split(",").map((p) => p.trim()).filter(Boolean);
+  const numbers = parts.map(Number);
+  return numbers.length && numbers.every((n) => Number.isInteger(n) && n > 0) ? numbers : undefined;
+}
 
 export function defaultRetention(): RetentionQuery {
   return {
@@ -71,6 +83,33 @@ export function RetentionBuilder({ query, onChange, projectId }: BuilderProps) {
               onInput={(e) => set({ totalIntervals: Number((e.target as HTMLInputElement).value) || 7 })} />
           </Field>
         </div>
+        <div class="row">
+          <Field label="Periods counted as" id="retention-windows" hint="24-hour windows count from each actor's first cohort event">
+            <select id="retention-windows" value={f.timeWindowMode ?? "strict_calendar_dates"}
+              onChange={(e) => { const v = (e.target as HTMLSelectElement).value; set({ timeWindowMode: v === "24_hour_windows" ? v : undefined }); }}>
+              <option value="strict_calendar_dates">Calendar periods</option>
+              <option value="24_hour_windows">24-hour windows</option>
+            </select>
+          </Field>
+          <Field label="Custom brackets" id="retention-brackets" hint="Periods per column after the cohort, e.g. 1, 2, 4">
+            <input id="retention-brackets" inputMode="numeric" placeholder="One period per column" defaultValue={(f.retentionCustomBrackets ?? []).join(", ")}
+              onChange={(e) => set({ retentionCustomBrackets: parseBrackets((e.target as HTMLInputElement).value) })} />
+          </Field>
+          <Field label="Measure" id="retention-measure">
+            <select id="retention-measure" value={f.aggregationType ?? "count"}
+              onChange={(e) => { const v = (e.target as HTMLSelectElement).value as "count" | "sum" | "avg"; set({ aggregationType: v === "count" ? undefined : v }); }}>
+              <option value="count">Actors who came back</option>
+              <option value="sum">Sum of an event property</option>
+              <option value="avg">Average per actor of an event property</option>
+            </select>
+          </Field>
+          {f.aggregationType && f.aggregationType !== "count" && (
+            <Field label="Property" id="retention-property" hint="An event property, read as a number">
+              <input id="retention-property" value={f.aggregationProperty ?? ""} placeholder="e.g. revenue"
+                onChange={(e) => set({ aggregationProperty: (e.target as HTMLInputElement).value || undefined })} />
+            </Field>
+          )}
+        </div>
         <label class="check">
           <input type="checkbox" checked={Boolean(f.cumulative)} onChange={(e) => set({ cumulative: (e.target as HTMLInputElement).checked })} />
           Cumulative (came back in that period or later)
@@ -100,6 +139,8 @@ export function RetentionView({ query, results, name, open }: ViewProps) {
   if (!rows.length || rows.every((r) => !r.values[0]?.count))
     return <Empty title="No cohorts in this range">Nobody did the cohort event in this date range: try a longer range or another event.</Empty>;
   const labels = rows[0].values.map((v) => v.label);
+  // With sum or avg the cells show the property's value, shaded against the table's largest.
+  const largest = Math.max(0, ...rows.flatMap((r) => r.values.map((v) => v.aggregation_value ?? 0)));
   const broken = rows.some((r) => r.breakdown_value !== undefined && r.breakdown_value !== null);
   // A cohort row is numbered within its breakdown value, as the API counts them.
   const seen = new Map<string, number>();
@@ -131,10 +172,11 @@ export function RetentionView({ query, results, name, open }: ViewProps) {
                 <th scope="row">{cohortDate(row.date)}</th>
                 <td class="num">{formatNumber(size)}</td>
                 {row.values.map((v, k) => {
-                  const share = size ? v.count / size : 0;
+                  const measured = v.aggregation_value !== undefined && v.aggregation_value !== null;
+                  const share = measured ? (largest ? (v.aggregation_value as number) / largest : 0) : size ? v.count / size : 0;
                   const source: Record<string, unknown> = { kind: "InsightActorsQuery", source: query, interval: index, day: k };
                   if (broken) source.breakdown = row.breakdown_value as string;
-                  const text = `${(share * 100).toFixed(1).replace(/\.0$/, "")}%`;
+                  const text = measured ? formatNumber(v.aggregation_value as number) : `${(share * 100).toFixed(1).replace(/\.0$/, "")}%`;
                   return (
                     <td class="cell" key={k} title={`${formatNumber(v.count)} of ${formatNumber(size)}`}
                       style={{ background: `color-mix(in srgb, var(--accent) ${Math.round(share * 85)}%, transparent)`, color: share > 0.55 ? "var(--accent-fg)" : undefined }}>

@@ -1,8 +1,9 @@
 """``/api/projects/``: list and create projects, read and change one (name, timezone,
-test filters)."""
+test filters, week start, path cleaning rules)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -16,6 +17,7 @@ from magpie.errors import NotFound
 from magpie.http.api.common import ApiContext, api_endpoint, json_response, parse_body
 from magpie.query.dates import zone
 from magpie.query.models import PropertyFilter
+from magpie.query.path_items import PathCleaningFilter
 from magpie.store.base import ProjectStore
 from magpie.store.model import Project
 
@@ -32,6 +34,7 @@ class ProjectChanges(BaseModel):
     timezone: str | None = None
     test_account_filters: list[PropertyFilter] | None = None
     week_start_day: int | None = None
+    path_cleaning_filters: list[PathCleaningFilter] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -45,6 +48,16 @@ class ProjectChanges(BaseModel):
     def _week_start(cls, value: int | None) -> int | None:
         if value is not None and value not in (0, 1):
             raise ValueError("week_start_day is 0 (Sunday) or 1 (Monday)")
+        return value
+
+    @field_validator("path_cleaning_filters")
+    @classmethod
+    def _regexes(cls, value: list[PathCleaningFilter] | None) -> list[PathCleaningFilter] | None:
+        for rule in value or []:
+            try:
+                re.compile(rule.regex)
+            except re.error as exc:
+                raise ValueError(f"{rule.regex!r} is not a regular expression: {exc}") from None
         return value
 
 
@@ -75,6 +88,10 @@ def project_routes(
         if "test_account_filters" in values:
             values["test_account_filters"] = [
                 f.model_dump() for f in changes.test_account_filters or []
+            ]
+        if "path_cleaning_filters" in values:
+            values["path_cleaning_filters"] = [
+                f.model_dump() for f in changes.path_cleaning_filters or []
             ]
         updated = projects.update(current.id, **values)
         if updated is None:

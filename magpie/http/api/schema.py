@@ -294,6 +294,7 @@ ANSWERS: dict[str, Schema] = {
             "timezone": STRING,
             "test_account_filters": {"type": "array", "items": OBJECT},
             "week_start_day": {"enum": [0, 1]},
+            "path_cleaning_filters": {"type": "array", "items": OBJECT},
         }
     ),
     "PersonalApiKey": obj(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from magpie.errors import InvalidInput
+from magpie.query.actors.cache import cached_actors
 from magpie.query.actors.lookup import PAGES
 from magpie.query.actors.models import ActorsQuery
 from magpie.query.actors.sources import ACTOR_SOURCES
@@ -27,7 +28,10 @@ def run_actors(query: ActorsQuery, context: QueryContext) -> dict[str, Any]:
         raise InvalidInput(
             f"ActorsQuery can select {', '.join(COLUMNS)}, not {unknown[0][:100]!r}", attr="select"
         )
-    actors = ACTOR_SOURCES[query.source.kind](query.source, context)
+    # Pages of one list come from one computation of it (see cache.py).
+    actors = cached_actors(
+        query.source, context, lambda: ACTOR_SOURCES[query.source.kind](query.source, context)
+    )
     page = actors.ids[query.offset : query.offset + query.limit]
     shown = PAGES[actors.kind](actors, page, context)
     context.check_deadline()

@@ -16,7 +16,7 @@ from magpie.store.secrets import key_digest, key_mask, new_api_key, new_project_
 
 
 def _project(row: tuple[Any, ...]) -> Project:
-    project_id, name, token, timezone, created_at, filters, week_start = row
+    project_id, name, token, timezone, created_at, filters, week_start, cleaning = row
     return Project(
         project_id,
         name,
@@ -25,13 +25,23 @@ def _project(row: tuple[Any, ...]) -> Project:
         created_at,
         orjson.loads(filters or "[]"),
         week_start or 0,
+        orjson.loads(cleaning or "[]"),
     )
 
 
-_PROJECT_COLUMNS = "id, name, api_token, timezone, created_at, test_account_filters, week_start_day"
+_PROJECT_COLUMNS = (
+    "id, name, api_token, timezone, created_at, test_account_filters, week_start_day,"
+    " path_cleaning_filters"
+)
 
 
-_EDITABLE = ("name", "timezone", "test_account_filters", "week_start_day")
+_EDITABLE = (
+    "name",
+    "timezone",
+    "test_account_filters",
+    "week_start_day",
+    "path_cleaning_filters",
+)
 
 
 class DuckDBProjectStore:
@@ -68,19 +78,21 @@ class DuckDBProjectStore:
         return _project(row) if row else None
 
     def update(self, project_id: int, **changes: Any) -> Project | None:
-        """Change a project's name, timezone, test_account_filters or week_start_day."""
+        """Change a project's name, timezone, test_account_filters, week_start_day or
+        path_cleaning_filters."""
         current = self.get(project_id)
         if current is None:
             return None
         merged = {**{f: getattr(current, f) for f in _EDITABLE}, **changes}
         self._db.cursor().execute(
             "UPDATE projects SET name = ?, timezone = ?, test_account_filters = ?,"
-            " week_start_day = ? WHERE id = ?",
+            " week_start_day = ?, path_cleaning_filters = ? WHERE id = ?",
             [
                 merged["name"],
                 merged["timezone"],
                 orjson.dumps(merged["test_account_filters"]).decode(),
                 merged["week_start_day"],
+                orjson.dumps(merged["path_cleaning_filters"]).decode(),
                 project_id,
             ],
         )

@@ -10,7 +10,10 @@ from magpie.store.postgres.database import PostgresDatabase
 from magpie.store.postgres.text import jsonb_text
 from magpie.store.secrets import new_project_token
 
-_COLUMNS = "id, name, api_token, timezone, created_at, test_account_filters, week_start_day"
+_COLUMNS = (
+    "id, name, api_token, timezone, created_at, test_account_filters, week_start_day,"
+    " path_cleaning_filters"
+)
 
 _CREATE = f"""
 INSERT INTO projects (name, api_token, timezone, created_at) VALUES (%s, %s, %s, %s)
@@ -25,17 +28,26 @@ UPDATE projects SET
     name = coalesce(%(name)s, name),
     timezone = coalesce(%(timezone)s, timezone),
     test_account_filters = coalesce(%(test_account_filters)s::jsonb, test_account_filters),
-    week_start_day = coalesce(%(week_start_day)s, week_start_day)
+    week_start_day = coalesce(%(week_start_day)s, week_start_day),
+    path_cleaning_filters = coalesce(%(path_cleaning_filters)s::jsonb, path_cleaning_filters)
 WHERE id = %(id)s
 RETURNING {_COLUMNS}
 """
 
-EDITABLE = ("name", "timezone", "test_account_filters", "week_start_day")
+EDITABLE = (
+    "name",
+    "timezone",
+    "test_account_filters",
+    "week_start_day",
+    "path_cleaning_filters",
+)
+# The JSON ones, sent as jsonb text.
+_JSON = ("test_account_filters", "path_cleaning_filters")
 
 
 def _project(row: Any) -> Project:
-    project_id, name, token, timezone, created_at, filters, week_start = row
-    return Project(project_id, name, token, timezone, created_at, filters, week_start)
+    project_id, name, token, timezone, created_at, filters, week_start, cleaning = row
+    return Project(project_id, name, token, timezone, created_at, filters, week_start, cleaning)
 
 
 class PostgresProjectStore:
@@ -62,13 +74,15 @@ class PostgresProjectStore:
         return _project(row) if row else None
 
     def update(self, project_id: int, **changes: Any) -> Project | None:
-        """Change a project's name, timezone, test_account_filters or week_start_day."""
+        """Change a project's name, timezone, test_account_filters, week_start_day or
+        path_cleaning_filters."""
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise TypeError(f"not a project setting: {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {field: changes.get(field) for field in EDITABLE}
-        if values["test_account_filters"] is not None:
-            values["test_account_filters"] = jsonb_text(values["test_account_filters"])
+        for name in _JSON:
+            if values[name] is not None:
+                values[name] = jsonb_text(values[name])
         with self._db.connection() as connection:
             row = connection.execute(_UPDATE, {**values, "id": project_id}).fetchone()
         return _project(row) if row else None
