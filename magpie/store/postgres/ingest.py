@@ -180,6 +180,12 @@ class PostgresIngestStore:
         self._claims[consumer] = position
         return position
 
+    def committed_positions(self, consumers: Sequence[str]) -> dict[str, int]:
+        # Not ``position``: that records a claim the next commit is fenced on, and
+        # a status read must never move a running worker's expectation.
+        with self._db.connection() as connection:
+            return ingest_log.load_positions(connection, consumers)
+
     def transact(self, work: Callable[[IngestUnit], T]) -> T:
         for attempt in range(1, self._attempts + 1):
             unit: PostgresIngestUnit | None = None
