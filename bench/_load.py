@@ -65,6 +65,11 @@ class LoadResult:
         return sum(s.events for s in self.samples)
 
     @property
+    def acknowledged(self) -> int:
+        """Events answered 200: the ones owed to queries (a 503 stored nothing)."""
+        return sum(s.events for s in self.samples if s.ok)
+
+    @property
     def failures(self) -> int:
         return sum(1 for s in self.samples if not s.ok)
 
@@ -211,7 +216,7 @@ async def _watch_lag(
 
 
 async def _finish(server: MagpieServer, monitor: Connection, result: LoadResult) -> None:
-    result.final = await wait_until_stored(server, monitor, result.events)
+    result.final = await wait_until_stored(server, monitor, result.acknowledged)
     result.stored_at = time.perf_counter()
     await monitor.close()
 

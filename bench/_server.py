@@ -41,12 +41,18 @@ class IngestionStatus:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IngestionStatus:
         queue, worker = data["queue"], data["worker"]
+        # In cluster mode an event is stored once the loader has put it into
+        # ClickHouse. With several worker processes this server's worker stores
+        # only its share of the partitions, so its own count never reaches what
+        # was sent; the loader (one per database, here) sees every event.
+        loader = data.get("loader")
+        stored = loader["events_loaded"] if loader is not None else worker["events_stored"]
         return cls(
             # A partitioned queue (NATS) reports its partitions instead.
             queue.get("end", 0),
             queue.get("committed", 0),
             worker["batches"],
-            worker["events_stored"],
+            stored,
             worker["events_dropped"],
             worker["duplicates_skipped"],
             worker["dead_letters"],

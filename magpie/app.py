@@ -58,7 +58,7 @@ from magpie.http.flags import flags_routes
 from magpie.http.front import trust_front
 from magpie.http.throttle import FailureLimiter
 from magpie.http.ui.routes import UiContext, ui_routes
-from magpie.ingest.partitioned import PartitionedWorkers
+from magpie.ingest.partitioned import Committed, PartitionedWorkers
 from magpie.ingest.worker import CONSUMER, IngestWorker
 from magpie.query.runner import QueryRunner
 from magpie.queue import QueueReader, QueueWriter
@@ -189,7 +189,18 @@ class Magpie:
                 ),
                 queue.keeper,
                 queue.partitions,
+                self._committed_partitions(queue),
+                _partition_ends(queue),
             )
+
+    def _committed_partitions(self, queue: PartitionedQueue) -> Committed:
+        ingest = self.stores.ingest
+
+        def committed(partitions: list[int]) -> dict[int, int]:
+            by_consumer = ingest.committed_positions([queue.consumer(p) for p in partitions])
+            return {p: by_consumer[queue.consumer(p)] for p in partitions}
+
+        return committed
 
     def _worker(
         self,
@@ -412,6 +423,20 @@ def create_app(magpie: Magpie) -> Starlette:
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
+
+
+def _partition_ends(queue: PartitionedQueue) -> Callable[[int], int]:
+    """Where each partition ends, through a reader of its own kept per partition
+    (made once: a reader checks its stream on first use)."""
+    readers: dict[int, Any] = {}
+
+    def end(partition: int) -> int:
+        reader = readers.get(partition)
+        if reader is None:
+            reader = readers[partition] = queue.reader(partition)
+        return int(reader.end)
+
+    return end
 
 
 def tune_interpreter(settings: Settings) -> None:

@@ -286,6 +286,30 @@ def _open_embedded(
     return Backends("embedded", duckdb_stores(db, clock), runner, duckdb=db, _closers=[db.close])
 
 
+# Connections beside the ingest units': API requests, capture's token and quota
+# lookups, the loader's batch outcomes, dead letters. Eight served all of them
+# when this was the whole pool.
+POOL_RESERVE = 8
+
+
+def pool_size(settings: Settings, roles: frozenset[str], queue: PartitionedQueue | None) -> int:
+    """How many PostgreSQL connections this process may need at once.
+
+    An ingest unit holds its connection from the first read of persons until
+    its commit, including the wait for NATS to acknowledge its processed
+    events. A worker on a partitioned queue may hold every partition (it is
+    alone, or the others died), each running a unit at once: a pool smaller
+    than that makes units wait for each other's connections, and the API
+    behind them, past the pool's timeout. The local queue has one worker.
+    """
+    if settings.database_pool_size is not None:
+        return settings.database_pool_size
+    units = 0
+    if "worker" in roles:
+        units = queue.partitions if queue is not None else 1
+    return units + POOL_RESERVE
+
+
 def _open_cluster(
     settings: Settings, clock: Clock, urls: BackendUrls, roles: frozenset[str]
 ) -> Backends:
@@ -299,14 +323,15 @@ def _open_cluster(
         roles = roles | {"loader"}
     closers: list[Callable[[], None]] = []
     try:
-        pg = PostgresDatabase(urls.database)
+        queue = QUEUES[urlsplit(urls.queue).scheme](urls.queue, settings) if urls.queue else None
+        if queue is not None:
+            closers.append(queue.close)
+        pg = PostgresDatabase(urls.database, max_size=pool_size(settings, roles, queue))
         closers.append(pg.close)
         # Queries, the loader, the worker's lookups and the cohorts' membership copy.
         clients = _clickhouse_clients(pg, target, 4) if events_here else []
         closers.extend(c.close for c in clients)
-        queue = QUEUES[urlsplit(urls.queue).scheme](urls.queue, settings) if urls.queue else None
         if queue is not None:
-            closers.append(queue.close)
             publish, processed = _nats_processed(queue, roles)
         else:
             log = LocalLog(settings.processed_dir, segment_bytes=settings.queue_segment_bytes)

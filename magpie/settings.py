@@ -93,6 +93,10 @@ class Settings:
     # A worker's lease on a partition lasts this long unless renewed: when a
     # worker dies, the others take its partitions over after this.
     queue_lease_seconds: float = 10.0
+    # Connections a process keeps to PostgreSQL at most. None: what its roles
+    # need (magpie/backends.py, pool_size): an ingest unit holds a connection for
+    # its whole transaction, and a worker may run one per partition at once.
+    database_pool_size: int | None = None
 
     @property
     def database_path(self) -> Path:
@@ -163,6 +167,8 @@ class Settings:
             raise SettingsError("MAGPIE_WORKER_TRANSACTION_EVENTS must be at least 1")
         if self.query_concurrency < 1:
             raise SettingsError("MAGPIE_QUERY_CONCURRENCY must be at least 1")
+        if self.database_pool_size is not None and self.database_pool_size < 1:
+            raise SettingsError("MAGPIE_DATABASE_POOL_SIZE must be at least 1")
         if self.cohort_refresh_seconds < 0:
             raise SettingsError("MAGPIE_COHORT_REFRESH_SECONDS must be 0 (off) or more")
         for name in ("duckdb_memory_limit", "query_memory_margin", "duckdb_spill_limit"):

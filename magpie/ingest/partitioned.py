@@ -6,6 +6,11 @@ lease (``queue/nats/leases.py``). This process runs an ``IngestWorker`` for
 each partition it holds, under the partition's consumer name, with the
 lease's fence checked inside each unit right before the position is saved;
 when a lease is lost or given up, that worker halts after its unit.
+
+Its status covers the whole queue, not only the partitions held here: with
+several worker processes, what one process has stored is its share, and a
+caller waiting for ingestion to catch up (an operator, the benchmark) must see
+every partition's committed position, whoever holds it.
 """
 
 from __future__ import annotations
@@ -32,12 +37,26 @@ class Keeper(Protocol):
     def stop(self) -> None: ...
 
 
+# How far each partition's consumer has committed, by any process (the store),
+# and where each partition ends (the queue).
+Committed = Callable[[list[int]], dict[int, int]]
+PartitionEnd = Callable[[int], int]
+
 KeeperFactory = Callable[[Callable[[int, Callable[[], None]], None], Callable[[int], None]], Keeper]
 
 
 class PartitionedWorkers:
-    def __init__(self, make_worker: WorkerFactory, keeper: KeeperFactory, partitions: int) -> None:
+    def __init__(
+        self,
+        make_worker: WorkerFactory,
+        keeper: KeeperFactory,
+        partitions: int,
+        committed: Committed,
+        partition_end: PartitionEnd,
+    ) -> None:
         self._make_worker = make_worker
+        self._committed = committed
+        self._partition_end = partition_end
         self.partitions = partitions
         self._lock = threading.Condition()
         self._workers: dict[int, IngestWorker] = {}
@@ -120,14 +139,26 @@ class PartitionedWorkers:
         return total
 
     def queue_status(self) -> dict[str, object]:
+        """Every partition: its committed position (this process's worker's, or the
+        store's for one held elsewhere), its end, and whether it is consumed here;
+        ``caught_up`` when every partition has committed up to its end."""
         with self._lock:
             workers = dict(self._workers)
-        return {
-            "partitions": {
-                str(p): {"committed": w.position, "lag": w.lag_bytes}
-                for p, w in sorted(workers.items())
+        elsewhere = [p for p in range(self.partitions) if p not in workers]
+        committed = self._committed(elsewhere) if elsewhere else {}
+        partitions: dict[str, object] = {}
+        for p in range(self.partitions):
+            worker = workers.get(p)
+            position = worker.position if worker is not None else committed[p]
+            end = self._partition_end(p)
+            partitions[str(p)] = {
+                "committed": position,
+                "end": end,
+                "lag": max(0, end - position),
+                "here": worker is not None,
             }
-        }
+        caught_up = all(s["lag"] == 0 for s in partitions.values())  # type: ignore[index]
+        return {"partitions": partitions, "caught_up": caught_up}
 
 
 def _add(total: WorkerStats, more: WorkerStats) -> None:

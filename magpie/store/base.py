@@ -91,6 +91,11 @@ class IngestStore(Protocol):
         """How far ``consumer`` has committed (0 when it never has)."""
         ...
 
+    def committed_positions(self, consumers: Sequence[str]) -> dict[str, int]:
+        """How far each consumer has committed, whoever commits it (another worker
+        process included), read without claiming any: for status reports."""
+        ...
+
     def transact(self, work: Callable[[IngestUnit], T]) -> T:
         """Run ``work`` as one unit of work and commit it. Work that loses a write
         conflict to another writer is run again from the start (so ``work`` must

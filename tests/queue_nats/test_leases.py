@@ -120,3 +120,49 @@ def test_a_killed_workers_partitions_are_taken_over(
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_handing_partitions_over_slowly_keeps_the_others_renewed(
+    make_queue: Callable[..., NatsQueue],
+) -> None:
+    """Stopping a partition waits for its unit in progress (seconds under load).
+    While the keeper hands two partitions over one after another, each stop
+    lasting longer than a lease, the two it keeps must stay renewed: the
+    heartbeat used to wait for the stops, and every lease of the process lapsed."""
+    lease = 2.0
+    stop_takes = 2 * lease
+    queue = make_queue(partitions=4, lease_seconds=lease)
+    held: set[int] = set()
+    lost_calls: list[int] = []
+    lock = threading.Lock()
+
+    def gained(partition: int, fence: Callable[[], None]) -> None:
+        with lock:
+            held.add(partition)
+
+    def lost(partition: int) -> None:
+        with lock:
+            lost_calls.append(partition)
+            was_held = partition in held
+            held.discard(partition)
+        if was_held:
+            time.sleep(stop_takes)  # a unit in progress finishing
+
+    keeper = queue.keeper(gained, lost, owner="worker-a")
+    keeper.start()
+    other = make_queue(partitions=4, lease_seconds=lease).keeper(
+        lambda partition, fence: None, lambda partition: None, owner="worker-b"
+    )
+    try:
+        wait_for(lambda: len(held) == 4, "the first worker holding everything")
+        other.start()
+        wait_for(lambda: len(other.leases.owned) == 2, "the second worker's share")
+        wait_for(lambda: len(lost_calls) >= 2, "the hand-over")
+        kept = sorted(held)
+        assert len(kept) == 2
+        assert sorted(lost_calls) == sorted(set(range(4)) - set(kept))  # only the surplus
+        for partition in kept:
+            keeper.leases.fence(partition)()  # still valid, still this worker's
+    finally:
+        other.stop()
+        keeper.stop()

@@ -54,6 +54,20 @@ def test_a_position_is_saved_per_consumer(backend: Backend) -> None:
     assert (ingest.position("ingest:0"), ingest.position("ingest:1")) == (300, 7)
 
 
+def test_committed_positions_of_every_consumer_asked(backend: Backend) -> None:
+    """What a status report reads of consumers that may be committed elsewhere:
+    every one asked for, 0 when never committed."""
+    ingest = backend.stores.ingest
+    ingest.transact(lambda unit: unit.save_position("ingest:p00", 40))
+    assert ingest.committed_positions(["ingest:p00", "ingest:p01"]) == {
+        "ingest:p00": 40,
+        "ingest:p01": 0,
+    }
+    ingest.transact(lambda unit: unit.save_position("ingest:p00", 90))
+    assert ingest.committed_positions(["ingest:p00"]) == {"ingest:p00": 90}
+    assert ingest.committed_positions([]) == {}
+
+
 def test_a_dead_letter_moves_its_consumer_past_the_record(backend: Backend) -> None:
     ingest = backend.stores.ingest
     assert ingest.position("ingest") == 0

@@ -34,8 +34,10 @@ all. The fence keeps a stale worker from even trying in the normal case.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import queue
 import re
 import socket
 import threading
@@ -273,7 +275,15 @@ class LeaseKeeper:
 
     ``on_gained(partition, fence)`` starts consuming a partition; ``on_lost(partition)``
     must return only once its consumption stopped (a surplus partition's lease is
-    deleted right after, for another member to take)."""
+    deleted right after, for another member to take).
+
+    The callbacks run in a second thread, in the order the changes were seen, so
+    the heartbeat never waits for them. Stopping a partition waits for its unit
+    in progress, which under load takes seconds; when the heartbeat waited too,
+    a second worker joining (eight partitions to hand over, one after another)
+    kept every lease unrenewed past its lifetime, all of them lapsed at once,
+    and every unit in the process was refused at its fence, again and again.
+    A surplus partition's lease is renewed until it is released."""
 
     def __init__(
         self,
@@ -286,14 +296,24 @@ class LeaseKeeper:
         self._on_lost = on_lost
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="magpie-leases", daemon=True)
+        self._changes: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._handler = threading.Thread(
+            target=self._handle, name="magpie-lease-changes", daemon=True
+        )
+        self._releasing: set[int] = set()  # surplus, being stopped before release
+        self._releasing_lock = threading.Lock()
 
     def start(self) -> None:
+        self._handler.start()
         self._thread.start()
 
     def stop(self) -> None:
         """Stop every partition, give the leases up and leave."""
         self._stopping.set()
         self._thread.join()
+        if self._handler.is_alive():
+            self._changes.put(None)  # after every change already seen
+            self._handler.join()
         for partition in sorted(self.leases.owned):
             self._on_lost(partition)
         self.leases.leave()
@@ -315,15 +335,42 @@ class LeaseKeeper:
         except QueueUnavailable as exc:
             log.warning("lease heartbeat failed: %s", exc)
             for partition in self.leases.expire():
-                self._on_lost(partition)
+                self._dispatch(functools.partial(self._on_lost, partition))
             return
         except Exception:
             log.exception("lease heartbeat failed")
             return
         for partition in changes.lost:
-            self._on_lost(partition)
+            self._dispatch(functools.partial(self._on_lost, partition))
         for partition in changes.surplus:
+            with self._releasing_lock:
+                if partition in self._releasing:
+                    continue  # still stopping since an earlier beat
+                self._releasing.add(partition)
+            self._dispatch(functools.partial(self._give_up, partition))
+        for partition in changes.gained:
+            fence = self.leases.fence(partition)
+            self._dispatch(functools.partial(self._on_gained, partition, fence))
+
+    def _give_up(self, partition: int) -> None:
+        try:
             self._on_lost(partition)
             self.leases.release(partition)
-        for partition in changes.gained:
-            self._on_gained(partition, self.leases.fence(partition))
+        finally:
+            with self._releasing_lock:
+                self._releasing.discard(partition)
+
+    def _dispatch(self, change: Callable[[], None]) -> None:
+        """To the handler thread once it runs; in the caller's thread before (a
+        keeper driven by hand, one ``beat`` at a time)."""
+        if self._handler.is_alive():
+            self._changes.put(change)
+        else:
+            change()
+
+    def _handle(self) -> None:
+        while (change := self._changes.get()) is not None:
+            try:
+                change()
+            except Exception:
+                log.exception("lease keeper: handling a change failed")

@@ -47,6 +47,19 @@ _STUCK_CHECK_SECONDS = 5.0
 # Status messages: no messages (no_wait), the request expired, and a heartbeat.
 _REQUEST_ENDED = ("404", "408")
 _HEARTBEAT = "100"
+# The server ends a request whose next message would take it past its max_bytes
+# with a 409 of this description: the request is done, not the consumer.
+_MAX_BYTES_REACHED = "Message Size Exceeds MaxBytes"
+# Bytes one pull request may bring at most. The server sends a request's whole
+# batch at once, and a client that has more than its max_pending (64 MB by
+# default) unread is disconnected as a slow consumer: every pull, lease
+# heartbeat and publish on that connection then fails until it reconnects.
+# One process's readers share a connection (16 partitions and the loader in
+# ``magpie serve``), so each asks for a few megabytes, not for the read's
+# ``max_bytes`` (the loader's is 256 MB) or a count of messages of any size.
+PULL_BYTES = 8 << 20
+# What the server counts of a message beyond its payload (subject, reply, headers).
+_HEADROOM = 4 << 10
 
 
 class ConsumerLost(RuntimeError):
@@ -63,8 +76,11 @@ class NatsStreamReader:
         stream: str,
         subject: str,
         ensure: Callable[[JetStreamContext], Awaitable[None]],
+        *,
+        pull_bytes: int = PULL_BYTES,
     ) -> None:
         self._client = client
+        self._pull_bytes = pull_bytes
         self.stream = stream
         self.subject = subject
         self._ensure = ensure
@@ -135,12 +151,12 @@ class NatsStreamReader:
         messages, self._held = self._held, []
         if not messages:
             try:
-                messages = await self._fetch(max_records, timeout)
+                messages = await self._fetch(max_records, max_bytes, timeout)
             except ConsumerLost as lost:
                 # Gone with a NATS restart, or removed as idle: once more, anew.
                 log.info("queue reader: %s; starting a new consumer", lost)
                 await self._start_consumer(js, position)
-                messages = await self._fetch_or_restart(max_records, timeout)
+                messages = await self._fetch_or_restart(max_records, max_bytes, timeout)
             except Exception:
                 # A request may still be out: the next read starts anew from the cursor.
                 self._restart = True
@@ -151,32 +167,40 @@ class NatsStreamReader:
         self._idle_since = None
         return self._entries(messages, max_records, max_bytes)
 
-    async def _fetch_or_restart(self, batch: int, wait: float) -> list[Msg]:
+    async def _fetch_or_restart(self, batch: int, max_bytes: int, wait: float) -> list[Msg]:
         try:
-            return await self._fetch(batch, wait)
+            return await self._fetch(batch, max_bytes, wait)
         except Exception:
             self._restart = True
             raise
 
-    async def _fetch(self, batch: int, wait: float) -> list[Msg]:
+    async def _fetch(self, batch: int, max_bytes: int, wait: float) -> list[Msg]:
         """What is there now; else the first message within ``wait`` and what came
         with it. (A pull request that waits returns only once its batch is full, so
         the waiting is done for one message.)"""
-        messages = await self._pull(batch, 0)
+        limit = self._request_bytes(max_bytes)
+        messages = await self._pull(batch, 0, limit)
         if messages or wait <= 0:
             return messages
-        messages = await self._pull(1, wait)
+        messages = await self._pull(1, wait, limit)
         if messages and batch > 1:
-            messages += await self._pull(batch - 1, 0)
+            messages += await self._pull(batch - 1, 0, limit - len(messages[0].data))
         return messages
 
-    async def _pull(self, batch: int, wait: float) -> list[Msg]:
+    def _request_bytes(self, max_bytes: int) -> int:
+        """A pull request's byte limit: the read's, no more than ``pull_bytes``, and
+        never below a message of the largest size the server takes (a request
+        that cannot hold the next message would bring nothing, for ever)."""
+        largest = self._client.nc.max_payload + _HEADROOM
+        return max(min(max_bytes, self._pull_bytes), largest)
+
+    async def _pull(self, batch: int, wait: float, max_bytes: int) -> list[Msg]:
         """One pull request: up to ``batch`` messages, waiting up to ``wait`` seconds
         for them, or none at all (``no_wait``: the server answers at once with what
         it has). The server ends a request it cannot fill with a status message, so
         an empty answer means "nothing there", however slow this machine is."""
         assert self._sub is not None and self._next is not None
-        request: dict[str, object] = {"batch": batch}
+        request: dict[str, object] = {"batch": batch, "max_bytes": max(max_bytes, 1)}
         if wait > 0:
             request["expires"] = int(wait * 1e9)
         else:
@@ -315,7 +339,7 @@ class _Answer:
             self.messages.append(msg)
             if len(self.messages) >= self.batch:
                 self.ended.set()
-        elif status in _REQUEST_ENDED:
+        elif status in _REQUEST_ENDED or headers.get("Description") == _MAX_BYTES_REACHED:
             self.ended.set()
         elif status != _HEARTBEAT:
             self.error = ConsumerLost(f"{self.subject}: {status} {headers.get('Description')}")

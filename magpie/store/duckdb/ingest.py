@@ -68,6 +68,10 @@ class DuckDBIngestStore:
     def position(self, consumer: str) -> int:
         return ingest_log.load_position(self._db.cursor(), consumer)
 
+    def committed_positions(self, consumers: Sequence[str]) -> dict[str, int]:
+        cursor = self._db.cursor()
+        return {c: ingest_log.load_position(cursor, c) for c in consumers}
+
     def transact(self, work: Callable[[IngestUnit], T]) -> T:
         """A write conflict (another transaction changed a person or group this one
         changed too) rolls back; the work runs again and re-reads, so no update is lost."""

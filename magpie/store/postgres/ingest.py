@@ -54,6 +54,7 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -100,6 +101,9 @@ class PostgresIngestUnit:
         self._person_versions: dict[tuple[int, uuid.UUID], int] = {}
         self._groups: dict[GroupKey, int] = {}
         self.positions: dict[str, int] = {}
+        # Usage and dropped counts, written once at the end of the unit (finish).
+        self._usage: list[UsageCount] = []
+        self._dropped: Counter[tuple[int, date]] = Counter()
 
     def known_uuids(
         self, keys: Sequence[tuple[int, str]], earliest: datetime, latest: datetime
@@ -149,11 +153,24 @@ class PostgresIngestUnit:
             ingest_log.record_batch(self._connection, self.batch)
             self._batch_recorded = True
 
+    # The counters are a few rows that every unit of a project updates, on every
+    # partition and in every worker process. Written chunk by chunk, two units
+    # locked them in different orders (a deadlock, seen with two workers) and
+    # held them for the rest of the unit, so units of all partitions queued on
+    # them. Written once, last, in one sorted statement per table, they are
+    # locked in one order and only until the commit.
     def add_usage(self, counts: Sequence[UsageCount]) -> None:
-        billing.add_usage(self._connection, counts)
+        self._usage.extend(counts)
 
     def add_dropped(self, project_id: int, day: date, events: int) -> None:
-        billing.add_dropped(self._connection, project_id, day, events)
+        self._dropped[(project_id, day)] += events
+
+    def finish(self) -> None:
+        """Write the counters (the unit's last statements, right before its commit)."""
+        billing.add_usage(self._connection, self._usage)
+        for (project_id, day), events in sorted(self._dropped.items()):
+            billing.add_dropped(self._connection, project_id, day, events)
+        self._usage, self._dropped = [], Counter()
 
     def add_warnings(self, warnings: Sequence[IngestionWarning]) -> None:
         ingest_log.insert_warnings(self._connection, warnings)
@@ -180,6 +197,12 @@ class PostgresIngestStore:
         self._claims[consumer] = position
         return position
 
+    def committed_positions(self, consumers: Sequence[str]) -> dict[str, int]:
+        # Not ``position``: that records a claim the next commit is fenced on, and
+        # a status read must never move a running worker's expectation.
+        with self._db.connection() as connection:
+            return ingest_log.load_positions(connection, consumers)
+
     def transact(self, work: Callable[[IngestUnit], T]) -> T:
         for attempt in range(1, self._attempts + 1):
             unit: PostgresIngestUnit | None = None
@@ -189,6 +212,7 @@ class PostgresIngestStore:
                     connection.execute(_LIMITS, (LOCK_TIMEOUT, IDLE_TIMEOUT))
                     unit = PostgresIngestUnit(connection, self._sink, self._claims)
                     result = work(unit)
+                    unit.finish()
                     done = True
             except RETRYABLE as exc:
                 if attempt == self._attempts:

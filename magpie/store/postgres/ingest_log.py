@@ -20,6 +20,8 @@ class ConsumerTakenOver(Exception):
 
 _POSITION = "SELECT position FROM queue_positions WHERE consumer = %s"
 
+_POSITIONS = "SELECT consumer, position FROM queue_positions WHERE consumer = ANY(%s::text[])"
+
 _FIRST_POSITION = """
 INSERT INTO queue_positions (consumer, position) VALUES (%s, %s) ON CONFLICT DO NOTHING
 """
@@ -62,6 +64,12 @@ _COMMITTED_BATCHES = "SELECT batch FROM ingest_batches WHERE batch = ANY(%s::uui
 def load_position(connection: Connection, consumer: str) -> int:
     row = connection.execute(_POSITION, (consumer,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def load_positions(connection: Connection, consumers: Sequence[str]) -> dict[str, int]:
+    rows = connection.execute(_POSITIONS, (list(consumers),)).fetchall()
+    found: dict[str, int] = {str(c): int(p) for c, p in rows}
+    return {c: found.get(c, 0) for c in consumers}
 
 
 def save_position(
