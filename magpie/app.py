@@ -366,9 +366,12 @@ def create_app(magpie: Magpie) -> Starlette:
         return json_response(status)
 
     # The SDKs' side (capture, flags) and the API's side, as this process's roles say.
+    # /flags first: the server process answers it many times a second, and every
+    # route before it is tried in turn (their paths are distinct, so the order
+    # changes nothing else).
     sdk_routes = [
-        *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
         *flags_routes(magpie.tokens, magpie.settings.trusted_proxies, magpie.remote_flags),
+        *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
     ]
 
     def api_routes() -> list[BaseRoute]:
