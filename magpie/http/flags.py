@@ -22,6 +22,7 @@ from magpie.errors import (
     IngestKeyUnknown,
     InvalidInput,
     MagpieError,
+    PayloadTooLarge,
     RequestParsingError,
     UnsupportedEncoding,
 )
@@ -34,8 +35,9 @@ from magpie.store.model import Project
 from magpie.store.tokens import TokenDirectory
 
 FLAGS_BODY_LIMIT = 1024 * 1024
-# Bodies up to this size are decoded on the event loop (SDKs send a few hundred
-# bytes); larger ones, up to the limit, in a thread.
+# Bodies up to this size, raw and decoded, are decoded on the event loop (SDKs
+# send a few hundred bytes); larger ones, up to the limit, in a thread, so a
+# hostile body never holds the loop for long.
 KEPT_BODY_LIMIT = 16 * 1024
 # Response versions are small numbers; nine digits still fit any integer type.
 _VERSION = re.compile(r"[0-9]{1,9}")
@@ -77,7 +79,10 @@ def flags_routes(
             token, flags, persons, groups and cohorts all kept (most requests)."""
             if len(wire.body) > KEPT_BODY_LIMIT:
                 return None
-            body = decode_flags_body(wire)
+            try:
+                body = decode_flags_body(wire, KEPT_BODY_LIMIT)
+            except PayloadTooLarge:
+                return None  # a small body that inflates: decoded again in the thread
             token = _token(body)
             project = tokens.kept(clean_token(token)) if token is not None else None
             if project is None:
@@ -161,14 +166,14 @@ def _token(body: Mapping[str, Any]) -> object:
     return body.get("token") or body.get("api_key") or body.get("$token")
 
 
-def decode_flags_body(wire: WireRequest) -> dict[str, Any]:
+def decode_flags_body(wire: WireRequest, limit: int = FLAGS_BODY_LIMIT) -> dict[str, Any]:
     """The JSON object of a /flags or /decide request.
 
-    Linear C-speed work bounded by FLAGS_BODY_LIMIT (gzip, base64, JSON).
+    Linear C-speed work bounded by ``limit`` (gzip, base64, JSON).
     lz64, pure Python, is refused: PostHog's flags endpoint is documented to
     take gzip and base64 (compat §6.1), and no SDK sends it lz64.
     """
-    body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False, decoders=_DECODERS))
+    body = load_json(decode_payload(wire, limit, legacy_path=False, decoders=_DECODERS))
     if not isinstance(body, dict):
         raise RequestParsingError("the body must be a JSON object")
     return body
