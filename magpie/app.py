@@ -36,7 +36,7 @@ from magpie.credentials import DEFAULT_PROJECT_NAME
 from magpie.flags.cohorts import CohortMembership
 from magpie.flags.context_cache import ContextCache
 from magpie.flags.definitions import FlagDefinitions
-from magpie.flags.remote import RemoteEvaluation
+from magpie.flags.remote import KeptSources, RemoteEvaluation
 from magpie.flags.stored_cohorts import StoredCohorts
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
@@ -96,7 +96,8 @@ class Magpie:
         # What flags ask of cohorts, from their stored membership: any process
         # that evaluates flags can answer, whether or not it computes cohorts.
         self.cohort_membership = StoredMembership(self.stores.cohorts)
-        self.flag_cohorts: CohortMembership = StoredCohorts(self.cohort_membership)
+        stored_cohorts = StoredCohorts(self.cohort_membership)
+        self.flag_cohorts: CohortMembership = stored_cohorts
         # What /flags reads of persons and groups is kept in memory only where every
         # write to them passes through this process (the embedded server's worker
         # tells it each commit's changes); in cluster mode workers run elsewhere.
@@ -108,6 +109,12 @@ class Magpie:
             self.flag_definitions,
             self.flag_cohorts,
             self.clock,
+            # With everything kept in memory, /flags evaluates on the event loop.
+            kept=(
+                KeptSources(self.flag_context, stored_cohorts.kept_only())
+                if self.flag_context is not None
+                else None
+            ),
         )
         self.sessions = SessionAuthority(
             self.stores.sessions, self.clock, load_secret(settings.data_dir / "session.key")
@@ -370,9 +377,12 @@ def create_app(magpie: Magpie) -> Starlette:
         return json_response(status)
 
     # The SDKs' side (capture, flags) and the API's side, as this process's roles say.
+    # /flags first: the server process answers it many times a second, and every
+    # route before it is tried in turn (their paths are distinct, so the order
+    # changes nothing else).
     sdk_routes = [
-        *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
         *flags_routes(magpie.tokens, magpie.settings.trusted_proxies, magpie.remote_flags),
+        *capture_routes(magpie.capture, magpie.limits.wire_cap, magpie.settings.trusted_proxies),
     ]
 
     def api_routes() -> list[BaseRoute]:

@@ -45,6 +45,13 @@ class StoredMembership:
             return self._store.is_member(project_id, cohort_id, person_id)
         return person_id in members
 
+    def kept_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool | None:
+        """``is_member`` if the members are kept in memory (and fresh), else None."""
+        kept = self._kept.get((project_id, cohort_id))
+        if kept is None or kept[1] is None or time.monotonic() - kept[0] >= MEMBERS_KEPT_SECONDS:
+            return None
+        return person_id in kept[1]
+
     def property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
         """The cohort's ``filters.properties`` when membership follows from person
         properties alone (so it can be evaluated on the spot, or by an SDK), else

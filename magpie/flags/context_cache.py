@@ -31,10 +31,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from magpie.flags.kept import NotKept
 from magpie.store.model import FlagContext, FlagDirectory
 from magpie.store.state import StoredChanges
 
 _Person = tuple[uuid.UUID, dict[str, Any]] | None
+_ABSENT: Any = object()
 
 
 class ContextSource(Protocol):
@@ -136,6 +138,54 @@ class ContextCache:
         persons = {d: e.person for d, e in entries if e.person is not None}
         picked: dict[str, str] = {}
         for _, entry in entries if hash_keys else ():  # the first id's first
+            for flag_key, hash_key in (entry.hash_keys or {}).items():
+                picked.setdefault(flag_key, hash_key)
+        return FlagContext(persons, types, found, picked)
+
+    def kept(
+        self,
+        project_id: int,
+        distinct_ids: Sequence[str],
+        groups: dict[str, str],
+        *,
+        hash_keys: bool = True,
+    ) -> FlagContext:
+        """``context`` from what is kept alone; ``NotKept`` if it would read the store."""
+        whole = self._directories.get(project_id) if distinct_ids else None
+        entries: list[_Id] = []
+        for distinct_id in distinct_ids:
+            if whole is not None and distinct_id not in whole.stale:
+                known = whole.directory
+                entries.append(
+                    _Id(known.persons.get(distinct_id), known.hash_keys.get(distinct_id, {}))
+                )
+                continue
+            entry = self._ids.get((project_id, distinct_id))
+            if entry is None or (hash_keys and entry.hash_keys is None):
+                raise NotKept
+            entries.append(entry)
+        found: dict[str, dict[str, Any]] = {}
+        types: dict[int, str] = {}
+        if groups:
+            kept_types = self._types.get(project_id)
+            if kept_types is None:
+                raise NotKept
+            types = kept_types
+            indexes = {name: index for index, name in types.items()}
+            for name, key in groups.items():
+                index = indexes.get(name)
+                if index is None:
+                    continue
+                properties = self._groups.get((project_id, index, key), _ABSENT)
+                if properties is _ABSENT:
+                    raise NotKept
+                if properties is not None:
+                    found[name] = properties
+        persons = {
+            d: e.person for d, e in zip(distinct_ids, entries, strict=True) if e.person is not None
+        }
+        picked: dict[str, str] = {}
+        for entry in entries if hash_keys else ():  # the first id's first
             for flag_key, hash_key in (entry.hash_keys or {}).items():
                 picked.setdefault(flag_key, hash_key)
         return FlagContext(persons, types, found, picked)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from magpie.flags.evaluation import FlagSet
+from magpie.flags.kept import NotKept
 from magpie.store.base import FeatureFlagStore
 
 
@@ -57,6 +58,14 @@ class FlagDefinitions:
             if generation == self._generation:
                 self._entries[project_id] = _Entry(revision, flags, now)
         return flags
+
+    def kept(self, project_id: int) -> FlagSet:
+        """The project's flags if they are in memory and were checked recently
+        enough not to ask the store; otherwise ``NotKept``."""
+        entry = self._entries.get(project_id)
+        if entry is None or self._monotonic() - entry.checked_at >= self._recheck:
+            raise NotKept
+        return entry.flags
 
     def revision(self, project_id: int) -> int:
         self.flag_set(project_id)

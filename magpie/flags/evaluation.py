@@ -9,14 +9,14 @@ condition says why, with PostHog's reason codes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from magpie.flags.cohorts import CohortMembership
 from magpie.flags.hashing import bucket, holdout_bucket, variant_bucket
-from magpie.flags.operators import UnknownOperator, match_property
+from magpie.flags.operators import UnknownOperator, property_test
 from magpie.flags.responses import FlagResult
 from magpie.flags.subject import Subject
 from magpie.store.model import FeatureFlag
@@ -58,6 +58,116 @@ class _Unevaluable(Exception):
         self.reason = reason
 
 
+# A property filter of a condition, compiled: the evaluation (for cohorts, flag
+# dependencies and now) and the target's properties → whether it holds.
+_Predicate = Callable[["_Evaluation", Mapping[str, Any]], bool]
+
+
+class _Condition:
+    """One condition set, compiled: its filters as predicates, its rollout as a
+    fraction, its variant override if it names one of the flag's variants."""
+
+    __slots__ = ("group", "override", "predicates", "rollout")
+
+    def __init__(
+        self, condition: Mapping[str, Any], group: Any, variants: Sequence[tuple[str, float]]
+    ) -> None:
+        self.group = group
+        self.predicates = tuple(_predicate(p) for p in condition.get("properties") or [])
+        rollout = condition.get("rollout_percentage")
+        self.rollout: float | None = None if rollout is None else rollout / 100
+        override = condition.get("variant")
+        known = override and any(key == override for key, _ in variants)
+        self.override = str(override) if known else None
+
+
+class _Flag:
+    """A flag's filters compiled once per flag-set version, so a request does not
+    read the filters JSON again. Its results are shared too: a flag has few
+    distinct answers (a variant, a reason, a condition index), each made once."""
+
+    __slots__ = (
+        "by_device",
+        "conditions",
+        "continuity",
+        "depends",
+        "early_exit",
+        "enrollment_key",
+        "flag",
+        "group",
+        "holdout",
+        "key",
+        "payloads",
+        "results",
+        "super_condition",
+        "variants",
+    )
+
+    def __init__(self, flag: FeatureFlag) -> None:
+        filters = flag.filters
+        self.flag = flag
+        self.key = flag.key
+        self.group = filters.get("aggregation_group_type_index")
+        self.by_device = filters.get("bucketing_identifier") == "device_id"
+        self.continuity = flag.ensure_experience_continuity
+        # Each variant with the running total of the rollouts up to it, summed as
+        # the SDKs sum them (so a boundary falls on the same side).
+        variants: list[tuple[str, float]] = []
+        cumulative = 0.0
+        for variant in variants_of(filters):
+            cumulative += variant.get("rollout_percentage", 0) / 100
+            variants.append((str(variant["key"]), cumulative))
+        self.variants = tuple(variants)
+        self.conditions = tuple(
+            _Condition(c, c.get("aggregation_group_type_index", self.group), self.variants)
+            for c in filters.get("groups") or []
+        )
+        self.holdout = _holdout_of(filters)
+        self.enrollment_key = (
+            f"$feature_enrollment/{flag.key}" if filters.get("feature_enrollment") is True else None
+        )
+        super_groups = filters.get("super_groups") or []
+        self.super_condition = (
+            _Condition(super_groups[0], self.group, self.variants) if super_groups else None
+        )
+        self.early_exit = bool(filters.get("early_exit"))
+        self.payloads = filters.get("payloads") or {}
+        self.depends = any(
+            prop.get("type") == "flag"
+            for name in ("groups", "super_groups")
+            for condition in filters.get(name) or []
+            for prop in condition.get("properties") or []
+        )
+        self.results: dict[tuple[Any, ...], FlagResult] = {}
+
+    def on(
+        self, variant: str | None, reason: str, index: int | None, *, payload: bool = True
+    ) -> FlagResult:
+        found = self.results.get((True, variant, reason, index, payload))
+        if found is None:
+            found = _on(self.flag, variant, reason, index, payload=payload)
+            self.results[(True, variant, reason, index, payload)] = found
+        return found
+
+    def off(self, reason: str, index: int | None = None) -> FlagResult:
+        found = self.results.get((False, reason, index))
+        if found is None:
+            found = _off(self.flag, reason, index)
+            self.results[(False, reason, index)] = found
+        return found
+
+    def variant(self, override: str | None, target: Target) -> str | None:
+        if override is not None:
+            return override
+        if not self.variants:
+            return None
+        position = variant_bucket(self.key, target.bucketing_value)
+        for key, cumulative in self.variants:
+            if position < cumulative:
+                return key
+        return None
+
+
 class FlagSet:
     """A project's flag definitions, ready to evaluate (built once per change)."""
 
@@ -73,6 +183,10 @@ class FlagSet:
         # only roll out, which are then evaluated from the request alone.
         self.reads_persons = any(_reads(f, group=False) for f in self.active)
         self.reads_groups = any(_reads(f, group=True) for f in self.active)
+        self.compiled = {f.id: _Flag(f) for f in self.flags}
+        self._active = tuple(self.compiled[f.id] for f in self.active)
+        # cohort id → (the property filters it was compiled from, the compiled group)
+        self.cohort_groups: dict[int, tuple[Mapping[str, Any], _Predicate]] = {}
 
     def evaluate(
         self,
@@ -84,7 +198,13 @@ class FlagSet:
         """Every active flag (or those named in ``keys``), in id order."""
         run = _Evaluation(self, subject, cohorts, now)
         wanted = set(keys) if keys else None
-        return [run.result(f) for f in self.active if wanted is None or f.key in wanted]
+        # A flag that depends on no other flag skips result()'s bookkeeping (a
+        # flag that depends on it evaluates it again, to the same answer).
+        return [
+            run.result(f) if f.depends else run.independent(f)
+            for f in self._active
+            if wanted is None or f.key in wanted
+        ]
 
     def reaches(
         self, flag: FeatureFlag, subject: Subject, cohorts: CohortMembership, now: datetime
@@ -93,11 +213,26 @@ class FlagSet:
         sets, whatever the rollouts: whom a release condition reaches
         (``magpie/flags/blast_radius.py``). Only the properties are matched, so
         it skips what ``evaluate`` does beyond them."""
-        return _Evaluation(self, subject, cohorts, now).reaches(flag)
+        return _Evaluation(self, subject, cohorts, now).reaches(self._compiled(flag))
+
+    def _compiled(self, flag: FeatureFlag) -> _Flag:
+        found = self.compiled.get(flag.id)
+        return found if found is not None and found.flag is flag else _Flag(flag)
 
 
 class _Evaluation:
     """One request's evaluation: dependencies are evaluated once and shared."""
+
+    __slots__ = (
+        "by_distinct_id",
+        "cohorts",
+        "done",
+        "flags",
+        "groups",
+        "now",
+        "running",
+        "subject",
+    )
 
     def __init__(
         self, flags: FlagSet, subject: Subject, cohorts: CohortMembership, now: datetime
@@ -110,70 +245,95 @@ class _Evaluation:
         self.running: set[int] = set()
         # The target of every person flag bucketed by the distinct id (most flags).
         self.by_distinct_id = Target(subject.person_properties, subject.distinct_id)
+        self.groups: dict[Any, Target | None] = {}  # group type index → its target
 
-    def result(self, flag: FeatureFlag) -> FlagResult:
-        found = self.done.get(flag.id)
+    def result(self, flag: _Flag) -> FlagResult:
+        flag_id = flag.flag.id
+        found = self.done.get(flag_id)
         if found is not None:
             return found
-        if flag.id in self.running:
+        if flag_id in self.running:
             raise _Unevaluable(DEPENDENCY_CYCLE)
-        self.running.add(flag.id)
+        self.running.add(flag_id)
         try:
-            found = self._evaluate(flag)
+            found = self.evaluate(flag)
         except _Unevaluable as problem:
-            found = _off(flag, problem.reason)
+            found = flag.off(problem.reason)
         finally:
-            self.running.discard(flag.id)
-        self.done[flag.id] = found
+            self.running.discard(flag_id)
+        self.done[flag_id] = found
         return found
 
-    def reaches(self, flag: FeatureFlag) -> bool:
-        flag_group = flag.filters.get("aggregation_group_type_index")
-        for condition in flag.filters.get("groups") or []:
-            target = self._target(flag, condition.get("aggregation_group_type_index", flag_group))
+    def independent(self, flag: _Flag) -> FlagResult:
+        try:
+            return self.evaluate(flag)
+        except _Unevaluable as problem:
+            return flag.off(problem.reason)
+
+    def reaches(self, flag: _Flag) -> bool:
+        for condition in flag.conditions:
+            target = self._target(flag, condition.group)
             if target is None:
                 continue
             try:
-                if all(
-                    self._matches(p, target.properties) for p in condition.get("properties") or []
-                ):
+                if all(p(self, target.properties) for p in condition.predicates):
                     return True
             except _Unevaluable:
                 return False  # a missing dependency or a cycle: /flags turns the flag off
         return False
 
-    def _evaluate(self, flag: FeatureFlag) -> FlagResult:
-        filters = flag.filters
-        flag_group = filters.get("aggregation_group_type_index")
+    def evaluate(self, flag: _Flag) -> FlagResult:
+        flag_group = flag.group
         target = self._target(flag, flag_group)
         if target is None:
-            return _off(flag, NO_GROUP_TYPE)
-        holdout = _holdout(filters, target.bucketing_value)
-        if holdout is not None:
-            return _on(flag, holdout, HOLDOUT_CONDITION_VALUE, None, payload=False)
-        enrolled = self._super_condition(flag, target)
-        if enrolled is not None:
-            return enrolled
+            return flag.off(NO_GROUP_TYPE)
+        if flag.holdout is not None:
+            holdout = _in_holdout(flag.holdout, target.bucketing_value)
+            if holdout is not None:
+                return flag.on(holdout, HOLDOUT_CONDITION_VALUE, None, payload=False)
+        if flag.enrollment_key is not None or flag.super_condition is not None:
+            enrolled = self._super_condition(flag, target)
+            if enrolled is not None:
+                return enrolled
         reason, reason_index = NO_CONDITION_MATCH, None
-        for index, condition in enumerate(filters.get("groups") or []):
-            group = condition.get("aggregation_group_type_index", flag_group)
+        for index, condition in enumerate(flag.conditions):
+            group = condition.group
             here = target if group == flag_group else self._target(flag, group)
             outcome = NO_GROUP_TYPE if here is None else self._condition(flag, condition, here)
             if outcome == CONDITION_MATCH and here is not None:
-                return _on(flag, _variant(flag, condition, here), CONDITION_MATCH, index)
+                return flag.on(flag.variant(condition.override, here), CONDITION_MATCH, index)
             if reason_index is None or _PRIORITY[outcome] > _PRIORITY[reason]:
                 reason, reason_index = outcome, index
-            if outcome == OUT_OF_ROLLOUT_BOUND and filters.get("early_exit"):
+            if outcome == OUT_OF_ROLLOUT_BOUND and flag.early_exit:
                 break
-        return _off(flag, reason, reason_index)
+        return flag.off(reason, reason_index)
 
-    def _target(self, flag: FeatureFlag, group_index: Any) -> Target | None:
-        subject = self.subject
+    def _target(self, flag: _Flag, group_index: Any) -> Target | None:
         if group_index is None:
-            bucketing = self._person_bucketing(flag)
+            subject = self.subject
+            if flag.by_device and subject.device_id:
+                bucketing = subject.device_id
+            elif flag.continuity:
+                bucketing = (
+                    subject.hash_keys.get(flag.key)
+                    or subject.anon_distinct_id
+                    or subject.distinct_id
+                )
+            else:
+                return self.by_distinct_id
             if bucketing is subject.distinct_id:
                 return self.by_distinct_id
             return Target(subject.person_properties, bucketing)
+        try:
+            return self.groups[group_index]
+        except KeyError:
+            target = self.groups[group_index] = self._group_target(group_index)
+            return target
+        except TypeError:  # not a group type index at all (an unhashable one)
+            return None
+
+    def _group_target(self, group_index: Any) -> Target | None:
+        subject = self.subject
         type_name = subject.group_types.get(group_index) if isinstance(group_index, int) else None
         if type_name is None or type_name not in subject.groups:
             return None
@@ -181,93 +341,123 @@ class _Evaluation:
         properties = {**subject.group_properties.get(type_name, {}), "$group_key": key}
         return Target(properties, key)
 
-    def _person_bucketing(self, flag: FeatureFlag) -> str:
-        subject = self.subject
-        identifier = flag.filters.get("bucketing_identifier")
-        if identifier == "device_id" and subject.device_id:
-            return subject.device_id
-        if flag.ensure_experience_continuity:
-            return (
-                subject.hash_keys.get(flag.key) or subject.anon_distinct_id or subject.distinct_id
-            )
-        return subject.distinct_id
-
-    def _super_condition(self, flag: FeatureFlag, target: Target) -> FlagResult | None:
+    def _super_condition(self, flag: _Flag, target: Target) -> FlagResult | None:
         """Early access: an enrolled person has the flag whatever its conditions say."""
-        filters = flag.filters
-        if filters.get("feature_enrollment") is True:
-            enrollment_key = f"$feature_enrollment/{flag.key}"
-            if target.properties.get(enrollment_key) in (True, "true"):
-                return _on(flag, _variant(flag, {}, target), SUPER_CONDITION_VALUE, 0)
+        if flag.enrollment_key is not None:
+            if target.properties.get(flag.enrollment_key) in (True, "true"):
+                return flag.on(flag.variant(None, target), SUPER_CONDITION_VALUE, 0)
             return None
-        super_groups = filters.get("super_groups") or []
-        if super_groups and self._condition(flag, super_groups[0], target) == CONDITION_MATCH:
-            return _on(flag, _variant(flag, super_groups[0], target), SUPER_CONDITION_VALUE, 0)
+        condition = flag.super_condition
+        if condition is not None and self._condition(flag, condition, target) == CONDITION_MATCH:
+            return flag.on(flag.variant(condition.override, target), SUPER_CONDITION_VALUE, 0)
         return None
 
-    def _condition(self, flag: FeatureFlag, condition: Mapping[str, Any], target: Target) -> str:
-        for prop in condition.get("properties") or []:
-            if not self._matches(prop, target.properties):
+    def _condition(self, flag: _Flag, condition: _Condition, target: Target) -> str:
+        properties = target.properties
+        for predicate in condition.predicates:
+            if not predicate(self, properties):
                 return NO_CONDITION_MATCH
-        rollout = condition.get("rollout_percentage")
-        if rollout is not None and bucket(flag.key, target.bucketing_value) > rollout / 100:
+        rollout = condition.rollout
+        if rollout is not None and bucket(flag.key, target.bucketing_value) > rollout:
             return OUT_OF_ROLLOUT_BOUND
         return CONDITION_MATCH
 
-    def _matches(self, prop: Mapping[str, Any], properties: Mapping[str, Any]) -> bool:
-        kind = prop.get("type") or "person"
-        if kind == "cohort":
-            return self._in_cohort(prop)
-        if kind == "flag":
-            return self._dependency(prop)
-        if kind in ("person", "group"):
-            try:
-                return match_property(prop, properties, self.now) != bool(prop.get("negation"))
-            except UnknownOperator:
-                return False
-        return False
-
-    def _in_cohort(self, prop: Mapping[str, Any]) -> bool:
-        cohort_id = _cohort_id(prop.get("value"))
+    def in_cohort(self, cohort_id: int | None) -> bool | None:
+        """Whether the subject is in the cohort; None for an unknown cohort (or a
+        value that is not a cohort id), which no one matches, "in" or "not in"."""
         project_id = self.subject.project_id
         if cohort_id is None or not self.cohorts.exists(project_id, cohort_id):
-            return False  # an unknown cohort is matched by no one, "in" or "not in"
+            return None
         filters = self.cohorts.property_filters(project_id, cohort_id)
         if filters is not None:
-            member = self._property_group(filters, self.subject.person_properties)
-        elif self.subject.person_id is None:
-            member = False  # only persons are in cohorts
-        else:
-            member = self.cohorts.is_member(project_id, cohort_id, self.subject.person_id)
-        wanted = prop.get("operator") != "not_in"
-        return (member == wanted) != bool(prop.get("negation"))
+            return self._cohort_group(cohort_id, filters)(self, self.subject.person_properties)
+        if self.subject.person_id is None:
+            return False  # only persons are in cohorts
+        return self.cohorts.is_member(project_id, cohort_id, self.subject.person_id)
 
-    def _property_group(self, group: Mapping[str, Any], properties: Mapping[str, Any]) -> bool:
-        values = group.get("values") or []
-        if not values:
-            return True
-        results = (
-            self._property_group(v, properties) if "values" in v else self._matches(v, properties)
-            for v in values
-        )
-        return any(results) if group.get("type") == "OR" else all(results)
+    def _cohort_group(self, cohort_id: int, filters: Mapping[str, Any]) -> _Predicate:
+        """The cohort's property filters compiled, again only when they change."""
+        kept = self.flags.cohort_groups.get(cohort_id)
+        if kept is not None and kept[0] is filters:
+            return kept[1]
+        compiled = _property_group(filters)
+        self.flags.cohort_groups[cohort_id] = (filters, compiled)
+        return compiled
 
-    def _dependency(self, prop: Mapping[str, Any]) -> bool:
-        flag_id = _cohort_id(prop.get("key"))
+    def dependency(self, flag_id: int | None, expected: Any) -> bool:
         flag = self.flags.by_id.get(flag_id) if flag_id is not None else None
         if flag is None:
             raise _Unevaluable(MISSING_DEPENDENCY)
         if not flag.active:
             value: bool | str = False
         else:
-            result = self.result(flag)
+            result = self.result(self.flags._compiled(flag))
             if result.reason_code in (MISSING_DEPENDENCY, DEPENDENCY_CYCLE):
                 raise _Unevaluable(result.reason_code)
             value = result.value
-        expected = prop.get("value")
         if isinstance(value, str):
             return expected is True or expected == value  # variants are case-sensitive
         return isinstance(expected, bool) and expected == value
+
+
+# -- compiling property filters -----------------------------------------------------
+
+
+def _predicate(prop: Mapping[str, Any]) -> _Predicate:
+    kind = prop.get("type") or "person"
+    compile_kind = _PREDICATES.get(kind)
+    return _never if compile_kind is None else compile_kind(prop)
+
+
+def _never(run: _Evaluation, properties: Mapping[str, Any]) -> bool:
+    return False
+
+
+def _property_predicate(prop: Mapping[str, Any]) -> _Predicate:
+    try:
+        test = property_test(prop)
+    except UnknownOperator:
+        return _never
+    negation = bool(prop.get("negation"))
+    return lambda run, properties: test(properties, run.now) != negation
+
+
+def _cohort_predicate(prop: Mapping[str, Any]) -> _Predicate:
+    cohort_id = _cohort_id(prop.get("value"))
+    wanted = prop.get("operator") != "not_in"
+    negation = bool(prop.get("negation"))
+
+    def match(run: _Evaluation, properties: Mapping[str, Any]) -> bool:
+        member = run.in_cohort(cohort_id)
+        return member is not None and (member == wanted) != negation
+
+    return match
+
+
+def _dependency_predicate(prop: Mapping[str, Any]) -> _Predicate:
+    flag_id = _cohort_id(prop.get("key"))
+    expected = prop.get("value")
+    return lambda run, properties: run.dependency(flag_id, expected)
+
+
+_PREDICATES: dict[str, Callable[[Mapping[str, Any]], _Predicate]] = {
+    "person": _property_predicate,
+    "group": _property_predicate,
+    "cohort": _cohort_predicate,
+    "flag": _dependency_predicate,
+}
+
+
+def _property_group(group: Mapping[str, Any]) -> _Predicate:
+    """A cohort's ``{"type": "AND"|"OR", "values": [...]}``, nested groups included."""
+    parts = tuple(
+        _property_group(v) if "values" in v else _predicate(v) for v in group.get("values") or []
+    )
+    if not parts:
+        return lambda run, properties: True
+    if group.get("type") == "OR":
+        return lambda run, properties: any(p(run, properties) for p in parts)
+    return lambda run, properties: all(p(run, properties) for p in parts)
 
 
 def _reads(flag: FeatureFlag, *, group: bool) -> bool:
@@ -298,7 +488,8 @@ def _cohort_id(value: Any) -> int | None:
     return None
 
 
-def _holdout(filters: Mapping[str, Any], bucketing_value: str) -> str | None:
+def _holdout_of(filters: Mapping[str, Any]) -> tuple[float, str] | None:
+    """The holdout's share as a fraction and the value it gives, if the flag has one."""
     holdout = filters.get("holdout")
     if not isinstance(holdout, Mapping):
         return None
@@ -306,27 +497,18 @@ def _holdout(filters: Mapping[str, Any], bucketing_value: str) -> str | None:
     if percentage is None or holdout_id is None:
         return None
     share = min(max(float(percentage), 0.0), 100.0)
+    return share, f"holdout-{holdout_id}"
+
+
+def _in_holdout(holdout: tuple[float, str], bucketing_value: str) -> str | None:
+    share, value = holdout
     if share != 100.0 and holdout_bucket(bucketing_value) > share / 100:
         return None
-    return f"holdout-{holdout_id}"
+    return value
 
 
 def variants_of(filters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list((filters.get("multivariate") or {}).get("variants") or [])
-
-
-def _variant(flag: FeatureFlag, condition: Mapping[str, Any], target: Target) -> str | None:
-    variants = variants_of(flag.filters)
-    override = condition.get("variant")
-    if override and any(v.get("key") == override for v in variants):
-        return str(override)
-    position = variant_bucket(flag.key, target.bucketing_value)
-    cumulative = 0.0
-    for variant in variants:
-        cumulative += variant.get("rollout_percentage", 0) / 100
-        if position < cumulative:
-            return str(variant["key"])
-    return None
 
 
 def _on(

@@ -15,8 +15,9 @@ LONG_SCALE = float(0xFFFFFFFFFFFFFFF)
 
 
 def bucket(flag_key: str, bucketing_value: str, salt: str = "", separator: str = ".") -> float:
-    digest = hashlib.sha1(f"{flag_key}{separator}{bucketing_value}{salt}".encode()).hexdigest()
-    return int(digest[:15], 16) / LONG_SCALE
+    digest = hashlib.sha1(f"{flag_key}{separator}{bucketing_value}{salt}".encode()).digest()
+    # The first 15 hex digits are the first 60 bits: the first 8 bytes less 4 bits.
+    return (int.from_bytes(digest[:8], "big") >> 4) / LONG_SCALE
 
 
 def variant_bucket(flag_key: str, bucketing_value: str) -> float:

@@ -1,10 +1,11 @@
-"""Property operators of flag conditions: a registry of name → matcher.
+"""Property operators of flag conditions: a registry of name → operator.
 
-Each matcher gets the filter's value and the property's value (known to be
-present) and answers whether the filter holds. What a missing property means
-is decided once, in ``match_property``: Magpie evaluates flags with every
-stored property at hand, so a missing key is a plain "no", except for the
-negative operators, for which it is a "yes" (as PostHog's server does; compat §6.3).
+Each operator is prepared with the filter's value, once, and its test gets the
+property's value (known to be present) and answers whether the filter holds.
+What a missing property means is decided once, in ``property_test``: Magpie
+evaluates flags with every stored property at hand, so a missing key is a plain
+"no", except for the negative operators, for which it is a "yes" (as PostHog's
+server does; compat §6.3).
 
 Present values follow PostHog's rules, which the SDKs' local evaluation
 repeats, so a flag answers the same wherever it is evaluated: comparisons are
@@ -24,7 +25,12 @@ from typing import Any
 
 import orjson
 
-Matcher = Callable[[Any, Any, datetime], bool]
+# A prepared filter: the property's value (known to be present), now → whether it holds.
+Test = Callable[[Any, datetime], bool]
+# An operator: the filter's value → its test.
+Operator = Callable[[Any], Test]
+# A whole property filter: the properties, now → whether it holds.
+PropertyTest = Callable[[Mapping[str, Any], datetime], bool]
 
 # Keys that are absent match these operators: "is not x" holds for no value at all.
 ABSENT_MATCHES = frozenset(
@@ -39,17 +45,28 @@ class UnknownOperator(ValueError):
     pass
 
 
+def property_test(condition: Mapping[str, Any]) -> PropertyTest:
+    """The filter ``condition`` prepared once, to be matched against many subjects."""
+    operator = condition.get("operator") or "exact"
+    prepare = OPERATORS.get(operator)
+    if prepare is None:
+        raise UnknownOperator(operator)
+    key = str(condition.get("key"))
+    absent = operator in ABSENT_MATCHES
+    test = prepare(condition.get("value"))
+
+    def match(properties: Mapping[str, Any], now: datetime) -> bool:
+        if key not in properties:
+            return absent
+        return test(properties[key], now)
+
+    return match
+
+
 def match_property(
     condition: Mapping[str, Any], properties: Mapping[str, Any], now: datetime
 ) -> bool:
-    operator = condition.get("operator") or "exact"
-    matcher = OPERATORS.get(operator)
-    if matcher is None:
-        raise UnknownOperator(operator)
-    key = str(condition.get("key"))
-    if key not in properties:
-        return operator in ABSENT_MATCHES
-    return matcher(condition.get("value"), properties[key], now)
+    return property_test(condition)(properties, now)
 
 
 # -- values as PostHog compares them --------------------------------------------
@@ -104,25 +121,42 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-# -- matchers -------------------------------------------------------------------
+# -- operators -----------------------------------------------------------------
+#
+# An operator is prepared once per filter value (when a flag set is built,
+# magpie/flags/evaluation.py), so what depends only on the filter (its text
+# lowered, its number, its pattern, its version) is not worked out again for
+# every request; the prepared test then gets the property's value and now.
 
 
-def _exact(expected: Any, actual: Any, now: datetime) -> bool:
+def _exact(expected: Any) -> Test:
     if expected == []:
-        return _truthy(actual)
+        return lambda actual, now: _truthy(actual)
     if _is_boolean_like(expected):
-        return _truthy(expected) == _truthy(actual)
-    actual_text = _lower(actual)
+        wanted = _truthy(expected)
+        return lambda actual, now: _truthy(actual) == wanted
     if isinstance(expected, list):
-        return actual_text in {_lower(item) for item in expected}
-    return _lower(expected) == actual_text
+        texts = frozenset(_lower(item) for item in expected)
+        return lambda actual, now: _lower(actual) in texts
+    text = _lower(expected)
+    return lambda actual, now: _lower(actual) == text
 
 
-def _text(test: Callable[[str, str], bool], negated: bool = False) -> Matcher:
-    def match(expected: Any, actual: Any, now: datetime) -> bool:
-        return test(_lower(actual), _lower(expected)) != negated
+def _is_not(expected: Any) -> Test:
+    exact = _exact(expected)
+    return lambda actual, now: not exact(actual, now)
 
-    return match
+
+def _constant(answer: bool) -> Operator:
+    return lambda expected: lambda actual, now: answer
+
+
+def _text(test: Callable[[str, str], bool], negated: bool = False) -> Operator:
+    def prepare(expected: Any) -> Test:
+        text = _lower(expected)
+        return lambda actual, now: test(_lower(actual), text) != negated
+
+    return prepare
 
 
 @functools.lru_cache(maxsize=1024)
@@ -133,22 +167,29 @@ def compiled_pattern(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-def _regex(negated: bool) -> Matcher:
-    def match(expected: Any, actual: Any, now: datetime) -> bool:
+def _regex(negated: bool) -> Operator:
+    def prepare(expected: Any) -> Test:
         pattern = compiled_pattern(as_text(expected))
         if pattern is None:
-            return False  # an invalid pattern matches nothing, negated or not
-        return (pattern.search(as_text(actual)) is not None) != negated
+            return lambda actual, now: False  # an invalid pattern matches nothing, negated or not
+        return lambda actual, now: (pattern.search(as_text(actual)) is not None) != negated
 
-    return match
+    return prepare
 
 
-def _numeric(test: Callable[[float, float], bool]) -> Matcher:
-    def match(expected: Any, actual: Any, now: datetime) -> bool:
-        bound, number = as_number(expected), as_number(actual)
-        return bound is not None and number is not None and test(number, bound)
+def _numeric(test: Callable[[float, float], bool]) -> Operator:
+    def prepare(expected: Any) -> Test:
+        bound = as_number(expected)
+        if bound is None:
+            return lambda actual, now: False
 
-    return match
+        def match(actual: Any, now: datetime) -> bool:
+            number = as_number(actual)
+            return number is not None and test(number, bound)
+
+        return match
+
+    return prepare
 
 
 def parse_date(text: str) -> datetime | None:
@@ -186,20 +227,30 @@ def date_bound(value: Any, now: datetime) -> datetime | None:
     return now - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
 
 
-def _date(test: Callable[[datetime, datetime], bool]) -> Matcher:
-    def match(expected: Any, actual: Any, now: datetime) -> bool:
-        bound = date_bound(expected, now)
-        if isinstance(actual, datetime):
-            when: datetime | None = actual if actual.tzinfo else actual.replace(tzinfo=UTC)
-        elif isinstance(actual, date):
-            when = datetime(actual.year, actual.month, actual.day, tzinfo=UTC)
-        elif isinstance(actual, str):
-            when = parse_date(actual)
+def _date(test: Callable[[datetime, datetime], bool]) -> Operator:
+    def prepare(expected: Any) -> Test:
+        text = as_text(expected)
+        if _RELATIVE.match(text) is None:
+            fixed = parse_date(text)
+            bound_at: Callable[[datetime], datetime | None] = lambda now: fixed  # noqa: E731
         else:
-            when = None
-        return bound is not None and when is not None and test(when, bound)
+            bound_at = functools.partial(date_bound, text)  # relative to each request's now
 
-    return match
+        def match(actual: Any, now: datetime) -> bool:
+            bound = bound_at(now)
+            if isinstance(actual, datetime):
+                when: datetime | None = actual if actual.tzinfo else actual.replace(tzinfo=UTC)
+            elif isinstance(actual, date):
+                when = datetime(actual.year, actual.month, actual.day, tzinfo=UTC)
+            elif isinstance(actual, str):
+                when = parse_date(actual)
+            else:
+                when = None
+            return bound is not None and when is not None and test(when, bound)
+
+        return match
+
+    return prepare
 
 
 def parse_semver(value: Any) -> tuple[int, int, int] | None:
@@ -239,27 +290,42 @@ def _semver_range(kind: str, value: Any) -> tuple[tuple[int, ...], tuple[int, ..
     return version, (0, 0, patch + 1)
 
 
-def _semver(test: Callable[[tuple[int, ...], tuple[int, ...]], bool]) -> Matcher:
-    def match(expected: Any, actual: Any, now: datetime) -> bool:
-        bound, version = parse_semver(expected), parse_semver(actual)
-        return bound is not None and version is not None and test(version, bound)
+def _semver(test: Callable[[tuple[int, ...], tuple[int, ...]], bool]) -> Operator:
+    def prepare(expected: Any) -> Test:
+        bound = parse_semver(expected)
+        if bound is None:
+            return lambda actual, now: False
 
-    return match
+        def match(actual: Any, now: datetime) -> bool:
+            version = parse_semver(actual)
+            return version is not None and test(version, bound)
+
+        return match
+
+    return prepare
 
 
-def _semver_in(kind: str) -> Matcher:
-    def match(expected: Any, actual: Any, now: datetime) -> bool:
-        bounds, version = _semver_range(kind, expected), parse_semver(actual)
-        return bounds is not None and version is not None and bounds[0] <= version < bounds[1]
+def _semver_in(kind: str) -> Operator:
+    def prepare(expected: Any) -> Test:
+        bounds = _semver_range(kind, expected)
+        if bounds is None:
+            return lambda actual, now: False
+        low, high = bounds
 
-    return match
+        def match(actual: Any, now: datetime) -> bool:
+            version = parse_semver(actual)
+            return version is not None and low <= version < high
+
+        return match
+
+    return prepare
 
 
-OPERATORS: dict[str, Matcher] = {
+OPERATORS: dict[str, Operator] = {
     "exact": _exact,
-    "is_not": lambda expected, actual, now: not _exact(expected, actual, now),
-    "is_set": lambda expected, actual, now: True,
-    "is_not_set": lambda expected, actual, now: False,
+    "is_not": _is_not,
+    "is_set": _constant(True),
+    "is_not_set": _constant(False),
     "icontains": _text(lambda actual, expected: expected in actual),
     "not_icontains": _text(lambda actual, expected: expected in actual, negated=True),
     "starts_with": _text(str.startswith),

@@ -19,14 +19,23 @@ from magpie.capture.rules import clean_distinct_id, id_text, stringify
 from magpie.clock import Clock
 from magpie.errors import MissingDistinctId
 from magpie.flags.cohorts import CohortMembership
-from magpie.flags.context_cache import ContextSource
+from magpie.flags.context_cache import ContextCache, ContextSource
 from magpie.flags.definitions import FlagDefinitions
+from magpie.flags.kept import NotKept
 from magpie.flags.responses import FlagResult
 from magpie.flags.subject import Subject
 from magpie.store.model import FlagContext
 
 log = logging.getLogger(__name__)
 MAX_FLAG_KEYS = 1000
+
+
+@dataclass(frozen=True)
+class KeptSources:
+    """The in-memory side of what evaluation reads (``evaluate_kept``)."""
+
+    context: ContextCache
+    cohorts: CohortMembership  # raising NotKept where it would read a store
 
 
 @dataclass(frozen=True)
@@ -94,14 +103,42 @@ class RemoteEvaluation:
         definitions: FlagDefinitions,
         cohorts: CohortMembership,
         clock: Clock,
+        *,
+        kept: KeptSources | None = None,
     ) -> None:
+        """``kept``: what can answer from memory alone, for ``evaluate_kept``
+        (None: every request is evaluated with ``evaluate``)."""
         self._store = store
         self._definitions = definitions
         self._cohorts = cohorts
         self._clock = clock
+        self._kept = kept
 
     def has_flags(self, project_id: int) -> bool:
         return bool(self._definitions.flag_set(project_id).active)
+
+    def evaluate_kept(
+        self, project_id: int, request: FlagsRequest, *, overrides_only: bool = False
+    ) -> list[FlagResult]:
+        """What ``evaluate`` answers, from memory alone, so it may run on the event
+        loop; ``NotKept`` if anything must be read or written in a store."""
+        kept = self._kept
+        if kept is None:
+            raise NotKept
+        flags = self._definitions.kept(project_id)
+        if not flags.active:
+            return []
+        if request.anon_distinct_id and flags.continuity_keys:
+            raise NotKept  # the hash keys are written to the store
+        ids = [request.distinct_id]
+        context = kept.context.kept(
+            project_id,
+            ids if flags.reads_persons or flags.continuity_keys else [],
+            request.groups if flags.reads_groups else {},
+            hash_keys=bool(flags.continuity_keys),
+        )
+        subject = _subject(project_id, request, context, overrides_only=overrides_only)
+        return flags.evaluate(subject, kept.cohorts, self._clock.now(), request.flag_keys)
 
     def evaluate(
         self, project_id: int, request: FlagsRequest, *, overrides_only: bool = False

@@ -8,7 +8,7 @@ a registry of renderers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -26,10 +26,35 @@ class FlagResult:
     condition_index: int | None = None
     flag_id: int | None = None
     version: int | None = None
+    # Its entry in the detailed responses, made once: evaluation hands out the
+    # same result to every request that gets the same answer.
+    _detail: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def value(self) -> bool | str:
         return self.variant if self.enabled and self.variant else self.enabled
+
+    def detail(self) -> dict[str, Any]:
+        """The flag's entry in ``flags`` of the v2+ responses (not to be changed)."""
+        if self._detail is None:
+            self._detail = {
+                "key": self.key,
+                "enabled": self.enabled,
+                "variant": self.variant,
+                "reason": {
+                    "code": self.reason_code,
+                    "condition_index": self.condition_index,
+                    "description": self.reason_description,
+                },
+                "metadata": {
+                    "id": self.flag_id,
+                    "version": self.version,
+                    "description": None,
+                    "payload": self.payload,
+                    "has_experiment": False,
+                },
+            }
+        return self._detail
 
 
 @dataclass(frozen=True)
@@ -73,26 +98,7 @@ def remote_config(token: str, *, has_feature_flags: bool) -> dict[str, Any]:
 def _detailed(flags: list[FlagResult], context: FlagsContext) -> dict[str, Any]:
     return {
         "errorsWhileComputingFlags": context.errors,
-        "flags": {
-            f.key: {
-                "key": f.key,
-                "enabled": f.enabled,
-                "variant": f.variant,
-                "reason": {
-                    "code": f.reason_code,
-                    "condition_index": f.condition_index,
-                    "description": f.reason_description,
-                },
-                "metadata": {
-                    "id": f.flag_id,
-                    "version": f.version,
-                    "description": None,
-                    "payload": f.payload,
-                    "has_experiment": False,
-                },
-            }
-            for f in flags
-        },
+        "flags": {f.key: f.detail() for f in flags},
         "requestId": context.request_id,
         "evaluatedAt": context.evaluated_at_ms,
     }

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from magpie.flags.cohorts import CohortMembership
+from magpie.flags.kept import NotKept
 
 KEPT_SECONDS = 5.0
 
@@ -50,6 +51,26 @@ class StoredCohorts:
     def property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
         return self._definition(project_id, cohort_id)[1]
 
+    def kept_only(self) -> CohortMembership:
+        """The same answers, from memory only: ``NotKept`` where a store is read."""
+        return _KeptCohorts(self)
+
+    def kept_definition(
+        self, project_id: int, cohort_id: int
+    ) -> tuple[bool, dict[str, Any] | None]:
+        kept = self._kept.get((project_id, cohort_id))
+        if kept is None or self._monotonic() - kept[0] >= KEPT_SECONDS:
+            raise NotKept
+        return kept[1], kept[2]
+
+    def kept_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool:
+        # Only a membership that says what it keeps (StoredMembership) is asked here.
+        kept_member = getattr(self._cohorts, "kept_member", None)
+        member = None if kept_member is None else kept_member(project_id, cohort_id, person_id)
+        if member is None:
+            raise NotKept
+        return bool(member)
+
     def _definition(self, project_id: int, cohort_id: int) -> tuple[bool, dict[str, Any] | None]:
         key = (project_id, cohort_id)
         now = self._monotonic()
@@ -70,3 +91,19 @@ class StoredCohorts:
                 self._kept.clear()
             self._kept[key] = (now, exists, filters)
         return exists, filters
+
+
+class _KeptCohorts:
+    """``StoredCohorts`` answering from memory only (``StoredCohorts.kept_only``)."""
+
+    def __init__(self, cohorts: StoredCohorts) -> None:
+        self._cohorts = cohorts
+
+    def exists(self, project_id: int, cohort_id: int) -> bool:
+        return self._cohorts.kept_definition(project_id, cohort_id)[0]
+
+    def is_member(self, project_id: int, cohort_id: int, person_id: uuid.UUID) -> bool:
+        return self._cohorts.kept_member(project_id, cohort_id, person_id)
+
+    def property_filters(self, project_id: int, cohort_id: int) -> dict[str, Any] | None:
+        return self._cohorts.kept_definition(project_id, cohort_id)[1]

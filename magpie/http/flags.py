@@ -22,9 +22,11 @@ from magpie.errors import (
     IngestKeyUnknown,
     InvalidInput,
     MagpieError,
+    PayloadTooLarge,
     RequestParsingError,
     UnsupportedEncoding,
 )
+from magpie.flags.kept import NotKept
 from magpie.flags.remote import FlagsRequest, RemoteEvaluation
 from magpie.flags.responses import FlagResult, FlagsContext, remote_config, render
 from magpie.http.cors import cors_headers, cors_json, public_endpoint
@@ -33,6 +35,10 @@ from magpie.store.model import Project
 from magpie.store.tokens import TokenDirectory
 
 FLAGS_BODY_LIMIT = 1024 * 1024
+# Bodies up to this size, raw and decoded, are decoded on the event loop (SDKs
+# send a few hundred bytes); larger ones, up to the limit, in a thread, so a
+# hostile body never holds the loop for long.
+KEPT_BODY_LIMIT = 16 * 1024
 # Response versions are small numbers; nine digits still fit any integer type.
 _VERSION = re.compile(r"[0-9]{1,9}")
 _CONFIG_JS = """(function() {
@@ -60,7 +66,7 @@ def flags_routes(
 
         def answer() -> tuple[Project, list[FlagResult], bool]:
             body = decode_flags_body(wire)
-            project = project_for(body.get("token") or body.get("api_key") or body.get("$token"))
+            project = project_for(_token(body))
             if body.get("disable_flags") is True:
                 return project, [], False
             flags, errors = remote.evaluate(
@@ -68,8 +74,32 @@ def flags_routes(
             )
             return project, flags, errors
 
-        # Off the event loop: the server's API and health checks share it.
-        project, flags, errors = await asyncio.to_thread(answer)
+        def kept_answer() -> tuple[Project, list[FlagResult], bool] | None:
+            """The answer from memory alone, on the event loop: a small body, and a
+            token, flags, persons, groups and cohorts all kept (most requests)."""
+            if len(wire.body) > KEPT_BODY_LIMIT:
+                return None
+            try:
+                body = decode_flags_body(wire, KEPT_BODY_LIMIT)
+            except PayloadTooLarge:
+                return None  # a small body that inflates: decoded again in the thread
+            token = _token(body)
+            project = tokens.kept(clean_token(token)) if token is not None else None
+            if project is None:
+                return None
+            if body.get("disable_flags") is True:
+                return project, [], False
+            try:
+                flags = remote.evaluate_kept(
+                    project.id, FlagsRequest.from_body(body), overrides_only=overrides_only
+                )
+            except NotKept:
+                return None
+            return project, flags, False
+
+        # Otherwise off the event loop: the server's API and health checks share it.
+        kept = kept_answer()
+        project, flags, errors = kept if kept is not None else await asyncio.to_thread(answer)
         context = FlagsContext(str(uuid.uuid4()), int(time.time() * 1000), errors)
         rendered = render(endpoint, version, flags, context)
         if endpoint == "decide" or request.query_params.get("config") == "true":
@@ -132,14 +162,18 @@ def flags_routes(
     return routes
 
 
-def decode_flags_body(wire: WireRequest) -> dict[str, Any]:
+def _token(body: Mapping[str, Any]) -> object:
+    return body.get("token") or body.get("api_key") or body.get("$token")
+
+
+def decode_flags_body(wire: WireRequest, limit: int = FLAGS_BODY_LIMIT) -> dict[str, Any]:
     """The JSON object of a /flags or /decide request.
 
-    Linear C-speed work bounded by FLAGS_BODY_LIMIT (gzip, base64, JSON).
+    Linear C-speed work bounded by ``limit`` (gzip, base64, JSON).
     lz64, pure Python, is refused: PostHog's flags endpoint is documented to
     take gzip and base64 (compat §6.1), and no SDK sends it lz64.
     """
-    body = load_json(decode_payload(wire, FLAGS_BODY_LIMIT, legacy_path=False, decoders=_DECODERS))
+    body = load_json(decode_payload(wire, limit, legacy_path=False, decoders=_DECODERS))
     if not isinstance(body, dict):
         raise RequestParsingError("the body must be a JSON object")
     return body

@@ -21,7 +21,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from magpie.capture.service import Capture
@@ -68,8 +68,14 @@ def front_app(
         finally:
             await proxy.close()
 
+    # The forwarded SDK paths first, so they skip matching every capture route.
+    forwarded = [Route(p, proxy) for p in ("/flags", "/flags/", "/decide", "/decide/")]
     return Starlette(
-        routes=[*capture_routes(capture, body_cap, trusted_proxies), Mount("/", app=proxy)],
+        routes=[
+            *forwarded,
+            *capture_routes(capture, body_cap, trusted_proxies),
+            Mount("/", app=proxy),
+        ],
         lifespan=lifespan,
     )
 

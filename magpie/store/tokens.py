@@ -22,6 +22,10 @@ class TokenDirectory:
         self._known: dict[str, Project] = {}
         self._unknown: dict[str, float] = {}
 
+    def kept(self, token: str) -> Project | None:
+        """The project of a token already resolved, without asking the store."""
+        return self._known.get(token)
+
     def resolve(self, token: str) -> Project | None:
         project = self._known.get(token)
         if project is not None:

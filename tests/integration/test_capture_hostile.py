@@ -379,14 +379,14 @@ def test_a_stuck_large_request_holds_up_no_other_request(
         thread.join(timeout=30)
 
 
-def test_flags_bodies_are_decoded_off_the_event_loop(
+def test_large_flags_bodies_are_decoded_off_the_event_loop(
     server: LiveServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release, entered = threading.Event(), threading.Event()
     on_a_loop: list[bool] = []
     decode = flags_module.decode_flags_body
 
-    def held(wire: Any) -> dict[str, Any]:
+    def held(wire: Any, *limit: int) -> dict[str, Any]:
         try:
             asyncio.get_running_loop()
             on_a_loop.append(True)
@@ -394,13 +394,15 @@ def test_flags_bodies_are_decoded_off_the_event_loop(
             on_a_loop.append(False)
         entered.set()
         assert release.wait(60)
-        return decode(wire)
+        return decode(wire, *limit)
 
     monkeypatch.setattr(flags_module, "decode_flags_body", held)
+    # Small bodies are decoded on the loop (cheap, and most requests are small);
+    # one over KEPT_BODY_LIMIT goes to a thread.
+    large = {"token": server.token, "distinct_id": "u", "person_properties": {"pad": "x" * 20_000}}
+    assert len(str(large)) > flags_module.KEPT_BODY_LIMIT
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(
-            httpx.post, server.url + "/flags/?v=2", json={"token": server.token, "distinct_id": "u"}
-        )
+        pending = pool.submit(httpx.post, server.url + "/flags/?v=2", json=large)
         assert entered.wait(60)
         # While a flags body is being decoded, the loop serves everyone else.
         assert client.get("/_health").status_code == 200
@@ -408,6 +410,23 @@ def test_flags_bodies_are_decoded_off_the_event_loop(
         release.set()
         assert pending.result().status_code == 200
     assert on_a_loop == [False]
+
+
+def test_a_small_flags_body_that_inflates_is_still_answered(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    # Too large decoded for the event loop, within the limit: decoded in a thread.
+    wide = {"token": server.token, "distinct_id": "u", "person_properties": {"pad": "x" * 100_000}}
+    body = gzip.compress(json.dumps(wide).encode())
+    assert len(body) < flags_module.KEPT_BODY_LIMIT
+    for _ in range(2):  # the second time with the token and flags already kept
+        answer = client.post(
+            "/flags/?v=2",
+            content=body,
+            headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert "flags" in answer.json()
 
 
 # -- session recordings --------------------------------------------------------
