@@ -254,7 +254,10 @@ def test_keys_from_before_scopes_keep_every_scope_on_every_project(
             "INSERT INTO personal_api_keys VALUES (gen_random_uuid(), 'old', ?, 'phx_old…', now())",
             [hashlib.sha256(b"phx_old-key").hexdigest()],
         )
-        old.projects.create("first")
+        # In SQL: today's project store reads columns that later migrations add.
+        old.db.cursor().execute(
+            "INSERT INTO projects (name, api_token, created_at) VALUES ('first', 'phc_first', now())"
+        )
         old.close()
     with duckdb.connect(str(data / "magpie.duckdb")) as con:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (3,)

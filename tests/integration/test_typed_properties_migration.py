@@ -51,8 +51,12 @@ def _old_folder(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     with monkeypatch.context() as patched:
         patched.setattr(schema, "migrations", lambda: [m for m in steps if m.version <= 4])
         old = Magpie(Settings.load(env={}, data_dir=data, capture_process=False))
-        project = old.projects.create("old").id
         cursor = old.db.cursor()
+        # In SQL: today's project store reads columns that later migrations add.
+        [(project,)] = cursor.execute(
+            "INSERT INTO projects (name, api_token, created_at)"
+            " VALUES ('old', 'phc_old', now()) RETURNING id"
+        ).fetchall()
         for i, props in enumerate(PROPERTIES):
             cursor.execute(
                 "INSERT INTO events (project_id, uuid, event, distinct_id, timestamp, properties,"
