@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import query as query_bench
 from clickhouse_connect.driver.client import Client
 
 from magpie.app import Magpie
+from magpie.clock import Clock
 from magpie.settings import Settings
 from magpie.store.base import Project
 from magpie.store.clickhouse.connection import connect
@@ -53,8 +55,11 @@ class Dataset:
 
 
 @contextmanager
-def dataset(events: int, days: int, data: Path | None) -> Iterator[Dataset]:
-    """A store with ``events`` of bench/query.py's events over ``days`` days."""
+def dataset(
+    events: int, days: int, data: Path | None, clock: Clock | None = None, **settings: Any
+) -> Iterator[Dataset]:
+    """A store with ``events`` of bench/query.py's events over ``days`` days
+    (``clock`` and ``settings``: Magpie's, for the bench)."""
     temporary = data is None
     folder = (
         Path(tempfile.mkdtemp(prefix="magpie-bench-"))
@@ -65,10 +70,12 @@ def dataset(events: int, days: int, data: Path | None) -> Iterator[Dataset]:
     if not marker.exists():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    settings = Settings.load(
-        env={}, data_dir=folder, query_memory_margin="8GB", query_timeout_seconds=900
+    loaded = Settings.load(
+        env={},
+        data_dir=folder,
+        **{"query_memory_margin": "8GB", "query_timeout_seconds": 900, **settings},
     )
-    magpie = Magpie(settings)
+    magpie = Magpie(loaded) if clock is None else Magpie(loaded, clock=clock)
     try:
         if marker.exists():
             project = magpie.projects.all()[0]

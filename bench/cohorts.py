@@ -9,16 +9,14 @@ writers). Target: 10M events in at most 2 s. Results go to
 docs/benchmarks.md.
 
     python bench/cohorts.py [--events 10000000] [--runs 3] [--clickhouse] [--no-write]
+        [--data DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,16 +25,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _dataset import dataset  # noqa: E402
 from _report import write_section  # noqa: E402
-from query import DOCS, NOW, generate, machine, timed  # noqa: E402
+from query import DAYS, DOCS, NOW, machine, timed  # noqa: E402
 
-from magpie.app import Magpie  # noqa: E402
 from magpie.clock import FrozenClock  # noqa: E402
 from magpie.cohorts.service import CohortService  # noqa: E402
 from magpie.query.runner import QueryRunner  # noqa: E402
-from magpie.settings import Settings  # noqa: E402
 from magpie.store.clickhouse.query_runner import ClickHouseQueryRunner  # noqa: E402
-from tests.clickhouse import copy_store, new_database  # noqa: E402
 
 TARGET_MS = 2000
 
@@ -100,23 +96,12 @@ class Row:
     ms: float
 
 
-def measure(events: int, runs: int, clickhouse: bool) -> list[Row]:
-    folder = Path(tempfile.mkdtemp(prefix="magpie-bench-cohorts-"))
-    try:
-        settings = Settings.load(
-            env={}, data_dir=folder, query_memory_margin="8GB", cohort_refresh_seconds=0
-        )
-        magpie = Magpie(settings, clock=FrozenClock(NOW))
-        project = magpie.projects.create("bench")
-        started = time.perf_counter()
-        generate(magpie.db.cursor(), project.id, events)
-        print(f"generated {events:,} events in {time.perf_counter() - started:.1f} s")
+def measure(events: int, runs: int, clickhouse: bool, data: Path | None) -> list[Row]:
+    with dataset(events, DAYS, data, clock=FrozenClock(NOW), cohort_refresh_seconds=0) as stored:
+        magpie, project = stored.magpie, stored.project
         runners: dict[str, QueryRunner] = {"DuckDB": magpie.query_runner}
         if clickhouse:
-            client, database = new_database(f"chdb://{folder / 'chdb'}", "bench")
-            cursor = magpie.db.new_cursor()
-            copy_store(cursor, client)
-            cursor.close()
+            client, database = stored.clickhouse()
             runners["ClickHouse"] = ClickHouseQueryRunner(client, database)
         rows = []
         for engine, runner in runners.items():
@@ -129,10 +114,9 @@ def measure(events: int, runs: int, clickhouse: bool) -> list[Row]:
                 count = service.get(project.id, made.id).count or 0
                 rows.append(Row(engine, name, count, ms))
                 print(f"  {engine:10} {name:55} {count:8,} members {ms:9.1f} ms")
-        magpie.close()
+                # A reused folder keeps its events for the next run, not these cohorts.
+                service.update(project.id, made.id, deleted=True)
         return rows
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 TARGET_EVENTS = 10_000_000
@@ -168,9 +152,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clickhouse", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--data", type=Path, help="keep and reuse the generated events here")
     args = parser.parse_args()
     load = f"load average {os.getloadavg()[0]:.1f} when the run began"
-    rows = measure(args.events, args.runs, args.clickhouse)
+    rows = measure(args.events, args.runs, args.clickhouse, args.data)
     if args.no_write:
         return
     section = render(rows, args.events, args.runs, load)

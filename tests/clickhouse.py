@@ -19,6 +19,7 @@ from typing import Any
 from unittest import mock
 
 import orjson
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from magpie.store.clickhouse.cohorts import ClickHouseMembershipCopy
@@ -34,6 +35,13 @@ from tests.harness import Ingest
 _AS_TEXT = {"uuid", "person_id", "person_mode"}
 # Stored as VARIANT in DuckDB; the writers take JSON text.
 _AS_JSON = {"properties"}
+
+
+# Events copied per insert: reading all of 10M events into one Arrow table (with
+# the writer's per-row uuid checks on top) ran out of memory, so the copy streams
+# the events in bounded chunks; each is checked against what is stored already,
+# as the writer checks every batch, so the copy stays exact.
+COPY_CHUNK_ROWS = 250_000
 
 
 def new_database(dsn: str, prefix: str = "t") -> tuple[Client, str]:
@@ -69,12 +77,16 @@ def copy_to_clickhouse(
 
 
 def copy_store(
-    cursor: Any, client: Client, events: list[dict[str, list[Any]]] | None = None
+    cursor: Any,
+    client: Client,
+    events: list[dict[str, list[Any]]] | None = None,
+    *,
+    chunk_rows: int = COPY_CHUNK_ROWS,
 ) -> None:
-    """Events (these column lists, or every event a DuckDB cursor reads) and every
-    person-store row it reads, into ClickHouse."""
+    """Events (these column lists, or every event a DuckDB cursor reads, ``chunk_rows``
+    at a time) and every person-store row it reads, into ClickHouse."""
     if events is None:
-        _copy_events(cursor, client)
+        _copy_events(cursor, client, chunk_rows)
     else:
         writer = ClickHouseEventWriter(client)
         for columns in events:
@@ -82,7 +94,7 @@ def copy_store(
     _copy_person_store(cursor, client)
 
 
-def _copy_events(cursor: Any, client: Client) -> None:
+def _copy_events(cursor: Any, client: Client, chunk_rows: int = COPY_CHUNK_ROWS) -> None:
     names = [f.name for f in EVENT_SCHEMA]
     select = ", ".join(
         f"CAST({n} AS VARCHAR) AS {n}"
@@ -92,8 +104,20 @@ def _copy_events(cursor: Any, client: Client) -> None:
         else n
         for n in names
     )
-    events = cursor.sql(f"SELECT {select} FROM events ORDER BY timestamp").to_arrow_reader()
-    ClickHouseEventWriter(client).append_table(events.read_all().cast(EVENT_SCHEMA))
+    reader = cursor.sql(f"SELECT {select} FROM events ORDER BY timestamp").to_arrow_reader(
+        chunk_rows
+    )
+    writer = ClickHouseEventWriter(client)
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= chunk_rows:
+            writer.append_table(pa.Table.from_batches(pending).cast(EVENT_SCHEMA))
+            pending, rows = [], 0
+    if pending:
+        writer.append_table(pa.Table.from_batches(pending).cast(EVENT_SCHEMA))
 
 
 def _copy_person_store(cursor: Any, client: Client) -> None:

@@ -27,12 +27,16 @@ from magpie.query.dates import TimeWindow, day_text, label, step, window, zone
 from magpie.query.filters import field
 from magpie.query.models import DateRange, EventsNode, Properties, _Model
 from magpie.query.periods import (
+    MASK_PERIODS,
     actor,
     actor_condition,
     first_period,
+    has_bit,
+    period_bit,
     period_count,
     period_index,
     period_start,
+    with_period_numbers,
 )
 from magpie.query.series import series_filter
 from magpie.query.templates import fill_named
@@ -105,9 +109,57 @@ _PERSONS = _CTES.format(
 _GROUPS = _CTES.format(first_seen="", marked=_MARKED, join="")
 
 
+# The counts alone, when the periods fit a BIGINT's bits: each actor's active
+# periods as the bits of one integer (one row per actor instead of one per actor
+# and period, and no window over them), each period's status by bit tests on it.
+# Bit p - 1 of ``m`` is bit p of ``m * 2``, which needs no shift by -1.
+_MASKS = """
+WITH activity AS (
+    SELECT ACTOR AS actor, groupBitOr(BIT) AS m, min(CREATED_AT) AS created_at
+    FROM events WHERE ACTIVE_EVENTS GROUP BY 1
+){first_seen}, masks AS (
+    SELECT a.actor AS actor, a.m AS m, CREATED_PERIOD AS created FROM activity AS a{join}
+)
+SELECT p.n + d.dormant AS period,
+       CASE WHEN d.dormant = 1 THEN 'dormant'
+            WHEN NO_EARLIER AND created = p.n THEN 'new'
+            WHEN HAS_PREVIOUS THEN 'returning'
+            ELSE 'resurrecting' END AS bar,
+       count() AS actors
+FROM masks CROSS JOIN periods AS p
+     CROSS JOIN (SELECT 0 AS dormant UNION ALL SELECT 1 AS dormant) AS d
+WHERE HAS_ACTIVE AND (d.dormant = 0 OR NOT HAS_NEXT)
+GROUP BY 1, 2"""
+_MASKS_PERSONS = _MASKS.format(
+    first_seen=f", first_seen AS ({_FIRST_SEEN})",
+    join=" LEFT JOIN first_seen AS f ON a.actor = f.actor",
+)
+_MASKS_GROUPS = _MASKS.format(first_seen="", join="")
+
+
 def _query(query: LifecycleQuery, read: TimeWindow, context: QueryContext) -> exp.Query:
     ctes, slots = _slots(query, read, context)
-    return fill_named(ctes + _COUNTS, slots)
+    periods = period_count(read)
+    if periods > MASK_PERIODS:
+        return fill_named(ctes + _COUNTS, slots)
+    template = _MASKS_PERSONS if query.aggregation_group_type_index is None else _MASKS_GROUPS
+    filled = fill_named(template, {**slots, **_bit_slots(slots["PERIOD"])})
+    return with_period_numbers(filled, periods)
+
+
+def _bit_slots(period: exp.Expr) -> dict[str, exp.Expr]:
+    mask, at = exp.column("m", "masks"), exp.column("n", "p")
+    below = exp.Paren(this=period_bit(at.copy()))
+    doubled = exp.Paren(this=exp.Mul(this=mask.copy(), expression=exp.Literal.number(2)))
+    return {
+        "BIT": period_bit(period),
+        "HAS_ACTIVE": has_bit(mask.copy(), at.copy()),
+        "HAS_PREVIOUS": has_bit(doubled, at.copy()),
+        "HAS_NEXT": has_bit(mask.copy(), exp.Add(this=at.copy(), expression=exp.Literal.number(1))),
+        "NO_EARLIER": exp.EQ(
+            this=exp.Mod(this=mask.copy(), expression=below), expression=exp.Literal.number(0)
+        ),
+    }
 
 
 def _slots(

@@ -77,3 +77,33 @@ def period_index(column: exp.Expr, window: TimeWindow, dialect: Dialect) -> exp.
         # Buckets are whole weeks apart: the division is exact.
         diff = exp.Floor(this=exp.Div(this=diff, expression=exp.Literal.number(size)))
     return exp.cast(diff, exp.DataType.build("BIGINT"))
+
+
+# Active periods as the bits of one BIGINT (period p is bit p), so that one row per
+# actor says when it was active: up to this many periods, leaving the sign bit
+# alone and room to double the mask (bit p - 1 of ``m`` is bit p of ``m * 2``).
+MASK_PERIODS = 61
+
+
+def period_bit(period: exp.Expr) -> exp.Expr:
+    """The mask of one period: 1 shifted left by it."""
+    one = exp.cast(exp.Literal.number(1), exp.DataType.build("BIGINT"))
+    return exp.BitwiseLeftShift(this=one, expression=period)
+
+
+def has_bit(mask: exp.Expr, index: exp.Expr) -> exp.Expr:
+    """Whether bit ``index`` of ``mask`` is set (by shift and remainder: ClickHouse
+    has no ``&`` operator)."""
+    shifted = exp.Paren(this=exp.BitwiseRightShift(this=mask, expression=index))
+    remainder = exp.Mod(this=shifted, expression=exp.Literal.number(2))
+    return exp.EQ(this=remainder, expression=exp.Literal.number(1))
+
+
+def with_period_numbers(tree: exp.Query, count: int) -> exp.Query:
+    """``tree`` with a CTE ``periods`` holding the numbers 0 … count - 1 as ``n``."""
+    numbers = [exp.select(exp.alias_(exp.Literal.number(n), "n")) for n in range(count)]
+    table: exp.Query = numbers[0]
+    for number in numbers[1:]:
+        table = exp.union(table, number, distinct=False)
+    assert isinstance(tree, exp.Select)
+    return tree.with_("periods", as_=table)

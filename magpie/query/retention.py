@@ -24,7 +24,17 @@ from magpie.query.errors import ResultTooLarge
 from magpie.query.filters import field
 from magpie.query.limits import MAX_BUCKETS, MAX_POINTS
 from magpie.query.models import BreakdownFilter, EventsNode, Properties, _Model
-from magpie.query.periods import actor, actor_condition, period_count, period_index, period_start
+from magpie.query.periods import (
+    MASK_PERIODS,
+    actor,
+    actor_condition,
+    has_bit,
+    period_bit,
+    period_count,
+    period_index,
+    period_start,
+    with_period_numbers,
+)
 from magpie.query.series import series_filter
 from magpie.query.templates import fill_named
 
@@ -181,6 +191,22 @@ _LAST_RETURNS = """
 
 _COHORTS = "SELECT cohort, breakdown_value, 0 AS k, count() AS actors FROM starts GROUP BY 1, 2"
 
+# Recurring retention of one event with nothing kept per cohort (no breakdown,
+# brackets, cumulative counts or minimum): each actor's active periods as the bits
+# of one integer, from one pass over the events and one row per actor, and every
+# cell by two bit tests. Joining the (actor, period) rows to themselves gives the
+# same counts in about twice the time. ``periods`` (0, 1, …) is added as a CTE
+# (periods.py); longer windows take the join.
+_MASKS = """
+WITH masks AS (
+    SELECT ACTOR AS actor, groupBitOr(BIT) AS m FROM events WHERE TARGET_EVENTS GROUP BY 1
+)
+SELECT starts.n AS cohort, '' AS breakdown_value, returns.n AS k, count() AS actors
+FROM masks CROSS JOIN periods AS starts CROSS JOIN periods AS returns
+WHERE starts.n + returns.n < PERIOD_COUNT AND returns.n < LOOKAHEAD
+  AND HAS_COHORT AND HAS_RETURN
+GROUP BY 1, 2, 3"""
+
 
 # The actors behind one cell: the cohort's members, or those of them who came back
 # that many periods later (or later still, when cumulative).
@@ -297,7 +323,39 @@ def _query(query: RetentionQuery, window: TimeWindow, context: QueryContext) -> 
     if settings.aggregating:
         same = _same_events(settings.targetEntity, settings.returningEntity)
         return fill_named(_aggregate_template(settings.retentionType, same), slots)
+    periods = period_count(window)
+    if _by_masks(query, starts, periods):
+        return _masks_query(slots, periods)
     return fill_named(_template(starts, settings.cumulative), slots)
+
+
+def _by_masks(query: RetentionQuery, starts: str, periods: int) -> bool:
+    """Whether the cells need only the periods each actor was active in."""
+    settings = query.retentionFilter
+    return (
+        starts == "retention_recurring_itself"
+        and breakdown_of(query.breakdownFilter) is None
+        and not settings.cumulative
+        and not settings.retentionCustomBrackets
+        and settings.minimumOccurrences == 1
+        and periods <= MASK_PERIODS
+    )
+
+
+def _masks_query(slots: dict[str, exp.Expr], periods: int) -> exp.Query:
+    cohort, back = exp.column("n", "starts"), exp.column("n", "returns")
+    mask = exp.column("m", "masks")
+    tree = fill_named(
+        _MASKS,
+        {
+            **slots,
+            "BIT": period_bit(slots["PERIOD"]),
+            "PERIOD_COUNT": exp.Literal.number(periods),
+            "HAS_COHORT": has_bit(mask, cohort),
+            "HAS_RETURN": has_bit(mask.copy(), exp.Add(this=cohort.copy(), expression=back)),
+        },
+    )
+    return with_period_numbers(tree, periods)
 
 
 def _value(settings: RetentionFilter) -> exp.Expr:

@@ -462,4 +462,7 @@ TRANSFORMS: dict[type[exp.Expr], Transform] = {
     exp.Reverse: _characters("reverseUTF8"),
     exp.Substring: _substring,
     exp.RegexpReplace: _regexp_replace,
+    # ClickHouse has no shift operators, only the functions.
+    exp.BitwiseLeftShift: lambda node: _call("bitShiftLeft", node.this, node.expression),
+    exp.BitwiseRightShift: lambda node: _call("bitShiftRight", node.this, node.expression),
 }

@@ -34,6 +34,7 @@ ALLOWED: frozenset[type[exp.Expr]] = frozenset(
         exp.StddevSamp,
         exp.Variance,
         exp.ArrayAgg,
+        exp.BitwiseOrAgg,
         exp.TimestampTrunc,
         exp.DateTrunc,
         exp.DayOfWeekIso,
