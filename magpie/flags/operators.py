@@ -177,19 +177,26 @@ def _regex(negated: bool) -> Operator:
     return prepare
 
 
-def _numeric(test: Callable[[float, float], bool]) -> Operator:
+def _compared(parse: Callable[[Any], Any], test: Callable[[Any, Any], bool]) -> Operator:
+    """An ordering operator: both sides read by ``parse``; a side that does not
+    parse (None) never matches."""
+
     def prepare(expected: Any) -> Test:
-        bound = as_number(expected)
+        bound = parse(expected)
         if bound is None:
             return lambda actual, now: False
 
         def match(actual: Any, now: datetime) -> bool:
-            number = as_number(actual)
-            return number is not None and test(number, bound)
+            value = parse(actual)
+            return value is not None and test(value, bound)
 
         return match
 
     return prepare
+
+
+def _numeric(test: Callable[[float, float], bool]) -> Operator:
+    return _compared(as_number, test)
 
 
 def parse_date(text: str) -> datetime | None:
@@ -291,18 +298,7 @@ def _semver_range(kind: str, value: Any) -> tuple[tuple[int, ...], tuple[int, ..
 
 
 def _semver(test: Callable[[tuple[int, ...], tuple[int, ...]], bool]) -> Operator:
-    def prepare(expected: Any) -> Test:
-        bound = parse_semver(expected)
-        if bound is None:
-            return lambda actual, now: False
-
-        def match(actual: Any, now: datetime) -> bool:
-            version = parse_semver(actual)
-            return version is not None and test(version, bound)
-
-        return match
-
-    return prepare
+    return _compared(parse_semver, test)
 
 
 def _semver_in(kind: str) -> Operator:
