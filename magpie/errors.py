@@ -170,3 +170,16 @@ class InvalidFlagFilters(InvalidInput):
 
 class FlagKeyTaken(InvalidInput):
     code = "unique"
+
+
+class InvalidActionSteps(InvalidInput):
+    """An action's steps that Magpie cannot match as written (bad shape, or a part
+    such as a CSS selector that it does not match)."""
+
+    code = "invalid_action_steps"
+
+
+class UnknownAction(InvalidInput):
+    """A query names an action the project does not have (or has deleted)."""
+
+    code = "unknown_action"

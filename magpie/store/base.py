@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from magpie.store.model import (
+    Action,
     ApiKey,
     Cohort,
     CohortCount,
@@ -424,6 +425,32 @@ class MembershipCopy(Protocol):
     ) -> None: ...
 
 
+class ActionStore(Protocol):
+    """A project's actions (named sets of events), soft deleted."""
+
+    def create(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        description: str = "",
+        steps: builtins.list[dict[str, Any]],
+        tags: builtins.list[str] | None = None,
+    ) -> Action: ...
+
+    def get(self, project_id: int, action_id: int) -> Action | None:
+        """The action, deleted or not (``Action.deleted`` tells)."""
+        ...
+
+    def list(self, project_id: int, *, limit: int = 100, offset: int = 0) -> builtins.list[Action]:
+        """The project's actions that are not deleted, newest first."""
+        ...
+
+    def update(self, project_id: int, action_id: int, **changes: Any) -> Action | None:
+        """Change ``name``, ``description``, ``steps``, ``tags`` or ``deleted``."""
+        ...
+
+
 class FeatureFlagStore(Protocol):
     """Feature flags of a project, every change recorded as a version, and what
     flag evaluation reads of persons and groups."""
@@ -513,3 +540,4 @@ class Stores:
     dashboards: DashboardStore
     cohorts: CohortStore
     feature_flags: FeatureFlagStore
+    actions: ActionStore

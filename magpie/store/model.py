@@ -356,3 +356,23 @@ class FlagDirectory:
 
     persons: dict[str, tuple[UUID, dict[str, Any]]]  # distinct id → (uuid, properties)
     hash_keys: dict[str, dict[str, str]]  # distinct id → flag key → hash key
+
+
+# -- actions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """A named set of events (PostHog's action): an event matches when it matches
+    any of ``steps``, each a dict in PostHog's action step shape, checked by
+    ``magpie/query/actions.py`` before it is saved. A deleted action is kept."""
+
+    id: int
+    project_id: int
+    name: str
+    description: str
+    steps: list[dict[str, Any]]
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 from magpie.clock import Clock
 from magpie.store.base import Stores
 from magpie.store.duckdb.accounts import DuckDBSessionStore, DuckDBUserStore
+from magpie.store.duckdb.actions import DuckDBActionStore
 from magpie.store.duckdb.billing import DuckDBBillingStore
 from magpie.store.duckdb.boards import DuckDBDashboardStore, DuckDBInsightStore
 from magpie.store.duckdb.cohorts import DuckDBCohortStore
@@ -19,6 +20,7 @@ from magpie.store.duckdb.projects import DuckDBApiKeyStore, DuckDBProjectStore
 
 def duckdb_stores(db: Database, clock: Clock) -> Stores:
     return Stores(
+        actions=DuckDBActionStore(db, clock),
         projects=DuckDBProjectStore(db, clock),
         api_keys=DuckDBApiKeyStore(db, clock),
         billing=DuckDBBillingStore(db),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from magpie.clock import Clock
 from magpie.store.base import EventReader, MembershipCopy, Stores
 from magpie.store.postgres.accounts import PostgresSessionStore, PostgresUserStore
+from magpie.store.postgres.actions import PostgresActionStore
 from magpie.store.postgres.billing import PostgresBillingStore
 from magpie.store.postgres.boards import PostgresDashboardStore, PostgresInsightStore
 from magpie.store.postgres.cohorts import PostgresCohortStore
@@ -41,6 +42,7 @@ def postgres_stores(
     """
     db = PostgresDatabase(database) if isinstance(database, str) else database
     return Stores(
+        actions=PostgresActionStore(db, clock),
         projects=PostgresProjectStore(db, clock),
         api_keys=PostgresApiKeyStore(db, clock),
         billing=PostgresBillingStore(db),
