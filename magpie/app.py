@@ -38,6 +38,7 @@ from magpie.flags.context_cache import ContextCache
 from magpie.flags.definitions import FlagDefinitions
 from magpie.flags.remote import KeptSources, RemoteEvaluation
 from magpie.flags.stored_cohorts import StoredCohorts
+from magpie.http.api.actions import action_routes
 from magpie.http.api.billing import billing_routes
 from magpie.http.api.boards import board_routes
 from magpie.http.api.cohorts import cohort_routes
@@ -142,6 +143,7 @@ class Magpie:
                 self.backends.query_runner,
                 self.clock,
                 self.cohort_membership,
+                actions=self.stores.actions,
             )
             self._cohort_refresher = CohortRefresher(self._cohorts, settings.cohort_refresh_seconds)
         self._started = False
@@ -390,7 +392,8 @@ def create_app(magpie: Magpie) -> Starlette:
             *event_routes(api, magpie.stores.events),
             *person_routes(api, magpie.stores.persons),
             *group_routes(api, magpie.stores.groups),
-            *query_routes(api, magpie.query_runner, magpie.clock),
+            *query_routes(api, magpie.query_runner, magpie.clock, magpie.stores.actions),
+            *action_routes(api, magpie.stores.actions, magpie.clock),
             *project_routes(api, magpie.projects, magpie.create_project),
             *key_routes(api, magpie.api_keys, magpie.projects),
             *billing_routes(api, magpie.billing),

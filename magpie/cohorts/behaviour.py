@@ -21,13 +21,15 @@ from sqlglot import exp
 
 from magpie.cohorts.definition import CohortProperty
 from magpie.cohorts.windows import EARLIEST, back, length_seconds
-from magpie.errors import InvalidInput
+from magpie.errors import InvalidInput, UnknownAction
 from magpie.query.dialects.base import Dialect
+from magpie.query.entities import action_id_of
 from magpie.query.filters import field as hogql_field
 from magpie.query.filters import properties_condition
 from magpie.query.operators import point_in_time
 
 SCAN_ALIAS = "behaviour"
+ActionConditions = Callable[[int], exp.Expr]
 PERSON = exp.column("id", "persons")
 
 
@@ -39,8 +41,12 @@ class Scan:
 
     now: datetime
     dialect: Dialect
+    # An action id → the condition picking its events (None: no actions to offer).
+    actions: ActionConditions | None = None
     columns: list[exp.Expr] = field(default_factory=list)
     events: set[str] = field(default_factory=set)
+    # Some aggregate counts an action's events, which no list of names covers.
+    any_event: bool = False
     since: datetime | None = None
     unbounded: bool = False
     # What an event must meet to count for each aggregate: the scan reads only
@@ -49,22 +55,25 @@ class Scan:
     counted: list[exp.Expr] = field(default_factory=list)
 
     def add(
-        self, aggregate: exp.Expr, event: str, since: datetime | None, counted: exp.Expr
+        self, aggregate: exp.Expr, event: str | None, since: datetime | None, counted: exp.Expr
     ) -> exp.Expr:
-        """Register an aggregate over ``event`` events after ``since``, which are
-        those ``counted`` matches; its value per person (NULL for a person with no
-        such events)."""
+        """Register an aggregate over ``event`` events (None: an action's) after
+        ``since``, which are those ``counted`` matches; its value per person (NULL
+        for a person with no such events)."""
         name = f"b{len(self.columns)}"
         self.columns.append(exp.alias_(aggregate, name))
         self.counted.append(counted)
-        self.events.add(event)
+        if event is None:
+            self.any_event = True
+        else:
+            self.events.add(event)
         if since is None:
             self.unbounded = True
         elif self.since is None or since < self.since:
             self.since = since
         return exp.column(name, SCAN_ALIAS)
 
-    def count(self, matches: exp.Expr, event: str, since: datetime | None) -> exp.Expr:
+    def count(self, matches: exp.Expr, event: str | None, since: datetime | None) -> exp.Expr:
         counted = exp.Count(this=exp.Case().when(matches, exp.Literal.number(1)))
         return exp.func(
             "coalesce", self.add(counted, event, since, matches.copy()), exp.Literal.number(0)
@@ -73,12 +82,9 @@ class Scan:
     def query(self) -> exp.Select | None:
         if not self.columns:
             return None
-        conditions: list[exp.Expr] = [
-            exp.In(
-                this=hogql_field("event"),
-                expressions=[exp.Literal.string(e) for e in sorted(self.events)],
-            )
-        ]
+        conditions: list[exp.Expr] = []
+        if not self.any_event:
+            conditions.append(_named(self.events))
         if not self.unbounded and self.since is not None:
             conditions.append(after(self.since, self.dialect))
         conditions.append(exp.or_(*(exp.paren(c.copy()) for c in self.counted)))
@@ -98,20 +104,31 @@ def until(at: datetime, dialect: Dialect) -> exp.Expr:
     return exp.LTE(this=hogql_field("timestamp"), expression=dialect.timestamp(at))
 
 
-def _event_name(event_type: str | None, key: object) -> str:
+def _named(events: set[str]) -> exp.Expr:
+    return exp.In(
+        this=hogql_field("event"), expressions=[exp.Literal.string(e) for e in sorted(events)]
+    )
+
+
+def _events_of(
+    event_type: str | None, key: object, scan: Scan, attr: str
+) -> tuple[str | None, exp.Expr]:
+    """The event a leaf names (None when it names an action) and the condition
+    that picks its events: ``event_type: "actions"`` makes ``key`` an action id."""
     if event_type == "actions":
-        raise InvalidInput(
-            "behavioural filters on actions are not supported: name an event", attr="event_type"
-        )
+        action = action_id_of(key, attr)
+        if scan.actions is None:
+            raise UnknownAction(f"there is no action {action} here", attr=attr)
+        return None, scan.actions(action)
     if not isinstance(key, str) or not key:
-        raise InvalidInput("a behavioural filter's key is an event name", attr="key")
-    return key
+        raise InvalidInput(f"a behavioural filter's {attr} is an event name", attr=attr)
+    return key, exp.EQ(this=hogql_field("event"), expression=exp.Literal.string(key))
 
 
-def _matches(leaf: CohortProperty, scan: Scan) -> tuple[str, exp.Expr]:
-    """The leaf's event, and the condition an event must meet to be one of it."""
-    event = _event_name(leaf.event_type, leaf.key)
-    condition = exp.EQ(this=hogql_field("event"), expression=exp.Literal.string(event))
+def _matches(leaf: CohortProperty, scan: Scan) -> tuple[str | None, exp.Expr]:
+    """The leaf's event (None for an action), and the condition an event must meet
+    to be one of it."""
+    event, condition = _events_of(leaf.event_type, leaf.key, scan, "key")
     filters = properties_condition(list(leaf.event_filters or []), scan.now)
     return event, condition if filters is None else exp.and_(condition, exp.paren(filters))
 
@@ -261,9 +278,15 @@ def performed_event_sequence(leaf: CohortProperty, scan: Scan) -> exp.Expr:
     assert leaf.seq_time_value is not None and leaf.seq_time_interval is not None
     start = _window_start(leaf, scan)
     first, matches = _matches(leaf, scan)
-    then = _event_name(leaf.seq_event_type, leaf.seq_event)
+    then, then_matches = _events_of(leaf.seq_event_type, leaf.seq_event, scan, "seq_event")
     is_first = exp.paren(matches)
-    is_then = exp.EQ(this=hogql_field("event"), expression=exp.Literal.string(then))
+    is_then = exp.paren(then_matches)
+    # Only the two kinds of event are read: by name where both have one.
+    either = (
+        _named({first, then})
+        if first is not None and then is not None
+        else exp.or_(is_first.copy(), is_then.copy())
+    )
     next_then = exp.Window(
         this=exp.Min(this=exp.Case().when(is_then, hogql_field("timestamp"))),
         partition_by=[hogql_field("person_id")],
@@ -286,15 +309,7 @@ def performed_event_sequence(leaf: CohortProperty, scan: Scan) -> exp.Expr:
             exp.alias_(next_then, "next_at"),
         )
         .from_("events")
-        .where(
-            exp.and_(
-                exp.In(
-                    this=hogql_field("event"),
-                    expressions=[exp.Literal.string(e) for e in sorted({first, then})],
-                ),
-                after(start, scan.dialect),
-            )
-        )
+        .where(exp.and_(either, after(start, scan.dialect)))
     )
     gap = length_seconds(leaf.seq_time_value, leaf.seq_time_interval)
     at, next_at = exp.column("at", "steps"), exp.column("next_at", "steps")

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlglot import exp
 
-from magpie.cohorts.behaviour import BEHAVIOURS, PERSON, SCAN_ALIAS, Scan
+from magpie.cohorts.behaviour import BEHAVIOURS, PERSON, SCAN_ALIAS, ActionConditions, Scan
 from magpie.cohorts.definition import (
     CohortGroup,
     CohortProperty,
@@ -50,15 +50,21 @@ class _Build:
 
 
 def membership_query(
-    owner_id: int, group: CohortGroup, now: datetime, dialect: Dialect, lookup: CohortLookup
+    owner_id: int,
+    group: CohortGroup,
+    now: datetime,
+    dialect: Dialect,
+    lookup: CohortLookup,
+    actions: ActionConditions | None = None,
 ) -> exp.Select:
     """``SELECT persons.id`` of the persons in the cohort defined by ``group``.
 
     ``owner_id`` is the cohort being defined and ``lookup`` finds the
     project's other cohorts (for nested ones); a cohort that reaches itself is
-    refused (``cohort_cycle``).
+    refused (``cohort_cycle``). ``actions`` gives the condition of an action a
+    behavioural leaf names (``event_type: "actions"``).
     """
-    build = _Build(Scan(now, dialect), lookup, (owner_id,))
+    build = _Build(Scan(now, dialect, actions), lookup, (owner_id,))
     condition = _group(group, build)
     query = exp.select(exp.alias_(PERSON.copy(), "id")).from_("persons")
     behaviour = build.scan.query()

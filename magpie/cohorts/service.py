@@ -9,15 +9,15 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC
 from typing import Any
 
 from magpie.clock import Clock
+from magpie.cohorts.behaviour import ActionConditions
 from magpie.cohorts.definition import parse_definition
 from magpie.cohorts.membership import CohortLookup, membership_query
 from magpie.cohorts.stored import StoredMembership
 from magpie.errors import InvalidInput, MagpieError, NotFound
-from magpie.query.context import QueryContext
+from magpie.query.context import ActionSource, QueryContext
 from magpie.query.runner import QueryRunner
 from magpie.store.base import CohortStore, ProjectStore
 from magpie.store.model import Cohort
@@ -33,6 +33,7 @@ class CohortService:
         runner: QueryRunner,
         clock: Clock,
         membership: StoredMembership | None = None,
+        actions: ActionSource | None = None,
     ) -> None:
         self.store = cohorts
         # What flags read; told of every change made here.
@@ -40,6 +41,8 @@ class CohortService:
         self._projects = projects
         self._runner = runner
         self._clock = clock
+        # Where behavioural leaves that name an action find it.
+        self._actions = actions
         # Membership writes take turns (the API's and the refresh's): DuckDB would
         # refuse the second of two transactions changing one cohort at once.
         self._writing = threading.Lock()
@@ -50,8 +53,15 @@ class CohortService:
         """Refuse a definition that could not be computed (InvalidInput), before it is
         saved: bad fields, unknown kinds, missing or cyclic nested cohorts."""
         group = parse_definition(filters)
-        now = self._clock.now().astimezone(UTC).replace(tzinfo=None)
-        membership_query(cohort_id, group, now, self._runner.dialect, self._lookup(project_id))
+        context = self._context(project_id)
+        membership_query(
+            cohort_id,
+            group,
+            context.now_naive,
+            context.dialect,
+            self._lookup(project_id),
+            _action_conditions(context),
+        )
 
     def create(
         self,
@@ -89,6 +99,12 @@ class CohortService:
             log.warning("cohort %s could not be computed: %s", cohort.id, exc.message)
             return self.get(cohort.project_id, cohort.id)
 
+    def _context(self, project_id: int) -> QueryContext:
+        project = self._projects.get(project_id)
+        if project is None:
+            raise NotFound(f"no project {project_id}")
+        return QueryContext(project, self._runner, self._clock.now(), actions=self._actions)
+
     def get(self, project_id: int, cohort_id: int) -> Cohort:
         found = self.store.get(project_id, cohort_id)
         if found is None or found.deleted:
@@ -102,10 +118,7 @@ class CohortService:
         cohort = self.get(project_id, cohort_id)
         if cohort.is_static:
             return cohort
-        project = self._projects.get(project_id)
-        if project is None:
-            raise NotFound(f"no project {project_id}")
-        context = QueryContext(project, self._runner, self._clock.now())
+        context = self._context(project_id)
         try:
             tree = membership_query(
                 cohort_id,
@@ -113,6 +126,7 @@ class CohortService:
                 context.now_naive,
                 context.dialect,
                 self._lookup(project_id),
+                _action_conditions(context),
             )
             rows = context.run(context.compile(tree))
         except MagpieError as exc:
@@ -168,3 +182,8 @@ class CohortService:
 
 def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _action_conditions(context: QueryContext) -> ActionConditions:
+    """An action's condition as the query layer compiles it, read once per computation."""
+    return lambda action_id: context.action(action_id).condition.copy()

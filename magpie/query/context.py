@@ -1,5 +1,5 @@
-"""What a query runs with: its project, the engine and its dialect, the time, and
-its timings."""
+"""What a query runs with: its project, the engine and its dialect, the time, its
+timings, and the project's actions it names (each read and compiled once)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
+from magpie.errors import UnknownAction
+from magpie.query.actions import CompiledAction, compile_action
 from magpie.query.deadline import Deadline
 from magpie.query.dialects.base import Dialect
 from magpie.query.filters import field as hogql_field
 from magpie.query.hogql.compiler import CompiledQuery, compile_hogql
 from magpie.query.models import PropertyFilter
 from magpie.query.runner import QueryResult, QueryRunner
+from magpie.store.model import Action
 
 
 class ProjectSettings(Protocol):
@@ -36,6 +39,12 @@ class ProjectSettings(Protocol):
     def path_cleaning_filters(self) -> list[dict[str, Any]]: ...
 
 
+class ActionSource(Protocol):
+    """Where a query reads the actions it names (the project's action store)."""
+
+    def get(self, project_id: int, action_id: int) -> Action | None: ...
+
+
 @dataclass
 class QueryContext:
     project: ProjectSettings
@@ -44,8 +53,14 @@ class QueryContext:
     timings: list[dict[str, Any]] = field(default_factory=list)
     # One deadline for everything the query does, from the moment it arrived.
     deadline: Deadline | None = None
+    # The project's actions; None where a caller has none to offer (then a query
+    # that names an action is refused like one naming an unknown action).
+    actions: ActionSource | None = None
     # The engine's dialect: every query of this context compiles for it.
     dialect: Dialect = field(init=False)
+    _compiled_actions: dict[int, CompiledAction] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.dialect = self.runner.dialect
@@ -63,6 +78,21 @@ class QueryContext:
     @property
     def week_start(self) -> int:
         return self.project.week_start_day
+
+    def action(self, action_id: int) -> CompiledAction:
+        """The action as this query matches it, read from the store the first time
+        it is asked for; unknown and deleted actions are refused (400)."""
+        compiled = self._compiled_actions.get(action_id)
+        if compiled is None:
+            found = None if self.actions is None else self.actions.get(self.project.id, action_id)
+            if found is None or found.deleted:
+                raise UnknownAction(
+                    f"action {action_id} does not exist in this project (or was deleted)",
+                    attr="id",
+                )
+            compiled = compile_action(found, self.now_naive)
+            self._compiled_actions[action_id] = compiled
+        return compiled
 
     def compile(self, tree: exp.Query) -> CompiledQuery:
         """An insight's HogQL tree (handed over, not copied) for this engine, unlimited."""

@@ -24,6 +24,7 @@ from sqlglot import exp
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, day_text, label, step, window, zone
+from magpie.query.entities import Entity, entity_of
 from magpie.query.filters import field
 from magpie.query.models import DateRange, EventsNode, Properties, _Model
 from magpie.query.periods import (
@@ -225,9 +226,15 @@ def run_lifecycle(query: LifecycleQuery, context: QueryContext) -> dict[str, Any
     context.check_deadline()
     starts = [period_start(read, k) for k in range(1, periods + 1)]
     node = query.series[0]
+    entity = entity_of(node, context)
     results = [
         _series(
-            node, status, [-c if status == "dormant" else c for c in counts[status]], starts, read
+            node,
+            entity,
+            status,
+            [-c if status == "dormant" else c for c in counts[status]],
+            starts,
+            read,
         )
         for status in STATUSES
     ]
@@ -235,13 +242,18 @@ def run_lifecycle(query: LifecycleQuery, context: QueryContext) -> dict[str, Any
 
 
 def _series(
-    node: EventsNode, status: str, data: list[int], starts: list[datetime], read: TimeWindow
+    node: EventsNode,
+    entity: Entity,
+    status: str,
+    data: list[int],
+    starts: list[datetime],
+    read: TimeWindow,
 ) -> dict[str, Any]:
-    name = node.event or "All events"
+    name = entity.name
     action: dict[str, Any] = {
-        "id": node.event,
+        "id": entity.id,
         "name": name,
-        "type": "events",
+        "type": entity.type,
         "order": 0,
         "math": "total",
     }

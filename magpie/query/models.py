@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Model(BaseModel):
@@ -68,14 +68,26 @@ MathName = Literal[
 
 
 class EventsNode(_Model):
-    kind: Literal["EventsNode"] = "EventsNode"
+    """A series' events: PostHog's EventsNode (``event``, None for all events) or its
+    ActionsNode (``kind: "ActionsNode"``, the action's ``id``), which take the same
+    math and property fields. ``magpie/query/entities.py`` turns either into the
+    events it stands for and the name results give it."""
+
+    kind: Literal["EventsNode", "ActionsNode"] = "EventsNode"
     event: str | None = None
+    id: int | None = Field(default=None, ge=0, lt=2**63)  # an ActionsNode's action
     name: str | None = None
     custom_name: str | None = None
     math: MathName = "total"
     math_property: str | None = None
     math_group_type_index: int | None = None
     properties: Properties = None
+
+    @model_validator(mode="after")
+    def _action_has_id(self) -> EventsNode:
+        if self.kind == "ActionsNode" and self.id is None:
+            raise ValueError("an ActionsNode names its action by id")
+        return self
 
 
 class BreakdownFilter(_Model):

@@ -88,7 +88,7 @@ def _in(prop: exp.Expr, value: Any) -> exp.Expr:
     return exp.In(this=prop, expressions=options)
 
 
-def _like_pattern(value: Any, prefix: str, suffix: str) -> exp.Expr:
+def like_pattern(value: Any, prefix: str, suffix: str) -> exp.Expr:
     escaped = text(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return exp.Literal.string(f"{prefix}{escaped}{suffix}")
 
@@ -98,7 +98,7 @@ def _ilike(prefix: str, suffix: str) -> Callable[[exp.Expr, Any], exp.Expr]:
         return exp.or_(
             *(
                 exp.Escape(
-                    this=exp.ILike(this=prop.copy(), expression=_like_pattern(v, prefix, suffix)),
+                    this=exp.ILike(this=prop.copy(), expression=like_pattern(v, prefix, suffix)),
                     expression=exp.Literal.string("\\"),
                 )
                 for v in values_of(value)

@@ -20,6 +20,7 @@ from magpie.errors import InvalidInput
 from magpie.query.breakdowns import BREAKDOWN_OTHER, Folded, breakdown_of, fold_other
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, check_size, parse_point, step, to_local, truncate, zone
+from magpie.query.entities import action_id_of
 from magpie.query.errors import ResultTooLarge
 from magpie.query.filters import field
 from magpie.query.limits import MAX_BUCKETS, MAX_POINTS
@@ -46,6 +47,7 @@ DEFAULT_TOTAL_INTERVALS = 7
 class RetentionEntity(_Model):
     id: str | int | None = "$pageview"
     type: Literal["events", "actions"] = "events"
+    kind: Literal["EventsNode", "ActionsNode"] | None = None
     name: str | None = None
     custom_name: str | None = None
     properties: Properties = None
@@ -278,12 +280,14 @@ def _template(starts: str, cumulative: bool) -> str:
 
 
 def _same_events(a: RetentionEntity, b: RetentionEntity) -> bool:
-    return (a.id, a.type, a.properties) == (b.id, b.type, b.properties)
+    return (a.id, a.type, a.kind, a.properties) == (b.id, b.type, b.kind, b.properties)
 
 
 def _node(entity: RetentionEntity, name: str) -> EventsNode:
-    if entity.type == "actions":
-        raise InvalidInput("actions are not supported yet: use an event", attr=name)
+    if entity.type == "actions" or entity.kind == "ActionsNode":
+        return EventsNode(
+            kind="ActionsNode", id=action_id_of(entity.id, name), properties=entity.properties
+        )
     event = None if entity.id is None else str(entity.id)
     return EventsNode(event=event, properties=entity.properties)
 

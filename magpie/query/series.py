@@ -1,6 +1,6 @@
 """Which events a series counts: shared by every insight kind built on series.
 
-A series is an event (or all events) with its own property filters, within a
+A series is an event, an action (or all events) with its own property filters, within a
 time window, under the query's filters and, when asked, without test
 accounts. The conditions are HogQL over ``events``, so they compile for any
 dialect.
@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, utc_bound
+from magpie.query.entities import node_events
 from magpie.query.filters import field, properties_condition
 from magpie.query.models import EventsNode, Properties
 
@@ -47,8 +48,9 @@ def series_filter(
     if bounded_below:
         start = utc_bound(since or period.utc_start, dialect)
         conditions.insert(0, exp.GTE(this=field("timestamp"), expression=start))
-    if node.event is not None:
-        conditions.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
+    events = node_events(node, context)
+    if events is not None:
+        conditions.append(events)
     for filters in (node.properties, properties):
         condition = properties_condition(filters, context.now_naive)
         if condition is not None:

@@ -19,6 +19,7 @@ from sqlglot import exp
 from magpie.errors import InvalidInput
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, window, zone
+from magpie.query.entities import Entity, entity_of
 from magpie.query.filters import field
 from magpie.query.models import CompareFilter, DateRange, EventsNode, Properties, _Model
 from magpie.query.periods import actor, actor_condition, period_count, period_index
@@ -142,7 +143,7 @@ def run_stickiness(query: StickinessQuery, context: QueryContext) -> dict[str, A
                 if 1 <= intervals <= buckets:
                     histogram[int(intervals) - 1] = int(actors)
             context.check_deadline()
-            item = _series(node, order, histogram, query, cumulative)
+            item = _series(node, entity_of(node, context), order, histogram, query, cumulative)
             if len(periods) > 1:
                 item["compare"] = True
                 item["compare_label"] = compare_label
@@ -151,19 +152,24 @@ def run_stickiness(query: StickinessQuery, context: QueryContext) -> dict[str, A
 
 
 def _series(
-    node: EventsNode, order: int, histogram: list[int], query: StickinessQuery, cumulative: bool
+    node: EventsNode,
+    entity: Entity,
+    order: int,
+    histogram: list[int],
+    query: StickinessQuery,
+    cumulative: bool,
 ) -> dict[str, Any]:
     data = [sum(histogram[i:]) for i in range(len(histogram))] if cumulative else histogram
     unit = query.interval
     suffix = " or more" if cumulative else ""
     labels = [f"{k} {unit}{'' if k == 1 else 's'}{suffix}" for k in range(1, len(data) + 1)]
-    name = node.event or "All events"
+    name = entity.name
     return {
         "action": {
             "order": order,
-            "type": "events",
+            "type": entity.type,
             "name": name,
-            "id": node.event,
+            "id": entity.id,
             "custom_name": node.custom_name,
         },
         "label": node.custom_name or name,

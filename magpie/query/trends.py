@@ -37,6 +37,7 @@ from magpie.query.dates import (
     window,
     zone,
 )
+from magpie.query.entities import ALL_EVENTS, Entity, entity_of
 from magpie.query.errors import ResultTooLarge
 from magpie.query.filters import field
 from magpie.query.formula import Formula, parse_formula
@@ -100,6 +101,7 @@ class _Series:
     node: EventsNode
     index: int
     values: dict[Any, dict[datetime, float]]
+    entity: Entity
 
 
 def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
@@ -127,7 +129,8 @@ def run_trends(query: TrendsQuery, context: QueryContext) -> dict[str, Any]:
     for compare_label, period in periods:
         computed = []
         for i, node in enumerate(query.series):
-            series = _Series(node, i, _series_values(query, node, period, context))
+            values = _series_values(query, node, period, context)
+            series = _Series(node, i, values, entity_of(node, context))
             points += len(series.values) * len(period.buckets())
             if points > MAX_POINTS:
                 raise ResultTooLarge(
@@ -301,26 +304,27 @@ def _active_users(
 # -- results -----------------------------------------------------------------------
 
 
-def _series_label(node: EventsNode) -> str:
-    return node.custom_name or node.name or node.event or "All events"
-
-
 def _result(
-    node: EventsNode, index: int, data: list[float], period: TimeWindow, breakdown_value: Any
+    node: EventsNode,
+    entity: Entity,
+    index: int,
+    data: list[float],
+    period: TimeWindow,
+    breakdown_value: Any,
 ) -> dict[str, Any]:
     # Whole numbers as integers, but only where JSON readers keep them exact.
     clean = [int(v) if float(v).is_integer() and abs(v) < 2**53 else v for v in data]
     item: dict[str, Any] = {
         "action": {
-            "id": node.event,
-            "type": "events",
+            "id": entity.id,
+            "type": entity.type,
             "order": index,
-            "name": node.event or "All events",
+            "name": entity.name,
             "custom_name": node.custom_name,
             "math": node.math,
             "math_property": node.math_property,
         },
-        "label": _series_label(node),
+        "label": node.custom_name or node.name or entity.name,
         "count": sum(clean),
         "data": clean,
         # One list per window, shared by every item (each is only serialised).
@@ -357,7 +361,7 @@ def _series_results(series: _Series, period: TimeWindow) -> list[dict[str, Any]]
         key=lambda kv: (kv[0] == BREAKDOWN_OTHER, -sum(kv[1].values()), str(kv[0])),
     )
     return [
-        _result(series.node, series.index, _data(values, period), period, key)
+        _result(series.node, series.entity, series.index, _data(values, period), period, key)
         for key, values in ordered
     ]
 
@@ -378,7 +382,7 @@ def _formula_results(
             for i in range(len(period.buckets()))
         ]
         node = EventsNode(event=None, custom_name=formula.text)
-        item = _result(node, 0, data, period, key)
+        item = _result(node, Entity(None, "events", ALL_EVENTS), 0, data, period, key)
         item["label"] = formula.text
         item["action"] = None
         results.append(item)

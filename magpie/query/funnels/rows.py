@@ -23,6 +23,7 @@ from magpie.errors import InvalidInput
 from magpie.query.breakdowns import Breakdown
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, utc_bound
+from magpie.query.entities import is_action, node_events, same_events
 from magpie.query.filters import field, hogql_expression, properties_condition, valid_group_index
 from magpie.query.funnels.matching import Event
 from magpie.query.funnels.models import FunnelsQuery
@@ -40,8 +41,9 @@ class ActorEvents:
 
 def node_condition(node: EventsNode, context: QueryContext) -> exp.Expr:
     parts: list[exp.Expr] = []
-    if node.event is not None:
-        parts.append(exp.EQ(this=field("event"), expression=exp.Literal.string(node.event)))
+    events = node_events(node, context)
+    if events is not None:
+        parts.append(exp.paren(events))
     condition = properties_condition(node.properties, context.now_naive)
     if condition is not None:
         parts.append(exp.paren(condition))
@@ -105,7 +107,7 @@ def actor_expression(query: FunnelsQuery) -> exp.Expr:
 def reads_every_event(query: FunnelsQuery) -> bool:
     """Strict funnels are broken by any event, and an all-events step matches any."""
     return query.funnelsFilter.funnelOrderType == "strict" or any(
-        s.event is None for s in query.series
+        s.event is None and not is_action(s) for s in query.series
     )
 
 
@@ -220,7 +222,7 @@ def check_exclusions(query: FunnelsQuery) -> None:
                 "an exclusion needs 0 <= funnelFromStep < funnelToStep <= the last step", attr=attr
             )
         for node in query.series[ex.funnelFromStep : ex.funnelToStep + 1]:
-            if node.event == ex.event and not node.properties and not ex.properties:
+            if same_events(node, ex) and not node.properties and not ex.properties:
                 raise InvalidInput(
                     "an exclusion cannot be the same event as a step it spans", attr=attr
                 )

@@ -14,6 +14,7 @@ from magpie.errors import InvalidInput
 from magpie.query.breakdowns import breakdown_of
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow, day_text, label, to_local, truncate
+from magpie.query.entities import entity_of
 from magpie.query.funnels import steps_sql
 from magpie.query.funnels.compute import (
     NULL_VALUE,
@@ -32,11 +33,12 @@ from magpie.query.funnels.rows import MICROS
 # -- steps ---------------------------------------------------------------------------
 
 
-def _step_name(query: FunnelsQuery, i: int) -> tuple[Any, str]:
+def _step_name(query: FunnelsQuery, i: int, context: QueryContext) -> tuple[Any, str, str]:
+    """The step's ``action_id``, ``name`` and ``type`` (``events`` or ``actions``)."""
     if query.funnelsFilter.funnelOrderType == "unordered":
-        return None, f"Completed {i + 1} step{'s' if i else ''}"
-    node = query.series[i]
-    return node.event, node.event or "All events"
+        return None, f"Completed {i + 1} step{'s' if i else ''}", "events"
+    entity = entity_of(query.series[i], context)
+    return entity.id, entity.name, entity.type
 
 
 def conversion_times(outcomes: Sequence[ActorOutcome], step: int) -> list[float]:
@@ -76,10 +78,12 @@ def _stats(computed: Computed, outcomes: Sequence[ActorOutcome]) -> StepStats:
     return stats
 
 
-def _steps(query: FunnelsQuery, stats: StepStats, value: Any, by: bool) -> list[dict[str, Any]]:
+def _steps(
+    query: FunnelsQuery, context: QueryContext, stats: StepStats, value: Any, by: bool
+) -> list[dict[str, Any]]:
     result = []
     for i, (count, average, middle) in enumerate(stats):
-        action_id, name = _step_name(query, i)
+        action_id, name, kind = _step_name(query, i, context)
         step: dict[str, Any] = {
             "action_id": action_id,
             "name": name,
@@ -87,7 +91,7 @@ def _steps(query: FunnelsQuery, stats: StepStats, value: Any, by: bool) -> list[
             "order": i,
             "people": [],
             "count": count,
-            "type": "events",
+            "type": kind,
             "average_conversion_time": average,
             "median_conversion_time": middle,
         }
@@ -117,9 +121,9 @@ def ranked(stats: dict[Any, StepStats]) -> list[Any]:
 def steps_view(query: FunnelsQuery, context: QueryContext) -> dict[str, Any]:
     stats = (_sql_stats if steps_sql.fits(query) else _matched_stats)(query, context)
     if query.breakdownFilter is None or query.breakdownFilter.breakdown is None:
-        results: Any = _steps(query, stats[None], None, False)
+        results: Any = _steps(query, context, stats[None], None, False)
     else:
-        results = [_steps(query, stats[v], v, True) for v in ranked(stats)]
+        results = [_steps(query, context, stats[v], v, True) for v in ranked(stats)]
     return {"results": results, "isUdf": False}
 
 
