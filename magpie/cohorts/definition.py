@@ -42,7 +42,7 @@ class CohortProperty(_Model):
     time_interval: TimeInterval | None = None
     explicit_datetime: str | None = None
     operator_value: int | None = Field(default=None, ge=0, le=10**9)
-    seq_event: str | None = None
+    seq_event: str | int | None = None  # an event name, or an action id
     seq_event_type: Literal["events", "actions"] | None = "events"
     seq_time_value: int | None = Field(default=None, ge=1, le=100_000)
     seq_time_interval: TimeInterval | None = None

@@ -37,7 +37,9 @@ class Engines:
     def run(self, engine: str, payload: dict[str, Any], now: datetime, project_id: int) -> Answer:
         project = self.ingest.magpie.projects.get(project_id)
         assert project is not None
-        context = QueryContext(project, self.runners[engine], now)
+        context = QueryContext(
+            project, self.runners[engine], now, actions=self.ingest.magpie.stores.actions
+        )
         try:
             return Answer(run_query(payload, context), None)
         except MagpieError as exc:

@@ -54,7 +54,7 @@ def actors_on_both(
     for engine, runner in engines.runners.items():
         project = engines.ingest.magpie.projects.get(project_id)
         assert project is not None
-        context = QueryContext(project, runner, now)
+        context = QueryContext(project, runner, now, actions=engines.ingest.magpie.stores.actions)
         names = _names(context)
         found[engine] = {names.get(actor, actor) for actor in find(context)}
     assert found["duckdb"] == found["clickhouse"]
