@@ -3,13 +3,15 @@ hand), and insights by action giving the answer of the same insight by event.
 
 The "shop" project (UTC), on 2 March 2026 unless said:
 
-    e1  $pageview    ada  https://shop.example/pricing?plan=pro   plan pro
-    e2  $pageview    bob  https://shop.example/Pricing
-    e3  $pageview    cy   https://shop.example/docs/100%_sure
-    e4  $autocapture ada  https://shop.example/pricing            <button.big.cta "Buy now"> in <div>
-    e5  $autocapture bob  https://shop.example/                   <a href=/signup?ref=nav 'Say "hi"'> in <nav>
-    e6  signed up    cy                                           plan free
-    e7  signed up    ada                                          plan pro
+    e1  $pageview    ada  /pricing?plan=pro   plan pro
+    e2  $pageview    bob  /Pricing
+    e3  $pageview    cy   /docs/100%_sure
+    e4  $autocapture ada  /pricing            <button.big.cta "Buy now"> in <div>
+    e5  $autocapture bob  /                   <a href=/signup?ref=nav 'Say "hi"'> in <nav>
+    e6  signed up    cy                       plan free
+    e7  signed up    ada                      plan pro
+
+(URLs on https://shop.example.)
     3 March: ada and cy view a page again (https://shop.example/pricing), bob signs up.
 """
 
@@ -31,6 +33,7 @@ from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 SITE = "https://shop.example"
+PRICING = f"{SITE}/pricing"
 PROJECT: dict[str, int] = {}
 DAYS = {"date_from": "2026-03-01", "date_to": "2026-03-04"}
 
