@@ -19,12 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from magpie.http.api.actions import ActionChanges, NewAction
 from magpie.http.api.boards import DashboardChanges, InsightChanges, NewDashboard, NewInsight
 from magpie.http.api.cohorts import CohortChanges, NewCohort
 from magpie.http.api.common import MAX_API_BODY, json_response
 from magpie.http.api.feature_flags import BlastRadiusRequest, FeatureFlagChanges, NewFeatureFlag
 from magpie.http.api.projects import ProjectChanges
 from magpie.http.api.users import NewUser
+from magpie.query.actions import ActionStep
 from magpie.query.kinds import KINDS
 
 Schema = dict[str, Any]
@@ -43,6 +45,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     NewFeatureFlag,
     FeatureFlagChanges,
     BlastRadiusRequest,
+    NewAction,
+    ActionChanges,
+    ActionStep,
 )
 BIGINT = 2**63 - 1
 STRING: Schema = {"type": "string"}
@@ -155,6 +160,9 @@ PERSON_UUID = Param("person_uuid", {"type": "string", "format": "uuid"}, "a pers
 KEY_ID = Param("key_id", STRING, "a personal API key's id", "path")
 INSIGHT_ID = Param(
     "insight_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "an insight's id", "path"
+)
+ACTION_ID = Param(
+    "action_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "an action's id", "path"
 )
 COHORT_ID = Param(
     "cohort_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a cohort's id", "path"
@@ -356,6 +364,27 @@ ANSWERS: dict[str, Schema] = {
             "deleted": {"type": "boolean"},
             "created_by": {"type": "null"},
             "created_at": TIME,
+        }
+    ),
+    "Action": obj(
+        {
+            "id": INTEGER,
+            "team_id": INTEGER,
+            "name": STRING,
+            "description": STRING,
+            "tags": {"type": "array", "items": STRING},
+            "steps": {"type": "array", "items": ref("ActionStep")},
+            "created_at": TIME,
+            "updated_at": TIME,
+            "created_by": {"type": "null"},
+            "deleted": {"type": "boolean"},
+            "is_calculating": {"type": "boolean"},
+            "last_calculated_at": nullable(TIME),
+            "post_to_slack": {"type": "boolean"},
+            "slack_message_format": STRING,
+            "is_action": {"type": "boolean"},
+            "bytecode_error": {"type": "null"},
+            "pinned_at": {"type": "null"},
         }
     ),
     "QueryResult": obj(
@@ -920,6 +949,55 @@ OPERATIONS: list[Operation] = [
             ("delete", "destroy", f"Delete a {thing.lower()}"),
         )
     ],
+    Operation(
+        "get",
+        "/api/projects/{project_id}/actions/",
+        "actions_list",
+        "The project's actions (not deleted), newest first",
+        "actions",
+        (PROJECT_ID, LIMIT, OFFSET),
+        response=page(ref("Action")),
+    ),
+    Operation(
+        "post",
+        "/api/projects/{project_id}/actions/",
+        "actions_create",
+        "Save an action: events matching any of its steps (steps with a CSS selector, or a"
+        " regex on an element's text or href, are refused: invalid_action_steps)",
+        "actions",
+        (PROJECT_ID,),
+        body=ref("NewAction"),
+        response=ref("Action"),
+        status=201,
+    ),
+    Operation(
+        "get",
+        "/api/projects/{project_id}/actions/{action_id}/",
+        "actions_retrieve",
+        "One action",
+        "actions",
+        (PROJECT_ID, ACTION_ID),
+        response=ref("Action"),
+    ),
+    Operation(
+        "patch",
+        "/api/projects/{project_id}/actions/{action_id}/",
+        "actions_partial_update",
+        "Change an action (deleted: true deletes it)",
+        "actions",
+        (PROJECT_ID, ACTION_ID),
+        body=ref("ActionChanges"),
+        response=ref("Action"),
+    ),
+    Operation(
+        "delete",
+        "/api/projects/{project_id}/actions/{action_id}/",
+        "actions_destroy",
+        "Delete an action (it is kept, marked deleted; queries naming it are refused)",
+        "actions",
+        (PROJECT_ID, ACTION_ID),
+        status=204,
+    ),
     Operation(
         "get",
         "/api/projects/{project_id}/cohorts/",
