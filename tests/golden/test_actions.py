@@ -27,8 +27,11 @@ from magpie.clock import FrozenClock
 from magpie.cohorts.service import CohortService
 from magpie.errors import MagpieError
 from magpie.query.actions import checked_steps
+from magpie.query.context import QueryContext
+from magpie.query.kinds import run_query
+from magpie.store.model import Action
 from tests.golden.conftest import Engines, engines_over
-from tests.golden.insights import at, on_both, send_at
+from tests.golden.insights import actors_page, at, on_both, send_at
 from tests.harness import Ingest
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
@@ -215,11 +218,8 @@ def test_retention_entities_by_action(engines: Engines) -> None:
 
 def test_stickiness_and_lifecycle_by_action(engines: Engines) -> None:
     action_id = _action(engines, "Signed up (sticky)", [{"event": "signed up"}])
-    for kind, extra in (
-        ("StickinessQuery", {}),
-        ("LifecycleQuery", {}),
-    ):
-        query = {"kind": kind, "dateRange": DAYS, "interval": "day", **extra}
+    for kind in ("StickinessQuery", "LifecycleQuery"):
+        query = {"kind": kind, "dateRange": DAYS, "interval": "day"}
         by_action = on_both(
             engines, {**query, "series": [_by_action(action_id)]}, NOW, PROJECT["shop"]
         )["results"]
@@ -323,3 +323,37 @@ def test_an_unknown_or_deleted_action_is_refused(engines: Engines) -> None:
         with pytest.raises(MagpieError) as refused:
             service.create(PROJECT["shop"], "bad", "", filters)
         assert (refused.value.status, refused.value.code) == (400, "unknown_action")
+
+
+def test_actors_behind_a_number_by_action(engines: Engines) -> None:
+    action_id = _action(engines, "Signed up (actors)", [{"event": "signed up"}])
+    for series in (_by_action(action_id), {"kind": "EventsNode", "event": "signed up"}):
+        insight = {"kind": "TrendsQuery", "series": [series], "dateRange": DAYS}
+        assert actors_page(engines, insight, NOW, PROJECT["shop"], day="2026-03-02") == [
+            "ada",
+            "cy",
+        ]
+
+
+class CountingActions:
+    """The action store, counting what a query reads of it."""
+
+    def __init__(self, engines: Engines) -> None:
+        self._store = engines.ingest.magpie.stores.actions
+        self.reads: list[int] = []
+
+    def get(self, project_id: int, action_id: int) -> Action | None:
+        self.reads.append(action_id)
+        return self._store.get(project_id, action_id)
+
+
+def test_a_query_reads_each_action_it_names_once(engines: Engines) -> None:
+    first = _action(engines, "Once A", [{"event": "signed up"}])
+    second = _action(engines, "Once B", [{"event": "$pageview"}])
+    project = engines.ingest.magpie.projects.get(PROJECT["shop"])
+    assert project is not None
+    source = CountingActions(engines)
+    context = QueryContext(project, engines.runners["duckdb"], NOW, actions=source)
+    series = [_by_action(first), _by_action(second), _by_action(first, math="dau")]
+    run_query({"kind": "TrendsQuery", "series": series, "dateRange": DAYS}, context)
+    assert sorted(source.reads) == [first, second]

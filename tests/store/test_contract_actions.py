@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from magpie.clock import utc_naive
 from tests.store.conftest import T0, Backend
 
-STEPS = [
+STEPS: list[dict[str, Any]] = [
     {"event": "$pageview", "url": "/pricing", "url_matching": "contains"},
     {"event": "signed up", "properties": [{"key": "plan", "value": "pro", "type": "event"}]},
 ]
