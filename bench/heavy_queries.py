@@ -225,7 +225,8 @@ def report(result: Run) -> str:
             f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/heavy_queries.py`: "
             f"{result.events:,} events stored, {RATE:,} events/s of capture offered for "
             f"{result.seconds:.0f} s alone and again while {QUERY_CLIENTS} clients send heavy "
-            "queries back to back. Latency is from when each request was due.",
+            "queries back to back (at nice 19: they stand for users on other machines)."
+            " Latency is from when each request was due.",
             "",
             *table(("capture", "p50 (ms)", "p99 (ms)", "max (ms)", "failures"), capture_rows),
             "",
