@@ -18,7 +18,8 @@ from magpie.errors import FlagKeyTaken, InvalidInput, NotFound
 from magpie.flags.blast_radius import blast_radius
 from magpie.flags.cohorts import CohortMembership
 from magpie.flags.definitions import FlagDefinitions
-from magpie.flags.filters import check_filters, check_key
+from magpie.flags.filters import KEY_PATTERN, check_filters, check_key
+from magpie.flags.remote_config import remote_config_payload
 from magpie.flags.usage import flag_usage
 from magpie.http.api.common import (
     ApiContext,
@@ -175,6 +176,23 @@ def feature_flag_routes(
             raise NotFound(f"no feature flag {flag_id}")
         return found
 
+    def by_key_or_id(project_id: int, key_or_id: str) -> FeatureFlag:
+        """A live flag named by its key, or else by its id (keys may be all digits,
+        so a key that exists wins over an id)."""
+        if KEY_PATTERN.match(key_or_id):
+            for found in store.list(project_id):
+                if found.key == key_or_id:
+                    return found
+            if key_or_id.isdigit() and int(key_or_id) < 2**63:  # a BIGINT id
+                return live(project_id, int(key_or_id))
+        raise NotFound(f"no feature flag {key_or_id[:400]!r}")
+
+    def remote_config(request: Request, body: Any) -> Response:
+        """The flag's configuration (its "true" payload) as JSON; null when none."""
+        project = context.project(request)
+        flag = by_key_or_id(project.id, request.path_params["flag_id"])
+        return json_response(remote_config_payload(flag))
+
     def flag(request: Request, body: Any) -> Response:
         project = context.project(request)
         flag_id = request.path_params["flag_id"]
@@ -258,7 +276,7 @@ def feature_flag_routes(
         )
         return json_response({"users_affected": found.affected, "total_users": found.total})
 
-    base = "/api/projects/{project_id:int}/feature_flags"
+    base = "/api/projects/{project_id:project}/feature_flags"
     return [
         Route(
             f"{base}/",
@@ -280,6 +298,15 @@ def feature_flag_routes(
             api_endpoint(context, flag, scope="feature_flag"),
             methods=["GET", "PATCH", "DELETE"],
         ),
+        # posthog-python asks without the trailing slash.
+        *[
+            Route(
+                f"{base}/{{flag_id}}/remote_config{slash}",
+                api_endpoint(context, remote_config, scope="feature_flag:read"),
+                methods=["GET"],
+            )
+            for slash in ("", "/")
+        ],
         Route(
             f"{base}/{{flag_id:int}}/usage/",
             api_endpoint(context, usage, scope="feature_flag"),
