@@ -48,6 +48,7 @@ class NewFeatureFlag(BaseModel):
     filters: dict[str, Any] = Field(default_factory=lambda: {"groups": []})
     active: StrictBool = True
     ensure_experience_continuity: StrictBool = False
+    is_remote_configuration: StrictBool = False
 
 
 class FeatureFlagChanges(BaseModel):
@@ -57,6 +58,7 @@ class FeatureFlagChanges(BaseModel):
     filters: dict[str, Any] | None = None
     active: StrictBool | None = None
     ensure_experience_continuity: StrictBool | None = None
+    is_remote_configuration: StrictBool | None = None
     deleted: StrictBool | None = None
 
 
@@ -89,6 +91,7 @@ def public_flag(flag: FeatureFlag) -> dict[str, Any]:
         "active": flag.active,
         "deleted": flag.deleted,
         "ensure_experience_continuity": flag.ensure_experience_continuity,
+        "is_remote_configuration": flag.is_remote_configuration,
         "version": flag.version,
         "created_at": utc_text(flag.created_at),
         "updated_at": utc_text(flag.updated_at),
@@ -146,6 +149,7 @@ def feature_flag_routes(
                     filters=filters,
                     active=new.active,
                     ensure_experience_continuity=new.ensure_experience_continuity,
+                    is_remote_configuration=new.is_remote_configuration,
                     changed_by=author(context, request),
                 )
             except ValueError as exc:
