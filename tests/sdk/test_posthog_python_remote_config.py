@@ -250,3 +250,31 @@ def test_current_project_from_the_token_or_the_key(live_server: LiveServer, sdk_
         )
         assert by_id.status_code == 404
     assert sdk_for(key_b).get_remote_config_payload("shared-key") is None
+
+
+def test_is_remote_configuration_is_kept_and_changed(live_server: LiveServer) -> None:
+    base = f"/api/projects/{live_server.project_id}/feature_flags/"
+    with live_server.api() as api:
+        made = api.post(
+            base,
+            json={
+                "key": "feature-config",
+                "is_remote_configuration": True,
+                "filters": {**REMOTE_CONFIG, "payloads": {"true": '{"on": true}'}},
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["is_remote_configuration"] is True
+        plain = api.post(base, json={"key": "plain"}).json()
+        assert plain["is_remote_configuration"] is False
+
+        flag_id = made.json()["id"]
+        changed = api.patch(f"{base}{flag_id}/", json={"is_remote_configuration": False})
+        assert changed.status_code == 200
+        assert changed.json()["is_remote_configuration"] is False
+        assert api.get(f"{base}{flag_id}/").json()["is_remote_configuration"] is False
+        refused = api.patch(f"{base}{flag_id}/", json={"is_remote_configuration": "yes"})
+        assert refused.status_code == 400
+        assert refused.json()["attr"] == "is_remote_configuration"
+    # The payload is served whether or not the flag says it is a remote config.
+    assert remote_config(live_server, "feature-config").json() == {"on": True}
