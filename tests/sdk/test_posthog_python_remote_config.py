@@ -222,6 +222,13 @@ def test_current_project_from_the_token_or_the_key(live_server: LiveServer, sdk_
         by_token = owner.get("/api/projects/@current/", params={"token": b["api_token"]})
         assert by_token.status_code == 200
         assert by_token.json()["id"] == b["id"]
+        # It is the project as it is now, not as it was when the token was first seen.
+        renamed = owner.patch(
+            "/api/projects/@current/", params={"token": b["api_token"]}, json={"name": "B2"}
+        )
+        assert renamed.status_code == 200, renamed.text
+        again = owner.get("/api/projects/@current/", params={"token": b["api_token"]})
+        assert again.json()["name"] == "B2"
 
     assert sdk_for(owner_key).get_remote_config_payload("shared-key") == {"of": "a"}
     assert sdk_for(owner_key, token=b["api_token"]).get_remote_config_payload("shared-key") == {

@@ -241,11 +241,13 @@ class ApiContext:
         the only project the key reaches."""
         token = text_param(request, "token")
         if token is not None:
-            project = self._tokens.resolve(token)
+            project_id = self._tokens.project_id(token)
             # Not reachable answers as unknown: a token must not reveal its project.
-            if project is None or not key.reaches(project.id):
+            if project_id is None or not key.reaches(project_id):
                 raise NotFound("no project with this token that this key can reach")
-            return project
+            # Read as for a numeric id: the directory's copy of the project is
+            # kept for routing events and does not follow changes to its settings.
+            return self._reachable(key, project_id)
         if key.reaches_every_project:
             candidates = [p.id for p in self._projects.all()]
         else:
