@@ -26,7 +26,7 @@ def query_routes(context: ApiContext, runner: QueryRunner, clock: Clock) -> list
 
     return [
         Route(
-            "/api/projects/{project_id:int}/query/",
+            "/api/projects/{project_id:project}/query/",
             api_endpoint(context, query, scope="query:read"),
             methods=["POST"],
         )
