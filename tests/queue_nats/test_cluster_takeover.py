@@ -161,8 +161,7 @@ def test_a_worker_killed_mid_stream_is_taken_over_and_nothing_is_lost_or_doubled
         # held, before anything is sent: a fair share is reached claim by claim.
         wait_for(
             lambda: (
-                len(set(cluster.lease_owners().values())) == 2
-                and len(cluster.lease_owners()) == 16
+                len(set(cluster.lease_owners().values())) == 2 and len(cluster.lease_owners()) == 16
             ),
             "every partition held, shared by both workers",
         )
