@@ -340,6 +340,7 @@ def create_app(magpie: Magpie) -> Starlette:
         trusted_proxies=magpie.settings.trusted_proxies,
         failures=failures,
         sessions=magpie.sessions,
+        tokens=magpie.tokens,
     )
     ui = UiContext(
         magpie.stores.users,

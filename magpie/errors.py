@@ -148,6 +148,12 @@ class InvalidInput(MagpieError):
     status, code, type = 400, "invalid_input", "validation_error"
 
 
+class CurrentProjectUnknown(InvalidInput):
+    """``@current`` in a path, but neither a token nor the key picks one project."""
+
+    code = "current_project_unknown"
+
+
 class MethodNotAllowed(MagpieError):
     status, code, type = 405, "method_not_allowed", "invalid_request"
 

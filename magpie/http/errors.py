@@ -9,13 +9,13 @@ goes to the log).
 
 from __future__ import annotations
 
-from starlette.convertors import IntegerConvertor, register_url_convertor
+from starlette.convertors import Convertor, IntegerConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from magpie.errors import MagpieError, as_outage
-from magpie.http.api.common import error_response, json_response
+from magpie.http.api.common import CURRENT_PROJECT, error_response, json_response
 
 # Ids are BIGINTs in the stores: at most 19 digits.
 MAX_ID_DIGITS = 19
@@ -33,9 +33,24 @@ class StoreIdConvertor(IntegerConvertor):
     regex = f"[0-9]{{1,{MAX_ID_DIGITS}}}"
 
 
+class ProjectIdConvertor(Convertor[int | str]):
+    """``{project_id:project}``: a project's store id, or ``@current``, which the
+    API resolves from the request (``ApiContext``) as PostHog's SDKs expect."""
+
+    regex = f"{StoreIdConvertor.regex}|{CURRENT_PROJECT}"
+
+    def convert(self, value: str) -> int | str:
+        return value if value == CURRENT_PROJECT else int(value)
+
+    def to_string(self, value: int | str) -> str:
+        return str(value)
+
+
 def install_id_convertor() -> None:
-    """Make ``:int`` in route paths a store id. Call before building routes."""
+    """Make ``:int`` in route paths a store id, and ``:project`` a project id or
+    ``@current``. Call before building routes."""
     register_url_convertor("int", StoreIdConvertor())
+    register_url_convertor("project", ProjectIdConvertor())
 
 
 def _shown(path: str) -> str:

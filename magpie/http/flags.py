@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 import uuid
@@ -100,7 +101,7 @@ def flags_routes(
         # Otherwise off the event loop: the server's API and health checks share it.
         kept = kept_answer()
         project, flags, errors = kept if kept is not None else await asyncio.to_thread(answer)
-        context = FlagsContext(str(uuid.uuid4()), int(time.time() * 1000), errors)
+        context = FlagsContext(_request_id(), int(time.time() * 1000), errors)
         rendered = render(endpoint, version, flags, context)
         if endpoint == "decide" or request.query_params.get("config") == "true":
             rendered = {
@@ -195,6 +196,13 @@ def _version(request: Request) -> int | None:
     if not _VERSION.fullmatch(raw):
         raise InvalidInput("v must be a response version such as 2 or 4", attr="v")
     return int(raw)
+
+
+def _request_id() -> str:
+    """A version-4 UUID naming the response. Not from ``uuid.uuid4()``: its
+    ``os.urandom`` releases the GIL on the event loop, which then waits for the
+    ingest threads to hand it back; an id needs no cryptographic randomness."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def _json(body: object, request: Request) -> Response:

@@ -465,6 +465,7 @@ class FeatureFlagStore(Protocol):
         active: bool,
         ensure_experience_continuity: bool,
         changed_by: str | None,
+        is_remote_configuration: bool = False,
     ) -> FeatureFlag:
         """Version 1 of a new flag; ``ValueError`` when a flag that is not deleted has the key."""
         ...
@@ -480,8 +481,9 @@ class FeatureFlagStore(Protocol):
     def update(
         self, project_id: int, flag_id: int, changed_by: str | None, **changes: Any
     ) -> FeatureFlag | None:
-        """Change ``key``, ``name``, ``filters``, ``active`` or ``ensure_experience_continuity``
-        as a new version; ``ValueError`` when the new key is taken."""
+        """Change ``key``, ``name``, ``filters``, ``active``, ``ensure_experience_continuity``
+        or ``is_remote_configuration`` as a new version; ``ValueError`` when the new key
+        is taken."""
         ...
 
     def delete(self, project_id: int, flag_id: int, changed_by: str | None) -> bool:

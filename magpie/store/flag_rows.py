@@ -8,10 +8,17 @@ from typing import Any
 
 from magpie.store.model import FeatureFlag
 
-EDITABLE = ("key", "name", "filters", "active", "ensure_experience_continuity")
+EDITABLE = (
+    "key",
+    "name",
+    "filters",
+    "active",
+    "ensure_experience_continuity",
+    "is_remote_configuration",
+)
 COLUMNS = (
     "id, project_id, key, name, filters, active, ensure_experience_continuity, version,"
-    " created_at, updated_at, created_by, deleted"
+    " created_at, updated_at, created_by, deleted, is_remote_configuration"
 )
 
 
@@ -29,6 +36,7 @@ def flag_from_row(row: Any, filters: dict[str, Any]) -> FeatureFlag:
         updated,
         by,
         deleted,
+        remote_configuration,
     ) = row
     return FeatureFlag(
         id=flag_id,
@@ -43,6 +51,8 @@ def flag_from_row(row: Any, filters: dict[str, Any]) -> FeatureFlag:
         updated_at=updated,
         created_by=by,
         deleted=deleted,
+        # DuckDB cannot add a NOT NULL column: its column may hold NULL.
+        is_remote_configuration=bool(remote_configuration),
     )
 
 

@@ -321,6 +321,8 @@ class FeatureFlag:
     updated_at: datetime
     created_by: str | None = None
     deleted: bool = False
+    # PostHog's remote-config flag: it serves its "true" payload as a configuration.
+    is_remote_configuration: bool = False
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,9 @@ def declared_scope(route: Route, method: str) -> str:
 ROUTE_QUERIES = {
     "/api/feature_flag/local_evaluation/": "?token={token}",
     # The groups routes need a group type, and one of B's groups and properties.
-    "/api/projects/{project_id:int}/groups/": "?group_type_index=0",
-    "/api/projects/{project_id:int}/groups/find/": "?group_type_index=0&group_key=b-co",
-    "/api/projects/{project_id:int}/groups/property_values/": "?group_type_index=0&key=plan",
+    "/api/projects/{project_id:project}/groups/": "?group_type_index=0",
+    "/api/projects/{project_id:project}/groups/find/": "?group_type_index=0&group_key=b-co",
+    "/api/projects/{project_id:project}/groups/property_values/": "?group_type_index=0&key=plan",
 }
 
 
@@ -164,20 +164,20 @@ def route_url(route: Route, **values: object) -> str:
 # before the handler let them through, and change nothing.
 HARMLESS_BODIES: dict[tuple[str, str], Any] = {
     ("/api/projects/", "POST"): {"name": ""},
-    ("/api/projects/{project_id:int}/", "PATCH"): {"week_start_day": 5},
-    ("/api/projects/{project_id:int}/query/", "POST"): {},
-    ("/api/projects/{project_id:int}/billing/quota/", "PUT"): {"max_events": "lots"},
+    ("/api/projects/{project_id:project}/", "PATCH"): {"week_start_day": 5},
+    ("/api/projects/{project_id:project}/query/", "POST"): {},
+    ("/api/projects/{project_id:project}/billing/quota/", "PUT"): {"max_events": "lots"},
     ("/api/billing/pricing/", "PUT"): {"tiers": [{"up_to": 5}]},
     ("/api/personal_api_keys/", "POST"): {"label": "", "scopes": ["*"]},
-    ("/api/projects/{project_id:int}/insights/", "POST"): {"name": "no query"},
-    ("/api/projects/{project_id:int}/insights/{insight_id:int}/", "PATCH"): {"query": 5},
-    ("/api/projects/{project_id:int}/dashboards/", "POST"): {"name": ""},
-    ("/api/projects/{project_id:int}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": ""},
+    ("/api/projects/{project_id:project}/insights/", "POST"): {"name": "no query"},
+    ("/api/projects/{project_id:project}/insights/{insight_id:int}/", "PATCH"): {"query": 5},
+    ("/api/projects/{project_id:project}/dashboards/", "POST"): {"name": ""},
+    ("/api/projects/{project_id:project}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": ""},
     ("/api/users/", "POST"): {"email": "", "password": ""},
-    ("/api/projects/{project_id:int}/cohorts/", "POST"): {"filters": "everyone"},
-    ("/api/projects/{project_id:int}/cohorts/{cohort_id:int}/", "PATCH"): {"name": 5},
-    ("/api/projects/{project_id:int}/feature_flags/", "POST"): {"key": ""},
-    ("/api/projects/{project_id:int}/feature_flags/{flag_id:int}/", "PATCH"): {"key": ""},
+    ("/api/projects/{project_id:project}/cohorts/", "POST"): {"filters": "everyone"},
+    ("/api/projects/{project_id:project}/cohorts/{cohort_id:int}/", "PATCH"): {"name": 5},
+    ("/api/projects/{project_id:project}/feature_flags/", "POST"): {"key": ""},
+    ("/api/projects/{project_id:project}/feature_flags/{flag_id:int}/", "PATCH"): {"key": ""},
 }
 
 

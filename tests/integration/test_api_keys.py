@@ -256,7 +256,8 @@ def test_keys_from_before_scopes_keep_every_scope_on_every_project(
         )
         # In SQL: today's project store reads columns that later migrations add.
         old.db.cursor().execute(
-            "INSERT INTO projects (name, api_token, created_at) VALUES ('first', 'phc_first', now())"
+            "INSERT INTO projects (name, api_token, created_at)"
+            " VALUES ('first', 'phc_first', now())"
         )
         old.close()
     with duckdb.connect(str(data / "magpie.duckdb")) as con:

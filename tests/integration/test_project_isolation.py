@@ -44,14 +44,14 @@ OUTSIDE_PROJECTS = {
 
 # What A's key tries on B's project through the routes that take a body.
 ATTEMPTS = {
-    ("/api/projects/{project_id:int}/", "PATCH"): {"name": "renamed by A"},
-    ("/api/projects/{project_id:int}/billing/quota/", "PUT"): {"max_events": 1},
-    ("/api/projects/{project_id:int}/query/", "POST"): {
+    ("/api/projects/{project_id:project}/", "PATCH"): {"name": "renamed by A"},
+    ("/api/projects/{project_id:project}/billing/quota/", "PUT"): {"max_events": 1},
+    ("/api/projects/{project_id:project}/query/", "POST"): {
         "query": {"kind": "HogQLQuery", "query": "SELECT * FROM events"}
     },
-    ("/api/projects/{project_id:int}/insights/{insight_id:int}/", "PATCH"): {"name": "A's"},
-    ("/api/projects/{project_id:int}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": "A's"},
-    ("/api/projects/{project_id:int}/insights/", "POST"): {"query": {"kind": "TrendsQuery"}},
+    ("/api/projects/{project_id:project}/insights/{insight_id:int}/", "PATCH"): {"name": "A's"},
+    ("/api/projects/{project_id:project}/dashboards/{dashboard_id:int}/", "PATCH"): {"name": "A's"},
+    ("/api/projects/{project_id:project}/insights/", "POST"): {"query": {"kind": "TrendsQuery"}},
 }
 
 
@@ -92,7 +92,7 @@ def test_every_project_route_answers_404_to_another_projects_key(tenants: Tenant
                 own = b.get(url)
                 assert own.status_code == 200, (url, own.text)
             checked.append((method, route.path))
-    assert ("PATCH", "/api/projects/{project_id:int}/") in checked
+    assert ("PATCH", "/api/projects/{project_id:project}/") in checked
     with tenants.owner() as owner:
         assert owner.get(f"/api/projects/{tenants.b}/").json() == before
         assert owner.get(f"/api/projects/{tenants.b}/billing/quota/").json() == quota_before

@@ -116,6 +116,7 @@ def test_every_change_is_a_version_with_who_and_when(world: World) -> None:
         "filters": FILTERS,
         "active": True,
         "ensure_experience_continuity": False,
+        "is_remote_configuration": False,
         "deleted": False,
     }
     assert (versions[1].state["key"], versions[1].state["active"]) == ("beta-2", False)
@@ -123,6 +124,17 @@ def test_every_change_is_a_version_with_who_and_when(world: World) -> None:
     assert versions[1].changed_at == changed.updated_at
     # the old key was given up by the rename
     assert new(world).key == "beta"
+
+
+def test_a_flag_is_a_remote_configuration_when_made_or_changed_so(world: World) -> None:
+    assert not new(world).is_remote_configuration
+    made = new(world, "config", is_remote_configuration=True)
+    assert made.is_remote_configuration
+    assert flags(world).get(world.project, made.id) == made
+    changed = flags(world).update(world.project, made.id, "bob", is_remote_configuration=False)
+    assert changed is not None and not changed.is_remote_configuration
+    versions = flags(world).versions(world.project, made.id)
+    assert [v.state["is_remote_configuration"] for v in versions] == [True, False]
 
 
 def test_the_revision_grows_with_every_change(world: World) -> None:

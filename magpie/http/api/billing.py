@@ -47,7 +47,7 @@ def billing_routes(context: ApiContext, billing: BillingService) -> list[Route]:
             return json_response(billing.set_pricing(body).to_json())
         return json_response(billing.pricing().to_json())
 
-    base = "/api/projects/{project_id:int}/billing"
+    base = "/api/projects/{project_id:project}/billing"
     return [
         Route(f"{base}/usage/", api_endpoint(context, usage, scope="billing:read")),
         Route(

@@ -211,7 +211,7 @@ def board_routes(
                     dashboards.remove_tile(project.id, dashboard_id, tile_id=tile.id)
         return json_response(public_dashboard(_dashboard(dashboards, project.id, dashboard_id)))
 
-    base = "/api/projects/{project_id:int}"
+    base = "/api/projects/{project_id:project}"
     return [
         Route(
             f"{base}/insights/",

@@ -226,7 +226,7 @@ def cohort_routes(
             {"results": results, "next": next_page(request, len(found), limit, offset)}
         )
 
-    base = "/api/projects/{project_id:int}/cohorts"
+    base = "/api/projects/{project_id:project}/cohorts"
     return [
         Route(
             f"{base}/", api_endpoint(context, cohort_list, scope="cohort"), methods=["GET", "POST"]

@@ -22,6 +22,7 @@ from magpie.accounts import LoggedIn, SessionAuthority
 from magpie.capture.timestamps import parse_timestamp
 from magpie.clock import Clock, utc_naive
 from magpie.errors import (
+    CurrentProjectUnknown,
     InvalidInput,
     MagpieError,
     NotAuthenticated,
@@ -36,6 +37,7 @@ from magpie.http.throttle import FailureLimiter
 from magpie.store.base import ApiKeyStore, ProjectStore
 from magpie.store.model import ApiKey, Project
 from magpie.store.state import MAX_GROUP_TYPES
+from magpie.store.tokens import TokenDirectory
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -51,6 +53,9 @@ MAX_API_BODY = 10 * 1024 * 1024
 _READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_COOKIE = "magpie_session"
 CSRF_HEADER = "x-csrftoken"  # the header Django and PostHog's front end send
+# A project id in a path that names "the project this request is about"
+# (posthog-python's remote config asks /api/projects/@current/...).
+CURRENT_PROJECT = "@current"
 
 
 @dataclass(frozen=True)
@@ -114,8 +119,10 @@ class ApiContext:
         trusted_proxies: Sequence[Network] = (),
         failures: FailureLimiter | None = None,
         sessions: SessionAuthority | None = None,
+        tokens: TokenDirectory | None = None,
     ) -> None:
         self._api_keys = api_keys
+        self._tokens = tokens or TokenDirectory(projects)
         self._sessions = sessions
         self._projects = projects
         self._clock = clock
@@ -193,7 +200,7 @@ class ApiContext:
         key = self.key(request)
         raw = request.path_params.get("project_id")
         if raw is not None:
-            request.state.project = self._reachable(key, raw)
+            request.state.project = self._path_project(request, key, raw)
         if access.server_wide and not key.reaches_every_project:
             raise PermissionDenied(
                 "this key reaches only some projects; this needs a key that reaches every project"
@@ -214,7 +221,7 @@ class ApiContext:
         project = getattr(request.state, "project", None)
         if isinstance(project, Project):
             return project
-        return self._reachable(self.key(request), request.path_params.get("project_id"))
+        return self._path_project(request, self.key(request), request.path_params.get("project_id"))
 
     def forget(self, key_id: str) -> None:
         """Stop accepting a revoked key at once."""
@@ -222,6 +229,36 @@ class ApiContext:
             self._generation += 1
             self._valid_keys = {v: k for v, k in self._valid_keys.items() if k.id != key_id}
             self._last_used.pop(key_id, None)
+
+    def _path_project(self, request: Request, key: ApiKey, raw: object) -> Project:
+        if raw == CURRENT_PROJECT:
+            return self._current(request, key)
+        return self._reachable(key, raw)
+
+    def _current(self, request: Request, key: ApiKey) -> Project:
+        """``@current``: the project of ``?token=`` when it is sent (PostHog's SDKs
+        send it so that a key reaching several projects still names one), else
+        the only project the key reaches."""
+        token = text_param(request, "token")
+        if token is not None:
+            project_id = self._tokens.project_id(token)
+            # Not reachable answers as unknown: a token must not reveal its project.
+            if project_id is None or not key.reaches(project_id):
+                raise NotFound("no project with this token that this key can reach")
+            # Read as for a numeric id: the directory's copy of the project is
+            # kept for routing events and does not follow changes to its settings.
+            return self._reachable(key, project_id)
+        if key.reaches_every_project:
+            candidates = [p.id for p in self._projects.all()]
+        else:
+            candidates = list(dict.fromkeys(key.scoped_teams))
+        if len(candidates) == 1:
+            return self._reachable(key, candidates[0])
+        raise CurrentProjectUnknown(
+            f"@current names no single project: this key reaches {len(candidates)};"
+            " send the project's token as ?token=phc_... or use its id",
+            attr="token",
+        )
 
     def _reachable(self, key: ApiKey, raw: object) -> Project:
         # A project the key does not reach answers exactly as one that does

@@ -52,7 +52,7 @@ def event_routes(context: ApiContext, reader: EventReader) -> list[Route]:
 
     return [
         Route(
-            "/api/projects/{project_id:int}/events/",
+            "/api/projects/{project_id:project}/events/",
             api_endpoint(context, events, scope="event:read"),
         )
     ]

@@ -18,7 +18,8 @@ from magpie.errors import FlagKeyTaken, InvalidInput, NotFound
 from magpie.flags.blast_radius import blast_radius
 from magpie.flags.cohorts import CohortMembership
 from magpie.flags.definitions import FlagDefinitions
-from magpie.flags.filters import check_filters, check_key
+from magpie.flags.filters import KEY_PATTERN, check_filters, check_key
+from magpie.flags.remote_config import remote_config_payload
 from magpie.flags.usage import flag_usage
 from magpie.http.api.common import (
     ApiContext,
@@ -47,6 +48,7 @@ class NewFeatureFlag(BaseModel):
     filters: dict[str, Any] = Field(default_factory=lambda: {"groups": []})
     active: StrictBool = True
     ensure_experience_continuity: StrictBool = False
+    is_remote_configuration: StrictBool = False
 
 
 class FeatureFlagChanges(BaseModel):
@@ -56,6 +58,7 @@ class FeatureFlagChanges(BaseModel):
     filters: dict[str, Any] | None = None
     active: StrictBool | None = None
     ensure_experience_continuity: StrictBool | None = None
+    is_remote_configuration: StrictBool | None = None
     deleted: StrictBool | None = None
 
 
@@ -88,6 +91,7 @@ def public_flag(flag: FeatureFlag) -> dict[str, Any]:
         "active": flag.active,
         "deleted": flag.deleted,
         "ensure_experience_continuity": flag.ensure_experience_continuity,
+        "is_remote_configuration": flag.is_remote_configuration,
         "version": flag.version,
         "created_at": utc_text(flag.created_at),
         "updated_at": utc_text(flag.updated_at),
@@ -145,6 +149,7 @@ def feature_flag_routes(
                     filters=filters,
                     active=new.active,
                     ensure_experience_continuity=new.ensure_experience_continuity,
+                    is_remote_configuration=new.is_remote_configuration,
                     changed_by=author(context, request),
                 )
             except ValueError as exc:
@@ -174,6 +179,23 @@ def feature_flag_routes(
         if found is None or found.deleted:
             raise NotFound(f"no feature flag {flag_id}")
         return found
+
+    def by_key_or_id(project_id: int, key_or_id: str) -> FeatureFlag:
+        """A live flag named by its key, or else by its id (keys may be all digits,
+        so a key that exists wins over an id)."""
+        if KEY_PATTERN.match(key_or_id):
+            for found in store.list(project_id):
+                if found.key == key_or_id:
+                    return found
+            if key_or_id.isdigit() and int(key_or_id) < 2**63:  # a BIGINT id
+                return live(project_id, int(key_or_id))
+        raise NotFound(f"no feature flag {key_or_id[:400]!r}")
+
+    def remote_config(request: Request, body: Any) -> Response:
+        """The flag's configuration (its "true" payload) as JSON; null when none."""
+        project = context.project(request)
+        flag = by_key_or_id(project.id, request.path_params["flag_id"])
+        return json_response(remote_config_payload(flag))
 
     def flag(request: Request, body: Any) -> Response:
         project = context.project(request)
@@ -258,7 +280,7 @@ def feature_flag_routes(
         )
         return json_response({"users_affected": found.affected, "total_users": found.total})
 
-    base = "/api/projects/{project_id:int}/feature_flags"
+    base = "/api/projects/{project_id:project}/feature_flags"
     return [
         Route(
             f"{base}/",
@@ -280,6 +302,15 @@ def feature_flag_routes(
             api_endpoint(context, flag, scope="feature_flag"),
             methods=["GET", "PATCH", "DELETE"],
         ),
+        # posthog-python asks without the trailing slash.
+        *[
+            Route(
+                f"{base}/{{flag_id}}/remote_config{slash}",
+                api_endpoint(context, remote_config, scope="feature_flag:read"),
+                methods=["GET"],
+            )
+            for slash in ("", "/")
+        ],
         Route(
             f"{base}/{{flag_id:int}}/usage/",
             api_endpoint(context, usage, scope="feature_flag"),

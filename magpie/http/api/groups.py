@@ -98,7 +98,7 @@ def group_routes(context: ApiContext, reader: GroupReader) -> list[Route]:
         )
         return json_response({"results": [_count(v) for v in values], "refreshing": False})
 
-    base = "/api/projects/{project_id:int}"
+    base = "/api/projects/{project_id:project}"
 
     def read(path: str, handler: SyncHandler) -> Route:
         return Route(f"{base}/{path}", api_endpoint(context, handler, scope="group:read"))

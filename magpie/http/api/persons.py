@@ -70,7 +70,7 @@ def person_routes(context: ApiContext, reader: PersonReader) -> list[Route]:
             {"results": results, "next": next_page(request, len(results), limit, offset)}
         )
 
-    base = "/api/projects/{project_id:int}"
+    base = "/api/projects/{project_id:project}"
     return [
         Route(f"{base}/persons/", api_endpoint(context, persons, scope="person:read")),
         Route(

@@ -110,7 +110,7 @@ def project_routes(
             methods=["POST"],
         ),
         Route(
-            "/api/projects/{project_id:int}/",
+            "/api/projects/{project_id:project}/",
             api_endpoint(context, project, scope="project"),
             methods=["GET", "PATCH"],
         ),

@@ -30,7 +30,7 @@ def query_routes(
 
     return [
         Route(
-            "/api/projects/{project_id:int}/query/",
+            "/api/projects/{project_id:project}/query/",
             api_endpoint(context, query, scope="query:read"),
             methods=["POST"],
         )

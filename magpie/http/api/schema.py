@@ -144,7 +144,10 @@ class Operation:
     def _success(self) -> Schema:
         if self.status == 204:
             return {"description": "Done"}
-        return {"description": "OK", "content": _json(self.response or OBJECT)}
+        return {
+            "description": "OK",
+            "content": _json(OBJECT if self.response is None else self.response),
+        }
 
 
 def _json(schema: Schema) -> Schema:
@@ -154,7 +157,10 @@ def _json(schema: Schema) -> Schema:
 # -- parameters -------------------------------------------------------------------
 
 PROJECT_ID = Param(
-    "project_id", {"type": "integer", "minimum": 0, "maximum": BIGINT}, "a project id", "path"
+    "project_id",
+    {"anyOf": [{"type": "integer", "minimum": 0, "maximum": BIGINT}, {"const": "@current"}]},
+    "a project id, or @current: the project of ?token=phc_..., else the key's only project",
+    "path",
 )
 PERSON_UUID = Param("person_uuid", {"type": "string", "format": "uuid"}, "a person's uuid", "path")
 KEY_ID = Param("key_id", STRING, "a personal API key's id", "path")
@@ -489,6 +495,7 @@ ANSWERS["FeatureFlag"] = obj(
         "active": {"type": "boolean"},
         "deleted": {"type": "boolean"},
         "ensure_experience_continuity": {"type": "boolean"},
+        "is_remote_configuration": {"type": "boolean"},
         "version": INTEGER,
         "created_at": TIME,
         "updated_at": TIME,
@@ -613,6 +620,23 @@ FLAG_OPERATIONS = [
         (PROJECT_ID, FLAG_ID),
         response=page(ref("FeatureFlagVersion")),
     ),
+    *[
+        Operation(
+            "get",
+            f"/api/projects/{{project_id}}/feature_flags/{{flag_id}}/remote_config{slash}",
+            f"feature_flags_remote_config{suffix}",
+            'A remote-config flag\'s payload (its "true" payload) as JSON; null when it has'
+            " none or is off (posthog-python's get_remote_config_payload)",
+            "feature_flags",
+            (
+                PROJECT_ID,
+                Param("flag_id", STRING, "the flag's key, or its id", "path"),
+                Param("token", STRING, "the project's token (phc_...), for @current"),
+            ),
+            response={},  # any JSON value: the payload itself
+        )
+        for slash, suffix in (("", ""), ("/", "_slash"))
+    ],
     *[
         Operation(
             "post",

@@ -69,14 +69,16 @@ class DuckDBFeatureFlagStore:
         active: bool,
         ensure_experience_continuity: bool,
         changed_by: str | None,
+        is_remote_configuration: bool = False,
     ) -> FeatureFlag:
         now = utc_naive(self._clock.now())
         with transaction(self._db.new_cursor()) as cursor:
             row = first_row(
                 cursor.execute(
                     "INSERT INTO feature_flags (project_id, key, name, filters, active,"
-                    " ensure_experience_continuity, deleted, version, created_at, updated_at,"
-                    " created_by) VALUES (?, ?, ?, ?, ?, ?, false, 1, ?, ?, ?)"
+                    " ensure_experience_continuity, is_remote_configuration, deleted, version,"
+                    " created_at, updated_at, created_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, false, 1, ?, ?, ?)"
                     f" RETURNING {COLUMNS}",
                     [
                         project_id,
@@ -85,6 +87,7 @@ class DuckDBFeatureFlagStore:
                         _json(filters),
                         active,
                         ensure_experience_continuity,
+                        is_remote_configuration,
                         now,
                         now,
                         changed_by,
@@ -258,7 +261,8 @@ def _save(
     row = first_row(
         cursor.execute(
             "UPDATE feature_flags SET key = ?, name = ?, filters = ?, active = ?,"
-            " ensure_experience_continuity = ?, deleted = ?, version = version + 1,"
+            " ensure_experience_continuity = ?, is_remote_configuration = ?, deleted = ?,"
+            " version = version + 1,"
             f" updated_at = ? WHERE project_id = ? AND id = ? RETURNING {COLUMNS}",
             [
                 merged["key"],
@@ -266,6 +270,7 @@ def _save(
                 _json(merged["filters"]),
                 merged["active"],
                 merged["ensure_experience_continuity"],
+                merged["is_remote_configuration"],
                 deleted,
                 utc_naive(clock.now()),
                 current.project_id,

@@ -17,12 +17,14 @@ from magpie.store.postgres.text import jsonb_text, pg_text
 
 _CREATE = f"""
 INSERT INTO feature_flags (project_id, key, name, filters, active, ensure_experience_continuity,
-                           deleted, version, created_at, updated_at, created_by)
-VALUES (%s, %s, %s, %s::jsonb, %s, %s, false, 1, %s, %s, %s) RETURNING {COLUMNS}
+                           is_remote_configuration, deleted, version, created_at, updated_at,
+                           created_by)
+VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, false, 1, %s, %s, %s) RETURNING {COLUMNS}
 """
 _SAVE = f"""
 UPDATE feature_flags SET key = %s, name = %s, filters = %s::jsonb, active = %s,
-       ensure_experience_continuity = %s, deleted = %s, version = version + 1, updated_at = %s
+       ensure_experience_continuity = %s, is_remote_configuration = %s, deleted = %s,
+       version = version + 1, updated_at = %s
 WHERE project_id = %s AND id = %s RETURNING {COLUMNS}
 """
 _RECORD = """
@@ -83,6 +85,7 @@ class PostgresFeatureFlagStore:
         active: bool,
         ensure_experience_continuity: bool,
         changed_by: str | None,
+        is_remote_configuration: bool = False,
     ) -> FeatureFlag:
         now = utc_naive(self._clock.now())
         try:
@@ -96,6 +99,7 @@ class PostgresFeatureFlagStore:
                         jsonb_text(filters),
                         active,
                         ensure_experience_continuity,
+                        is_remote_configuration,
                         now,
                         now,
                         changed_by,
@@ -154,6 +158,7 @@ class PostgresFeatureFlagStore:
                 jsonb_text(merged["filters"]),
                 merged["active"],
                 merged["ensure_experience_continuity"],
+                merged["is_remote_configuration"],
                 deleted,
                 utc_naive(self._clock.now()),
                 current.project_id,
