@@ -117,7 +117,7 @@ def action_routes(context: ApiContext, actions: ActionStore, clock: Clock) -> li
                 current = actions.update(project.id, action_id, **values) or current
         return json_response(public_action(current))
 
-    base = "/api/projects/{project_id:int}/actions"
+    base = "/api/projects/{project_id:project}/actions"
     return [
         Route(
             f"{base}/", api_endpoint(context, action_list, scope="action"), methods=["GET", "POST"]
