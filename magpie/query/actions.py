@@ -4,15 +4,16 @@ step matches.
 An event matches an action when it matches any of its steps; it matches a step
 when it matches every part the step sets: the event name (none: any event), the
 page URL (``$current_url``: contains, exact or regex), the step's property
-filters, and the autocapture element it was on (``elements_chain``: a tag name,
-a text, a link target). The condition is HogQL over the virtual events table,
-so the compiler resolves it for the engine like any filter, regexes through the
+filters, and the autocapture element it was on (``elements_chain``: a CSS
+selector of the subset magpie/query/selectors.py matches, a tag name, a text,
+a link target). The condition is HogQL over the virtual events table, so the
+compiler resolves it for the engine like any filter, regexes through the
 dialect's regex function.
 
 Steps are checked when an action is saved (``checked_steps``): a part Magpie
-does not match (a CSS selector, a regex on an element's text or link) is
-refused there with ``invalid_action_steps`` instead of being ignored when a
-query runs. docs/insights.md lists the rules.
+does not match (a CSS selector outside the subset, a regex on an element's
+text or link) is refused there with ``invalid_action_steps`` instead of being
+ignored when a query runs. docs/insights.md lists the rules.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from magpie.errors import InvalidActionSteps, MagpieError
 from magpie.query.filters import field, properties_condition
 from magpie.query.models import PropertyFilter, PropertyGroup
 from magpie.query.operators import like_pattern
+from magpie.query.selectors import UnsupportedSelector, selector_regex
 from magpie.store.model import Action
 
 MAX_STEPS = 100
@@ -112,6 +114,10 @@ def _attribute(name: str, value: str | None, matching: str | None) -> exp.Expr |
     return _chain_matches(rf'{head}{wanted}"')
 
 
+def _selector(step: ActionStep) -> exp.Expr | None:
+    return None if step.selector is None else _chain_matches(selector_regex(step.selector))
+
+
 def _event(step: ActionStep) -> exp.Expr | None:
     if step.event is None:
         return None
@@ -123,16 +129,26 @@ STEP_PARTS: dict[str, Callable[[ActionStep, datetime], exp.Expr | None]] = {
     "event": lambda step, now: _event(step),
     "url": lambda step, now: _url(step),
     "properties": lambda step, now: properties_condition(step.properties, now),
+    "selector": lambda step, now: _selector(step),
     "tag_name": lambda step, now: _tag_name(step),
     "text": lambda step, now: _attribute("text", step.text, step.text_matching),
     "href": lambda step, now: _attribute("href", step.href, step.href_matching),
 }
 
+
 # Parts a step may not set, with why: refused when the action is saved.
+def _unsupported_selector(step: ActionStep) -> str | None:
+    if step.selector is None:
+        return None
+    try:
+        selector_regex(step.selector)
+    except UnsupportedSelector as exc:
+        return str(exc)
+    return None
+
+
 UNSUPPORTED: dict[str, Callable[[ActionStep], str | None]] = {
-    "selector": lambda step: (
-        "CSS selectors are not matched; use tag_name, text or href" if step.selector else None
-    ),
+    "selector": _unsupported_selector,
     "text_matching": lambda step: (
         "a regex on an element's text is not matched; use exact or contains"
         if step.text is not None and step.text_matching == "regex"

@@ -6,7 +6,7 @@ The "shop" project (UTC), on 2 March 2026 unless said:
     e1  $pageview    ada  /pricing?plan=pro   plan pro
     e2  $pageview    bob  /Pricing
     e3  $pageview    cy   /docs/100%_sure
-    e4  $autocapture ada  /pricing            <button.big.cta "Buy now"> in <div>
+    e4  $autocapture ada  /pricing            <button#buy.big.cta "Buy now"> in <div>
     e5  $autocapture bob  /                   <a href=/signup?ref=nav 'Say "hi"'> in <nav>
     e6  signed up    cy                       plan free
     e7  signed up    ada                      plan pro
@@ -44,7 +44,7 @@ DAYS = {"date_from": "2026-03-01", "date_to": "2026-03-04"}
 def fill(ingest: Ingest) -> None:
     PROJECT["shop"] = ingest.project_id
     button = [
-        {"tag_name": "button", "classes": ["cta", "big"], "$el_text": "Buy now"},
+        {"tag_name": "button", "classes": ["cta", "big"], "$el_text": "Buy now", "attr__id": "buy"},
         {"tag_name": "div"},
     ]
     link = [
@@ -121,6 +121,21 @@ MATCHING: list[tuple[str, list[dict[str, Any]], int]] = [
     ("href contains", [{"href": "signup", "href_matching": "contains"}], 1),
     ("element and event", [{"event": "$autocapture", "tag_name": "a", "text": 'Say "hi"'}], 1),
     ("element and another event", [{"event": "$pageview", "tag_name": "button"}], 0),
+    ("a selector: tag and class", [{"selector": "button.cta"}], 1),
+    ("a selector: classes in any order", [{"selector": "button.cta.big"}], 1),
+    ("a selector: a class is matched whole", [{"selector": ".ct"}], 0),
+    ("a selector: a tag is matched whole", [{"selector": "butto"}], 0),
+    ("a selector: any ancestor", [{"selector": "nav"}], 1),
+    ("a selector: a child", [{"selector": "div > button"}], 1),
+    ("a selector: a child's parent only", [{"selector": "nav > button"}], 0),
+    ("a selector: the order outwards", [{"selector": "a nav"}], 0),
+    ("a selector: a descendant", [{"selector": "nav a"}], 1),
+    ("a selector: an id", [{"selector": "#buy"}], 1),
+    ("a selector: an id is whole", [{"selector": "#bu"}], 0),
+    ("a selector: tag, id and class", [{"selector": "div button#buy.cta"}], 1),
+    ("a selector: an attribute's value", [{"selector": 'a[href="/signup?ref=nav"]'}], 1),
+    ("a selector: an attribute is there", [{"selector": "[href]"}], 1),
+    ("a selector and an event", [{"selector": "button", "event": "$pageview"}], 0),
     ("OR over steps", [{"event": "signed up"}, {"url": "pricing"}], 4),
     ("overlapping steps count an event once", [{"event": "$pageview"}, {"url": "pricing"}], 4),
     ("no steps match nothing", [], 0),

@@ -88,10 +88,16 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "steps.0.url",
     ),
     (
-        "a selector",
-        {"name": "a", "steps": [{}, {"selector": "button.cta"}]},
+        "a selector with a pseudo-class",
+        {"name": "a", "steps": [{}, {"selector": "button.cta:hover"}]},
         "invalid_action_steps",
         "steps.1.selector",
+    ),
+    (
+        "a selector with a sibling",
+        {"name": "a", "steps": [{"selector": "h1 + button"}]},
+        "invalid_action_steps",
+        "steps.0.selector",
     ),
     (
         "a regex on text",

@@ -986,8 +986,9 @@ OPERATIONS: list[Operation] = [
         "post",
         "/api/projects/{project_id}/actions/",
         "actions_create",
-        "Save an action: events matching any of its steps (steps with a CSS selector, or a"
-        " regex on an element's text or href, are refused: invalid_action_steps)",
+        "Save an action: events matching any of its steps (steps with a CSS selector outside"
+        " the subset matched, or a regex on an element's text or href, are refused:"
+        " invalid_action_steps)",
         "actions",
         (PROJECT_ID,),
         body=ref("NewAction"),
