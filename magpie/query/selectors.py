@@ -109,7 +109,9 @@ def _element(compound: _Compound) -> str:
     for key in sorted(compound.attributes):
         value = compound.attributes[key]
         wanted = r'(\\.|[^"\\])*' if value is None else _escaped(_chain_value(value))
-        pattern += rf'([^;]*")?{_escaped(key)}="{wanted}"'
+        # An id is written attr__id by the SDKs and attr_id by PostHog's own chains.
+        name = r"attr__?id" if key == "attr__id" else _escaped(key)
+        pattern += rf'([^;]*")?{name}="{wanted}"'
     return pattern
 
 
