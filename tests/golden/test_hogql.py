@@ -146,6 +146,9 @@ QUERIES: list[str | tuple[str, dict[str, object]]] = [
                     FROM events WHERE event = 'purchase' GROUP BY distinct_id)
        SELECT distinct_id, spent, countIf(spent > 20) OVER () FROM buyers ORDER BY spent DESC""",
     "SELECT uniq(distinct_id), uniqExact(event), toDate(min(timestamp)) FROM events",
+    # The hash's values are the engine's own: only what does not depend on them.
+    "SELECT count(), countIf(cityHash64(uuid) = cityHash64(uuid)) FROM events",
+    "SELECT count(DISTINCT cityHash64(distinct_id)) FROM events",
     ("SELECT count() FROM events WHERE event = {name}", {"name": "purchase"}),
     ("SELECT count() FROM events WHERE event = {name}", {"name": "purchase' OR 1=1 --"}),
     "SELECT count() FROM events WHERE event = 'other-project-event'",

@@ -227,6 +227,12 @@ def _strftime(node: exp.Expr) -> exp.Expr | None:
     return None
 
 
+def _hash64(node: exp.Expr) -> exp.Expr:
+    """A 64-bit hash of the value: DuckDB's own ``hash`` (not CityHash: only the
+    bits' spread matters where Magpie's plans use it, not the values)."""
+    return exp.Anonymous(this="hash", expressions=[e.copy() for e in node.expressions])
+
+
 class DuckDBDialect:
     name = "duckdb"
     sqlglot = "duckdb"
@@ -247,6 +253,7 @@ class DuckDBDialect:
         PropertyPath: _property,
         exp.ApproxDistinct: _count_distinct,
         exp.TimeToStr: _strftime,
+        exp.CityHash64: _hash64,
     }
 
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
