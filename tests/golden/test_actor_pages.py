@@ -5,13 +5,15 @@ and again when new events arrive."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlglot import exp
 
-from magpie.query.actors import sources
+from magpie.query.actors import cache, lookup, sources
 from magpie.query.actors.cache import data_version
 from magpie.query.actors.lookup import PAGES
 from magpie.query.actors.models import ActorsQuery
@@ -204,3 +206,35 @@ def test_a_list_is_computed_once_then_again_after_new_events(
         assert sorted(again) == sorted([*first, newcomer])
     finally:
         ingest.close()
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "clickhouse"])
+def test_one_scan_of_the_events_names_the_visitors_of_later_pages(
+    engines: Engines, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anonymous visitors are named from their events: the first page's scan names
+    those of the pages after it too, which then read no events."""
+    monkeypatch.setattr(cache, "_BY_RUNNER", weakref.WeakKeyDictionary())
+    scans: list[str] = []
+    real = lookup._rows
+
+    def counting(context: QueryContext, query: Any) -> Any:
+        if "events" in {table.name for table in query.find_all(exp.Table)}:
+            scans.append(query.sql())
+        return real(context, query)
+
+    monkeypatch.setattr(lookup, "_rows", counting)
+    source = dict(SOURCES)["reached step 2"]
+    visitors: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        answer = _page(engines, engine, source, 3, offset)
+        visitors.extend(row[0] for row in answer["results"] if row[0]["uuid"] is None)
+        offset += 3
+        if not answer["hasMore"]:
+            break
+    assert offset > 6, "too few pages"
+    anonymous = {f"v{n:02d}" for n in range(0, 23, 4) if n % 3}
+    assert {v["id"] for v in visitors} == anonymous
+    assert all(v["distinct_ids"] == [v["id"]] and not v["is_identified"] for v in visitors)
+    assert len(scans) == 1
