@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from magpie.query.catalog import GROUP_INDEXES, Json, LogicalTable
 from magpie.query.dialects.base import (
+    EpochMicros,
     PropertyPath,
     TableBuilder,
     Transform,
@@ -247,6 +248,7 @@ class DuckDBDialect:
         PropertyPath: _property,
         exp.ApproxDistinct: _count_distinct,
         exp.TimeToStr: _strftime,
+        EpochMicros: lambda node: exp.func("epoch_us", node.this),
     }
 
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
