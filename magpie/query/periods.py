@@ -83,7 +83,7 @@ def period_index(column: exp.Expr, window: TimeWindow, dialect: Dialect) -> exp.
 def calendar_period_index(column: exp.Expr, window: TimeWindow, dialect: Dialect) -> exp.Expr:
     """The period by the calendar: the row's local time truncated to its period, and
     the periods from the first to that. Months need it; for the others it gives
-    what ``period_index`` gives, at several times the cost per row."""
+    what ``period_index`` gives, at a higher cost per row."""
     local = local_time(column, window.tz, window.utc_start, window.utc_end, dialect)
     bucket = bucket_expression(local, window.interval, dialect, window.week_start)
     unit, size = _UNITS[window.interval]
@@ -102,9 +102,10 @@ def calendar_period_index(column: exp.Expr, window: TimeWindow, dialect: Dialect
 # (Months differ in length: they take the calendar's truncation above.)
 _FIXED_LENGTHS = {"hour": 3_600_000_000, "day": 86_400_000_000, "week": 604_800_000_000}
 # Added to every dividend (rounded up to whole periods) to keep it positive, so that
-# integer division, which truncates on both engines, rounds down: events lie in the
-# years 1 to 9999 and windows start after the year 1000, so a dividend never falls
-# below -3.2e17, and none rises above 2.0e18 once shifted.
+# integer division, which truncates on both engines, rounds down: instants lie in
+# the years 1 to 9999 (capture refuses others) and windows in 1000 to 9000, so a
+# dividend never falls below -3e17 µs, and once shifted none rises above 1.3e18,
+# far inside 64 bits (9.2e18).
 _POSITIVE = 10**18
 
 
