@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -294,21 +295,35 @@ def local_time(
     column: exp.Expr, tz: ZoneInfo, utc_start: datetime, utc_end: datetime, dialect: Dialect
 ) -> exp.Expr:
     """``column`` (UTC) moved to the project's clock, offset by offset."""
-    segments = offsets(tz, utc_start, utc_end)
 
     def shifted(seconds: int) -> exp.Expr:
         if seconds == 0:
             return column.copy()
         return dialect.add_seconds(column.copy(), seconds)
 
+    return by_offset(column, tz, utc_start, utc_end, dialect, shifted)
+
+
+def by_offset(
+    column: exp.Expr,
+    tz: ZoneInfo,
+    utc_start: datetime,
+    utc_end: datetime,
+    dialect: Dialect,
+    value: Callable[[int], exp.Expr],
+) -> exp.Expr:
+    """``value(offset)`` for the UTC offset (in seconds) in force at ``column`` (UTC):
+    one expression when the range has one offset, else a CASE on the changeovers
+    (before the range, its first offset; after it, its last)."""
+    segments = offsets(tz, utc_start, utc_end)
     if len(segments) == 1:
-        return shifted(segments[0][1])
+        return value(segments[0][1])
     case = exp.Case()
     for (_, seconds), (until, _) in zip(segments, segments[1:], strict=False):
         case = case.when(
-            exp.LT(this=column.copy(), expression=dialect.timestamp(until)), shifted(seconds)
+            exp.LT(this=column.copy(), expression=dialect.timestamp(until)), value(seconds)
         )
-    return case.else_(shifted(segments[-1][1]))
+    return case.else_(value(segments[-1][1]))
 
 
 def bucket_expression(

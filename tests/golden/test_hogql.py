@@ -174,6 +174,8 @@ QUERIES: list[str | tuple[str, dict[str, object]]] = [
     "SELECT count() FROM events AS e WHERE EXISTS "
     "(SELECT 1 FROM persons AS p WHERE p.id = e.person_id)",
     "SELECT event + 1 FROM events",
+    # ClickHouse has no & operator: its dialect spells it bitAnd.
+    "SELECT toInt(properties.count) & 7, 6 & 3 FROM events WHERE event = 'special'",
     "SELECT toInt(event) + [1] FROM events",
     "SELECT CAST(event AS INT) FROM events",
     "WITH RECURSIVE X AS (SELECT * FROM events UNION ALL SELECT * FROM events WHERE 1=0) "

@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from magpie.query.catalog import GROUP_INDEXES, Json, LogicalTable
 from magpie.query.dialects.base import (
+    EpochMicros,
     PropertyPath,
     Transform,
     apply_transforms,
@@ -465,4 +466,8 @@ TRANSFORMS: dict[type[exp.Expr], Transform] = {
     # ClickHouse has no shift operators, only the functions.
     exp.BitwiseLeftShift: lambda node: _call("bitShiftLeft", node.this, node.expression),
     exp.BitwiseRightShift: lambda node: _call("bitShiftRight", node.this, node.expression),
+    exp.BitwiseAnd: lambda node: _call("bitAnd", node.this, node.expression),
+    # sqlglot prints ``a // b`` as a float division cast back, inexact past 2**53.
+    exp.IntDiv: lambda node: _call("intDiv", node.this, node.expression),
+    EpochMicros: lambda node: _call("toUnixTimestamp64Micro", node.this),
 }

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from magpie.query.catalog import GROUP_INDEXES, Json, LogicalTable
 from magpie.query.dialects.base import (
+    EpochMicros,
     PropertyPath,
     TableBuilder,
     Transform,
@@ -254,6 +255,7 @@ class DuckDBDialect:
         exp.ApproxDistinct: _count_distinct,
         exp.TimeToStr: _strftime,
         exp.CityHash64: _hash64,
+        EpochMicros: lambda node: exp.func("epoch_us", node.this),
     }
 
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
