@@ -27,6 +27,7 @@ class Tenants:
     dashboard_b: int  # project b's first dashboard
     cohort_b: int  # a (static) cohort of project b, holding its person
     flag_b: int  # a feature flag of project b
+    action_b: int  # an action of project b
     token_b: str  # project b's token
 
     def path_values(self) -> dict[str, object]:
@@ -38,6 +39,7 @@ class Tenants:
             "dashboard_id": self.dashboard_b,
             "cohort_id": self.cohort_b,
             "flag_id": self.flag_b,
+            "action_id": self.action_b,
             "token": self.token_b,
         }
 
@@ -97,6 +99,10 @@ def two_tenants(server: LiveServer) -> Tenants:
             json={"name": "B's", "is_static": True, "distinct_ids": ["b-user"]},
         ).json()
         flag = owner.post(f"/api/projects/{b['id']}/feature_flags/", json={"key": "b-flag"}).json()
+        action = owner.post(
+            f"/api/projects/{b['id']}/actions/",
+            json={"name": "B's", "steps": [{"event": "$pageview"}]},
+        ).json()
     return Tenants(
         server,
         server.project_id,
@@ -108,6 +114,7 @@ def two_tenants(server: LiveServer) -> Tenants:
         board["id"],
         cohort["id"],
         flag["id"],
+        action["id"],
         b["api_token"],
     )
 
