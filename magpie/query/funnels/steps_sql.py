@@ -13,7 +13,10 @@ has a closed form the engine computes, so no event leaves it:
 - The actor's furthest step is the highest with a kept start; its best
   attempt is the first to get there (per actor by plain aggregates), and the
   time it reached each step is the first event carrying that start at that
-  step (the actor's events joined to its best start once).
+  step (the later steps' events joined to its best start once). The first
+  step's events, most of a funnel's, are read by one aggregate per actor: an
+  attempt's start is the time of its first-step event, and an actor who got
+  no further has its first one as its best attempt.
 
 Times are microseconds from the range's start; ties at one instant are tried
 in step order (``o``: the time, then the first step the event matches). The
@@ -79,10 +82,11 @@ def fits(query: FunnelsQuery) -> bool:
     )
 
 
-def _reached_step(k: int, step_rows: exp.Select, previous: str, window_us: int) -> exp.Select:
-    """Step ``k``'s events, each with the latest start among the earlier events that
-    reached step ``k - 1`` (an as-of join: the closest such event before it), kept as
-    ``v`` if the event lies within the window from it."""
+def _reached_step(step_rows: exp.Select, previous: exp.Expr, window_us: int) -> exp.Select:
+    """A step's events, each with the latest start among the earlier events that
+    reached the step before (``previous``: their ``actor``, ``o`` and start ``v``;
+    an as-of join: the closest such event before it), kept as ``v`` if the event
+    lies within the window from it."""
     within = exp.LTE(
         this=exp.Sub(this=exp.column("us", "x"), expression=exp.column("v", "p")),
         expression=_n(window_us),
@@ -98,10 +102,36 @@ def _reached_step(k: int, step_rows: exp.Select, previous: str, window_us: int) 
             exp.alias_(exp.column("us", "x"), "us"),
             exp.alias_(exp.column("o", "x"), "o"),
             exp.alias_(_when(within, exp.column("v", "p")), "v"),
-            exp.alias_(_n(k + 1), "k"),
         )
         .from_(_sub(step_rows, "x"))
         .join(_sub(earlier, "p"), on=on, join_type="ASOF")
+    )
+
+
+def _event_order(us: exp.Expr, conditions: list[exp.Expr]) -> exp.Expr:
+    """``o``: an event's place among the actor's events, by time, then the first
+    step it matches, then a place of its own. Events at one instant matching the
+    same steps come one after the other (two views at once are two views). The
+    place is the low 40 bits of a hash of the event's uuid, not its row number:
+    numbering the rows is a window over all of them that took a third of a
+    10M-event funnel's time. Two events of one actor at the same microsecond and
+    first step would share a place only if those bits agree (about one pair in
+    10^12); they would then count as one event. 128-bit integers, so that no
+    range overflows."""
+    n = len(conditions)
+    first_step = exp.Case()
+    for i, c in enumerate(conditions):
+        first_step = first_step.when(c.copy(), _n(i))
+    first_step = first_step.else_(_n(n))
+    order = exp.Add(this=exp.Mul(this=us.copy(), expression=_n(ORDER_SLOTS)), expression=first_step)
+    tiebreak = exp.Mod(
+        this=exp.CityHash64(expressions=[field("uuid")]), expression=_n(_EVENT_SLOTS)
+    )
+    return exp.Add(
+        this=exp.Mul(
+            this=exp.cast(order, exp.DataType.build("INT128")), expression=_n(_EVENT_SLOTS)
+        ),
+        expression=tiebreak,
     )
 
 
@@ -117,70 +147,123 @@ def _as_of_per_actor_query(
     """One row per actor in the funnel: ``actor``, ``reached`` (steps), ``t0`` … (when
     its best attempt reached each step) and ``value`` (its breakdown value, "" without
     one; ``kept``: the values to keep, the others named "Other", None: all). Without
-    ``with_times`` no ``t`` columns: who got how far needs no best attempt."""
+    ``with_times`` no ``t`` columns: who got how far needs no best attempt.
+
+    The first step's events are most of a funnel's (every page view, say) and are
+    read by plain aggregates only: each actor's first one is its best attempt's
+    start when it got no further (and its breakdown touch comes from the same
+    pass), and the start of any attempt is the time of its first-step event. Only
+    the later steps' events are kept and grouped per attempt, which keeps a
+    10M-event funnel within DuckDB's memory limit."""
     n = len(query.series)
     window_us = query.funnelsFilter.window_seconds * MICROS
     conditions = [node_condition(node, context) for node in query.series]
     actor = actor_expression(query)
     us = micros_since(period.utc_start, context)
     steps = [f"b{i}" for i in range(n)]
-    first_step = exp.Case()
-    for i, c in enumerate(conditions):
-        first_step = first_step.when(c.copy(), _n(i))
-    first_step = first_step.else_(_n(n))
-    order = exp.Add(this=exp.Mul(this=us.copy(), expression=_n(ORDER_SLOTS)), expression=first_step)
-    # Events at one instant matching the same steps come one after the other (two
-    # views at once are two views): each event gets a place of its own after its
-    # time and first step, as 128-bit integers so that no range overflows. The
-    # place is the low 40 bits of a hash of the event's uuid, not its row number:
-    # numbering the rows is a window over all of them that took a third of a
-    # 10M-event funnel's time. Two events of one actor at the same microsecond
-    # and first step would share a place only if those bits agree (about one
-    # pair in 10^12); they would then count as one event.
-    tiebreak = exp.Mod(
-        this=exp.CityHash64(expressions=[field("uuid")]), expression=_n(_EVENT_SLOTS)
-    )
-    order = exp.Add(
-        this=exp.Mul(
-            this=exp.cast(order, exp.DataType.build("INT128")), expression=_n(_EVENT_SLOTS)
-        ),
-        expression=tiebreak,
-    )
     events = (
         exp.select(
             exp.alias_(actor, "actor"),
             exp.alias_(us, "us"),
-            exp.alias_(order, "o"),
+            exp.alias_(_event_order(us, conditions), "o"),
             *(exp.alias_(c, s) for c, s in zip(conditions, steps, strict=True)),
             *([exp.alias_(breakdown.expression.copy(), "bv")] if breakdown else []),
         )
         .from_("events")
         .where(funnel_where(query, period, context, conditions, actor))
     )
-    # Step k's events with their valid starts (``v``), one CTE per step: step 0's
-    # events start attempts at their own time.
-    reached_ctes: list[tuple[str, exp.Select]] = [
-        (
-            "reached_0",
-            exp.select(
-                _c("actor"), _c("us"), _c("o"), exp.alias_(_c("us"), "v"), exp.alias_(_n(1), "k")
-            )
-            .from_("funnel_events")
-            .where(_c("b0")),
-        )
-    ]
+    # Step k's events with their valid starts (``v``), one CTE per step from the
+    # second: the first step's events start attempts at their own time.
+    previous: exp.Expr = _sub(
+        exp.select(_c("actor"), _c("o"), exp.alias_(_c("us"), "v"))
+        .from_("funnel_events")
+        .where(_c("b0")),
+        "s0",
+    )
+    reached_ctes: list[tuple[str, exp.Select]] = []
     for k in range(1, n):
         rows = exp.select(_c("actor"), _c("us"), _c("o")).from_("funnel_events").where(_c(f"b{k}"))
-        reached_ctes.append((f"reached_{k}", _reached_step(k, rows, f"reached_{k - 1}", window_us)))
-    union: exp.Query = exp.select("actor", "us", "o", "v", "k").from_("reached_0")
-    for k in range(1, n):
-        union = exp.union(
-            union,
-            exp.select("actor", "us", "o", "v", "k").from_(f"reached_{k}").where(_is_set(_c("v"))),
-            distinct=False,
+        reached_ctes.append((f"reached_{k}", _reached_step(rows, previous, window_us)))
+        previous = exp.to_table(f"reached_{k}")
+    # Per actor: its first first-step event (and breakdown touch) in one pass.
+    starts = [exp.alias_(exp.Min(this=_when(_c("b0"), _c("us"))), "first_start")]
+    if breakdown is not None:
+        pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
+        starts.append(
+            exp.alias_(pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("o"))), "touch")
         )
-    # Per actor and step: the start of the first event to reach it; per actor, the
-    # furthest step and, as its best attempt, the first to get there.
+    starters = exp.select(_c("actor"), *starts).from_("funnel_events").group_by(_c("actor"))
+    outer = (
+        exp.select(
+            exp.alias_(exp.column("actor", "s"), "actor"),
+            *([exp.alias_(exp.column("touch", "s"), "touch")] if breakdown else []),
+        )
+        .from_(exp.to_table("actor_starts", alias="s"))
+        .where(_is_set(exp.column("first_start", "s")))
+    )
+    ctes: list[tuple[str, exp.Query]] = [
+        ("funnel_events", events),
+        ("actor_starts", starters),
+        *reached_ctes,
+        ("valid_rows", _valid_rows(n)),
+    ]
+    time_columns = [f"t{k}" for k in range(n)] if with_times else []
+    if with_times:
+        ctes += _best_attempt_ctes(n)
+        outer = (
+            outer.select(
+                exp.alias_(_coalesce(exp.column("reached", "b"), _n(1)), "reached"),
+                exp.alias_(
+                    _coalesce(exp.column("best", "b"), exp.column("first_start", "s")), "t0"
+                ),
+                *(exp.alias_(exp.column(f"t{k}", "t"), f"t{k}") for k in range(1, n)),
+            )
+            .join(exp.to_table("best_attempts", alias="b"), on=_same_actor("b"), join_type="left")
+            .join(exp.to_table("attempt_times", alias="t"), on=_same_actor("t"), join_type="left")
+        )
+    else:
+        furthest = (
+            exp.select(_c("actor"), exp.alias_(exp.Max(this=_c("k")), "reached"))
+            .from_("valid_rows")
+            .group_by(_c("actor"))
+        )
+        outer = outer.select(
+            exp.alias_(_coalesce(exp.column("reached", "f"), _n(1)), "reached")
+        ).join(_sub(furthest, "f"), on=_same_actor("f"), join_type="left")
+    value: exp.Expr = exp.Literal.string("")
+    if breakdown is not None:
+        value = exp.func("coalesce", exp.cast(_c("touch"), "VARCHAR"), exp.Literal.string(""))
+        if kept is not None:
+            is_kept = exp.In(this=value.copy(), expressions=[exp.Literal.string(v) for v in kept])
+            value = exp.If(this=is_kept, true=value, false=exp.Literal.string("Other"))
+    result = exp.select(
+        _c("actor"), _c("reached"), *(_c(t) for t in time_columns), exp.alias_(value, "value")
+    ).from_(_sub(outer, "pa"))
+    for name, cte in ctes:
+        result = result.with_(name, as_=cte)
+    return result
+
+
+def _valid_rows(n: int) -> exp.Query:
+    """The events of the second step on that reached it within the window: actor,
+    time, place, start and the steps reached (``k``)."""
+    union: exp.Query | None = None
+    for k in range(1, n):
+        part = (
+            exp.select("actor", "us", "o", "v", exp.alias_(_n(k + 1), "k"))
+            .from_(f"reached_{k}")
+            .where(_is_set(_c("v")))
+        )
+        union = part if union is None else exp.union(union, part, distinct=False)
+    assert union is not None
+    return union
+
+
+def _best_attempt_ctes(n: int) -> list[tuple[str, exp.Select]]:
+    """Per actor that got past the first step: the furthest step and, as its best
+    attempt, the start of the first to get there (``best_attempts``); then when that
+    attempt reached each later step, the first event carrying its start
+    (``attempt_times``)."""
     firsts = (
         exp.select(
             _c("actor"), _c("k"), exp.alias_(exp.ArgMin(this=_c("v"), expression=_c("o")), "f")
@@ -197,7 +280,6 @@ def _as_of_per_actor_query(
         .from_(_sub(firsts, "fk"))
         .group_by(_c("actor"))
     )
-    # Then when that attempt reached each step: the first event carrying its start.
     times = [
         exp.alias_(
             exp.Min(
@@ -208,14 +290,10 @@ def _as_of_per_actor_query(
             ),
             f"t{k}",
         )
-        for k in range(n)
+        for k in range(1, n)
     ]
-    per_actor = (
-        exp.select(
-            exp.alias_(exp.column("actor", "b"), "actor"),
-            exp.alias_(exp.Max(this=exp.column("reached", "b")), "reached"),
-            *times,
-        )
+    attempt_times = (
+        exp.select(exp.alias_(exp.column("actor", "b"), "actor"), *times)
         .from_(exp.to_table("valid_rows", alias="r"))
         .join(
             exp.to_table("best_attempts", alias="b"),
@@ -226,52 +304,15 @@ def _as_of_per_actor_query(
         )
         .group_by(exp.column("actor", "b"))
     )
-    time_columns = [f"t{k}" for k in range(n)] if with_times else []
-    if not with_times:
-        per_actor = (
-            exp.select(_c("actor"), exp.alias_(exp.Max(this=_c("k")), "reached"))
-            .from_("valid_rows")
-            .group_by(_c("actor"))
-        )
-    value: exp.Expr = exp.Literal.string("")
-    outer = exp.select(_c("actor"), _c("reached"), *(_c(t) for t in time_columns)).from_(
-        _sub(per_actor, "la")
-    )
-    if breakdown is not None:
-        pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
-        touches = (
-            exp.select(
-                _c("actor"),
-                exp.alias_(
-                    pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("o"))), "touch"
-                ),
-            )
-            .from_("funnel_events")
-            .group_by(_c("actor"))
-        )
-        outer = (
-            exp.select(
-                *(exp.column(c, "la") for c in ["actor", "reached", *time_columns]),
-                exp.column("touch", "tv"),
-            )
-            .from_(_sub(per_actor, "la"))
-            .join(
-                _sub(touches, "tv"),
-                on=exp.EQ(this=exp.column("actor", "la"), expression=exp.column("actor", "tv")),
-            )
-        )
-        value = exp.func("coalesce", exp.cast(_c("touch"), "VARCHAR"), exp.Literal.string(""))
-        if kept is not None:
-            is_kept = exp.In(this=value.copy(), expressions=[exp.Literal.string(v) for v in kept])
-            value = exp.If(this=is_kept, true=value, false=exp.Literal.string("Other"))
-    result = exp.select(
-        _c("actor"), _c("reached"), *(_c(t) for t in time_columns), exp.alias_(value, "value")
-    ).from_(_sub(outer, "pa"))
-    result = result.with_("funnel_events", as_=events)
-    for name, cte in reached_ctes:
-        result = result.with_(name, as_=cte)
-    result = result.with_("valid_rows", as_=union)
-    return result.with_("best_attempts", as_=best) if with_times else result
+    return [("best_attempts", best), ("attempt_times", attempt_times)]
+
+
+def _same_actor(alias: str) -> exp.Expr:
+    return exp.EQ(this=exp.column("actor", "s"), expression=exp.column("actor", alias))
+
+
+def _coalesce(value: exp.Expr, fallback: exp.Expr) -> exp.Expr:
+    return exp.func("coalesce", value, fallback)
 
 
 def per_actor_query(
