@@ -29,10 +29,6 @@ TableBuilder = Callable[[frozenset[str], int], exp.Select]
 class Dialect(Protocol):
     name: str  # the engine's name ("duckdb", "clickhouse")
     sqlglot: str  # the sqlglot dialect that prints for it
-    # Whether a CTE read more than once is computed once (DuckDB materialises it),
-    # rather than again at each reference (ClickHouse inlines it): plans that read
-    # one CTE many times suit only the first.
-    shares_repeated_ctes: bool
 
     def table(self, table: LogicalTable, used: frozenset[str], project_id: int) -> exp.Select:
         """The subquery that replaces ``table``, filtered on the project; ``used``

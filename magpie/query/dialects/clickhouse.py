@@ -52,6 +52,9 @@ SETTINGS: dict[str, Any] = {
     "cast_keep_nullable": 1,
     "union_default_mode": "DISTINCT",
     "session_timezone": "UTC",
+    # A CTE marked MATERIALIZED is computed once, as on DuckDB (plans that read one
+    # CTE many times, such as the funnel's, mark theirs).
+    "enable_materialized_cte": 1,
 }
 
 _EVENT_SCALARS = (
@@ -82,7 +85,6 @@ def _call(name: str, *args: exp.Expr) -> exp.Expr:
 class ClickHouseDialect:
     name = "clickhouse"
     sqlglot = "clickhouse"
-    shares_repeated_ctes = False
     settings = SETTINGS
 
     def __init__(self, database: str) -> None:

@@ -237,7 +237,6 @@ def _hash64(node: exp.Expr) -> exp.Expr:
 class DuckDBDialect:
     name = "duckdb"
     sqlglot = "duckdb"
-    shares_repeated_ctes = True
 
     TABLES: dict[str, TableBuilder] = {
         "events": _events,
