@@ -44,6 +44,7 @@ from sqlglot import exp
 from magpie.query.breakdowns import Breakdown
 from magpie.query.context import QueryContext
 from magpie.query.dates import TimeWindow
+from magpie.query.entities import is_action
 from magpie.query.filters import field
 from magpie.query.funnels.models import FunnelsQuery
 from magpie.query.funnels.rows import (
@@ -108,22 +109,41 @@ def _reached_step(step_rows: exp.Select, previous: exp.Expr, window_us: int) -> 
     )
 
 
-def _event_order(us: exp.Expr, conditions: list[exp.Expr]) -> exp.Expr:
+def _one_step_per_event(query: FunnelsQuery) -> bool:
+    """Whether no event can match two steps: each step names one event, each step
+    a different one (a step's property filters only narrow it)."""
+    names = [node.event for node in query.series]
+    plain = all(not is_action(node) and node.event is not None for node in query.series)
+    return plain and len(set(names)) == len(names)
+
+
+def _event_order(us: exp.Expr, conditions: list[exp.Expr], one_step_per_event: bool) -> exp.Expr:
     """``o``: an event's place among the actor's events, by time, then the first
-    step it matches, then a place of its own. Events at one instant matching the
-    same steps come one after the other (two views at once are two views). The
-    place is the low 40 bits of a hash of the event's uuid, not its row number:
-    numbering the rows is a window over all of them that took a third of a
-    10M-event funnel's time. Two events of one actor at the same microsecond and
-    first step would share a place only if those bits agree (about one pair in
-    10^12); they would then count as one event. 128-bit integers, so that no
-    range overflows."""
+    step it matches, then (where an event may match several steps) a place of
+    its own.
+
+    Where no event matches two steps, time and step tell apart every pair of
+    events the plan compares: an event is compared only with events of the step
+    before, and two events of one step at one instant find the same closest
+    earlier event, so either may stand for the other. Then ``o`` is a 64-bit
+    integer and no event id is read.
+
+    Otherwise events at one instant matching the same steps come one after the
+    other (two views at once are two views, and a view never takes its own
+    start): the place is the low 40 bits of a hash of the event's uuid, not its
+    row number (numbering the rows is a window over all of them that took a
+    third of a 10M-event funnel's time). Two events of one actor at the same
+    microsecond and first step would share a place only if those bits agree
+    (about one pair in 10^12); they would then count as one event. 128-bit
+    integers, so that no range overflows."""
     n = len(conditions)
     first_step = exp.Case()
     for i, c in enumerate(conditions):
         first_step = first_step.when(c.copy(), _n(i))
     first_step = first_step.else_(_n(n))
     order = exp.Add(this=exp.Mul(this=us.copy(), expression=_n(ORDER_SLOTS)), expression=first_step)
+    if one_step_per_event:
+        return order
     tiebreak = exp.Mod(
         this=exp.CityHash64(expressions=[field("uuid")]), expression=_n(_EVENT_SLOTS)
     )
@@ -165,7 +185,7 @@ def per_actor_query(
         exp.select(
             exp.alias_(actor, "actor"),
             exp.alias_(us, "us"),
-            exp.alias_(_event_order(us, conditions), "o"),
+            exp.alias_(_event_order(us, conditions, _one_step_per_event(query)), "o"),
             *(exp.alias_(c, s) for c, s in zip(conditions, steps, strict=True)),
             *([exp.alias_(breakdown.expression.copy(), "bv")] if breakdown else []),
         )
