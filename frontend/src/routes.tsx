@@ -66,6 +66,13 @@ export const ROUTES: RouteDef[] = [
   }),
   def("/cohorts/new", "New cohort", () => import("./pages/cohort")),
   def("/cohorts/:cohortId", "Cohort", () => import("./pages/cohort")),
+  def("/data-management/actions", "Actions", () => import("./pages/actions"), {
+    label: "Actions",
+    path: "/data-management/actions",
+    section: "Data",
+  }),
+  def("/data-management/actions/new", "New action", () => import("./pages/action")),
+  def("/data-management/actions/:actionId", "Action", () => import("./pages/action")),
   def("/billing", "Billing", () => import("./pages/billing"), {
     label: "Billing",
     path: "/billing",

@@ -38,7 +38,7 @@ function ProjectSwitcher({ projectId, list }: { projectId: number; list: Project
     const next = (event.target as HTMLSelectElement).value;
     const rest = location.pathname.replace(/^\/project\/\d+/, "");
     // A page of one project's thing (a dashboard, a person) has no twin elsewhere.
-    const page = /^\/(dashboard|insights|person|cohorts|feature_flags)\/./.test(rest) ? "" : rest;
+    const page = /^\/(dashboard|insights|person|cohorts|feature_flags|data-management\/actions)\/./.test(rest) ? "" : rest;
     navigate(`/project/${next}${page}`);
   };
   return (

@@ -488,6 +488,8 @@ PAGES = (
     ("cohort-new", "/cohorts/new", "New cohort"),
     ("flags-page", "/feature_flags", "Feature flags"),
     ("flag-new", "/feature_flags/new", "New feature flag"),
+    ("actions-page", "/data-management/actions", "Actions"),
+    ("action-new", "/data-management/actions/new", "New action"),
     ("billing-page", "/billing", None),
     ("settings-page", "/settings", "Project settings"),
     ("onboarding", "/onboarding", "Send your first event"),

@@ -1,5 +1,7 @@
 // The funnel builder: steps, their order and window, the view, breakdown and time.
+import type { Action } from "../actions";
 import { DateRangeFields } from "../insights/date-range";
+import { EventOrActionFields, useActions } from "../insights/event-or-action";
 import { useEventNames } from "../trends/builder";
 import { PropertyFilters } from "../trends/filters";
 import { Field } from "../ui";
@@ -9,18 +11,15 @@ const VIEWS: [string, string][] = [["steps", "Conversion steps"], ["time_to_conv
 const ORDERS: [string, string][] = [["ordered", "Sequential (other events between)"], ["strict", "Strict order"], ["unordered", "Any order"]];
 const UNITS = ["minute", "hour", "day", "week", "month"];
 
-function StepEditor({ step, index, onChange, onRemove, canRemove, onFocusEvent }: {
-  step: FunnelStep; index: number; onChange: (s: FunnelStep) => void; onRemove: () => void; canRemove: boolean; onFocusEvent: () => void;
+function StepEditor({ step, index, onChange, onRemove, canRemove, onFocusEvent, actions }: {
+  step: FunnelStep; index: number; onChange: (s: FunnelStep) => void; onRemove: () => void; canRemove: boolean; onFocusEvent: () => void; actions: Action[] | null;
 }) {
   const id = `step-${index}`;
   return (
     <fieldset class="series">
       <legend><span class="letter">{index + 1}</span> Step {index + 1}</legend>
       <div class="row">
-        <Field label={`Event of step ${index + 1}`} id={`${id}-event`}>
-          <input id={`${id}-event`} list="event-names" onFocus={onFocusEvent} value={step.event ?? ""} placeholder="All events (leave empty)"
-            onInput={(e) => onChange({ ...step, event: (e.target as HTMLInputElement).value || null })} />
-        </Field>
+        <EventOrActionFields node={step} onChange={onChange} actions={actions} id={id} what={`step ${index + 1}`} onFocusEvent={onFocusEvent} />
         {canRemove && <button type="button" class="secondary small" onClick={onRemove}>Remove step {index + 1}</button>}
       </div>
       <PropertyFilters idPrefix={`${id}-filter`} what={`filter on step ${index + 1}`} filters={step.properties ?? []}
@@ -31,6 +30,7 @@ function StepEditor({ step, index, onChange, onRemove, canRemove, onFocusEvent }
 
 export function FunnelsBuilder({ query, onChange, projectId }: { query: FunnelsQuery; onChange: (q: FunnelsQuery) => void; projectId: number }) {
   const [names, wantNames] = useEventNames(projectId);
+  const actions = useActions(projectId);
   const set = (change: Partial<FunnelsQuery>) => onChange({ ...query, ...change });
   const filter = query.funnelsFilter ?? {};
   const setFilter = (change: Partial<FunnelsFilter>) => set({ funnelsFilter: { ...filter, ...change } });
@@ -48,7 +48,7 @@ export function FunnelsBuilder({ query, onChange, projectId }: { query: FunnelsQ
         </Field>
       </div>
       {query.series.map((s, i) => (
-        <StepEditor key={i} step={s} index={i} onFocusEvent={wantNames} canRemove={query.series.length > 2}
+        <StepEditor key={i} step={s} index={i} onFocusEvent={wantNames} actions={actions} canRemove={query.series.length > 2}
           onChange={(next) => set({ series: query.series.map((old, j) => (j === i ? next : old)) })}
           onRemove={() => set({ series: query.series.filter((_, j) => j !== i), funnelsFilter: { ...filter, funnelFromStep: undefined, funnelToStep: undefined } })} />
       ))}

@@ -1,8 +1,8 @@
 // FunnelsQuery as PostHog writes it, and what its three views answer.
-import type { PropertyFilter } from "../trends/query";
+import type { EventOrAction, PropertyFilter } from "../trends/query";
 import type { DateRange } from "../insights/date-range";
 
-export type FunnelStep = { kind: "EventsNode"; event: string | null; custom_name?: string; properties?: PropertyFilter[] };
+export type FunnelStep = EventOrAction & { custom_name?: string; properties?: PropertyFilter[] };
 
 export type FunnelsFilter = {
   funnelVizType?: "steps" | "time_to_convert" | "trends";

@@ -1,7 +1,9 @@
 // The trends builder: everything TrendsQuery offers, as labelled controls.
 import { useEffect, useState } from "preact/hooks";
 import { hogql } from "../api";
+import type { Action } from "../actions";
 import { DateRangeFields } from "../insights/date-range";
+import { EventOrActionFields, useActions } from "../insights/event-or-action";
 import { Field } from "../ui";
 import { PropertyFilters } from "./filters";
 import { DISPLAYS, letter, MATHS, PROPERTY_MATHS, type Series, type TrendsQuery } from "./query";
@@ -29,8 +31,8 @@ export function useEventNames(projectId: number): [string[], () => void] {
   return [names, () => setWanted(true)];
 }
 
-function SeriesEditor({ series, index, onChange, onRemove, canRemove, onFocusEvent }: {
-  series: Series; index: number; onChange: (s: Series) => void; onRemove: () => void; canRemove: boolean; onFocusEvent: () => void;
+function SeriesEditor({ series, index, onChange, onRemove, canRemove, onFocusEvent, actions }: {
+  series: Series; index: number; onChange: (s: Series) => void; onRemove: () => void; canRemove: boolean; onFocusEvent: () => void; actions: Action[] | null;
 }) {
   const id = `series-${index}`;
   const name = `series ${letter(index)}`;
@@ -40,10 +42,7 @@ function SeriesEditor({ series, index, onChange, onRemove, canRemove, onFocusEve
         <span class="letter">{letter(index)}</span> Series {letter(index)}
       </legend>
       <div class="row">
-        <Field label={`Event of ${name}`} id={`${id}-event`}>
-          <input id={`${id}-event`} list="event-names" onFocus={onFocusEvent} value={series.event ?? ""} placeholder="All events (leave empty)"
-            onInput={(e) => onChange({ ...series, event: (e.target as HTMLInputElement).value || null })} />
-        </Field>
+        <EventOrActionFields node={series} onChange={onChange} actions={actions} id={id} what={name} onFocusEvent={onFocusEvent} />
         <Field label={`Measure of ${name}`} id={`${id}-math`}>
           <select id={`${id}-math`} value={series.math ?? "total"} onChange={(e) => onChange({ ...series, math: (e.target as HTMLSelectElement).value })}>
             {MATHS.map(([value, text]) => <option value={value} key={value}>{text}</option>)}
@@ -67,6 +66,7 @@ function SeriesEditor({ series, index, onChange, onRemove, canRemove, onFocusEve
 
 export function TrendsBuilder({ query, onChange, projectId }: { query: TrendsQuery; onChange: (q: TrendsQuery) => void; projectId: number }) {
   const [names, wantNames] = useEventNames(projectId);
+  const actions = useActions(projectId);
   const formula = query.trendsFilter?.formula;
   const set = (change: Partial<TrendsQuery>) => onChange({ ...query, ...change });
   const setSeries = (i: number, s: Series) => set({ series: query.series.map((old, j) => (j === i ? s : old)) });
@@ -77,7 +77,7 @@ export function TrendsBuilder({ query, onChange, projectId }: { query: TrendsQue
         {names.map((n) => <option value={n} key={n} />)}
       </datalist>
       {query.series.map((s, i) => (
-        <SeriesEditor key={i} series={s} index={i} onFocusEvent={wantNames} canRemove={query.series.length > 1}
+        <SeriesEditor key={i} series={s} index={i} onFocusEvent={wantNames} actions={actions} canRemove={query.series.length > 1}
           onChange={(next) => setSeries(i, next)} onRemove={() => set({ series: query.series.filter((_, j) => j !== i) })} />
       ))}
       <button type="button" class="secondary" onClick={() => set({ series: [...query.series, { kind: "EventsNode", event: "$pageview", math: "total" }] })}>

@@ -6,14 +6,16 @@ export type PropertyFilter = {
   type?: string;
 };
 
-export type Series = {
-  kind: "EventsNode";
-  event: string | null;
+type SeriesCommon = {
   custom_name?: string;
   math?: string;
   math_property?: string;
   properties?: PropertyFilter[];
 };
+/** What a series (or a funnel step) counts: one event (null: every event), or a
+ * saved action by its id (``name`` is only for people reading the query). */
+export type EventOrAction = { kind: "EventsNode"; event: string | null } | { kind: "ActionsNode"; id: number; name?: string };
+export type Series = SeriesCommon & EventOrAction;
 
 export type TrendsQuery = {
   kind: "TrendsQuery";
