@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,12 +132,23 @@ def start_live_server(
     return LiveServer(magpie, credentials, settings.url), server, thread
 
 
+@contextmanager
+def running_live_server(
+    data_dir: Path, roles: frozenset[str] = ROLES, **overrides: object
+) -> Iterator[LiveServer]:
+    """A live server for the ``with`` block, stopped when it ends."""
+    live, server, thread = start_live_server(data_dir, roles, **overrides)
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
 @pytest.fixture
 def live_server(tmp_path: Path, backend_settings: dict[str, str]) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(tmp_path / "data", **backend_settings)
-    yield live
-    server.should_exit = True
-    thread.join(timeout=15)
+    with running_live_server(tmp_path / "data", **backend_settings) as live:
+        yield live
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 from posthog import Posthog
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 from tests.e2e.ui import Ui
 
 # distinct id → (plan, bought); "anon-" ids send personless events.
@@ -34,21 +34,19 @@ PEOPLE = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, uvicorn_server, thread = start_live_server(tmp_path_factory.mktemp("ui") / "data")
-    client = Posthog(live.token, host=live.url, sync_mode=True)
-    for who, (plan, bought) in PEOPLE.items():
-        if plan is None:
-            properties: dict[str, Any] = {"$process_person_profile": False}
-        else:
-            properties = {"$set": {"plan": plan, "email": who}}
-        client.capture("$pageview", distinct_id=who, properties=properties)
-        if bought:
-            client.capture("purchase", distinct_id=who, properties=properties)
-    client.flush()
-    live.settle(timeout=60)
-    yield live
-    uvicorn_server.should_exit = True
-    thread.join(timeout=15)
+    with running_live_server(tmp_path_factory.mktemp("ui") / "data") as live:
+        client = Posthog(live.token, host=live.url, sync_mode=True)
+        for who, (plan, bought) in PEOPLE.items():
+            if plan is None:
+                properties: dict[str, Any] = {"$process_person_profile": False}
+            else:
+                properties = {"$set": {"plan": plan, "email": who}}
+            client.capture("$pageview", distinct_id=who, properties=properties)
+            if bought:
+                client.capture("purchase", distinct_id=who, properties=properties)
+        client.flush()
+        live.settle(timeout=60)
+        yield live
 
 
 def api(server: LiveServer, method: str, path: str, body: Any = None) -> Any:

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 from posthog import Posthog
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 from tests.e2e.ui import Ui
 
 # distinct id → how many funnel steps it does; "anon-" ids send personless events.
@@ -39,11 +39,9 @@ RETURNING = {"cy@example.com", "anon-3"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, uvicorn_server, thread = start_live_server(tmp_path_factory.mktemp("ui") / "data")
-    send_events(live)
-    yield live
-    uvicorn_server.should_exit = True
-    thread.join(timeout=15)
+    with running_live_server(tmp_path_factory.mktemp("ui") / "data") as live:
+        send_events(live)
+        yield live
 
 
 def send_events(server: LiveServer) -> None:

@@ -21,17 +21,15 @@ import pytest
 from playwright.sync_api import expect
 from posthog import Posthog
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 from tests.e2e.browser import POSTHOG_DIST, site_server
 from tests.e2e.ui import EMAIL, PASSWORD, Ui, open_ui, sign_up
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, uvicorn_server, thread = start_live_server(tmp_path_factory.mktemp("ui") / "data")
-    yield live
-    uvicorn_server.should_exit = True
-    thread.join(timeout=15)
+    with running_live_server(tmp_path_factory.mktemp("ui") / "data") as live:
+        yield live
 
 
 def python_client(server: LiveServer, token: str | None = None) -> Posthog:
@@ -55,58 +53,57 @@ def new_project(server: LiveServer, name: str) -> dict[str, Any]:
 def test_sign_up_lands_in_the_default_project_and_logout_ends_the_session(
     browser: Any, tmp_path: Any
 ) -> None:
-    live, uvicorn_server, thread = start_live_server(tmp_path / "data")
-    ui = open_ui(browser, live)
-    try:
-        ui.go(f"/project/{live.project_id}/sql")
-        ui.page.wait_for_url("**/signup")
-        ui.shot("signup")
-        sign_up(ui)
-        # No event yet: the project opens on its onboarding.
-        ui.page.wait_for_url(f"**/project/{live.project_id}/onboarding")
-        ui.page.get_by_role("heading", name="Send your first event").wait_for()
-        assert ui.page.get_by_text(EMAIL).is_visible()
+    with running_live_server(tmp_path / "data") as live:
+        ui = open_ui(browser, live)
+        try:
+            ui.go(f"/project/{live.project_id}/sql")
+            ui.page.wait_for_url("**/signup")
+            ui.shot("signup")
+            sign_up(ui)
+            # No event yet: the project opens on its onboarding.
+            ui.page.wait_for_url(f"**/project/{live.project_id}/onboarding")
+            ui.page.get_by_role("heading", name="Send your first event").wait_for()
+            assert ui.page.get_by_text(EMAIL).is_visible()
 
-        # A state-changing call with the session cookie but no CSRF token is refused.
-        status = ui.page.evaluate(
-            """async () => (await fetch('/api/projects/1/dashboards/', {method: 'POST',
-                 headers: {'Content-Type': 'application/json'},
-                 body: JSON.stringify({name: 'forged'})})).status"""
-        )
-        assert status == 403
-        with_token = ui.page.evaluate(
-            """async (token) => (await fetch('/api/projects/1/dashboards/', {method: 'POST',
-                 headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
-                 body: JSON.stringify({name: 'real'})})).status""",
-            ui.csrf(),
-        )
-        assert with_token == 201
+            # A state-changing call with the session cookie but no CSRF token is refused.
+            status = ui.page.evaluate(
+                """async () => (await fetch('/api/projects/1/dashboards/', {method: 'POST',
+                     headers: {'Content-Type': 'application/json'},
+                     body: JSON.stringify({name: 'forged'})})).status"""
+            )
+            assert status == 403
+            with_token = ui.page.evaluate(
+                """async (token) => (await fetch('/api/projects/1/dashboards/', {method: 'POST',
+                     headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+                     body: JSON.stringify({name: 'real'})})).status""",
+                ui.csrf(),
+            )
+            assert with_token == 201
 
-        cookies = ui.context.cookies()
-        [session] = [c for c in cookies if c["name"] == "magpie_session"]
-        assert session["httpOnly"] and session["sameSite"] == "Lax"
-        ui.page.get_by_role("button", name="Log out").click()
-        ui.page.wait_for_url("**/login")
-        ui.shot("login")
-        with httpx.Client(base_url=live.url, cookies={"magpie_session": session["value"]}) as old:
-            assert old.get(f"/api/projects/{live.project_id}/events/").status_code == 401
-        ui.go(f"/project/{live.project_id}/events")
-        ui.page.wait_for_url(re.compile(r".*/login\?next=.*"))
-        ui.page.get_by_label("Email").fill(EMAIL)
-        ui.page.get_by_label("Password").fill("wrong password")
-        ui.page.get_by_role("button", name="Log in").click()
-        ui.page.get_by_role("alert").get_by_text("wrong email or password").wait_for()
-        ui.shot("login-error")
-        ui.page.get_by_label("Password").fill(PASSWORD)
-        ui.page.get_by_role("button", name="Log in").click()
-        ui.page.wait_for_url(f"**/project/{live.project_id}/events")
-        # The browser reports the refused CSRF call (403) and the wrong password (401).
-        expected = ("(Forbidden)", "(Unauthorized)")
-        assert [e for e in ui.console.problems() if not e.endswith(expected)] == []
-    finally:
-        ui.context.close()
-        uvicorn_server.should_exit = True
-        thread.join(timeout=15)
+            cookies = ui.context.cookies()
+            [session] = [c for c in cookies if c["name"] == "magpie_session"]
+            assert session["httpOnly"] and session["sameSite"] == "Lax"
+            ui.page.get_by_role("button", name="Log out").click()
+            ui.page.wait_for_url("**/login")
+            ui.shot("login")
+            old_session = {"magpie_session": session["value"]}
+            with httpx.Client(base_url=live.url, cookies=old_session) as old:
+                assert old.get(f"/api/projects/{live.project_id}/events/").status_code == 401
+            ui.go(f"/project/{live.project_id}/events")
+            ui.page.wait_for_url(re.compile(r".*/login\?next=.*"))
+            ui.page.get_by_label("Email").fill(EMAIL)
+            ui.page.get_by_label("Password").fill("wrong password")
+            ui.page.get_by_role("button", name="Log in").click()
+            ui.page.get_by_role("alert").get_by_text("wrong email or password").wait_for()
+            ui.shot("login-error")
+            ui.page.get_by_label("Password").fill(PASSWORD)
+            ui.page.get_by_role("button", name="Log in").click()
+            ui.page.wait_for_url(f"**/project/{live.project_id}/events")
+            # The browser reports the refused CSRF call (403) and the wrong password (401).
+            expected = ("(Forbidden)", "(Unauthorized)")
+            assert [e for e in ui.console.problems() if not e.endswith(expected)] == []
+        finally:
+            ui.context.close()
 
 
 # -- onboarding and live events ------------------------------------------------------
