@@ -142,7 +142,7 @@ def running_live_server(
         yield live
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=30)
 
 
 @pytest.fixture

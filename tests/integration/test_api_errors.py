@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from magpie.app import Magpie, create_app
 from magpie.settings import Settings
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 
 ERROR_KEYS = {"type", "code", "detail", "attr"}
 
@@ -24,10 +24,8 @@ ERROR_KEYS = {"type", "code", "detail", "attr"}
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the whole module: these requests change nothing they share."""
-    live, server, thread = start_live_server(tmp_path_factory.mktemp("errors") / "data")
-    yield live
-    server.should_exit = True
-    thread.join(timeout=15)
+    with running_live_server(tmp_path_factory.mktemp("errors") / "data") as live:
+        yield live
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

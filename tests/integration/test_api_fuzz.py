@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from magpie.http.api.schema import openapi_document
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 
 ERROR_KEYS = {"type", "code", "detail", "attr"}
 BIGINT = 2**63 - 1
@@ -36,24 +36,22 @@ BIGINT = 2**63 - 1
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with a few anonymous and identified events, so reads and queries
     have rows to work on. The fuzzer changes its settings freely."""
-    live, server, thread = start_live_server(tmp_path_factory.mktemp("fuzz") / "data")
-    batch = [
-        {"event": "$pageview", "distinct_id": f"anon-{i}", "properties": {"$browser": "Chrome"}}
-        for i in range(5)
-    ] + [
-        {
-            "event": "$identify",
-            "distinct_id": "ada@example.com",
-            "properties": {"$anon_distinct_id": "anon-1", "$set": {"email": "ada@example.com"}},
-        },
-        {"event": "purchase", "distinct_id": "ada@example.com", "properties": {"amount": 12.5}},
-    ]
-    response = httpx.post(live.url + "/batch/", json={"api_key": live.token, "batch": batch})
-    response.raise_for_status()
-    live.settle()
-    yield live
-    server.should_exit = True
-    thread.join(timeout=15)
+    with running_live_server(tmp_path_factory.mktemp("fuzz") / "data") as live:
+        batch = [
+            {"event": "$pageview", "distinct_id": f"anon-{i}", "properties": {"$browser": "Chrome"}}
+            for i in range(5)
+        ] + [
+            {
+                "event": "$identify",
+                "distinct_id": "ada@example.com",
+                "properties": {"$anon_distinct_id": "anon-1", "$set": {"email": "ada@example.com"}},
+            },
+            {"event": "purchase", "distinct_id": "ada@example.com", "properties": {"amount": 12.5}},
+        ]
+        response = httpx.post(live.url + "/batch/", json={"api_key": live.token, "batch": batch})
+        response.raise_for_status()
+        live.settle()
+        yield live
 
 
 def load_schema(max_examples: int, seed: int | None) -> Any:

@@ -22,7 +22,7 @@ import pytest
 from magpie.app import Magpie
 from magpie.settings import Settings
 from magpie.store.duckdb import schema
-from tests.conftest import ROOT, LiveServer, free_port, spawn_server, start_live_server
+from tests.conftest import ROOT, LiveServer, free_port, running_live_server, spawn_server
 from tests.integration.tenants import (
     HARMLESS_BODIES,
     Tenants,
@@ -209,12 +209,10 @@ def test_a_key_cannot_revoke_a_wider_key(tenants: Tenants) -> None:
 
 @pytest.fixture
 def proxied_server(tmp_path: Path) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(
+    with running_live_server(
         tmp_path / "data", trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),)
-    )
-    yield live
-    server.should_exit = True
-    thread.join(timeout=15)
+    ) as live:
+        yield live
 
 
 def test_failed_authentication_is_rate_limited_per_address(proxied_server: LiveServer) -> None:

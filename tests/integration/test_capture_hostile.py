@@ -21,7 +21,7 @@ import lzstring
 import pytest
 
 from magpie.http import flags as flags_module
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 
 V0_PATHS = ["/e/", "/i/v0/e/", "/batch/", "/capture/", "/track/", "/engage/"]
 V1_PATH = "/i/v1/analytics/events"
@@ -106,10 +106,8 @@ V0_ENCODINGS: dict[str, Callable[[bytes], dict[str, Any]]] = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, uvicorn_server, thread = start_live_server(tmp_path_factory.mktemp("hostile") / "data")
-    yield live
-    uvicorn_server.should_exit = True
-    thread.join(timeout=30)
+    with running_live_server(tmp_path_factory.mktemp("hostile") / "data") as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -351,32 +349,28 @@ def send_small(live: LiveServer, http: httpx.Client, name: str) -> httpx.Respons
 def test_a_stuck_large_request_holds_up_no_other_request(
     tmp_path: Path, capture_process: bool
 ) -> None:
-    live, uvicorn_server, thread = start_live_server(
-        tmp_path / "data", capture_process=capture_process
-    )
-    pid = None
-    try:
-        with httpx.Client(base_url=live.url, timeout=60) as http, ThreadPoolExecutor(2) as pool:
-            pid = decode_process_pid(live, http)
-            os.kill(pid, signal.SIGSTOP)  # as if it were decoding something enormous
-            stuck: Future[httpx.Response] = pool.submit(send_large, live, http, "large")
-            for i in range(5):
-                assert send_small(live, http, f"small-{i}").status_code == 200
-            assert http.get("/_health").status_code == 200
-            assert not stuck.done()
-            os.kill(pid, signal.SIGCONT)
-            pid = None
-            assert stuck.result().status_code == 200
-        assert len(live.events(event="large")) == 700
-        assert len(live.events(event="small-4")) == 20
-        if live.magpie.capture_service is not None:  # the lanes are visible in this process
-            lanes = live.magpie.capture_service.lanes
-            assert lanes.offloaded == 2 and lanes.inline >= 5
-    finally:
-        if pid is not None:
-            os.kill(pid, signal.SIGCONT)
-        uvicorn_server.should_exit = True
-        thread.join(timeout=30)
+    with running_live_server(tmp_path / "data", capture_process=capture_process) as live:
+        pid = None
+        try:
+            with httpx.Client(base_url=live.url, timeout=60) as http, ThreadPoolExecutor(2) as pool:
+                pid = decode_process_pid(live, http)
+                os.kill(pid, signal.SIGSTOP)  # as if it were decoding something enormous
+                stuck: Future[httpx.Response] = pool.submit(send_large, live, http, "large")
+                for i in range(5):
+                    assert send_small(live, http, f"small-{i}").status_code == 200
+                assert http.get("/_health").status_code == 200
+                assert not stuck.done()
+                os.kill(pid, signal.SIGCONT)
+                pid = None
+                assert stuck.result().status_code == 200
+            assert len(live.events(event="large")) == 700
+            assert len(live.events(event="small-4")) == 20
+            if live.magpie.capture_service is not None:  # the lanes are visible in this process
+                lanes = live.magpie.capture_service.lanes
+                assert lanes.offloaded == 2 and lanes.inline >= 5
+        finally:
+            if pid is not None:
+                os.kill(pid, signal.SIGCONT)
 
 
 def test_large_flags_bodies_are_decoded_off_the_event_loop(

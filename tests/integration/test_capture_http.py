@@ -439,17 +439,13 @@ def test_forwarded_for_is_ignored_unless_trusted(live_server: LiveServer) -> Non
 
 
 def test_forwarded_for_is_believed_from_a_trusted_proxy(tmp_path) -> None:
-    from tests.conftest import start_live_server
+    from tests.conftest import running_live_server
 
-    live, server, thread = start_live_server(tmp_path / "d", trusted_proxies=_loopback())
-    try:
+    with running_live_server(tmp_path / "d", trusted_proxies=_loopback()) as live:
         headers = {"X-Forwarded-For": "198.51.100.7, 127.0.0.1"}
         body = batch_body(live, event("fwd2"))
         assert post(live, "/batch/", body, headers=headers).status_code == 200
         assert live.events(event="fwd2")[0]["properties"]["$ip"] == "198.51.100.7"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def _loopback() -> tuple:

@@ -13,18 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 
 
 @pytest.fixture(scope="module")
 def pooled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(
+    with running_live_server(
         tmp_path_factory.mktemp("pool") / "data", capture_process=True
-    )
-    assert live.magpie.gateway is not None
-    yield live
-    server.should_exit = True
-    thread.join(timeout=30)
+    ) as live:
+        assert live.magpie.gateway is not None
+        yield live
 
 
 def test_events_are_decoded_in_the_pool(pooled: LiveServer) -> None:
@@ -125,8 +123,7 @@ def test_quota_limits_reach_the_capture_process(pooled: LiveServer) -> None:
 
 
 def test_a_dead_capture_process_is_replaced(tmp_path: Path) -> None:
-    live, server, thread = start_live_server(tmp_path / "d", capture_process=True)
-    try:
+    with running_live_server(tmp_path / "d", capture_process=True) as live:
         gateway = live.magpie.gateway
         assert gateway is not None
         first = gateway._process
@@ -150,9 +147,6 @@ def test_a_dead_capture_process_is_replaced(tmp_path: Path) -> None:
         assert replacement is not None and replacement is not first
         assert replacement.poll() is None
         assert [e["event"] for e in live.events(event="after")][:1] == ["after"]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_the_capture_process_loads_none_of_the_servers_heavy_libraries(

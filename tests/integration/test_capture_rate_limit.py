@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 
 # A refill of one event every 1,000 s: nothing refills while the test runs.
 RATE = 0.001
@@ -18,15 +18,13 @@ BURST = 10
 
 @pytest.fixture(params=[False, True], ids=["in-process", "capture-process"])
 def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(
+    with running_live_server(
         tmp_path / "data",
         capture_process=request.param,
         capture_rate_limit_events_per_second=RATE,
         capture_rate_limit_burst_events=BURST,
-    )
-    yield live
-    server.should_exit = True
-    thread.join(timeout=30)
+    ) as live:
+        yield live
 
 
 def batch(live: LiveServer, name: str, count: int) -> dict[str, object]:

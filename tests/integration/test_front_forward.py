@@ -12,35 +12,33 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 
 
 @pytest.fixture(scope="module")
 def fronted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(
+    with running_live_server(
         tmp_path_factory.mktemp("front") / "data", capture_process=True
-    )
-    assert live.magpie.api_socket is not None  # the capture process is the public front
-    with live.api() as api:
-        made = api.post(
-            f"/api/projects/{live.project_id}/feature_flags/",
-            json={
-                "key": "pro-only",
-                "filters": {
-                    "groups": [
-                        {
-                            "properties": [{"key": "plan", "value": "pro", "type": "person"}],
-                            "rollout_percentage": 100,
-                        }
-                    ],
-                    "payloads": {"true": json.dumps({"a": 1})},
+    ) as live:
+        assert live.magpie.api_socket is not None  # the capture process is the public front
+        with live.api() as api:
+            made = api.post(
+                f"/api/projects/{live.project_id}/feature_flags/",
+                json={
+                    "key": "pro-only",
+                    "filters": {
+                        "groups": [
+                            {
+                                "properties": [{"key": "plan", "value": "pro", "type": "person"}],
+                                "rollout_percentage": 100,
+                            }
+                        ],
+                        "payloads": {"true": json.dumps({"a": 1})},
+                    },
                 },
-            },
-        )
-        assert made.status_code == 201, made.text
-    yield live
-    server.should_exit = True
-    thread.join(timeout=30)
+            )
+            assert made.status_code == 201, made.text
+        yield live
 
 
 def test_flags_through_the_front(fronted: LiveServer) -> None:

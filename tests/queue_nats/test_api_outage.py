@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import start_live_server
+from tests.conftest import running_live_server
 from tests.queue_nats.conftest import PrivatePostgres
 
 
@@ -26,13 +26,12 @@ def _wait_for(api: httpx.Client, path: str, status: int, timeout: float = 60) ->
 def test_the_api_answers_503_while_postgresql_is_down(
     tmp_path: Path, private_postgres: PrivatePostgres, chdb_dsn: str
 ) -> None:
-    live, server, thread = start_live_server(
+    with running_live_server(
         tmp_path / "data",
         events_url=f"{chdb_dsn}?database=t_{secrets.token_hex(6)}",
         database_url=private_postgres.url,
-    )
-    persons = f"/api/projects/{live.project_id}/persons/"
-    try:
+    ) as live:
+        persons = f"/api/projects/{live.project_id}/persons/"
         with live.api() as api:
             assert api.get(persons).status_code == 200
             private_postgres.stop("immediate")
@@ -43,6 +42,3 @@ def test_the_api_answers_503_while_postgresql_is_down(
             private_postgres.start()
             back = _wait_for(api, persons, 200)
             assert back.status_code == 200, back.text
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)

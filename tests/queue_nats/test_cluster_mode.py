@@ -14,7 +14,7 @@ import pytest
 from posthog import Posthog
 
 from magpie.ingest.persons import person_uuid_for
-from tests.conftest import LiveServer, cluster_settings, free_port, start_live_server
+from tests.conftest import LiveServer, cluster_settings, free_port, running_live_server
 from tests.queue_nats.conftest import delete_streams
 
 
@@ -26,12 +26,10 @@ def queue_url(nats_url: str) -> Iterator[str]:
 
 
 def serve(folder: Path, chdb_dsn: str, database: str, queue: str) -> Iterator[LiveServer]:
-    live, server, thread = start_live_server(
+    with running_live_server(
         folder, **cluster_settings(chdb_dsn, database), queue_url=queue
-    )
-    yield live
-    server.should_exit = True
-    thread.join(timeout=30)
+    ) as live:
+        yield live
 
 
 @pytest.fixture

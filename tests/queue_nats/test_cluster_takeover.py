@@ -20,7 +20,7 @@ import pytest
 from magpie.store.base import PersonReader
 from magpie.store.postgres import PostgresDatabase
 from magpie.store.postgres.person_reader import PostgresPersonReader
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import running_live_server
 from tests.queue_nats.cluster import Cluster, running_cluster, wait_for, worker_pid
 from tests.queue_nats.conftest import delete_streams
 
@@ -112,9 +112,7 @@ def queue_urls(nats_url: str) -> Iterator[Callable[[], str]]:
 def reference(folder: Path, first: list[Event], second: list[Event]) -> tuple[list[Any], list[Any]]:
     """What a Magpie that never crashed leaves: the embedded mode, whose semantics
     cluster mode keeps (its events as queries see them, and its persons)."""
-    live: LiveServer
-    live, server, thread = start_live_server(folder)
-    try:
+    with running_live_server(folder) as live:
         for phase in (first, second):
             send(live.url, live.token, phase)
             live.settle(60)
@@ -125,9 +123,6 @@ def reference(folder: Path, first: list[Event], second: list[Event]) -> tuple[li
             )
         answer.raise_for_status()
         return sorted(answer.json()["results"]), persons_of(live.magpie.stores.persons)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def loaded(cluster: Cluster, expected: int) -> bool:
