@@ -2,8 +2,9 @@
 events sent by the official posthog-python: the empty list; an action of two
 steps made in the editor, listed with a summary of its steps; its 30-day count
 the query API's; a step the API refuses, shown with the API's words beside the
-field; the action picked as a trend series and a funnel step, their numbers the
-query API's; delete; loading, error and missing states; no console error.
+field; the action picked as a trend series, a funnel step, retention's cohort
+and returning entities, a stickiness series and lifecycle's activity, their
+numbers the query API's; delete; loading, error and missing states; no console error.
 
 Screenshots go to test-artifacts/ui/action-*.png.
 """
@@ -258,6 +259,129 @@ def test_a_trend_and_a_funnel_of_the_action_show_the_query_apis_numbers(
     step = shown_query(clean)["series"][1]
     assert (step["kind"], step["event"]) == ("EventsNode", "purchase")
     assert "id" not in step and "name" not in step
+
+
+def numbers(cells: list[str]) -> list[float]:
+    return [float(c.replace(",", "").replace("\u2212", "-")) for c in cells]
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.1f}".removesuffix(".0") + "%" if whole else "0%"
+
+
+def as_action(action: dict[str, Any]) -> dict[str, Any]:
+    """The action as a series of a stickiness or lifecycle query."""
+    return {"kind": "ActionsNode", "id": action["id"], "name": action["name"]}
+
+
+def test_retention_of_the_action_shows_the_query_apis_cohorts(
+    clean: Ui, server: LiveServer
+) -> None:
+    page = clean.page
+    action = the_action(server)
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Retention").click()
+    page.get_by_label("Kind of cohort entry").select_option(label="Action")
+    page.get_by_label("Action of cohort entry").select_option(label=NAME)
+    page.get_by_label("Kind of return").select_option(label="Action")
+
+    def both_actions(response: Any) -> bool:
+        if not response.url.endswith("/query/") or response.request.method != "POST":
+            return False
+        sent = response.request.post_data_json["query"].get("retentionFilter", {})
+        return all(
+            sent.get(e, {}).get("type") == "actions" for e in ("targetEntity", "returningEntity")
+        )
+
+    # The same action again: the answer to the query naming it twice is the last one.
+    with page.expect_response(both_actions):
+        page.get_by_label("Action of return").select_option(label=NAME)
+    expect(page.locator(".result")).to_have_attribute("aria-busy", "false")
+    query = shown_query(clean)
+    entity = {"id": action["id"], "type": "actions", "name": NAME}
+    assert query["retentionFilter"]["targetEntity"] == entity
+    assert query["retentionFilter"]["returningEntity"] == entity
+    rows = ask(server, query)["results"]
+    # PostHog's shape of the entity gives what the ActionsNode form gives.
+    by_node = {**query, "retentionFilter": {**query["retentionFilter"]}}
+    for key in ("targetEntity", "returningEntity"):
+        by_node["retentionFilter"][key] = {"kind": "ActionsNode", "id": action["id"]}
+    assert ask(server, by_node)["results"] == rows
+    shown = table_texts(clean, "New insight as a table")
+    assert len(shown) == len(rows)
+    for cells, row in zip(shown, rows, strict=True):
+        size = row["values"][0]["count"]
+        assert cells[1] == str(size)
+        assert cells[2:] == [percent(v["count"], size) for v in row["values"]]
+    # Everyone in the action's cohort did it on its day: ann, bo, cy and anon-1.
+    assert max(row["values"][0]["count"] for row in rows) == len(VISITORS)
+    clean.shot("action-retention")
+
+
+def test_stickiness_of_the_action_shows_the_query_apis_numbers(
+    clean: Ui, server: LiveServer
+) -> None:
+    page = clean.page
+    action = the_action(server)
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Stickiness").click()
+    page.get_by_label("Kind of series A").select_option(label="Action")
+    page.get_by_label("Action of series A").select_option(label=NAME)
+    table = page.get_by_role("table", name="New insight as a table")
+    expect(table.get_by_role("row", name=NAME)).to_have_count(1)
+    query = shown_query(clean)
+    assert query["series"] == [{**as_action(action), "math": "total"}]
+    [result] = ask(server, query)["results"]
+    built = {
+        "kind": "StickinessQuery",
+        "series": [{**as_action(action), "math": "total"}],
+        "interval": "day",
+        "dateRange": query["dateRange"],  # the page's, kept from the kind before
+    }
+    assert ask(server, built)["results"] == [result]
+    assert result["label"] == NAME
+    [row] = table_texts(clean, "New insight as a table")
+    assert row[0] == NAME
+    assert numbers(row[1:]) == [result["count"], *result["data"]]
+    assert result["data"][0] == len(VISITORS)  # each did the action on one day
+    # The chart names its bars by the action too.
+    chart = page.get_by_role("group", name="New insight as a chart")
+    expect(chart).to_have_attribute("data-state", "drawn")
+    expect(
+        chart.get_by_role("button", name=re.compile(rf"^{re.escape(NAME)}, 1 day: "))
+    ).to_have_count(1)
+    clean.shot("action-stickiness")
+
+
+def test_lifecycle_of_the_action_shows_the_query_apis_numbers(
+    clean: Ui, server: LiveServer
+) -> None:
+    page = clean.page
+    action = the_action(server)
+    clean.go(f"/project/{server.project_id}/insights/new")
+    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Lifecycle").click()
+    page.get_by_label("Kind of activity").select_option(label="Action")
+    page.get_by_label("Action of activity").select_option(label=NAME)
+    table = page.get_by_role("table", name="New insight as a table")
+    expect(table.get_by_role("row", name=f"{NAME} - new")).to_have_count(1)
+    query = shown_query(clean)
+    assert query["series"] == [as_action(action)]
+    results = ask(server, query)["results"]
+    built = {
+        "kind": "LifecycleQuery",
+        "series": [as_action(action)],
+        "interval": "day",
+        "dateRange": query["dateRange"],  # the page's, kept from the kind before
+    }
+    assert ask(server, built)["results"] == results
+    assert [r["label"] for r in results] == [
+        f"{NAME} - {status}" for status in ("new", "returning", "resurrecting", "dormant")
+    ]
+    shown = {r[0]: numbers(r[1:]) for r in table_texts(clean, "New insight as a table")}
+    assert shown == {r["label"]: [r["count"], *r["data"]] for r in results}
+    new = next(r for r in results if r["status"] == "new")
+    assert new["count"] == len(VISITORS)  # the action's first day for all four
+    clean.shot("action-lifecycle")
 
 
 def test_delete_goes_back_to_the_list(clean: Ui, server: LiveServer) -> None:

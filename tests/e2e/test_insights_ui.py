@@ -330,7 +330,7 @@ def test_retention_cohorts_show_the_query_apis_numbers_and_a_cells_actors(
     page = clean.page
     clean.go(f"/project/{server.project_id}/insights/new")
     page.get_by_role("group", name="Insight kind").get_by_role("button", name="Retention").click()
-    page.get_by_label("Returning event").fill("came_back")
+    page.get_by_label("Event of return").fill("came_back")
     table = page.get_by_role("table", name="New insight as a table")
     expect(table.get_by_role("button", name=re.compile(r", Day 1: 2$"))).to_have_count(1)
     query = shown_query(clean)
@@ -366,7 +366,7 @@ def test_retention_options_of_the_query_api_in_the_builder(clean: Ui, server: Li
     page = clean.page
     clean.go(f"/project/{server.project_id}/insights/new")
     page.get_by_role("group", name="Insight kind").get_by_role("button", name="Retention").click()
-    page.get_by_label("Returning event").fill("came_back")
+    page.get_by_label("Event of return").fill("came_back")
     page.get_by_label("Measure").select_option("sum")
     page.get_by_label("Property", exact=True).fill("amount")
     page.get_by_label("Property", exact=True).press("Tab")
@@ -477,7 +477,7 @@ def test_lifecycle_bars_show_the_query_apis_numbers_with_dormant_below_zero(
     page = clean.page
     clean.go(f"/project/{server.project_id}/insights/new")
     page.get_by_role("group", name="Insight kind").get_by_role("button", name="Lifecycle").click()
-    page.get_by_label("Event", exact=True).fill("$pageview")
+    page.get_by_label("Event of activity").fill("$pageview")
     chart = wait_drawn(clean, "New insight as a chart")
     query = shown_query(clean)
     assert query["kind"] == "LifecycleQuery"
@@ -628,7 +628,7 @@ def test_every_kind_saved_is_drawn_on_a_dashboard(clean: Ui, server: LiveServer)
         if label == "Paths":  # one pageview each: the paths are in the custom events
             page.get_by_label("Custom events").check()
         elif label == "Retention":
-            page.get_by_label("Returning event").fill("came_back")
+            page.get_by_label("Event of return").fill("came_back")
         page.get_by_label("Insight name").fill(name)
         page.get_by_role("button", name="Save insight").click()
         page.wait_for_url(re.compile(r".*/insights/[A-Za-z0-9]{8}.*"))

@@ -1,5 +1,6 @@
-// What a trend series or a funnel step counts: an event (typed, with the
-// project's event names offered) or one of the project's saved actions.
+// What a trend, stickiness or lifecycle series, a funnel step or a retention
+// entity counts: an event (typed, with the project's event names offered) or
+// one of the project's saved actions.
 import { type Action, listActions } from "../actions";
 import type { EventOrAction } from "../trends/query";
 import { Field, useAsync } from "../ui";
@@ -17,8 +18,9 @@ function retarget<T extends EventOrAction>(node: T, target: EventOrAction): T {
   return { ...kept, ...target } as T;
 }
 
-export function EventOrActionFields<T extends EventOrAction>({ node, onChange, actions, id, what, onFocusEvent }: {
+export function EventOrActionFields<T extends EventOrAction>({ node, onChange, actions, id, what, onFocusEvent, hint }: {
   node: T; onChange: (next: T) => void; actions: Action[] | null; id: string; what: string; onFocusEvent: () => void;
+  hint?: string; // what the choice means, under the kind
 }) {
   const failed = actions === null;
   const choosable = actions ?? [];
@@ -33,7 +35,7 @@ export function EventOrActionFields<T extends EventOrAction>({ node, onChange, a
   };
   return (
     <>
-      <Field label={`Kind of ${what}`} id={`${id}-kind`}>
+      <Field label={`Kind of ${what}`} id={`${id}-kind`} hint={hint}>
         <select id={`${id}-kind`} value={node.kind} onChange={(e) => pick((e.target as HTMLSelectElement).value)}>
           <option value="EventsNode">Event</option>
           {/* Choosable once the project has an action (or when the query already names one). */}

@@ -2,10 +2,11 @@
 // bars above zero and the dormant ones below it. A bar opens its actors.
 import { BarChart } from "./bars";
 import { DateRangeFields } from "./date-range";
+import { EventOrActionFields, useActions } from "./event-or-action";
 import type { BuilderProps, ViewProps } from "./kinds";
 import { useEventNames } from "../trends/builder";
 import { shortLabel } from "../trends/chart";
-import type { TrendResult } from "../trends/query";
+import type { Series, TrendResult } from "../trends/query";
 import { TrendTable } from "../trends/table";
 import { Empty, Field } from "../ui";
 
@@ -32,17 +33,17 @@ export function IntervalField({ value, onChange }: { value: string | undefined; 
 
 export function LifecycleBuilder({ query, onChange, projectId }: BuilderProps) {
   const [names, wantNames] = useEventNames(projectId);
-  const event = query.series?.[0]?.event ?? "";
+  const actions = useActions(projectId);
+  // Lifecycle follows one series: what makes an actor active in a period.
+  const series: Series = query.series?.[0] ?? { kind: "EventsNode", event: null };
   return (
     <form class="builder" onSubmit={(e) => e.preventDefault()} aria-label="Lifecycle builder">
       <datalist id="event-names">{names.map((n) => <option value={n} key={n} />)}</datalist>
       <fieldset>
         <legend>Activity</legend>
         <div class="row">
-          <Field label="Event" id="lifecycle-event">
-            <input id="lifecycle-event" list="event-names" onFocus={wantNames} value={event} placeholder="All events (leave empty)"
-              onInput={(e) => onChange({ ...query, series: [{ ...query.series?.[0], kind: "EventsNode", event: (e.target as HTMLInputElement).value || null }] })} />
-          </Field>
+          <EventOrActionFields node={series} onChange={(next) => onChange({ ...query, series: [next] })}
+            actions={actions} id="lifecycle" what="activity" onFocusEvent={wantNames} />
         </div>
         <label class="check">
           <input type="checkbox" checked={Boolean(query.filterTestAccounts)} onChange={(e) => onChange({ ...query, filterTestAccounts: (e.target as HTMLInputElement).checked })} />

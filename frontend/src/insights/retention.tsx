@@ -1,14 +1,19 @@
 // Retention: cohorts of actors by the period of their target event, and how many
 // came back in each later period, as a shaded table. A cell opens its actors.
 import { DateRangeFields } from "./date-range";
+import { EventOrActionFields, useActions } from "./event-or-action";
 import type { BuilderProps, ViewProps } from "./kinds";
 import { useEventNames } from "../trends/builder";
-import { breakdownText } from "../trends/query";
+import { breakdownText, type EventOrAction, type PropertyFilter } from "../trends/query";
 import { Empty, Field, formatNumber } from "../ui";
 import { markDrawn } from "../trends/chart";
 import { useEffect, useRef } from "preact/hooks";
 
-type Entity = { id: string | null; type: "events"; name?: string };
+/** PostHog's retention entity: an event by its name (null: every event) or an
+ * action by its id (``name`` is only for people reading the query). */
+type Entity = ({ id: string | null; type: "events" } | { id: number; type: "actions" }) & {
+  name?: string; kind?: "EventsNode" | "ActionsNode"; properties?: PropertyFilter[];
+};
 export type RetentionQuery = {
   kind: "RetentionQuery";
   dateRange?: { date_from?: string | null; date_to?: string | null };
@@ -44,6 +49,18 @@ export function defaultRetention(): RetentionQuery {
   };
 }
 
+/** The entity as the event-or-action picker edits it: the node form of trends' series. */
+function entityNode(entity: Entity | undefined): EventOrAction {
+  const action = entity?.type === "actions" || entity?.kind === "ActionsNode";
+  return action ? { kind: "ActionsNode", id: Number(entity.id), name: entity.name } : { kind: "EventsNode", event: entity?.id === undefined || entity.id === null ? null : String(entity.id) };
+}
+
+/** The picked node back as an entity, its property filters kept. */
+function nodeEntity(node: EventOrAction, old: Entity | undefined): Entity {
+  const kept = old?.properties ? { properties: old.properties } : {};
+  return node.kind === "ActionsNode" ? { ...kept, id: node.id, type: "actions", name: node.name } : { ...kept, id: node.event, type: "events" };
+}
+
 const TYPES: [string, string][] = [["retention_recurring", "Recurring (every period they did it)"], ["retention_first_time", "First time"], ["retention_first_ever_occurrence", "First ever occurrence"]];
 
 export function RetentionBuilder({ query, onChange, projectId }: BuilderProps) {
@@ -51,21 +68,19 @@ export function RetentionBuilder({ query, onChange, projectId }: BuilderProps) {
   const [names, wantNames] = useEventNames(projectId);
   const f = q.retentionFilter ?? {};
   const set = (change: Partial<RetentionQuery["retentionFilter"]>) => onChange({ ...q, retentionFilter: { ...f, ...change } });
-  const entity = (id: string): Entity => ({ id: id || null, type: "events" });
+  const actions = useActions(projectId);
   return (
     <form class="builder" onSubmit={(e) => e.preventDefault()} aria-label="Retention builder">
       <datalist id="event-names">{names.map((n) => <option value={n} key={n} />)}</datalist>
       <fieldset>
         <legend>Who and when</legend>
         <div class="row">
-          <Field label="Cohort event" id="retention-target" hint="What puts an actor in a period's cohort">
-            <input id="retention-target" list="event-names" onFocus={wantNames} value={f.targetEntity?.id ?? ""} placeholder="All events (leave empty)"
-              onInput={(e) => set({ targetEntity: entity((e.target as HTMLInputElement).value) })} />
-          </Field>
-          <Field label="Returning event" id="retention-returning" hint="What counts as coming back">
-            <input id="retention-returning" list="event-names" onFocus={wantNames} value={f.returningEntity?.id ?? ""} placeholder="All events (leave empty)"
-              onInput={(e) => set({ returningEntity: entity((e.target as HTMLInputElement).value) })} />
-          </Field>
+          <EventOrActionFields node={entityNode(f.targetEntity)} onChange={(node) => set({ targetEntity: nodeEntity(node, f.targetEntity) })}
+            actions={actions} id="retention-target" what="cohort entry" hint="What puts an actor in a period's cohort" onFocusEvent={wantNames} />
+        </div>
+        <div class="row">
+          <EventOrActionFields node={entityNode(f.returningEntity)} onChange={(node) => set({ returningEntity: nodeEntity(node, f.returningEntity) })}
+            actions={actions} id="retention-returning" what="return" hint="What counts as coming back" onFocusEvent={wantNames} />
         </div>
         <div class="row">
           <Field label="Cohorts" id="retention-type">
@@ -137,7 +152,7 @@ export function RetentionView({ query, results, name, open }: ViewProps) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => markDrawn(box.current), [results]);
   if (!rows.length || rows.every((r) => !r.values[0]?.count))
-    return <Empty title="No cohorts in this range">Nobody did the cohort event in this date range: try a longer range or another event.</Empty>;
+    return <Empty title="No cohorts in this range">Nobody did the cohort's event or action in this date range: try a longer range or another one.</Empty>;
   const labels = rows[0].values.map((v) => v.label);
   // With sum or avg the cells show the property's value, shaded against the table's largest.
   const largest = Math.max(0, ...rows.flatMap((r) => r.values.map((v) => v.aggregation_value ?? 0)));

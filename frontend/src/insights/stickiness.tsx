@@ -2,12 +2,13 @@
 // as bars per series. A bar opens its actors.
 import { BarChart } from "./bars";
 import { DateRangeFields } from "./date-range";
+import { EventOrActionFields, useActions } from "./event-or-action";
 import type { BuilderProps, ViewProps } from "./kinds";
 import { IntervalField } from "./lifecycle";
 import { useEventNames } from "../trends/builder";
-import { letter, seriesName, type TrendResult } from "../trends/query";
+import { letter, type Series, seriesName, type TrendResult } from "../trends/query";
 import { TrendTable } from "../trends/table";
-import { Empty, Field } from "../ui";
+import { Empty } from "../ui";
 
 export const defaultStickiness = () => ({
   kind: "StickinessQuery",
@@ -18,8 +19,9 @@ export const defaultStickiness = () => ({
 
 export function StickinessBuilder({ query, onChange, projectId }: BuilderProps) {
   const [names, wantNames] = useEventNames(projectId);
-  const series: any[] = query.series ?? [];
-  const setSeries = (next: any[]) => onChange({ ...query, series: next });
+  const actions = useActions(projectId);
+  const series: Series[] = query.series ?? [];
+  const setSeries = (next: Series[]) => onChange({ ...query, series: next });
   const cumulative = query.stickinessFilter?.computedAs === "cumulative";
   return (
     <form class="builder" onSubmit={(e) => e.preventDefault()} aria-label="Stickiness builder">
@@ -28,10 +30,8 @@ export function StickinessBuilder({ query, onChange, projectId }: BuilderProps) 
         <legend>Series</legend>
         {series.map((s, i) => (
           <div class="row" key={i}>
-            <Field label={`Event of series ${letter(i)}`} id={`series-${i}-event`}>
-              <input id={`series-${i}-event`} list="event-names" onFocus={wantNames} value={s.event ?? ""} placeholder="All events (leave empty)"
-                onInput={(e) => setSeries(series.map((old, j) => (j === i ? { ...old, event: (e.target as HTMLInputElement).value || null } : old)))} />
-            </Field>
+            <EventOrActionFields node={s} onChange={(next) => setSeries(series.map((old, j) => (j === i ? next : old)))}
+              actions={actions} id={`series-${i}`} what={`series ${letter(i)}`} onFocusEvent={wantNames} />
             {series.length > 1 && <button type="button" class="secondary small" onClick={() => setSeries(series.filter((_, j) => j !== i))}>Remove series {letter(i)}</button>}
           </div>
         ))}
