@@ -67,6 +67,11 @@ class LiveServer:
             timeout=10,
         )
 
+    def project_request(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """``method`` on ``path`` under the project's API (/api/projects/{id}), as its owner."""
+        with self.api() as owner:
+            return owner.request(method, f"/api/projects/{self.project_id}{path}", json=body)
+
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until every acknowledged event has been ingested."""
         assert self.magpie.wait_until_caught_up(timeout), "ingest worker did not catch up"

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import expect
 from posthog import Posthog
 
-from tests.conftest import LiveServer, start_live_server
+from tests.conftest import LiveServer, running_live_server
 from tests.e2e.ui import Ui
 
 NAME = "Bought or saw pricing"
@@ -40,37 +40,29 @@ MATCHED = 6
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live, uvicorn_server, thread = start_live_server(tmp_path_factory.mktemp("ui") / "data")
-    client = Posthog(live.token, host=live.url, sync_mode=True)
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    for who, (pages, purchases) in VISITORS.items():
-        anonymous = {"$process_person_profile": False} if who.startswith("anon-") else {}
-        for url in pages:
-            client.capture(
-                "$pageview",
-                distinct_id=who,
-                properties={**anonymous, "$current_url": url},
-                timestamp=now,
-            )
-        for _ in range(purchases):
-            client.capture("purchase", distinct_id=who, properties=anonymous, timestamp=now)
-    # A purchase 40 days ago: the action's, but not in its last 30 days.
-    client.capture("purchase", distinct_id="bo@example.com", timestamp=now - timedelta(days=40))
-    client.flush()
-    live.settle(timeout=60)
-    yield live
-    uvicorn_server.should_exit = True
-    thread.join(timeout=15)
-
-
-def api(server: LiveServer, method: str, path: str, body: Any = None) -> Any:
-    with server.api() as owner:
-        response = owner.request(method, f"/api/projects/{server.project_id}{path}", json=body)
-    return response
+    with running_live_server(tmp_path_factory.mktemp("ui") / "data") as live:
+        client = Posthog(live.token, host=live.url, sync_mode=True)
+        now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        for who, (pages, purchases) in VISITORS.items():
+            anonymous = {"$process_person_profile": False} if who.startswith("anon-") else {}
+            for url in pages:
+                client.capture(
+                    "$pageview",
+                    distinct_id=who,
+                    properties={**anonymous, "$current_url": url},
+                    timestamp=now,
+                )
+            for _ in range(purchases):
+                client.capture("purchase", distinct_id=who, properties=anonymous, timestamp=now)
+        # A purchase 40 days ago: the action's, but not in its last 30 days.
+        client.capture("purchase", distinct_id="bo@example.com", timestamp=now - timedelta(days=40))
+        client.flush()
+        live.settle(timeout=60)
+        yield live
 
 
 def ask(server: LiveServer, query: dict[str, Any]) -> Any:
-    answer = api(server, "POST", "/query/", {"query": query})
+    answer = server.project_request("POST", "/query/", {"query": query})
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -87,7 +79,7 @@ def action_trend(action: dict[str, Any], display: str = "BoldNumber") -> dict[st
 
 
 def the_action(server: LiveServer) -> dict[str, Any]:
-    listed = api(server, "GET", "/actions/").json()["results"]
+    listed = server.project_request("GET", "/actions/").json()["results"]
     [found] = [a for a in listed if a["name"] == NAME]
     return dict(found)
 
@@ -188,7 +180,7 @@ def test_a_step_the_api_refuses_shows_its_error_beside_the_field(
     alert.wait_for()
     # The API's own answer to the same steps: its words and the field it names.
     steps = [*action["steps"], {"event": "$autocapture", "selector": "button.cta:hover"}]
-    refused = api(server, "PATCH", f"/actions/{action['id']}/", {"steps": steps})
+    refused = server.project_request("PATCH", f"/actions/{action['id']}/", {"steps": steps})
     assert refused.status_code == 400
     assert refused.json()["attr"] == "steps.2.selector"
     assert "Not saved: step 3, CSS selector" in alert.inner_text()
@@ -392,7 +384,7 @@ def test_delete_goes_back_to_the_list(clean: Ui, server: LiveServer) -> None:
     page.get_by_role("button", name="Delete action").click()
     page.wait_for_url(f"**/project/{server.project_id}/data-management/actions")
     page.get_by_text("No actions yet").wait_for()
-    assert api(server, "GET", f"/actions/{action['id']}/").status_code == 404
+    assert server.project_request("GET", f"/actions/{action['id']}/").status_code == 404
     clean.shot("action-deleted")
 
 

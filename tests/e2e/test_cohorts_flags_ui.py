@@ -50,8 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def api(server: LiveServer, method: str, path: str, body: Any = None) -> Any:
-    with server.api() as owner:
-        response = owner.request(method, f"/api/projects/{server.project_id}{path}", json=body)
+    response = server.project_request(method, path, body)
     assert response.status_code < 300, response.text
     return response.json()
 
