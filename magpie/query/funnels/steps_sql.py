@@ -192,27 +192,8 @@ def per_actor_query(
         .from_("events")
         .where(funnel_where(query, period, context, conditions, actor))
     )
-    # Step k's events with their valid starts (``v``), one CTE per step from the
-    # second: the first step's events start attempts at their own time.
-    previous: exp.Expr = _sub(
-        exp.select(_c("actor"), _c("o"), exp.alias_(_c("us"), "v"))
-        .from_("funnel_events")
-        .where(_c("b0")),
-        "s0",
-    )
-    reached_ctes: list[tuple[str, exp.Select]] = []
-    for k in range(1, n):
-        rows = exp.select(_c("actor"), _c("us"), _c("o")).from_("funnel_events").where(_c(f"b{k}"))
-        reached_ctes.append((f"reached_{k}", _reached_step(rows, previous, window_us)))
-        previous = exp.to_table(f"reached_{k}")
-    # Per actor: its first first-step event (and breakdown touch) in one pass.
-    starts = [exp.alias_(exp.Min(this=_when(_c("b0"), _c("us"))), "first_start")]
-    if breakdown is not None:
-        pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
-        starts.append(
-            exp.alias_(pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("o"))), "touch")
-        )
-    starters = exp.select(_c("actor"), *starts).from_("funnel_events").group_by(_c("actor"))
+    reached_ctes = _reached_ctes(n, window_us)
+    starters = _actor_starts(query, breakdown)
     outer = (
         exp.select(
             exp.alias_(exp.column("actor", "s"), "actor"),
@@ -263,6 +244,35 @@ def per_actor_query(
     for name, cte, shared in ctes:
         result = result.with_(name, as_=cte, materialized=shared or None)
     return result
+
+
+def _reached_ctes(n: int, window_us: int) -> list[tuple[str, exp.Select]]:
+    """Step k's events with their valid starts (``v``), one CTE per step from the
+    second (``reached_k``): the first step's events start attempts at their own time."""
+    previous: exp.Expr = _sub(
+        exp.select(_c("actor"), _c("o"), exp.alias_(_c("us"), "v"))
+        .from_("funnel_events")
+        .where(_c("b0")),
+        "s0",
+    )
+    ctes: list[tuple[str, exp.Select]] = []
+    for k in range(1, n):
+        rows = exp.select(_c("actor"), _c("us"), _c("o")).from_("funnel_events").where(_c(f"b{k}"))
+        ctes.append((f"reached_{k}", _reached_step(rows, previous, window_us)))
+        previous = exp.to_table(f"reached_{k}")
+    return ctes
+
+
+def _actor_starts(query: FunnelsQuery, breakdown: Breakdown | None) -> exp.Select:
+    """Per actor, in one pass over its funnel events: when its first first-step event
+    happened (``first_start``, NULL if none) and its breakdown value (``touch``)."""
+    starts = [exp.alias_(exp.Min(this=_when(_c("b0"), _c("us"))), "first_start")]
+    if breakdown is not None:
+        pick = exp.ArgMax if _last_touch(query) else exp.ArgMin
+        starts.append(
+            exp.alias_(pick(this=_c("bv"), expression=_when(_is_set(_c("bv")), _c("o"))), "touch")
+        )
+    return exp.select(_c("actor"), *starts).from_("funnel_events").group_by(_c("actor"))
 
 
 def _valid_rows(n: int) -> exp.Query:
