@@ -94,6 +94,17 @@ def table_texts(ui: Ui, name: str) -> list[list[str]]:
     return [row.locator("th, td").all_inner_texts() for row in table.locator("tbody tr").all()]
 
 
+def new_insight_of(ui: Ui, server: LiveServer, kind: str) -> None:
+    ui.go(f"/project/{server.project_id}/insights/new")
+    ui.page.get_by_role("group", name="Insight kind").get_by_role("button", name=kind).click()
+
+
+def choose_action(ui: Ui, entity: str) -> None:
+    """The action as the builder's ``entity`` (its controls' noun: "series A" …)."""
+    ui.page.get_by_label(f"Kind of {entity}").select_option(label="Action")
+    ui.page.get_by_label(f"Action of {entity}").select_option(label=NAME)
+
+
 def test_actions_start_empty(clean: Ui, server: LiveServer) -> None:
     clean.go(f"/project/{server.project_id}/events")
     clean.page.get_by_role("navigation", name="Main").get_by_role(
@@ -207,8 +218,7 @@ def test_a_trend_and_a_funnel_of_the_action_show_the_query_apis_numbers(
     clean.go(f"/project/{server.project_id}/insights/new")
     # The range first: only the last answer then names the action.
     page.get_by_label("Date range").select_option("-30d")
-    page.get_by_label("Kind of series A").select_option(label="Action")
-    page.get_by_label("Action of series A").select_option(label=NAME)
+    choose_action(clean, "series A")
     page.get_by_role("button", name="Show as table").click()
     expect(
         page.get_by_role("table", name="New insight as a table").get_by_role("row", name=NAME)
@@ -232,8 +242,7 @@ def test_a_trend_and_a_funnel_of_the_action_show_the_query_apis_numbers(
     # A funnel: pricing pageviews, then the action (purchase or pricing again).
     page.get_by_role("group", name="Insight kind").get_by_role("button", name="Funnels").click()
     page.get_by_label("Event of step 1").fill("$pageview")
-    page.get_by_label("Kind of step 2").select_option(label="Action")
-    page.get_by_label("Action of step 2").select_option(label=NAME)
+    choose_action(clean, "step 2")
     expect(page.get_by_role("row").filter(has_text=f"2. {NAME}")).to_have_count(1)
     query = shown_query(clean)
     assert query["series"][1]["kind"] == "ActionsNode" and query["series"][1]["id"] == action["id"]
@@ -271,10 +280,8 @@ def test_retention_of_the_action_shows_the_query_apis_cohorts(
 ) -> None:
     page = clean.page
     action = the_action(server)
-    clean.go(f"/project/{server.project_id}/insights/new")
-    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Retention").click()
-    page.get_by_label("Kind of cohort entry").select_option(label="Action")
-    page.get_by_label("Action of cohort entry").select_option(label=NAME)
+    new_insight_of(clean, server, "Retention")
+    choose_action(clean, "cohort entry")
     page.get_by_label("Kind of return").select_option(label="Action")
 
     def both_actions(response: Any) -> bool:
@@ -315,10 +322,8 @@ def test_stickiness_of_the_action_shows_the_query_apis_numbers(
 ) -> None:
     page = clean.page
     action = the_action(server)
-    clean.go(f"/project/{server.project_id}/insights/new")
-    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Stickiness").click()
-    page.get_by_label("Kind of series A").select_option(label="Action")
-    page.get_by_label("Action of series A").select_option(label=NAME)
+    new_insight_of(clean, server, "Stickiness")
+    choose_action(clean, "series A")
     table = page.get_by_role("table", name="New insight as a table")
     expect(table.get_by_role("row", name=NAME)).to_have_count(1)
     query = shown_query(clean)
@@ -350,10 +355,8 @@ def test_lifecycle_of_the_action_shows_the_query_apis_numbers(
 ) -> None:
     page = clean.page
     action = the_action(server)
-    clean.go(f"/project/{server.project_id}/insights/new")
-    page.get_by_role("group", name="Insight kind").get_by_role("button", name="Lifecycle").click()
-    page.get_by_label("Kind of activity").select_option(label="Action")
-    page.get_by_label("Action of activity").select_option(label=NAME)
+    new_insight_of(clean, server, "Lifecycle")
+    choose_action(clean, "activity")
     table = page.get_by_role("table", name="New insight as a table")
     expect(table.get_by_role("row", name=f"{NAME} - new")).to_have_count(1)
     query = shown_query(clean)
