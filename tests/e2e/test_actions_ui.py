@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from posthog import Posthog
 
 from tests.conftest import LiveServer, running_live_server
-from tests.e2e.ui import Ui
+from tests.e2e.ui import Ui, json_answer
 
 NAME = "Bought or saw pricing"
 # distinct id → the pages it viewed and how many purchases it made; "anon-" ids
@@ -396,18 +396,11 @@ ACTION_LIST = re.compile(r".*/api/projects/\d+/actions/\?limit=1000$")
 
 def test_loading_error_and_missing_states(clean: Ui, server: LiveServer) -> None:
     page = clean.page
-    held: list[Any] = []
-    page.route(ACTION_LIST, lambda route: held.append(route))
-    clean.go(f"/project/{server.project_id}/data-management/actions")
-    page.get_by_role("status").filter(has_text="Loading actions").wait_for()
-    clean.shot("action-list-loading", full_page=False)
-    for route in held:
-        route.fulfill(
-            status=503,
-            content_type="application/json",
-            body=json.dumps({"code": "unavailable", "detail": "the store is not answering"}),
-        )
-    page.unroute(ACTION_LIST)
+    unavailable = {"code": "unavailable", "detail": "the store is not answering"}
+    with clean.holding(ACTION_LIST, json_answer(503, unavailable)):
+        clean.go(f"/project/{server.project_id}/data-management/actions")
+        page.get_by_role("status").filter(has_text="Loading actions").wait_for()
+        clean.shot("action-list-loading", full_page=False)
     clean.console.allowed.append("503 (Service Unavailable)")
     alert = page.get_by_role("alert").filter(has_text="Could not load the actions")
     alert.get_by_text("the store is not answering").wait_for()

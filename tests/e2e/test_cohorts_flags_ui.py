@@ -289,14 +289,10 @@ def test_a_flag_with_conditions_variants_payloads_and_its_reach(
 
 def test_flag_editor_errors_and_loading(clean: Ui, server: LiveServer) -> None:
     page = clean.page
-    held: list[Any] = []
-    page.route("**/feature_flags/user_blast_radius", lambda route: held.append(route))
-    clean.go(f"/project/{server.project_id}/feature_flags/new")
-    page.get_by_role("status").filter(has_text="Counting who would get this").wait_for()
-    clean.shot("flag-preview-loading", full_page=False)
-    for route in held:
-        route.continue_()
-    page.unroute("**/feature_flags/user_blast_radius")
+    with clean.holding("**/feature_flags/user_blast_radius"):
+        clean.go(f"/project/{server.project_id}/feature_flags/new")
+        page.get_by_role("status").filter(has_text="Counting who would get this").wait_for()
+        clean.shot("flag-preview-loading", full_page=False)
     # An invalid regex: the preview and the save both say what is wrong.
     clean.console.allowed.append("400 (Bad Request)")
     page.get_by_label("Key", exact=True).fill("bad-regex")

@@ -258,14 +258,10 @@ def test_funnel_empty_loading_and_error_states(clean: Ui, server: LiveServer) ->
     page.get_by_text("Nobody entered this funnel").wait_for()
     clean.shot("insight-funnel-empty", full_page=False)
 
-    held: list[Any] = []
-    page.route("**/api/projects/*/query/", lambda route: held.append(route))
-    open_query(clean, server, FUNNEL)
-    page.get_by_role("status").filter(has_text="Running the query").wait_for()
-    clean.shot("insight-funnel-loading", full_page=False)
-    for route in held:
-        route.continue_()
-    page.unroute("**/api/projects/*/query/")
+    with clean.holding("**/api/projects/*/query/"):
+        open_query(clean, server, FUNNEL)
+        page.get_by_role("status").filter(has_text="Running the query").wait_for()
+        clean.shot("insight-funnel-loading", full_page=False)
     wait_drawn(clean, "New insight as a chart")
 
     # One step is not a funnel: the API's error is shown, with its words.

@@ -23,7 +23,7 @@ from posthog import Posthog
 
 from tests.conftest import LiveServer, running_live_server
 from tests.e2e.browser import POSTHOG_DIST, site_server
-from tests.e2e.ui import EMAIL, PASSWORD, Ui, open_ui, sign_up
+from tests.e2e.ui import EMAIL, PASSWORD, Ui, json_answer, open_ui, sign_up
 
 
 @pytest.fixture(scope="module")
@@ -515,25 +515,16 @@ def test_every_page_loads_without_console_errors(clean: Ui, server: LiveServer) 
 
 def test_loading_and_error_states_say_what_is_happening(clean: Ui, server: LiveServer) -> None:
     page = clean.page
-    held: list[Any] = []
-    page.route("**/api/projects/*/query/", lambda route: held.append(route))
-    clean.go(f"/project/{server.project_id}/insights/new")
-    page.get_by_role("status").filter(has_text="Running the query").wait_for()
-    clean.shot("insight-loading", full_page=False)
-    for route in held:
-        route.fulfill(
-            status=400,
-            content_type="application/json",
-            body=json.dumps(
-                {
-                    "type": "validation_error",
-                    "code": "query_failed",
-                    "detail": "the query failed: a value could not be converted",
-                    "attr": None,
-                }
-            ),
-        )
-    page.unroute("**/api/projects/*/query/")
+    failed = {
+        "type": "validation_error",
+        "code": "query_failed",
+        "detail": "the query failed: a value could not be converted",
+        "attr": None,
+    }
+    with clean.holding("**/api/projects/*/query/", json_answer(400, failed)):
+        clean.go(f"/project/{server.project_id}/insights/new")
+        page.get_by_role("status").filter(has_text="Running the query").wait_for()
+        clean.shot("insight-loading", full_page=False)
     clean.console.allowed.append("400 (Bad Request)")
     alert = page.get_by_role("alert").filter(has_text="This query did not run")
     alert.get_by_text("a value could not be converted").wait_for()

@@ -5,7 +5,8 @@ artifacts (``test-artifacts/ui/``, not committed)."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,32 @@ class Ui:
 
     def csrf(self) -> str:
         return str(self.page.locator('meta[name="magpie-csrf"]').get_attribute("content"))
+
+    @contextmanager
+    def holding(self, pattern: str, answer: Callable[[Any], None] | None = None) -> Iterator[None]:
+        """The page's requests to ``pattern`` held while the block runs, so its
+        loading state stays on screen; then each gets ``answer`` (by default it
+        goes on to the server)."""
+        held: list[Any] = []
+        # A Python function: Playwright cannot wrap a builtin such as held.append.
+        self.page.route(pattern, lambda route: held.append(route))
+        try:
+            yield
+        finally:
+            for route in held:
+                (answer or _pass_on)(route)
+            self.page.unroute(pattern)
+
+
+def _pass_on(route: Any) -> None:
+    route.continue_()
+
+
+def json_answer(status: int, body: dict[str, Any]) -> Callable[[Any], None]:
+    """An answer for ``Ui.holding``: ``body`` as JSON with ``status``."""
+    return lambda route: route.fulfill(
+        status=status, content_type="application/json", body=json.dumps(body)
+    )
 
 
 def open_ui(browser: Any, server: LiveServer) -> Ui:
