@@ -1,4 +1,4 @@
-"""Small SQL builders the ordered funnel plans share."""
+"""Small SQL builders of the ordered funnel plan (``steps_sql.py``)."""
 
 from __future__ import annotations
 

@@ -130,6 +130,45 @@ class _Places:
 
     one_step_per_event: bool
 
+    def order(self, us: exp.Expr, conditions: list[exp.Expr]) -> exp.Expr:
+        """``o``: an event's place among the actor's events, by time, then the first
+        step it matches, then (where an event may match several steps) a place of
+        its own.
+
+        Where no event matches two steps, time and step tell apart every pair of
+        events the plan compares: an event is compared only with events of the step
+        before, and two events of one step at one instant find the same closest
+        earlier event, so either may stand for the other. Then ``o`` is a 64-bit
+        integer and no event id is read.
+
+        Otherwise events at one instant matching the same steps come one after the
+        other (two views at once are two views, and a view never takes its own
+        start): the place is the low 40 bits of a hash of the event's uuid, not its
+        row number (numbering the rows is a window over all of them that took a
+        third of a 10M-event funnel's time). Two events of one actor at the same
+        microsecond and first step would share a place only if those bits agree
+        (about one pair in 10^12); they would then count as one event. 128-bit
+        integers, so that no range overflows."""
+        n = len(conditions)
+        first_step = exp.Case()
+        for i, c in enumerate(conditions):
+            first_step = first_step.when(c.copy(), _n(i))
+        first_step = first_step.else_(_n(n))
+        order = exp.Add(
+            this=exp.Mul(this=us.copy(), expression=_n(ORDER_SLOTS)), expression=first_step
+        )
+        if self.one_step_per_event:
+            return order
+        tiebreak = exp.Mod(
+            this=exp.CityHash64(expressions=[field("uuid")]), expression=_n(_EVENT_SLOTS)
+        )
+        return exp.Add(
+            this=exp.Mul(
+                this=exp.cast(order, exp.DataType.build("INT128")), expression=_n(_EVENT_SLOTS)
+            ),
+            expression=tiebreak,
+        )
+
     def columns(self, us: exp.Expr, conditions: list[exp.Expr]) -> list[exp.Expr]:
         if self.one_step_per_event:
             return []
@@ -146,44 +185,6 @@ class _Places:
             step = exp.BitwiseAnd(this=_c("o"), expression=_n(ORDER_SLOTS - 1))
             return exp.EQ(this=exp.paren(step), expression=_n(k))
         return _c(f"b{k}")
-
-
-def _event_order(us: exp.Expr, conditions: list[exp.Expr], one_step_per_event: bool) -> exp.Expr:
-    """``o``: an event's place among the actor's events, by time, then the first
-    step it matches, then (where an event may match several steps) a place of
-    its own.
-
-    Where no event matches two steps, time and step tell apart every pair of
-    events the plan compares: an event is compared only with events of the step
-    before, and two events of one step at one instant find the same closest
-    earlier event, so either may stand for the other. Then ``o`` is a 64-bit
-    integer and no event id is read.
-
-    Otherwise events at one instant matching the same steps come one after the
-    other (two views at once are two views, and a view never takes its own
-    start): the place is the low 40 bits of a hash of the event's uuid, not its
-    row number (numbering the rows is a window over all of them that took a
-    third of a 10M-event funnel's time). Two events of one actor at the same
-    microsecond and first step would share a place only if those bits agree
-    (about one pair in 10^12); they would then count as one event. 128-bit
-    integers, so that no range overflows."""
-    n = len(conditions)
-    first_step = exp.Case()
-    for i, c in enumerate(conditions):
-        first_step = first_step.when(c.copy(), _n(i))
-    first_step = first_step.else_(_n(n))
-    order = exp.Add(this=exp.Mul(this=us.copy(), expression=_n(ORDER_SLOTS)), expression=first_step)
-    if one_step_per_event:
-        return order
-    tiebreak = exp.Mod(
-        this=exp.CityHash64(expressions=[field("uuid")]), expression=_n(_EVENT_SLOTS)
-    )
-    return exp.Add(
-        this=exp.Mul(
-            this=exp.cast(order, exp.DataType.build("INT128")), expression=_n(_EVENT_SLOTS)
-        ),
-        expression=tiebreak,
-    )
 
 
 def per_actor_query(
@@ -215,7 +216,7 @@ def per_actor_query(
     events = (
         exp.select(
             exp.alias_(actor, "actor"),
-            exp.alias_(_event_order(us, conditions, places.one_step_per_event), "o"),
+            exp.alias_(places.order(us, conditions), "o"),
             *places.columns(us, conditions),
             *([exp.alias_(breakdown.expression.copy(), "bv")] if breakdown else []),
         )
