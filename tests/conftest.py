@@ -114,9 +114,11 @@ class ReadsFromServer:
         return str(person_uuid_for(self.server.project_id, distinct_id))
 
 
-def start_live_server(
+@contextmanager
+def running_live_server(
     data_dir: Path, roles: frozenset[str] = ROLES, **overrides: object
-) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
+) -> Iterator[LiveServer]:
+    """A live server for the ``with`` block, stopped when it ends."""
     port = free_port()
     # Capture in the server process keeps test servers quick to start;
     # test_capture_process covers the capture process `magpie serve` runs.
@@ -134,17 +136,8 @@ def start_live_server(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    return LiveServer(magpie, credentials, settings.url), server, thread
-
-
-@contextmanager
-def running_live_server(
-    data_dir: Path, roles: frozenset[str] = ROLES, **overrides: object
-) -> Iterator[LiveServer]:
-    """A live server for the ``with`` block, stopped when it ends."""
-    live, server, thread = start_live_server(data_dir, roles, **overrides)
     try:
-        yield live
+        yield LiveServer(magpie, credentials, settings.url)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
