@@ -60,6 +60,11 @@ class Database:
                 "write_buffer_row_group_count": 1,
                 "variant_minimum_shredding_size": VARIANT_SHREDDING_ROWS,
                 "python_enable_replacements": False,
+                # An as-of join whose left side DuckDB guesses at under 64 rows runs
+                # as a nested loop; the guess can be far off (a filter on a computed
+                # column is guessed at a few rows), and a funnel's step join that
+                # takes 0.4 s sorted then takes many minutes. Always sort.
+                "asof_loop_join_threshold": 0,
                 # Operators that outgrow the memory limit spill here, up to a cap,
                 # not into the server's working directory.
                 "temp_directory": str(spill),
