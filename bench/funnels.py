@@ -68,9 +68,10 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
     step's events as-of joined to the closest earlier event that reached the step
     before (its start, kept if within the window), the first attempt to get furthest
     per person by one aggregate, the times of that attempt by one join per step; then
-    counts and conversion times per step. (Running starts by window functions over
-    each person's events, one pass per step, give the same answer slower: see
-    "Funnel plans compared".)"""
+    counts and conversion times per step. Persons are told apart by a 64-bit hash of
+    their id, as Magpie does (sorting and joining on it is a quarter faster).
+    (Running starts by window functions over each person's events, one pass per
+    step, give the same answer slower: see "Funnel plans compared".)"""
     n = len(steps)
     window_us = WINDOW_S * 1_000_000
     names = ", ".join(f"'{s}'" for s in steps)
@@ -114,7 +115,7 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
             SELECT actor, us, us * 32 + CASE {first} ELSE {n} END AS o,
                    {", ".join(f"b{i}" for i in range(n))}{", bv" if breakdown else ""}
             FROM (
-                SELECT coalesce(o.person_uuid, e.person_id) AS actor,
+                SELECT hash(coalesce(o.person_uuid, e.person_id)) AS actor,
                        epoch_us(e.timestamp) - epoch_us(TIMESTAMP '2026-10-01') AS us,
                        {flags}{bv}
                 FROM events e LEFT JOIN person_overrides o
