@@ -110,7 +110,8 @@ def compile_hogql(
     if default_limit is not None:
         _apply_limit(tree, default_limit)
     columns = _result_columns(tree)
-    printed = dialect.finish(tree).sql(dialect=dialect.sqlglot)
+    # The tree is this call's own (copied above or handed over): print it in place.
+    printed = dialect.finish(tree).sql(dialect=dialect.sqlglot, copy=False)
     return CompiledQuery(printed, parameters, hogql, columns)
 
 
