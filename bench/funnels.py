@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,9 +63,15 @@ class Case:
     query: dict[str, object]
     floors: dict[str, str]  # "duckdb" | "clickhouse" → hand-written SQL
     target: str  # what it must meet at 10M events
+    # The same floors with each event's person as stamped at ingestion (no join to the
+    # merge overrides: what that join costs each engine).
+    stamped: dict[str, str] = field(default_factory=dict)
+    # Its target is a ratio to windowFunnel: also timed in alternation with it, so that
+    # both see the same moments of a shared machine.
+    paired: bool = False
 
 
-def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
+def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool, resolve: bool = True) -> str:
     """The same answer as Magpie's, written by hand, as fast as we could make it: each
     step's events as-of joined to the closest earlier event that reached the step
     before (its start, kept if within the window), the first attempt to get furthest
@@ -71,7 +79,8 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
     counts and conversion times per step. Persons are told apart by a 64-bit hash of
     their id, as Magpie does (sorting and joining on it is a quarter faster).
     (Running starts by window functions over each person's events, one pass per
-    step, give the same answer slower: see "Funnel plans compared".)"""
+    step, give the same answer slower: see "Funnel plans compared".) Without
+    ``resolve``, each event's person as stamped at ingestion (no merge overrides)."""
     n = len(steps)
     window_us = WINDOW_S * 1_000_000
     names = ", ".join(f"'{s}'" for s in steps)
@@ -104,6 +113,7 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
         else ""
     )
     value = "coalesce(touch, '')" if breakdown else "''"
+    person, overrides = _persons(resolve)
     counts = ", ".join(f"count(*) FILTER (WHERE reached > {i})" for i in range(n))
     timings = ", ".join(
         f"avg((t{i} - t{i - 1}) / 1e6) FILTER (WHERE reached > {i}),"
@@ -115,11 +125,10 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
             SELECT actor, us, us * 32 + CASE {first} ELSE {n} END AS o,
                    {", ".join(f"b{i}" for i in range(n))}{", bv" if breakdown else ""}
             FROM (
-                SELECT hash(coalesce(o.person_uuid, e.person_id)) AS actor,
+                SELECT hash({person}) AS actor,
                        epoch_us(e.timestamp) - epoch_us(TIMESTAMP '2026-10-01') AS us,
                        {flags}{bv}
-                FROM events e LEFT JOIN person_overrides o
-                  ON o.project_id = e.project_id AND o.distinct_id = e.distinct_id
+                FROM events e {overrides}
                 WHERE e.project_id = {project_id} AND e.timestamp >= TIMESTAMP '2026-10-01'
                   AND e.timestamp < TIMESTAMP '2026-10-31' AND e.event IN ({names})
             )
@@ -136,23 +145,38 @@ def _duckdb_floor(project_id: int, steps: list[str], breakdown: bool) -> str:
         SELECT value, {counts}, {timings} FROM per_actor GROUP BY 1"""
 
 
-def _window_funnel(project_id: int, steps: list[str], breakdown: bool) -> str:
-    """ClickHouse's own funnel function: the furthest step per person (no times)."""
+def _persons(resolve: bool) -> tuple[str, str]:
+    """DuckDB: an event's person and the join that gives it (none: as stamped)."""
+    if not resolve:
+        return "e.person_id", ""
+    return "coalesce(o.person_uuid, e.person_id)", (
+        "LEFT JOIN person_overrides o"
+        " ON o.project_id = e.project_id AND o.distinct_id = e.distinct_id"
+    )
+
+
+def _window_funnel(project_id: int, steps: list[str], breakdown: bool, resolve: bool = True) -> str:
+    """ClickHouse's own funnel function: the furthest step per person (no times);
+    without ``resolve``, each event's person as stamped at ingestion."""
     conditions = ", ".join(f"event = '{s}'" for s in steps)
     level = f"windowFunnel({WINDOW_S})(toDateTime(timestamp), {conditions}) AS level"
     names = ", ".join(f"'{s}'" for s in steps)
     value = ", any(mat_browser) AS value" if breakdown else ""
     group = ", value" if breakdown else ""
+    person, overrides = "e.person_id", ""
+    if resolve:
+        person = "if(o.person_uuid IS NULL, e.person_id, o.person_uuid)"
+        overrides = f"""LEFT JOIN (
+                    SELECT distinct_id, person_uuid FROM person_overrides FINAL
+                    WHERE project_id = {project_id}
+                ) AS o ON o.distinct_id = e.distinct_id"""
     return f"""
         SELECT level{group}, count() FROM (
             SELECT actor, {level}{value}
             FROM (
-                SELECT if(o.person_uuid IS NULL, e.person_id, o.person_uuid) AS actor,
+                SELECT {person} AS actor,
                        e.timestamp AS timestamp, e.event AS event, e.mat_browser AS mat_browser
-                FROM events AS e LEFT JOIN (
-                    SELECT distinct_id, person_uuid FROM person_overrides FINAL
-                    WHERE project_id = {project_id}
-                ) AS o ON o.distinct_id = e.distinct_id
+                FROM events AS e {overrides}
                 WHERE e.project_id = {project_id} AND e.timestamp >= '2026-10-01'
                   AND e.timestamp < '2026-10-31' AND e.event IN ({names})
             ) GROUP BY actor
@@ -203,6 +227,11 @@ def cases(project_id: int) -> list[Case]:
                 "clickhouse": _window_funnel(project_id, THREE, False),
             },
             "≤ chdb windowFunnel; ≤ 1.3× the DuckDB floor",
+            stamped={
+                "duckdb": _duckdb_floor(project_id, THREE, False, resolve=False),
+                "clickhouse": _window_funnel(project_id, THREE, False, resolve=False),
+            },
+            paired=True,
         ),
         Case(
             "5-step funnel by $browser",
@@ -233,6 +262,39 @@ class Timing:
     duckdb_floor: float | None
     clickhouse: float | None
     clickhouse_floor: float | None
+    stamped: dict[str, float]  # engine → its floor without the merge-overrides join
+    paired: Paired | None = None
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Magpie on DuckDB and windowFunnel run one after the other, ``pairs`` times."""
+
+    pairs: int
+    duckdb: float  # median, ms
+    window_funnel: float  # median, ms
+    ratio: float  # median of the pairs' ratios
+
+
+def alternated(ours: Callable[[], object], floor: Callable[[], object], pairs: int) -> Paired:
+    ours(), floor()  # warm
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(pairs):
+        for fn, samples in ((ours, a), (floor, b)):
+            started = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - started) * 1000)
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    return Paired(pairs, statistics.median(a), statistics.median(b), statistics.median(ratios))
+
+
+def _rounded(rows: object) -> list[tuple[object, ...]]:
+    """Rows to compare across plans: floats summed in another order differ at the end."""
+    return sorted(
+        tuple(round(v, 3) if isinstance(v, float) else v for v in row)
+        for row in rows  # type: ignore[attr-defined]
+    )
 
 
 def measure(scale: int, runs: int, engines: set[str], data: Path | None) -> list[Timing]:
@@ -255,7 +317,17 @@ def measure(scale: int, runs: int, engines: set[str], data: Path | None) -> list
             )
             for c in all_cases
         }
+        for c in all_cases:  # no merges in the bench data: both ways give one answer
+            if "duckdb" in c.stamped:
+                resolved = duck_floor(c.floors["duckdb"])()
+                assert _rounded(resolved) == _rounded(duck_floor(c.stamped["duckdb"])()), c.name
+        stamped: dict[str, dict[str, float]] = {
+            c.name: {"duckdb": timed(duck_floor(c.stamped["duckdb"]), runs)}
+            for c in all_cases
+            if "duckdb" in c.stamped
+        }
         house: dict[str, tuple[float, float | None]] = {}
+        paired: dict[str, Paired] = {}
         if "clickhouse" in engines:
             client, database = events.clickhouse()
             runner = ClickHouseQueryRunner(client, database)
@@ -276,6 +348,13 @@ def measure(scale: int, runs: int, engines: set[str], data: Path | None) -> list
                     timed(ours(c, runner), runs),
                     timed(house_floor(floor), runs) if floor else None,
                 )
+                if "clickhouse" in c.stamped:
+                    sql = c.stamped["clickhouse"]
+                    stamped[c.name]["clickhouse"] = timed(house_floor(sql), runs)
+                if c.paired and floor:
+                    paired[c.name] = alternated(
+                        ours(c, magpie.query_runner), house_floor(floor), 2 * runs
+                    )
         else:
             # No ClickHouse copy at this size: windowFunnel still runs in chdb, over the
             # same funnel events exported once to Parquet (persons already resolved).
@@ -288,9 +367,27 @@ def measure(scale: int, runs: int, engines: set[str], data: Path | None) -> list
         for c in all_cases:
             ours_duck, floor_duck = duck[c.name]
             ours_house, floor_house = house.get(c.name, (None, None))
-            timing = Timing(c, ours_duck, floor_duck, ours_house, floor_house)
+            timing = Timing(
+                c,
+                ours_duck,
+                floor_duck,
+                ours_house,
+                floor_house,
+                stamped.get(c.name, {}),
+                paired.get(c.name),
+            )
             timings.append(timing)
             print(f"  {c.name:52} " + "  ".join(_row(scale, timing)[2:]))
+            if timing.stamped:
+                print(
+                    f"  {'  without the overrides join':52} "
+                    + "  ".join(_stamped_row(scale, timing)[2:])
+                )
+            if timing.paired:
+                print(
+                    f"  {'  alternated with windowFunnel':52} "
+                    + "  ".join(_paired_row(scale, timing)[2:])
+                )
         return timings
 
 
@@ -321,6 +418,50 @@ def _row(scale: int, t: Timing) -> list[str]:
     ]
 
 
+STAMPED_COLUMNS = (
+    "events",
+    "query",
+    "floor DuckDB (ms)",
+    "floor DuckDB, no overrides join (ms)",
+    "floor chdb windowFunnel (ms)",
+    "windowFunnel, no overrides join (ms)",
+)
+
+
+def _stamped_row(scale: int, t: Timing) -> list[str]:
+    return [
+        f"{scale:,}",
+        t.case.name,
+        _ms(t.duckdb_floor),
+        _ms(t.stamped.get("duckdb")),
+        _ms(t.clickhouse_floor if "clickhouse" in t.stamped else None),
+        _ms(t.stamped.get("clickhouse")),
+    ]
+
+
+PAIRED_COLUMNS = (
+    "events",
+    "query",
+    "pairs",
+    "Magpie DuckDB (ms)",
+    "floor chdb windowFunnel (ms)",
+    "Magpie / windowFunnel (median of pairs)",
+)
+
+
+def _paired_row(scale: int, t: Timing) -> list[str]:
+    assert t.paired is not None
+    p = t.paired
+    return [
+        f"{scale:,}",
+        t.case.name,
+        str(p.pairs),
+        _ms(p.duckdb),
+        _ms(p.window_funnel),
+        f"{p.ratio:.2f}×",
+    ]
+
+
 def report(results: dict[int, list[Timing]], runs: int) -> str:
     lines = [
         "## Funnels (`bench/funnels.py`)",
@@ -337,6 +478,25 @@ def report(results: dict[int, list[Timing]], runs: int) -> str:
         "above 2, every figure here is slower than on an idle machine).",
         "",
         *table(COLUMNS, [_row(s, t) for s, ts in results.items() for t in ts]),
+        "",
+        "What resolving persons through the merge overrides costs each floor: the same",
+        "floors with each event's person as stamped at ingestion (the bench data has no",
+        "merges, so the answers agree), same run.",
+        "",
+        *table(
+            STAMPED_COLUMNS,
+            [_stamped_row(s, t) for s, ts in results.items() for t in ts if t.stamped],
+        ),
+        "",
+        "The target that is a ratio to `windowFunnel`, timed the fairer way on a shared",
+        "machine: Magpie and `windowFunnel` run one after the other, pair by pair, so that",
+        "both meet the same moments of the machine (the tables above time each query's",
+        "runs together, DuckDB's before chdb's).",
+        "",
+        *table(
+            PAIRED_COLUMNS,
+            [_paired_row(s, t) for s, ts in results.items() for t in ts if t.paired],
+        ),
         "",
     ]
     return "\n".join(lines)

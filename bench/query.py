@@ -343,9 +343,15 @@ COLUMNS = (
 )
 
 
+def _is_figure(cell: str) -> bool:
+    """Whether a cell is a figure ("1,234.5", "1.06×", "12 ms") or text ("3-step funnel")."""
+    head = cell.split(" ", 1)[0]
+    return any(c.isdigit() for c in head) and all(c.isdigit() or c in ",.×%" for c in head)
+
+
 def table(headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
     """One Markdown table: text columns left, figures right."""
-    numeric = [all(r[i][:1].isdigit() or not r[i] for r in rows) for i in range(len(headers))]
+    numeric = [all(_is_figure(r[i]) or not r[i] for r in rows) for i in range(len(headers))]
     lines = ["| " + " | ".join(headers) + " |"]
     lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in rows]
