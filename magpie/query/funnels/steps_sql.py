@@ -87,17 +87,17 @@ def fits(query: FunnelsQuery) -> bool:
 
 
 def _reached_step(
-    step_rows: exp.Select, previous: exp.Expr, window_us: int, places: _Places
+    step_rows: exp.Select, previous: exp.Expr, start: exp.Expr, window_us: int, places: _Places
 ) -> exp.Select:
     """A step's events, each with the latest start among the earlier events that
-    reached the step before (``previous``: their ``actor``, ``o`` and start ``v``;
-    an as-of join: the closest such event before it), kept as ``v`` if the event
-    lies within the window from it. The join's sides carry no more than it needs
-    (the event's time is read from its place after it): the sort of the right side
-    is most of a funnel's time."""
+    reached the step before (``previous``: their ``actor``, ``o`` and what gives
+    their ``start``; an as-of join: the closest such event before it), kept as
+    ``v`` if the event lies within the window from it. The join's sides carry no
+    more than it needs (times are read from places after it): the sort of the
+    first step's events is most of a funnel's time."""
     us = places.time("x")
     within = exp.LTE(
-        this=exp.Sub(this=us.copy(), expression=exp.column("v", "p")), expression=_n(window_us)
+        this=exp.Sub(this=us.copy(), expression=start.copy()), expression=_n(window_us)
     )
     on = exp.and_(
         exp.EQ(this=exp.column("actor", "x"), expression=exp.column("actor", "p")),
@@ -108,7 +108,7 @@ def _reached_step(
             exp.alias_(exp.column("actor", "x"), "actor"),
             exp.alias_(us, "us"),
             exp.alias_(exp.column("o", "x"), "o"),
-            exp.alias_(_when(within, exp.column("v", "p")), "v"),
+            exp.alias_(_when(within, start), "v"),
         )
         .from_(_sub(step_rows, "x"))
         .join(previous, on=on, join_type="ASOF")
@@ -293,18 +293,18 @@ def per_actor_query(
 def _reached_ctes(n: int, window_us: int, places: _Places) -> list[tuple[str, exp.Select]]:
     """Step k's events with their valid starts (``v``), one CTE per step from the
     second (``reached_k``): the first step's events start attempts at their own time."""
-    previous = (
-        exp.select(_c("actor"), _c("o"), exp.alias_(places.time(), "v"))
-        .from_("funnel_events")
-        .where(places.on_step(0))
-    )
+    # A first-step event starts an attempt at its own time.
+    previous = exp.select(*places.step_columns()).from_("funnel_events").where(places.on_step(0))
+    start = places.time("p")
     ctes: list[tuple[str, exp.Select]] = []
     for k in range(1, n):
         rows = exp.select(*places.step_columns()).from_("funnel_events").where(places.on_step(k))
-        ctes.append((f"reached_{k}", _reached_step(rows, _sub(previous, "p"), window_us, places)))
+        step = _reached_step(rows, _sub(previous, "p"), start, window_us, places)
+        ctes.append((f"reached_{k}", step))
         previous = (
             exp.select(_c("actor"), _c("o"), _c("v")).from_(f"reached_{k}").where(_is_set(_c("v")))
         )
+        start = exp.column("v", "p")
     return ctes
 
 
