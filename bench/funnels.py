@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ import chdb  # noqa: E402
 import query as query_bench  # noqa: E402
 from _dataset import dataset  # noqa: E402
 from _report import write_section  # noqa: E402
-from query import NOW, machine, table, timed  # noqa: E402
+from query import NOW, elapsed_ms, machine, table, timed  # noqa: E402
 
 from magpie.query.context import QueryContext  # noqa: E402
 from magpie.query.kinds import run_query  # noqa: E402
@@ -281,10 +280,8 @@ def alternated(ours: Callable[[], object], floor: Callable[[], object], pairs: i
     a: list[float] = []
     b: list[float] = []
     for _ in range(pairs):
-        for fn, samples in ((ours, a), (floor, b)):
-            started = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - started) * 1000)
+        a.append(elapsed_ms(ours))
+        b.append(elapsed_ms(floor))
     ratios = [x / y for x, y in zip(a, b, strict=True)]
     return Paired(pairs, statistics.median(a), statistics.median(b), statistics.median(ratios))
 

@@ -175,14 +175,16 @@ def generate(con: duckdb.DuckDBPyConnection, project_id: int, events: int) -> No
     print(f"  typed their properties (JSON text → VARIANT) in {seconds:.1f} s")
 
 
+def elapsed_ms(fn: Callable[[], object]) -> float:
+    """One run of ``fn``, in milliseconds."""
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
 def timed(fn: Callable[[], object], runs: int) -> float:
     fn()  # warm
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    return statistics.median(elapsed_ms(fn) for _ in range(runs))
 
 
 @dataclass(frozen=True)
